@@ -1,0 +1,1 @@
+"""Cross-cutting foundations: settings, encryption, embedded services."""

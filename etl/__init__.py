@@ -1,0 +1,1 @@
+"""Extract, normalise, load; then compliance, metrics, forecasts and insights."""

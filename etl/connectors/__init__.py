@@ -1,0 +1,1 @@
+"""Connectors: one module per tool, registered by source type (see registry.py)."""
