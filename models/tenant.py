@@ -32,18 +32,14 @@ class DeveloperIdentity(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     display_name: str = Field(max_length=200)
     primary_email: str | None = Field(default=None, max_length=320, index=True)
-    user_id: int | None = Field(
-        default=None, index=True
-    )  # public.users.id when the person can sign in
+    user_id: int | None = Field(default=None, index=True)  # public.users.id when the person can sign in
     created_at: datetime = tz_field(nullable=False, default_now=True)
 
 
 class IdentityAlias(SQLModel, table=True):
     __tablename__ = "identity_aliases"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "alias_type", "alias_value", name="uq_identity_aliases_type_value"
-        ),
+        sa.UniqueConstraint("alias_type", "alias_value", name="uq_identity_aliases_type_value"),
         {"schema": TENANT},
     )
 
@@ -78,9 +74,7 @@ class Sprint(SQLModel, table=True):
 class WorkItem(SQLModel, table=True):
     __tablename__ = "work_items"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "source_id", "source_item_id", name="uq_work_items_source_item"
-        ),
+        sa.UniqueConstraint("source_id", "source_item_id", name="uq_work_items_source_item"),
         sa.Index("ix_work_items_project_sprint", "project_id", "sprint_id"),
         sa.Index("ix_work_items_project_status", "project_id", "status_category"),
         sa.Index("ix_work_items_item_key", "item_key"),
@@ -94,18 +88,12 @@ class WorkItem(SQLModel, table=True):
     project_id: int
     source_type: str = Field(max_length=30)
     source_item_id: str = Field(max_length=100)
-    item_key: str | None = Field(
-        default=None, max_length=100
-    )  # PROJ-123, AB#123, CU-abc123
+    item_key: str | None = Field(default=None, max_length=100)  # PROJ-123, AB#123, CU-abc123
     url: str | None = Field(default=None, max_length=1000)
-    item_type: str = Field(
-        default="story", max_length=40
-    )  # story, bug, task, subtask, epic, ...
+    item_type: str = Field(default="story", max_length=40)  # story, bug, task, subtask, epic, ...
     title: str = Field(default="", max_length=1000)
     status: str = Field(default="", max_length=100)
-    status_category: str = Field(
-        default="todo", max_length=20
-    )  # todo, in_progress, done
+    status_category: str = Field(default="todo", max_length=20)  # todo, in_progress, done
     priority: str | None = Field(default=None, max_length=40)
     story_points: float | None = None
     parent_source_id: str | None = Field(default=None, max_length=100)
@@ -115,9 +103,7 @@ class WorkItem(SQLModel, table=True):
     sprint_name: str | None = Field(default=None, max_length=200)
     sprint_history: list[str] = json_field(list)
     # People
-    assignee_identity_id: int | None = Field(
-        default=None, foreign_key="tenant.developer_identities.id"
-    )
+    assignee_identity_id: int | None = Field(default=None, foreign_key="tenant.developer_identities.id")
     assignee_name: str | None = Field(default=None, max_length=200)
     assignee_email: str | None = Field(default=None, max_length=320)
     assignee_account_id: str | None = Field(default=None, max_length=200)
@@ -133,9 +119,7 @@ class WorkItem(SQLModel, table=True):
     blocked_hours: float = Field(default=0.0)
     blocked_reason: str | None = Field(default=None, max_length=500)
     # DMT fields as mapped from the tool's custom fields
-    ac_quality: str | None = Field(
-        default=None, max_length=40
-    )  # testable, not_testable, missing
+    ac_quality: str | None = Field(default=None, max_length=40)  # testable, not_testable, missing
     has_unit_test_task: bool | None = None
     unit_testing_status: str | None = Field(
         default=None, max_length=40
@@ -163,9 +147,7 @@ class WorkItem(SQLModel, table=True):
 class PullRequest(SQLModel, table=True):
     __tablename__ = "pull_requests"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "source_id", "source_pr_id", name="uq_pull_requests_source_pr"
-        ),
+        sa.UniqueConstraint("source_id", "source_pr_id", name="uq_pull_requests_source_pr"),
         sa.Index("ix_pull_requests_project_created", "project_id", "created_at_source"),
         sa.Index("ix_pull_requests_author", "author_identity_id"),
         {"schema": TENANT},
@@ -183,9 +165,7 @@ class PullRequest(SQLModel, table=True):
     url: str | None = Field(default=None, max_length=1000)
     state: str = Field(default="open", max_length=20)  # open, merged, closed
     is_draft: bool = Field(default=False)
-    author_identity_id: int | None = Field(
-        default=None, foreign_key="tenant.developer_identities.id"
-    )
+    author_identity_id: int | None = Field(default=None, foreign_key="tenant.developer_identities.id")
     author_login: str | None = Field(default=None, max_length=200)
     author_email: str | None = Field(default=None, max_length=320)
     source_branch: str | None = Field(default=None, max_length=500)
@@ -204,16 +184,12 @@ class PullRequest(SQLModel, table=True):
     commits_count: int = Field(default=0)
     additions: int | None = None
     deletions: int | None = None
-    ci_status: str | None = Field(
-        default=None, max_length=20
-    )  # success, failure, pending
+    ci_status: str | None = Field(default=None, max_length=20)  # success, failure, pending
     ci_url: str | None = Field(default=None, max_length=1000)
     coverage_percent: float | None = None
     dmt_signoff: bool = Field(default=False)
     dmt_signoff_by: str | None = Field(default=None, max_length=200)
-    linked_keys: list[str] = json_field(
-        list
-    )  # work item keys found in title/branch/body or tool links
+    linked_keys: list[str] = json_field(list)  # work item keys found in title/branch/body or tool links
     raw_data: dict[str, Any] | None = json_field(None)
     is_deleted: bool = Field(default=False)
     deleted_at: datetime | None = tz_field()
@@ -229,15 +205,9 @@ class WorkItemPullRequest(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    work_item_id: int = Field(
-        foreign_key="tenant.work_items.id", index=True, ondelete="CASCADE"
-    )
-    pull_request_id: int = Field(
-        foreign_key="tenant.pull_requests.id", index=True, ondelete="CASCADE"
-    )
-    link_source: str = Field(
-        default="title", max_length=20
-    )  # title, branch, body, tool
+    work_item_id: int = Field(foreign_key="tenant.work_items.id", index=True, ondelete="CASCADE")
+    pull_request_id: int = Field(foreign_key="tenant.pull_requests.id", index=True, ondelete="CASCADE")
+    link_source: str = Field(default="title", max_length=20)  # title, branch, body, tool
 
 
 class DmtException(SQLModel, table=True):
@@ -247,9 +217,7 @@ class DmtException(SQLModel, table=True):
     __table_args__ = {"schema": TENANT}
 
     id: int | None = Field(default=None, primary_key=True)
-    work_item_id: int = Field(
-        foreign_key="tenant.work_items.id", index=True, ondelete="CASCADE"
-    )
+    work_item_id: int = Field(foreign_key="tenant.work_items.id", index=True, ondelete="CASCADE")
     approved_by: str = Field(max_length=200)
     approved_by_user_id: int | None = None
     reason: str
@@ -261,12 +229,8 @@ class DmtException(SQLModel, table=True):
 class ComplianceFlag(SQLModel, table=True):
     __tablename__ = "compliance_flags"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "work_item_id", "rule_id", name="uq_compliance_flags_item_rule"
-        ),
-        sa.Index(
-            "ix_compliance_flags_project_status", "project_id", "status", "severity"
-        ),
+        sa.UniqueConstraint("work_item_id", "rule_id", name="uq_compliance_flags_item_rule"),
+        sa.Index("ix_compliance_flags_project_status", "project_id", "status", "severity"),
         {"schema": TENANT},
     )
 
@@ -289,9 +253,7 @@ class ComplianceFlag(SQLModel, table=True):
 class SprintMetrics(SQLModel, table=True):
     __tablename__ = "sprint_metrics"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "project_id", "sprint_id", name="uq_sprint_metrics_project_sprint"
-        ),
+        sa.UniqueConstraint("project_id", "sprint_id", name="uq_sprint_metrics_project_sprint"),
         {"schema": TENANT},
     )
 
@@ -311,6 +273,7 @@ class SprintMetrics(SQLModel, table=True):
     avg_cycle_time_days: float | None = None
     median_cycle_time_days: float | None = None
     avg_lead_time_days: float | None = None
+    median_lead_time_days: float | None = None
     blocked_items: int = 0
     blocked_days: float = 0.0
     defects_count: int = 0
@@ -330,18 +293,14 @@ class SprintMetrics(SQLModel, table=True):
 class DeveloperMetrics(SQLModel, table=True):
     __tablename__ = "developer_metrics"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "project_id", "sprint_id", "identity_id", name="uq_developer_metrics_key"
-        ),
+        sa.UniqueConstraint("project_id", "sprint_id", "identity_id", name="uq_developer_metrics_key"),
         {"schema": TENANT},
     )
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int
     sprint_id: int = Field(foreign_key="tenant.sprints.id", ondelete="CASCADE")
-    identity_id: int = Field(
-        foreign_key="tenant.developer_identities.id", ondelete="CASCADE"
-    )
+    identity_id: int = Field(foreign_key="tenant.developer_identities.id", ondelete="CASCADE")
     items_completed: int = 0
     points_completed: float = 0.0
     avg_cycle_time_days: float | None = None
@@ -378,9 +337,7 @@ class AIPrediction(SQLModel, table=True):
     inputs: dict[str, Any] = json_field(dict)
     outputs: dict[str, Any] = json_field(dict)
     confidence: float | None = None
-    note: str | None = (
-        None  # e.g. "AI provider timed out; written by the local provider"
-    )
+    note: str | None = None  # e.g. "AI provider timed out; written by the local provider"
     rating: int | None = None  # +1 helpful, -1 not helpful
     rating_note: str | None = None
     rated_by: int | None = None
@@ -391,9 +348,7 @@ class AIPrediction(SQLModel, table=True):
 class SyncCursor(SQLModel, table=True):
     __tablename__ = "sync_cursors"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "source_id", "stream", name="uq_sync_cursors_source_stream"
-        ),
+        sa.UniqueConstraint("source_id", "stream", name="uq_sync_cursors_source_stream"),
         {"schema": TENANT},
     )
 
@@ -438,9 +393,7 @@ class SyncItemError(SQLModel, table=True):
     __table_args__ = {"schema": TENANT}
 
     id: int | None = Field(default=None, primary_key=True)
-    sync_run_id: int = Field(
-        foreign_key="tenant.sync_runs.id", index=True, ondelete="CASCADE"
-    )
+    sync_run_id: int = Field(foreign_key="tenant.sync_runs.id", index=True, ondelete="CASCADE")
     source_id: int
     record_type: str = Field(max_length=20)  # work_item, pull_request
     source_record_id: str | None = Field(default=None, max_length=100)
@@ -475,9 +428,7 @@ class CoverageEvidence(SQLModel, table=True):
     __table_args__ = {"schema": TENANT}
 
     id: int | None = Field(default=None, primary_key=True)
-    work_item_id: int | None = Field(
-        default=None, foreign_key="tenant.work_items.id", index=True, ondelete="CASCADE"
-    )
+    work_item_id: int | None = Field(default=None, foreign_key="tenant.work_items.id", index=True, ondelete="CASCADE")
     pull_request_id: int | None = Field(
         default=None,
         foreign_key="tenant.pull_requests.id",

@@ -353,6 +353,7 @@ def upgrade() -> None:
         sa.Column("avg_cycle_time_days", sa.Float(), nullable=True),
         sa.Column("median_cycle_time_days", sa.Float(), nullable=True),
         sa.Column("avg_lead_time_days", sa.Float(), nullable=True),
+        sa.Column("median_lead_time_days", sa.Float(), nullable=True),
         sa.Column("blocked_items", sa.Integer(), nullable=False),
         sa.Column("blocked_days", sa.Float(), nullable=False),
         sa.Column("defects_count", sa.Integer(), nullable=False),
