@@ -1,0 +1,576 @@
+"""The one HTTP layer every connector uses.
+
+`SourceHttpClient` wraps a synchronous `httpx.Client` with what talking to a
+third-party API over months of nightly syncs needs:
+
+* timeouts on every request;
+* retries with exponential backoff and full jitter on 429, 5xx and transport
+  errors, honouring `Retry-After` (seconds or HTTP date) and GitHub-style
+  `X-RateLimit-Remaining` / `X-RateLimit-Reset` headers, every wait capped;
+* a per-source request budget (token bucket, requests per minute) shared by all
+  threads fetching for that source;
+* final failures mapped to the `SourceError` classes of `base.py`, with
+  messages an admin can act on;
+* an SSRF guard on the base URL (`validate_base_url`), run at construction.
+
+`CircuitBreaker` / `check_circuit` hold the "stop after N failed syncs" logic;
+the sync pipeline keeps the counter on the source row.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from etl.connectors.base import (
+    SourceAuthError,
+    SourceConfigError,
+    SourceDataError,
+    SourceError,
+    SourceNotFound,
+    SourcePermissionError,
+    SourceRateLimited,
+    SourceUnavailable,
+)
+
+#: Longest single wait (backoff, Retry-After, rate-limit reset or budget) we accept.
+MAX_WAIT_SECONDS = 60.0
+#: First backoff step; attempt n waits uniform(0, min(MAX_WAIT, BASE * 2**n)).
+BACKOFF_BASE_SECONDS = 0.5
+#: Status codes worth retrying: the tool is overloaded or briefly broken.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+
+# Cloud metadata endpoints: refused even when they are not "private" by ipaddress' rules.
+_METADATA_ADDRESSES = frozenset(
+    {
+        ipaddress.ip_address("169.254.169.254"),
+        ipaddress.ip_address("fd00:ec2::254"),
+        ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+    }
+)
+
+
+# --------------------------------------------------------------------------- SSRF guard
+def _address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why this address must not be fetched from a tenant-supplied URL, or None."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return _address_problem(address.ipv4_mapped)
+    if address in _METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address.is_unspecified:
+        return "an unspecified address"
+    if address.is_reserved:
+        return "a reserved address"
+    if address.is_private:
+        return "a private network address"
+    if isinstance(address, ipaddress.IPv4Address) and address in ipaddress.ip_network("100.64.0.0/10"):
+        return "a carrier-grade NAT address"
+    return None
+
+
+def validate_base_url(
+    url: str,
+    allow_private: bool,
+    *,
+    resolver: Callable[[str], list[str]] | None = None,
+) -> str:
+    """Check a tenant-supplied base URL before we ever request it; return it normalised.
+
+    Only http/https with a host. Unless `allow_private` (settings
+    `allow_private_source_urls`, env ALLOW_PRIVATE_SOURCE_URLS) every address the
+    host resolves to must be public: loopback, private, link-local, multicast,
+    reserved and cloud-metadata addresses are refused, so a tenant cannot make
+    the platform probe its own network.
+    """
+    if not url or not isinstance(url, str):
+        raise SourceConfigError("the base URL is empty: enter the tool's address, e.g. https://acme.atlassian.net")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise SourceConfigError(f"the base URL {url!r} must start with https:// (or http://)")
+    host = parts.hostname
+    if not host:
+        raise SourceConfigError(f"the base URL {url!r} has no host name")
+    if parts.username or parts.password:
+        raise SourceConfigError("the base URL must not contain a username or password: use the token fields")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on an invalid port
+    except ValueError:
+        raise SourceConfigError(f"the base URL {url!r} has an invalid port") from None
+    normalised = url.strip().rstrip("/")
+    if allow_private:
+        return normalised
+    addresses = (resolver or _resolve_host)(host)
+    if not addresses:
+        raise SourceConfigError(f"the host {host!r} of the base URL could not be resolved: check the address")
+    for raw in addresses:
+        try:
+            address = ipaddress.ip_address(raw.split("%", 1)[0])
+        except ValueError:
+            raise SourceConfigError(f"the host {host!r} resolved to an unreadable address {raw!r}") from None
+        problem = _address_problem(address)
+        if problem:
+            raise SourceConfigError(
+                f"the base URL host {host!r} resolves to {address}, {problem}; connecting to it is refused. "
+                "Use the tool's public address, or set ALLOW_PRIVATE_SOURCE_URLS=true for a self-hosted tool "
+                "on your own network."
+            )
+    return normalised
+
+
+def _resolve_host(host: str) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise SourceConfigError(f"the host {host!r} of the base URL could not be resolved: check the address") from None
+    return sorted({str(info[4][0]) for info in infos})
+
+
+# --------------------------------------------------------------------------- request budget
+class RequestBudget:
+    """Token bucket: at most `per_minute` requests per minute, bursts up to `per_minute`.
+
+    Thread-safe; every thread fetching for one source shares one instance
+    (see `budget_for`). `acquire` waits for a token; if that would take longer
+    than `max_wait` it raises SourceRateLimited instead of hanging a worker.
+    """
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        burst: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = MAX_WAIT_SECONDS,
+    ) -> None:
+        if per_minute <= 0:
+            raise SourceConfigError(f"the request budget must be at least 1 request per minute, not {per_minute}")
+        self.per_minute = per_minute
+        self.capacity = float(burst if burst is not None else per_minute)
+        self.rate = per_minute / 60.0  # tokens per second
+        self._tokens = self.capacity
+        self._clock = clock
+        self._sleep = sleep
+        self._updated = clock()
+        self._lock = threading.Lock()
+        self.max_wait = max_wait
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+
+    def try_acquire(self) -> float:
+        """Take a token if one is there (return 0), else return the seconds until one will be."""
+        with self._lock:
+            self._refill()
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return 0.0
+            return (1 - self._tokens) / self.rate
+
+    def acquire(self) -> None:
+        """Block until a token is available."""
+        waited = 0.0
+        while True:
+            wait = self.try_acquire()
+            if wait <= 0:
+                return
+            if waited + wait > self.max_wait:
+                raise SourceRateLimited(
+                    f"the request budget of {self.per_minute} requests per minute is exhausted; "
+                    "raise the source's budget or sync less often",
+                    retry_after=wait,
+                )
+            self._sleep(wait)
+            waited += wait
+
+
+_BUDGETS: dict[str, RequestBudget] = {}
+_BUDGETS_LOCK = threading.Lock()
+
+
+def budget_for(key: str, per_minute: int) -> RequestBudget:
+    """The shared budget for one source (by key, e.g. "source:42"); replaced if the rate changed."""
+    with _BUDGETS_LOCK:
+        budget = _BUDGETS.get(key)
+        if budget is None or budget.per_minute != per_minute:
+            budget = RequestBudget(per_minute)
+            _BUDGETS[key] = budget
+        return budget
+
+
+# --------------------------------------------------------------------------- circuit breaker
+@dataclass(frozen=True)
+class CircuitBreaker:
+    """After `threshold` consecutive failed syncs a source stops syncing until an admin retries.
+
+    Pure logic: the counter lives on the source row, kept by the sync pipeline.
+    """
+
+    threshold: int = 5
+
+    def is_open(self, consecutive_failures: int) -> bool:
+        return self.threshold > 0 and consecutive_failures >= self.threshold
+
+    def check(self, consecutive_failures: int) -> None:
+        """Raise SourceUnavailable when the circuit is open."""
+        if self.is_open(consecutive_failures):
+            raise SourceUnavailable(f"circuit open after {consecutive_failures} failed syncs: an admin must retry")
+
+    @staticmethod
+    def record(consecutive_failures: int, *, succeeded: bool) -> int:
+        """The new counter after one sync: reset on success, one more on failure."""
+        return 0 if succeeded else consecutive_failures + 1
+
+
+def check_circuit(consecutive_failures: int, threshold: int) -> None:
+    """Raise SourceUnavailable("circuit open after N failed syncs ...") when N >= threshold."""
+    CircuitBreaker(threshold).check(consecutive_failures)
+
+
+# --------------------------------------------------------------------------- header helpers
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - current)
+
+
+def rate_limit_wait(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds until the quota resets when X-RateLimit-Remaining says it is used up, else None."""
+    remaining = headers.get("x-ratelimit-remaining")
+    reset = headers.get("x-ratelimit-reset")
+    if remaining is None or reset is None:
+        return None
+    try:
+        if float(remaining) > 0:
+            return None
+        reset_value = float(reset)
+    except ValueError:
+        return None
+    current = now if now is not None else time.time()
+    # GitHub sends an epoch timestamp; some tools send seconds-until-reset.
+    if reset_value > 1_000_000_000:
+        return max(0.0, reset_value - current)
+    return max(0.0, reset_value)
+
+
+_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?([^";]+)"?')
+
+
+def parse_link_header(value: str | None) -> dict[str, str]:
+    """{"next": url, "last": url, ...} from an RFC 8288 Link header."""
+    links: dict[str, str] = {}
+    for url, rels in _LINK_RE.findall(value or ""):
+        for rel in rels.split():
+            links[rel] = url
+    return links
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The tool's own error text (Jira errorMessages, ClickUp err, GitHub message), shortened."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        text = response.text.strip()
+        return text[:200]
+    parts: list[str] = []
+    if isinstance(body, dict):
+        for key in ("errorMessages", "message", "err", "error", "errors", "detail", "ECODE"):
+            value = body.get(key)
+            if not value:
+                continue
+            if isinstance(value, list):
+                parts.extend(str(v) for v in value)
+            elif isinstance(value, dict):
+                parts.extend(f"{k}: {v}" for k, v in value.items())
+            else:
+                parts.append(str(value))
+    return "; ".join(parts)[:300]
+
+
+# --------------------------------------------------------------------------- client
+class SourceHttpClient:
+    """A tool's API at `base_url`, with retries, budget and error mapping.
+
+    Safe to share between threads (httpx.Client is). `sleep` and `rng` are
+    injectable so tests do not really wait.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        budget_per_minute: int = 600,
+        budget: RequestBudget | None = None,
+        timeout: float | None = None,
+        max_retries: int = 5,
+        source_label: str = "source",
+        allow_private: bool | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        max_wait: float = MAX_WAIT_SECONDS,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        settings = None
+        if allow_private is None or timeout is None:
+            from core.settings import get_settings
+
+            settings = get_settings()
+        if allow_private is None:
+            allow_private = bool(settings.allow_private_source_urls) if settings else False
+        if timeout is None:
+            timeout = float(settings.http_timeout_seconds) if settings else 30.0
+        self.base_url = validate_base_url(base_url, allow_private)
+        self.host = urlsplit(self.base_url).netloc
+        self.source_label = source_label
+        self.max_retries = max(0, max_retries)
+        self.max_wait = max_wait
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.budget = budget or RequestBudget(budget_per_minute, sleep=sleep, max_wait=max_wait)
+        self._pause_until = 0.0  # epoch seconds: a rate-limit reset announced by the tool
+        self._pause_lock = threading.Lock()
+        self.requests_made = 0
+        self._client = httpx.Client(
+            base_url=self.base_url + "/",
+            headers={"Accept": "application/json", "User-Agent": "dmt-sldp-connector/1.0", **(headers or {})},
+            auth=auth,
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            follow_redirects=False,  # a redirect could point at an internal address
+            transport=transport,
+        )
+
+    # -- plumbing -------------------------------------------------------------
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> SourceHttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
+        return self._rng.uniform(0, min(self.max_wait, BACKOFF_BASE_SECONDS * (2**attempt)))
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self._sleep(min(seconds, self.max_wait))
+
+    def _honour_pause(self) -> None:
+        with self._pause_lock:
+            pause = self._pause_until - time.time()
+        if pause > 0:
+            self._wait(pause)
+
+    def _describe(self, url: str) -> str:
+        return str(self._client.build_request("GET", url).url) if not url.startswith("http") else url
+
+    # -- requests -------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        ok_statuses: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """Send one request (relative to the base URL, or absolute) with retries; map final failures.
+
+        2xx and 304 are returned; so is any status listed in `ok_statuses`.
+        """
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None} or None
+        if url.startswith(("http://", "https://")) and urlsplit(url).netloc != self.host:
+            # Absolute URLs come from the tool's own answers (next links); never follow them elsewhere.
+            raise SourceDataError(f"{self.host} pointed us at another host ({urlsplit(url).netloc}); refused", url=url)
+        attempts = self.max_retries + 1
+        last_error: str = ""
+        for attempt in range(attempts):
+            self._honour_pause()
+            self.budget.acquire()
+            self.requests_made += 1
+            try:
+                response = self._client.request(method, url, params=clean_params, json=json, headers=headers)
+            except httpx.TimeoutException as exc:
+                last_error = f"timed out ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                last_error = f"could not be reached ({type(exc).__name__}: {exc})"
+            else:
+                status = response.status_code
+                if status < 300 or status == 304 or status in ok_statuses:
+                    self._note_rate_limit(response)
+                    return response
+                limited_403 = status == 403 and rate_limit_wait(response.headers) is not None
+                if status in RETRYABLE_STATUSES or limited_403:
+                    if attempt + 1 >= attempts:
+                        raise self._final_error(response, attempts)
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    if retry_after is None:
+                        retry_after = rate_limit_wait(response.headers)
+                    self._wait(retry_after if retry_after is not None else self._backoff(attempt))
+                    continue
+                raise self._final_error(response, attempt + 1)
+            if attempt + 1 >= attempts:
+                raise SourceUnavailable(
+                    f"{self.host} {last_error} after {attempts} attempts: check the base URL and that the tool is up",
+                    url=self._describe(url),
+                )
+            self._wait(self._backoff(attempt))
+        raise SourceUnavailable(f"{self.host} could not be reached")  # pragma: no cover - loop always returns
+
+    def _note_rate_limit(self, response: httpx.Response) -> None:
+        """Quota used up on a successful answer: pause the next request until it resets (capped)."""
+        wait = rate_limit_wait(response.headers)
+        if wait:
+            with self._pause_lock:
+                self._pause_until = max(self._pause_until, time.time() + min(wait, self.max_wait))
+
+    def _final_error(self, response: httpx.Response, attempts: int) -> SourceError:
+        status = response.status_code
+        url = str(response.request.url)
+        detail = _error_detail(response)
+        suffix = f" ({detail})" if detail else ""
+        host = self.host
+        if status == 401:
+            return SourceAuthError(
+                f"the token was refused by {host} (401): check the API token and username{suffix}",
+                status_code=status,
+                url=url,
+            )
+        if status == 403 and rate_limit_wait(response.headers) is None:
+            return SourcePermissionError(
+                f"{host} refused access to {response.request.url.path} (403): the token's account lacks "
+                f"permission for it; grant read access or use another account{suffix}",
+                status_code=status,
+                url=url,
+            )
+        if status == 404:
+            return SourceNotFound(
+                f"{url} was not found (404): check the base URL, project key, team or repository{suffix}",
+                status_code=status,
+                url=url,
+            )
+        if status == 429 or status == 403:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if retry_after is None:
+                retry_after = rate_limit_wait(response.headers)
+            return SourceRateLimited(
+                f"{host} kept rate limiting requests (429) after {attempts} attempts; the sync will retry later"
+                f"{suffix}",
+                retry_after=retry_after,
+                status_code=status,
+                url=url,
+            )
+        if status >= 500:
+            return SourceUnavailable(
+                f"{host} answered {status} after {attempts} attempts: the tool is failing or down, "
+                f"try again later{suffix}",
+                status_code=status,
+                url=url,
+            )
+        if status in (400, 405, 409, 410, 413, 414, 422):
+            return SourceConfigError(
+                f"{host} rejected the request to {response.request.url.path} ({status}){suffix}: "
+                "check the source configuration (query, project, field mapping)",
+                status_code=status,
+                url=url,
+            )
+        return SourceDataError(
+            f"{host} answered {status} to {response.request.url.path}{suffix}", status_code=status, url=url
+        )
+
+    def _decode(self, response: httpx.Response) -> Any:
+        if response.status_code == 304 or response.status_code == 204 or not response.content:
+            return None
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SourceDataError(
+                f"{self.host} answered {response.request.url.path} with invalid JSON ({exc}); "
+                "the tool or a proxy in front of it returned something unexpected",
+                status_code=response.status_code,
+                url=str(response.request.url),
+            ) from None
+
+    def get_json(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[Any, httpx.Response]:
+        """GET and decode JSON: (data, response); data is None for 204/304."""
+        response = self.request("GET", path, params=params, headers=headers)
+        return self._decode(response), response
+
+    def post_json(
+        self,
+        path: str,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[Any, httpx.Response]:
+        """POST a JSON body and decode the JSON answer: (data, response)."""
+        response = self.request("POST", path, params=params, json=json, headers=headers)
+        return self._decode(response), response
+
+    def get_paged_link_header(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_pages: int | None = None,
+    ) -> Iterator[tuple[Any, httpx.Response]]:
+        """Follow `Link: <...>; rel="next"` pages (GitHub style), yielding (data, response) per page."""
+        url: str | None = path
+        page_params: Mapping[str, Any] | None = params
+        pages = 0
+        while url:
+            data, response = self.get_json(url, params=page_params, headers=headers)
+            yield data, response
+            pages += 1
+            if max_pages is not None and pages >= max_pages:
+                return
+            url = parse_link_header(response.headers.get("link")).get("next")
+            page_params = None  # the next link carries the query string
