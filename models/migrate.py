@@ -49,17 +49,13 @@ def head_revision(stream: str) -> str:
     return head
 
 
-def _run_upgrade(
-    connection: Connection, stream: str, version_schema: str | None
-) -> None:
+def _run_upgrade(connection: Connection, stream: str, version_schema: str | None) -> None:
     script = script_directory(stream)
 
     def upgrade(rev, _context):
         return script._upgrade_revs("head", rev)
 
-    with EnvironmentContext(
-        alembic_config(stream), script, fn=upgrade, destination_rev="head"
-    ) as env:
+    with EnvironmentContext(alembic_config(stream), script, fn=upgrade, destination_rev="head") as env:
         env.configure(
             connection=connection,
             version_table_schema=version_schema,
@@ -72,9 +68,7 @@ def upgrade_public(engine: Engine | None = None) -> None:
     """Bring the control plane to the newest revision (idempotent)."""
     engine = engine or get_engine()
     with engine.begin() as conn:
-        conn.execute(
-            sa.text("SELECT pg_advisory_xact_lock(hashtext('dmt:migrate:public'))")
-        )
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('dmt:migrate:public'))"))
         _run_upgrade(conn, "public", "public")
 
 
@@ -93,10 +87,7 @@ def upgrade_tenant_schema(slug: str, engine: Engine | None = None) -> bool:
         current = _tenant_version(conn, schema)
         if current == head_revision("tenant"):
             return False
-        conn.exec_driver_sql(
-            f'CREATE SCHEMA IF NOT EXISTS "{schema}";\n'
-            + tenant_upgrade_sql(current, schema)
-        )
+        conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}";\n' + tenant_upgrade_sql(current, schema))
     return True
 
 
@@ -139,23 +130,17 @@ def _tenant_upgrade_sql_template(from_revision: str | None) -> str:
 
 
 def tenant_upgrade_sql(from_revision: str | None, schema: str) -> str:
-    return _PLACEHOLDER_REF.sub(
-        f'"{schema}".', _tenant_upgrade_sql_template(from_revision)
-    )
+    return _PLACEHOLDER_REF.sub(f'"{schema}".', _tenant_upgrade_sql_template(from_revision))
 
 
 def _tenant_version(conn: Connection, schema: str) -> str | None:
     exists = conn.execute(
-        sa.text(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = :s AND table_name = 'alembic_version'"
-        ),
+        sa.text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s AND table_name = 'alembic_version'"),
         {"s": schema},
     ).first()
     if not exists:
         return None
-    return conn.execute(
-        sa.text(f'SELECT version_num FROM "{schema}".alembic_version')
-    ).scalar()
+    return conn.execute(sa.text(f'SELECT version_num FROM "{schema}".alembic_version')).scalar()
 
 
 def tenant_versions(engine: Engine | None = None) -> dict[str, str | None]:
@@ -163,11 +148,7 @@ def tenant_versions(engine: Engine | None = None) -> dict[str, str | None]:
     engine = engine or get_engine()
     with engine.connect() as conn:
         schemas = (
-            conn.execute(
-                sa.text(
-                    "SELECT n.nspname FROM pg_namespace n WHERE n.nspname LIKE 'tenant\\_%'"
-                )
-            )
+            conn.execute(sa.text("SELECT n.nspname FROM pg_namespace n WHERE n.nspname LIKE 'tenant\\_%'"))
             .scalars()
             .all()
         )
@@ -182,9 +163,7 @@ def tenant_versions(engine: Engine | None = None) -> dict[str, str | None]:
         result: dict[str, str | None] = {}
         for schema in schemas:
             result[schema] = (
-                conn.execute(
-                    sa.text(f'SELECT version_num FROM "{schema}".alembic_version')
-                ).scalar()
+                conn.execute(sa.text(f'SELECT version_num FROM "{schema}".alembic_version')).scalar()
                 if schema in versioned
                 else None
             )
@@ -237,7 +216,7 @@ def _migrate_chunk(slugs: list[str]) -> list[tuple[str, bool, str | None]]:
     for slug in slugs:
         try:
             results.append((slug, upgrade_tenant_schema(slug), None))
-        except Exception as exc:  # one bad tenant must not stop the rest
+        except Exception as exc:  # noqa: BLE001 - one bad tenant must not stop the rest
             results.append((slug, False, f"{type(exc).__name__}: {exc}"))
     return results
 

@@ -56,9 +56,7 @@ class User(SQLModel, table=True):
     full_name: str = Field(default="", max_length=200)
     password_hash: str
     role: str = Field(default=UserRole.COMPANY_USER, max_length=20)
-    tenant_id: int | None = Field(
-        default=None, foreign_key="public.tenants.id", index=True
-    )
+    tenant_id: int | None = Field(default=None, foreign_key="public.tenants.id", index=True)
     is_active: bool = Field(default=True)
     last_login_at: datetime | None = tz_field()
     password_changed_at: datetime | None = tz_field()
@@ -93,9 +91,7 @@ class Project(SQLModel, table=True):
 class UserProjectRole(SQLModel, table=True):
     __tablename__ = "user_project_roles"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "user_id", "project_id", name="uq_user_project_roles_user_project"
-        ),
+        sa.UniqueConstraint("user_id", "project_id", name="uq_user_project_roles_user_project"),
         sa.CheckConstraint(
             "role IN ('viewer','developer','tech_lead','project_manager')",
             name="ck_user_project_roles_role",
@@ -183,9 +179,7 @@ class Notification(SQLModel, table=True):
     tenant_id: int = Field(foreign_key="public.tenants.id", index=True)
     user_id: int = Field(foreign_key="public.users.id")
     project_id: int | None = None
-    kind: str = Field(
-        max_length=40
-    )  # critical_flags, etl_failure, sprint_ending, exception_approved, new_insight
+    kind: str = Field(max_length=40)  # critical_flags, etl_failure, sprint_ending, exception_approved, new_insight
     severity: str = Field(default="info", max_length=20)
     title: str = Field(max_length=300)
     body: str = Field(default="")
@@ -274,9 +268,7 @@ class WebhookDelivery(SQLModel, table=True):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "source_id", "delivery_id", name="uq_webhook_deliveries_source_delivery"
-        ),
+        sa.UniqueConstraint("source_id", "delivery_id", name="uq_webhook_deliveries_source_delivery"),
         {"schema": PUBLIC},
     )
 

@@ -94,7 +94,9 @@ def create_tenant(data: TenantCreate, actor: Actor) -> Tenant:
             session.flush()
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"a tenant with slug {slug!r} already exists", field="slug") from exc
-        audit.record(session, actor, "tenant.create", "tenant", tenant.id, new=audit.snapshot(tenant), tenant_id=tenant.id)
+        audit.record(
+            session, actor, "tenant.create", "tenant", tenant.id, new=audit.snapshot(tenant), tenant_id=tenant.id
+        )
         # Provision the schema before committing the row: if it fails, no tenant
         # row points at a missing schema. (A schema left behind by a failed
         # commit is harmless: provisioning is idempotent.)
@@ -141,7 +143,16 @@ def update_tenant(tenant_id: int, data: TenantUpdate, actor: Actor) -> Tenant:
             if value is not None:
                 setattr(tenant, name, value.strip() if isinstance(value, str) else value)
         tenant.updated_at = utcnow()
-        audit.record(session, actor, "tenant.update", "tenant", tenant.id, old=old, new=audit.snapshot(tenant), tenant_id=tenant.id)
+        audit.record(
+            session,
+            actor,
+            "tenant.update",
+            "tenant",
+            tenant.id,
+            old=old,
+            new=audit.snapshot(tenant),
+            tenant_id=tenant.id,
+        )
         session.commit()
         return tenant
 
@@ -154,7 +165,9 @@ def set_tenant_status(tenant_id: int, status: TenantStatus, actor: Actor) -> Ten
         tenant.status = status
         tenant.updated_at = utcnow()
         action = "tenant.activate" if status == TenantStatus.ACTIVE else "tenant.deactivate"
-        audit.record(session, actor, action, "tenant", tenant.id, old=old, new=audit.snapshot(tenant), tenant_id=tenant.id)
+        audit.record(
+            session, actor, action, "tenant", tenant.id, old=old, new=audit.snapshot(tenant), tenant_id=tenant.id
+        )
         session.commit()
         return tenant
 

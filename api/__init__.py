@@ -1,0 +1,1 @@
+"""REST API (FastAPI) under /api, mounted on both portal backends."""
