@@ -23,12 +23,11 @@ from typing import Any
 
 #: Upper-case prefixes that look like issue keys but are standards, hashes or versions.
 NOT_ISSUE_PREFIXES = frozenset(
-    {
-        "UTF", "SHA", "MD", "ISO", "RFC", "CVE", "CWE", "HTTP", "HTTPS", "TLS", "SSL", "AES", "RSA",
-        "ECDSA", "DES", "CRC", "PEP", "GPL", "LGPL", "AGPL", "BSD", "MIT", "APACHE", "CC", "IEEE",
-        "IEC", "ANSI", "ASCII", "UCS", "WIN", "X", "V", "R", "K", "COVID", "SARS", "PDF", "H", "MP",
-        "HL", "IPV", "CU", "AB", "BASE", "CP", "LATIN", "GB", "KB", "MB", "TB", "ES", "ECMA", "PR",
-    }
+    (
+        "UTF SHA MD ISO RFC CVE CWE HTTP HTTPS TLS SSL AES RSA ECDSA DES CRC PEP GPL LGPL AGPL BSD MIT APACHE "
+        "CC IEEE IEC ANSI ASCII UCS WIN X V R K COVID SARS PDF H MP HL IPV CU AB BASE CP LATIN GB KB MB TB ES "
+        "ECMA PR"
+    ).split()
 )
 
 # Boundaries: a key must not be glued to letters/digits on either side ("XACME-1", "ACME-12b"),
