@@ -1,0 +1,176 @@
+"""`dmt`: operate the platform from a shell (migrations, tenants, users, demo data, keys)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from services.errors import ServiceError
+
+app = typer.Typer(help="DMT-SLDP platform command line", no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _guard(fn):  # noqa: ANN001, ANN202 - decorator
+    """Turn service errors and a dead database into one clear line instead of a traceback."""
+    import functools
+
+    from sqlalchemy.exc import OperationalError
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # noqa: ANN202
+        try:
+            return fn(*args, **kwargs)
+        except ServiceError as exc:
+            _fail(exc.message)
+        except OperationalError as exc:
+            _fail(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
+        except RuntimeError as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+@app.command()
+@_guard
+def migrate(
+    parallel: Annotated[int, typer.Option(help="tenant schemas migrated at once")] = 4,
+    tenant: Annotated[list[str] | None, typer.Option(help="only these tenant slugs")] = None,
+) -> None:
+    """Apply the public stream, then the tenant stream to every tenant schema (idempotent)."""
+    from models.migrate import migrate_tenants, upgrade_public
+    from services.tenants import all_tenant_slugs
+
+    upgrade_public()
+    console.print("public schema: up to date")
+    slugs = tenant or all_tenant_slugs()
+    with Progress(
+        TextColumn("tenant schemas"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        task = progress.add_task("migrate", total=len(slugs))
+        report = migrate_tenants(slugs, parallel=parallel, on_progress=lambda *_: progress.advance(task))
+    console.print(
+        f"{report.tenants} tenant schemas: {report.applied} migrated, {report.already_current} already current, "
+        f"{len(report.failed)} failed ({report.seconds:.1f} s)"
+    )
+    for slug, error in report.failed.items():
+        console.print(f"[red]{slug}[/red]: {error}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command("create-admin")
+@_guard
+def create_admin(email: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True)], name: str = "") -> None:
+    """Create a platform administrator."""
+    from models.enums import UserRole
+    from services.audit import Actor
+    from services.users import UserCreate, create_user
+
+    user = create_user(UserCreate(email=email, password=password, full_name=name, role=UserRole.PLATFORM_ADMIN), Actor.system("cli"))
+    console.print(f"platform admin {user.email} created (id {user.id})")
+
+
+@app.command("create-tenant")
+@_guard
+def create_tenant_cmd(slug: str, name: str, retention_days: int = 730) -> None:
+    """Create a tenant and provision its schema."""
+    from services.audit import Actor
+    from services.tenants import TenantCreate, create_tenant
+
+    tenant = create_tenant(TenantCreate(name=name, slug=slug, retention_days=retention_days), Actor.system("cli"))
+    console.print(f"tenant {tenant.slug} created with schema {tenant.schema_name}")
+
+
+@app.command("create-user")
+@_guard
+def create_user_cmd(
+    email: str,
+    tenant: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    name: str = "",
+    project: Annotated[str | None, typer.Option(help="project key to give a role on")] = None,
+    role: Annotated[str, typer.Option(help="viewer, developer, tech_lead or project_manager")] = "developer",
+) -> None:
+    """Create a company user of a tenant, optionally with a project role."""
+    from sqlmodel import select
+
+    from models.db import public_session
+    from models.enums import ProjectRole
+    from models.public import Project
+    from services.audit import Actor
+    from services.tenants import get_tenant_by_slug
+    from services.users import UserCreate, create_user, set_project_role
+
+    actor = Actor.system("cli")
+    with public_session() as session:
+        t = get_tenant_by_slug(session, tenant)
+        proj = None
+        if project:
+            proj = session.exec(select(Project).where(Project.tenant_id == t.id, Project.key == project.upper())).first()
+            if proj is None:
+                _fail(f"project {project} not found in tenant {tenant}")
+    try:
+        project_role = ProjectRole(role)
+    except ValueError:
+        _fail(f"unknown role {role!r}: use one of {', '.join(r.value for r in ProjectRole)}")
+    user = create_user(UserCreate(email=email, password=password, full_name=name, tenant_id=t.id), actor)
+    if proj is not None:
+        set_project_role(user.id, proj.id, project_role, actor)
+    console.print(f"user {user.email} created in {tenant}")
+
+
+@app.command("seed-demo")
+@_guard
+def seed_demo(
+    fake_base_url: Annotated[str | None, typer.Option(help="base URL of the running fake tool servers")] = None,
+) -> None:
+    """Create the demo admin, tenants acme and globex, projects, users and a realistic history (idempotent)."""
+    from cli.demo import seed
+
+    seed(fake_base_url=fake_base_url, log=console.print)
+
+
+@app.command("rotate-keys")
+@_guard
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret under the first key of FERNET_KEYS (MultiFernet rotation)."""
+    from services.secrets_rotation import rotate_all_secrets
+
+    counts = rotate_all_secrets()
+    console.print("re-encrypted: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@app.command("rebuild-metrics")
+@_guard
+def rebuild_metrics_cmd(tenant: Annotated[list[str] | None, typer.Option(help="tenant slugs (default all)")] = None) -> None:
+    """Recompute compliance, sprint and developer metrics for every tenant from the normalised tables."""
+    from etl.compliance import evaluate_compliance
+    from etl.metrics import rebuild_metrics
+    from services.tenants import active_tenant_slugs
+
+    for slug in tenant or active_tenant_slugs():
+        evaluate_compliance(slug)
+        rebuild_metrics(slug)
+        console.print(f"{slug}: compliance evaluated, metrics rebuilt")
+
+
+@app.command()
+def run() -> None:
+    """Start the whole product (see `make run`): fakes, worker, beat and both portals."""
+    from cli.launcher import run_everything
+
+    sys.exit(run_everything())
+
+
+if __name__ == "__main__":
+    app()
