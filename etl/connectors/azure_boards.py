@@ -1,0 +1,761 @@
+"""Azure Boards (Azure DevOps Services / Server work item tracking).
+
+Settings:
+- ``base_url``: the organisation (``https://dev.azure.com/acme``) or, on Server,
+  the collection (``https://tfs.acme.com/DefaultCollection``).
+- ``token``: a personal access token, sent as basic auth with an empty user.
+- ``config_json``: ``project`` (or ``SourceSettings.project_key``), ``team``
+  (default ``"<project> Team"``, for sprint dates), ``fetch_updates`` (read
+  ``workItems/{id}/updates`` for start/done times, reopen counts and sprint
+  history; default false: one more request per item), ``history_start``
+  (ISO date a full sync starts from, default 2005-01-01), ``batch_size``
+  (<= 200), ``fields_only`` (see below).
+
+How a sync reads the tool:
+1. WIQL (``POST {project}/_apis/wit/wiql``) lists ids changed in
+   [start, end), by ``System.ChangedDate``. The service refuses queries whose
+   result passes 20,000 items (VS402337); such a window is split in halves,
+   recursively, until each half fits.
+2. ``POST _apis/wit/workitemsbatch`` fetches them, 200 ids at a time. The API
+   forbids ``$expand`` together with ``fields``: by default we expand
+   relations (which returns every field) because relations carry the links to
+   pull requests and parents; with ``fields_only: true`` we send the needed
+   field list (at most 100) and get no relations.
+3. State categories come from ``workitemtypes/{type}/states`` and sprint dates
+   from the team's ``teamsettings/iterations``.
+
+The raw record handed to the normaliser is a batch element exactly as the API
+returns it, plus a ``"_dmt"`` key the connector adds::
+
+    {"state_categories": {"New": "Proposed", "Active": "InProgress", ...},
+     "iteration": {"id", "name", "path", "attributes": {"startDate", "finishDate", "timeFrame"}} | None,
+     "updates": [<workItems/{id}/updates elements>] | None}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from etl.connectors.base import (
+    BaseConnector,
+    ConnectionResult,
+    DiscoveredField,
+    NormalizedWorkItem,
+    SourceAuthError,
+    SourceConfigError,
+    SourceDataError,
+    SourceNotFound,
+    SourceSettings,
+)
+from etl.connectors.http import SourceHttpClient, budget_for
+from etl.connectors.linking import azure_work_item_key
+from etl.connectors.registry import register_connector
+
+API_VERSION = "7.1"
+#: Service limits (see the module docstring).
+WIQL_RESULT_CAP = 20_000
+BATCH_MAX_IDS = 200
+BATCH_MAX_FIELDS = 100
+WIQL_CAP_ERROR = "VS402337"
+
+#: Azure's state categories -> ours.
+STATE_CATEGORY_MAP = {
+    "Proposed": "todo",
+    "InProgress": "in_progress",
+    "Resolved": "done",
+    "Completed": "done",
+    "Removed": "done",
+}
+# When a type's states could not be read: the default process templates' state names.
+_STATE_NAME_FALLBACK = {
+    "new": "todo",
+    "to do": "todo",
+    "proposed": "todo",
+    "approved": "todo",
+    "design": "todo",
+    "active": "in_progress",
+    "committed": "in_progress",
+    "in progress": "in_progress",
+    "doing": "in_progress",
+    "resolved": "done",
+    "closed": "done",
+    "done": "done",
+    "completed": "done",
+    "removed": "done",
+}
+_ITEM_TYPES = {
+    "user story": "story",
+    "product backlog item": "story",
+    "requirement": "story",
+    "bug": "bug",
+    "task": "task",
+    "epic": "epic",
+    "feature": "feature",
+    "issue": "issue",
+    "impediment": "issue",
+}
+#: Default tool fields for DMT mapping keys when the source's field_mappings says nothing.
+DEFAULT_FIELDS = {
+    "story_points": (
+        "Microsoft.VSTS.Scheduling.StoryPoints",
+        "Microsoft.VSTS.Scheduling.Effort",
+        "Microsoft.VSTS.Scheduling.Size",
+    ),
+    "sprint": ("System.IterationPath",),
+}
+#: Fields requested in ``fields_only`` mode (plus the mapped ones).
+BASE_FIELDS = (
+    "System.Id",
+    "System.Title",
+    "System.WorkItemType",
+    "System.State",
+    "System.Reason",
+    "System.TeamProject",
+    "System.AreaPath",
+    "System.IterationPath",
+    "System.IterationId",
+    "System.AssignedTo",
+    "System.CreatedDate",
+    "System.ChangedDate",
+    "System.Tags",
+    "System.Parent",
+    "Microsoft.VSTS.Common.Priority",
+    "Microsoft.VSTS.Common.ActivatedDate",
+    "Microsoft.VSTS.Common.ResolvedDate",
+    "Microsoft.VSTS.Common.ClosedDate",
+    "Microsoft.VSTS.Common.StateChangeDate",
+    "Microsoft.VSTS.Scheduling.StoryPoints",
+    "Microsoft.VSTS.Scheduling.Effort",
+    "Microsoft.VSTS.Scheduling.Size",
+    "Microsoft.VSTS.CMMI.Blocked",
+)
+#: Name patterns proposing a DMT mapping for a discovered field.
+PROPOSALS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("story_points", re.compile(r"story ?points?|^effort$|^size$", re.I)),
+    ("sprint", re.compile(r"^iteration path$|^sprint$", re.I)),
+    ("ac_quality", re.compile(r"\bac\b.*quality|acceptance criteria.*(quality|testab)", re.I)),
+    ("unit_test_task", re.compile(r"unit ?test.*task", re.I)),
+    ("unit_testing_status", re.compile(r"unit ?test(ing)?.*status", re.I)),
+    ("coverage", re.compile(r"coverage", re.I)),
+    ("pr_links", re.compile(r"\bpr\b.*link|pull ?request", re.I)),
+    ("ci_evidence", re.compile(r"\bci\b|build (url|evidence)|pipeline (url|run)", re.I)),
+    ("dmt_signoff", re.compile(r"dmt.*sign|sign.?off", re.I)),
+    ("exception_approved_by", re.compile(r"exception.*approv", re.I)),
+    ("exception_reason", re.compile(r"exception.*reason", re.I)),
+    ("exception_expires_at", re.compile(r"exception.*expir", re.I)),
+)
+_FIELD_TYPES = {
+    "string": "string",
+    "plainText": "string",
+    "html": "string",
+    "integer": "number",
+    "double": "number",
+    "dateTime": "date",
+    "boolean": "boolean",
+    "identity": "user",
+    "treePath": "string",
+    "picklistString": "option",
+    "picklistInteger": "option",
+    "picklistDouble": "option",
+}
+_PR_ARTIFACT = re.compile(r"^vstfs:///Git/PullRequestId/", re.I)
+_WEB_PR = re.compile(r"/pull/\d+|/pullrequest/\d+", re.I)
+
+
+# --------------------------------------------------------------------------- value helpers
+def parse_datetime(value: Any) -> datetime | None:
+    """A UTC-aware datetime from ISO 8601 text (any offset, 7-digit fractions) or epoch seconds/ms.
+
+    Azure's "never" sentinel (9999-01-01) and unreadable values give None.
+    """
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        result = value
+    elif isinstance(value, int | float):
+        seconds = value / 1000 if value > 10_000_000_000 else value
+        return datetime.fromtimestamp(seconds, UTC)
+    elif isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d{9,13}", text):
+            return parse_datetime(int(text))
+        text = re.sub(r"(\.\d{6})\d+", r"\1", text)  # Python reads at most microseconds
+        text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # +0530 -> +05:30
+        try:
+            result = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if result.tzinfo is None:
+        result = result.replace(tzinfo=UTC)
+    result = result.astimezone(UTC)
+    return None if result.year >= 9999 else result
+
+
+def to_float(value: Any) -> float | None:
+    """A number from a number or text ("5", "5,5", "85 %"); None when absent or unreadable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, dict):
+        return to_float(value.get("value", value.get("name")))
+    text = str(value).strip().rstrip("%").strip().replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def to_bool(value: Any) -> bool | None:
+    """True/False from booleans, numbers and the words tools use ("Yes", "Done", "true")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, dict):
+        return True if value.get("displayName") or value.get("uniqueName") else to_bool(value.get("value"))
+    text = str(value).strip().lower()
+    if text in {"yes", "y", "true", "1", "done", "ok", "signed", "signed off", "approved", "x", "on"}:
+        return True
+    if text in {"no", "n", "false", "0", "none", "not done", "off"}:
+        return False
+    return None
+
+
+def snake(value: Any) -> str | None:
+    """ "Not Testable" -> "not_testable"; None for empty values."""
+    if value is None:
+        return None
+    text = re.sub(r"[^0-9a-z]+", "_", str(value).strip().lower()).strip("_")
+    return text or None
+
+
+def identity_parts(value: Any) -> tuple[str | None, str | None, str | None]:
+    """(display name, email/unique name, id) of an Azure identity ref or "Name <email>" text."""
+    if not value:
+        return None, None, None
+    if isinstance(value, dict):
+        unique = value.get("uniqueName") or value.get("mailAddress")
+        return value.get("displayName"), unique, value.get("id") or value.get("descriptor")
+    text = str(value)
+    match = re.match(r"^(.*?)\s*<([^>]+)>$", text)
+    if match:
+        return match.group(1) or None, match.group(2), None
+    return text, (text if "@" in text else None), None
+
+
+def mapped_field(mapping: Mapping[str, Any] | None, key: str) -> str | None:
+    """The tool field id a DMT key maps to: {"key": {"field": id}} or {"key": id}."""
+    entry = (mapping or {}).get(key)
+    if isinstance(entry, dict):
+        return entry.get("field") or None
+    if isinstance(entry, str):
+        return entry or None
+    return None
+
+
+def mapped_value(fields: Mapping[str, Any], mapping: Mapping[str, Any] | None, key: str) -> Any:
+    """The value of the field mapped to `key` (falling back to DEFAULT_FIELDS), with its value map applied."""
+    field_id = mapped_field(mapping, key)
+    candidates = (field_id,) if field_id else DEFAULT_FIELDS.get(key, ())
+    value = None
+    for candidate in candidates:
+        if fields.get(candidate) not in (None, ""):
+            value = fields[candidate]
+            break
+    entry = (mapping or {}).get(key)
+    values = entry.get("values") if isinstance(entry, dict) else None
+    if values and value is not None and not isinstance(value, dict | list):
+        lookup = {str(k).lower(): v for k, v in values.items()}
+        value = lookup.get(str(value).lower(), value)
+    return value
+
+
+def dmt_fields(fields: Mapping[str, Any], mapping: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The DMT columns (ac_quality, coverage, sign-off, exception...) from mapped custom fields."""
+    out: dict[str, Any] = {}
+    out["ac_quality"] = snake(mapped_value(fields, mapping, "ac_quality"))
+    out["has_unit_test_task"] = to_bool(mapped_value(fields, mapping, "unit_test_task"))
+    out["unit_testing_status"] = snake(mapped_value(fields, mapping, "unit_testing_status"))
+    out["coverage_percent"] = to_float(mapped_value(fields, mapping, "coverage"))
+    ci = mapped_value(fields, mapping, "ci_evidence")
+    out["ci_evidence_url"] = str(ci).strip() if ci not in (None, "") else None
+    signoff = mapped_value(fields, mapping, "dmt_signoff")
+    out["dmt_signoff"] = to_bool(signoff)
+    out["dmt_signoff_by"] = identity_parts(signoff)[0] if isinstance(signoff, dict) else None
+    approver = mapped_value(fields, mapping, "exception_approved_by")
+    out["exception_approved_by"] = identity_parts(approver)[0] if approver else None
+    reason = mapped_value(fields, mapping, "exception_reason")
+    out["exception_reason"] = str(reason) if reason not in (None, "") else None
+    out["exception_expires_at"] = parse_datetime(mapped_value(fields, mapping, "exception_expires_at"))
+    return out
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _id_from_url(url: str | None) -> str | None:
+    match = re.search(r"/workItems/(\d+)", url or "", re.I)
+    return match.group(1) if match else None
+
+
+def _category(state: str | None, categories: Mapping[str, str] | None) -> str:
+    if state is None:
+        return "todo"
+    category = (categories or {}).get(state)
+    if category in STATE_CATEGORY_MAP:
+        return STATE_CATEGORY_MAP[category]
+    return _STATE_NAME_FALLBACK.get(state.strip().lower(), "in_progress" if categories is None else "todo")
+
+
+def _history_from_updates(
+    updates: list[dict[str, Any]], categories: Mapping[str, str] | None
+) -> tuple[datetime | None, datetime | None, int, list[str]]:
+    """(first start, last done, reopen count, sprint paths in order) from the item's update history."""
+    started: datetime | None = None
+    done: datetime | None = None
+    reopened = 0
+    sprints: list[str] = []
+    for update in sorted(updates, key=lambda u: (_int_or_none(u.get("rev")) or 0, str(u.get("id")))):
+        fields = update.get("fields") or {}
+        # revisedDate is when this revision was superseded, so the change time is ChangedDate's new value.
+        when = parse_datetime((fields.get("System.ChangedDate") or {}).get("newValue"))
+        iteration = (fields.get("System.IterationPath") or {}).get("newValue")
+        if iteration and iteration not in sprints:
+            sprints.append(iteration)
+        state = fields.get("System.State")
+        if not state or "newValue" not in state:
+            continue
+        old_cat = _category(state.get("oldValue"), categories) if state.get("oldValue") else None
+        new_cat = _category(state.get("newValue"), categories)
+        if new_cat == "in_progress" and started is None:
+            started = when
+        if new_cat == "done":
+            done = when
+            if started is None:
+                started = when
+        if old_cat == "done" and new_cat != "done":
+            reopened += 1
+            done = None
+    return started, done, reopened, sprints
+
+
+def _sprint_name(path: str | None, project: str | None) -> str | None:
+    """ "Fabrikam\\Release 1\\Sprint 2" -> "Sprint 2"; the project root is no sprint."""
+    if not path or "\\" not in path:
+        return None if not path or path == project else path
+    return path.rsplit("\\", 1)[1]
+
+
+def _sprint_state(time_frame: Any) -> str | None:
+    return (
+        {"past": "closed", "current": "active", "future": "future"}.get(str(time_frame).lower()) if time_frame else None
+    )
+
+
+# --------------------------------------------------------------------------- normaliser
+def normalize_azure_work_item(raw: Mapping[str, Any], mapping: Mapping[str, Any] | None = None) -> NormalizedWorkItem:
+    """One workitemsbatch / workitems element (plus the connector's "_dmt" extras) -> work_items columns."""
+    if not isinstance(raw, Mapping) or raw.get("id") in (None, ""):
+        raise SourceDataError("an Azure Boards work item without an id was returned")
+    fields = raw.get("fields")
+    if not isinstance(fields, Mapping):
+        raise SourceDataError(f"Azure Boards work item {raw.get('id')} has no fields object")
+    extras = raw.get("_dmt") or {}
+    item_id = str(raw["id"])
+    project = fields.get("System.TeamProject")
+    categories = extras.get("state_categories")
+    state = fields.get("System.State")
+    work_type = str(fields.get("System.WorkItemType") or "")
+    status_category = _category(state, categories)
+
+    url = ((raw.get("_links") or {}).get("html") or {}).get("href")
+    api_url = raw.get("url") or ""
+    if not url and "/_apis/" in api_url and project:
+        url = f"{api_url.split('/_apis/')[0]}/{quote(str(project))}/_workitems/edit/{item_id}"
+
+    relations = raw.get("relations") or []
+    parent = _int_or_none(fields.get("System.Parent"))
+    links: list[dict[str, Any]] = []
+    pr_links: list[str] = []
+    for relation in relations:
+        if not isinstance(relation, Mapping):
+            continue
+        rel, rel_url = relation.get("rel"), relation.get("url")
+        attributes = relation.get("attributes") or {}
+        if rel == "System.LinkTypes.Hierarchy-Reverse" and parent is None:
+            parent = _int_or_none(_id_from_url(rel_url))
+        if rel == "ArtifactLink" and _PR_ARTIFACT.match(rel_url or ""):
+            pr_links.append(rel_url)
+        elif rel == "Hyperlink" and _WEB_PR.search(rel_url or ""):
+            pr_links.append(rel_url)
+        if rel in ("AttachedFile",):
+            continue
+        links.append({"type": rel, "target_id": _id_from_url(rel_url), "url": rel_url, "name": attributes.get("name")})
+    mapped_prs = mapped_value(fields, mapping, "pr_links")
+    if isinstance(mapped_prs, str):
+        pr_links += [p for p in re.split(r"[\s,;]+", mapped_prs) if p]
+    elif isinstance(mapped_prs, list):
+        pr_links += [str(p) for p in mapped_prs if p]
+
+    iteration = extras.get("iteration") or {}
+    sprint_path = mapped_value(fields, mapping, "sprint")
+    sprint_name = _sprint_name(sprint_path, project) if isinstance(sprint_path, str) else None
+    attributes = iteration.get("attributes") or {}
+
+    started = parse_datetime(fields.get("Microsoft.VSTS.Common.ActivatedDate"))
+    done = parse_datetime(fields.get("Microsoft.VSTS.Common.ClosedDate")) or parse_datetime(
+        fields.get("Microsoft.VSTS.Common.ResolvedDate")
+    )
+    reopened = 0
+    history: list[str] = []
+    updates = extras.get("updates")
+    if updates:
+        h_start, h_done, reopened, paths = _history_from_updates(updates, categories)
+        started = started or h_start
+        done = done or h_done
+        history = [name for name in (_sprint_name(p, project) for p in paths) if name]
+    state_changed = parse_datetime(fields.get("Microsoft.VSTS.Common.StateChangeDate"))
+    if status_category == "done":
+        done = done or state_changed
+        started = started or done
+    else:
+        done = None  # reopened items keep an old ClosedDate on some processes
+        if status_category == "in_progress":
+            started = started or state_changed
+    if sprint_name and sprint_name not in history:
+        history.append(sprint_name)
+
+    assignee_name, assignee_email, assignee_id = identity_parts(fields.get("System.AssignedTo"))
+    tags = fields.get("System.Tags") or ""
+    labels = [t.strip() for t in str(tags).split(";") if t.strip()]
+    blocked_flag = to_bool(fields.get("Microsoft.VSTS.CMMI.Blocked"))
+    is_blocked = bool(blocked_flag) or any(label.lower() == "blocked" for label in labels)
+    priority = fields.get("Microsoft.VSTS.Common.Priority")
+
+    item: NormalizedWorkItem = {
+        "source_item_id": item_id,
+        "item_key": azure_work_item_key(item_id) if item_id.isdigit() else item_id,
+        "url": url,
+        "item_type": _ITEM_TYPES.get(work_type.lower(), snake(work_type) or "story"),
+        "title": str(fields.get("System.Title") or ""),
+        "status": str(state or ""),
+        "status_category": status_category,
+        "priority": str(priority) if priority not in (None, "") else None,
+        "story_points": to_float(mapped_value(fields, mapping, "story_points")),
+        "parent_source_id": str(parent) if parent is not None else None,
+        "labels": labels,
+        "sprint_name": sprint_name,
+        "sprint_source_id": str(iteration.get("id")) if iteration.get("id") else (sprint_path if sprint_name else None),
+        "sprint_state": _sprint_state(attributes.get("timeFrame")),
+        "sprint_start": parse_datetime(attributes.get("startDate")),
+        "sprint_end": parse_datetime(attributes.get("finishDate")),
+        "sprint_history": history,
+        "assignee_name": assignee_name,
+        "assignee_email": assignee_email,
+        "assignee_account_id": assignee_id,
+        "created_at_source": parse_datetime(fields.get("System.CreatedDate")),
+        "updated_at_source": parse_datetime(fields.get("System.ChangedDate")),
+        "started_at": started,
+        "done_at": done,
+        "reopened_count": reopened,
+        "is_blocked": is_blocked,
+        "blocked_since": state_changed if is_blocked else None,
+        "blocked_hours": 0.0,
+        "blocked_reason": "Blocked" if is_blocked else None,
+        "pr_links": list(dict.fromkeys(pr_links)),
+        "links": links,
+        "raw_data": dict(raw),
+    }
+    item.update(dmt_fields(fields, mapping))  # type: ignore[typeddict-item]
+    return item
+
+
+def propose_mapping(name: str, reference_name: str = "") -> str | None:
+    """The DMT key a field's name suggests, if any."""
+    if reference_name == "Microsoft.VSTS.Scheduling.StoryPoints":
+        return "story_points"
+    if reference_name == "System.IterationPath":
+        return "sprint"
+    if reference_name.startswith(("System.", "Microsoft.VSTS.")) and reference_name not in (
+        "Microsoft.VSTS.Scheduling.Effort",
+        "Microsoft.VSTS.Scheduling.Size",
+    ):
+        return None  # built-in fields only propose the two above
+    for key, pattern in PROPOSALS:
+        if pattern.search(name):
+            return key
+    return None
+
+
+def _wiql_date(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# --------------------------------------------------------------------------- connector
+class AzureBoardsConnector(BaseConnector):
+    """Azure Boards work items (see the module docstring for settings and the read strategy)."""
+
+    provides_work_items = True
+
+    def __init__(self, settings: SourceSettings, **http_options: Any) -> None:
+        super().__init__(settings)
+        config = settings.config_json or {}
+        self.project: str = str(config.get("project") or settings.project_key or "").strip()
+        if not self.project:
+            raise SourceConfigError("Azure Boards needs a project: set config_json.project")
+        self.team: str = str(config.get("team") or f"{self.project} Team")
+        self.fetch_updates = bool(config.get("fetch_updates", False))
+        self.fields_only = bool(config.get("fields_only", False))
+        self.batch_size = max(1, min(BATCH_MAX_IDS, int(config.get("batch_size") or BATCH_MAX_IDS)))
+        self.history_start = parse_datetime(config.get("history_start")) or datetime(2005, 1, 1, tzinfo=UTC)
+        self._http_options = http_options
+        self._http: SourceHttpClient | None = None
+        self._state_categories: dict[str, dict[str, str] | None] = {}
+        self._iterations: dict[str, dict[str, Any]] | None = None
+        #: Number of WIQL windows split because they hit the 20,000 cap (for progress and tests).
+        self.windows_split = 0
+
+    # -- plumbing -------------------------------------------------------------
+    @property
+    def http(self) -> SourceHttpClient:
+        if self._http is None:
+            if not self.settings.token:
+                raise SourceConfigError("Azure Boards needs a personal access token")
+            options = dict(self._http_options)
+            if self.settings.source_id is not None and "budget" not in options:
+                options["budget"] = budget_for(
+                    f"source:{self.settings.source_id}", self.settings.request_budget_per_minute
+                )
+            self._http = SourceHttpClient(
+                self.settings.base_url,
+                auth=("", self.settings.token),
+                budget_per_minute=self.settings.request_budget_per_minute,
+                source_label=f"azure_boards:{self.settings.source_id or self.project}",
+                **options,
+            )
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def _project_path(self, tail: str) -> str:
+        return f"{quote(self.project)}/{tail}"
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        data, _ = self.http.get_json(path, params={"api-version": API_VERSION, **(params or {})})
+        if not isinstance(data, dict):
+            raise SourceDataError(f"Azure DevOps answered {path} with {type(data).__name__}, expected an object")
+        return data
+
+    @staticmethod
+    def _values(data: Mapping[str, Any], what: str) -> list[Any]:
+        values = data.get("value")
+        if not isinstance(values, list):
+            raise SourceDataError(f"Azure DevOps {what} answer has no 'value' list")
+        return values
+
+    # -- connection & fields --------------------------------------------------
+    def test_connection(self) -> ConnectionResult:
+        data, _ = self.http.get_json("_apis/connectionData")
+        user = (data or {}).get("authenticatedUser") if isinstance(data, dict) else None
+        if not isinstance(user, dict):
+            raise SourceDataError("Azure DevOps connectionData has no authenticatedUser")
+        name = user.get("providerDisplayName") or user.get("customDisplayName") or "unknown"
+        account = ((user.get("properties") or {}).get("Account") or {}).get("$value")
+        if name == "Anonymous":
+            # connectionData answers anonymously instead of 401 when the PAT is silently ignored.
+            raise SourceAuthError("Azure DevOps treated us as anonymous: the personal access token was not accepted")
+        project = self._get(f"_apis/projects/{quote(self.project)}")
+        identity = f"{name} <{account}>" if account else str(name)
+        return ConnectionResult(
+            ok=True,
+            identity=identity,
+            details={"project": project.get("name"), "project_id": project.get("id"), "state": project.get("state")},
+            message=f"Connected as {identity}; project {project.get('name')!r} is visible",
+        )
+
+    def discover_fields(self) -> list[DiscoveredField]:
+        data = self._get(self._project_path("_apis/wit/fields"))
+        found: list[DiscoveredField] = []
+        for field in self._values(data, "fields"):
+            if not isinstance(field, dict) or not field.get("referenceName"):
+                continue
+            ref, name = field["referenceName"], field.get("name") or field["referenceName"]
+            options: list[str] = []
+            if field.get("isPicklist") and field.get("picklistId"):
+                try:
+                    picklist = self._get(f"_apis/work/processes/lists/{field['picklistId']}")
+                    options = [str(o) for o in picklist.get("items") or []]
+                except SourceNotFound:
+                    options = []
+            found.append(
+                DiscoveredField(
+                    id=ref,
+                    name=name,
+                    field_type=_FIELD_TYPES.get(str(field.get("type")), str(field.get("type") or "string")),
+                    options=options,
+                    proposed_for=propose_mapping(name, ref),
+                )
+            )
+        return found
+
+    # -- WIQL -----------------------------------------------------------------
+    def _wiql(self, start: datetime, end: datetime) -> list[int] | None:
+        """Ids changed in [start, end), oldest first; None when the window passes the result cap."""
+        query = (
+            "SELECT [System.Id] FROM WorkItems "
+            "WHERE [System.TeamProject] = @project "
+            f"AND [System.ChangedDate] >= '{_wiql_date(start)}' AND [System.ChangedDate] < '{_wiql_date(end)}' "
+            "ORDER BY [System.ChangedDate] ASC, [System.Id] ASC"
+        )
+        response = self.http.request(
+            "POST",
+            self._project_path("_apis/wit/wiql"),
+            params={"api-version": API_VERSION, "timePrecision": "true"},
+            json={"query": query},
+            ok_statuses=(400,),
+        )
+        try:
+            data = response.json()
+        except ValueError:
+            raise SourceDataError("Azure DevOps answered the WIQL query with invalid JSON") from None
+        if response.status_code == 400:
+            message = str((data or {}).get("message", "")) if isinstance(data, dict) else ""
+            if WIQL_CAP_ERROR in message:
+                return None
+            raise SourceConfigError(f"Azure DevOps rejected the WIQL query (400): {message[:300]}", status_code=400)
+        items = data.get("workItems") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise SourceDataError("Azure DevOps WIQL answer has no 'workItems' list")
+        try:
+            return [int(item["id"]) for item in items]
+        except (KeyError, TypeError, ValueError):
+            raise SourceDataError("Azure DevOps WIQL answer has a work item without a numeric id") from None
+
+    def iter_changed_ids(self, start: datetime | None, end: datetime | None) -> Iterator[list[int]]:
+        """Ids changed in [start, end), window by window; windows over the cap are halved."""
+        low = start or self.history_start
+        high = end or (datetime.now(UTC) + timedelta(minutes=1))
+        stack = [(low, high)]
+        while stack:
+            window_start, window_end = stack.pop()
+            ids = self._wiql(window_start, window_end)
+            if ids is None:
+                if window_end - window_start <= timedelta(seconds=1):
+                    raise SourceDataError(
+                        f"more than {WIQL_RESULT_CAP} Azure Boards work items changed within one second "
+                        f"at {window_start.isoformat()}; the window cannot be split further"
+                    )
+                middle = window_start + (window_end - window_start) / 2
+                self.windows_split += 1
+                stack.append((middle, window_end))  # popped second: keeps the oldest-first order
+                stack.append((window_start, middle))
+                continue
+            if ids:
+                yield ids
+
+    # -- batch, categories, iterations ----------------------------------------
+    def _batch_fields(self) -> list[str]:
+        wanted = list(BASE_FIELDS)
+        for key in self.settings.field_mappings or {}:
+            field_id = mapped_field(self.settings.field_mappings, key)
+            if field_id and field_id not in wanted:
+                wanted.append(field_id)
+        return wanted[:BATCH_MAX_FIELDS]
+
+    def _fetch_batch(self, ids: list[int]) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"ids": ids, "errorPolicy": "Omit"}
+        if self.fields_only:
+            body["fields"] = self._batch_fields()
+        else:
+            body["$expand"] = "Relations"
+        data, _ = self.http.post_json("_apis/wit/workitemsbatch", json=body, params={"api-version": API_VERSION})
+        if not isinstance(data, dict):
+            raise SourceDataError("Azure DevOps workitemsbatch answer is not an object")
+        # errorPolicy Omit returns null for ids deleted since the WIQL query ran.
+        return [item for item in self._values(data, "workitemsbatch") if item]
+
+    def state_categories(self, work_item_type: str) -> dict[str, str] | None:
+        """{state name: category} for a work item type (cached); None if the type cannot be read."""
+        if work_item_type not in self._state_categories:
+            try:
+                data = self._get(self._project_path(f"_apis/wit/workitemtypes/{quote(work_item_type)}/states"))
+                self._state_categories[work_item_type] = {
+                    str(s.get("name")): str(s.get("category"))
+                    for s in self._values(data, "states")
+                    if isinstance(s, dict)
+                }
+            except SourceNotFound:
+                self._state_categories[work_item_type] = None
+        return self._state_categories[work_item_type]
+
+    def iterations(self) -> dict[str, dict[str, Any]]:
+        """The team's iterations by path (cached); empty when the team does not exist."""
+        if self._iterations is None:
+            try:
+                data = self._get(f"{quote(self.project)}/{quote(self.team)}/_apis/work/teamsettings/iterations")
+                self._iterations = {
+                    str(i.get("path")): i for i in self._values(data, "iterations") if isinstance(i, dict)
+                }
+            except SourceNotFound:
+                self._iterations = {}
+        return self._iterations
+
+    def _updates(self, item_id: int) -> list[dict[str, Any]]:
+        updates: list[dict[str, Any]] = []
+        skip = 0
+        while True:
+            data = self._get(self._project_path(f"_apis/wit/workItems/{item_id}/updates"), {"$top": 200, "$skip": skip})
+            page = self._values(data, "updates")
+            updates.extend(u for u in page if isinstance(u, dict))
+            if len(page) < 200:
+                return updates
+            skip += len(page)
+
+    def _enrich(self, item: dict[str, Any]) -> dict[str, Any]:
+        fields = item.get("fields") or {}
+        work_type = fields.get("System.WorkItemType")
+        path = fields.get("System.IterationPath")
+        item["_dmt"] = {
+            "state_categories": self.state_categories(str(work_type)) if work_type else None,
+            "iteration": self.iterations().get(str(path)) if path else None,
+            "updates": self._updates(int(item["id"])) if self.fetch_updates and item.get("id") else None,
+        }
+        return item
+
+    # -- extraction -----------------------------------------------------------
+    def extract_work_items(self, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:
+        """Pages (<= batch_size) of raw work items changed in [start, end), oldest change first."""
+        pending: list[int] = []
+        for ids in self.iter_changed_ids(start, end):
+            pending.extend(ids)
+            while len(pending) >= self.batch_size:
+                chunk, pending = pending[: self.batch_size], pending[self.batch_size :]
+                yield [self._enrich(item) for item in self._fetch_batch(chunk)]
+        if pending:
+            yield [self._enrich(item) for item in self._fetch_batch(pending)]
+
+    def list_work_item_ids(self) -> Iterator[list[str]]:
+        for ids in self.iter_changed_ids(None, None):
+            yield [str(i) for i in ids]
+
+    def normalize_work_item(self, raw: dict[str, Any]) -> NormalizedWorkItem:
+        return normalize_azure_work_item(raw, self.settings.field_mappings)
+
+
+register_connector("azure_boards", AzureBoardsConnector)
