@@ -1,0 +1,135 @@
+"""DMT rules as data: id, default severity, message and a set-based SQL predicate.
+
+Each predicate is a boolean SQL expression over one row of the per-item
+*facts* relation that `etl/compliance.py` builds in a single pass over
+`work_items` (joined with pull requests, exceptions and coverage evidence).
+The predicate is TRUE when the item FAILS the rule. Columns available:
+
+    ac_quality, has_unit_test_task, unit_testing_status   (from the tool)
+    coverage            best coverage figure: item, linked PRs, coverage_evidence
+    has_pr              item lists PR links or is linked to a PR
+    has_ci              CI evidence: item ci_evidence_url, a linked PR's
+                        ci_status='success' or ci_url, or a coverage_evidence build
+    signed_off          item dmt_signoff or a linked PR's dmt_signoff
+    exception_valid     an approved, unexpired exception (table or tool fields)
+    exception_expires   earliest expiry among the valid exceptions
+    threshold           the project's coverage_threshold (percent)
+    warn_days           the project's exception_warning_days
+    now_ts              the evaluation's timestamp
+
+Projects tune rules in `Project.rules_config`:
+``{"low_coverage": {"enabled": false}, "missing_ci_evidence": {"severity": "high"}}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from models.enums import Severity
+
+SEVERITIES = [s.value for s in Severity]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One DMT rule. `fails_sql` is TRUE for an item that breaks the rule.
+
+    `blocks_compliance` is False for warnings (an expiring exception still
+    covers the item, so it stays compliant until the exception lapses).
+    """
+
+    id: str
+    severity: str
+    message: str
+    fails_sql: str
+    blocks_compliance: bool = True
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "missing_ac_quality",
+        Severity.HIGH,
+        "Acceptance criteria are missing or not testable: write criteria a test can check.",
+        "coalesce(ac_quality, 'missing') <> 'testable'",
+    ),
+    Rule(
+        "missing_unit_test_task",
+        Severity.MEDIUM,
+        "No unit-test task is attached to this item (and no valid exception covers it).",
+        "coalesce(has_unit_test_task, false) = false "
+        "AND coalesce(unit_testing_status, '') <> 'not_applicable' AND NOT exception_valid",
+    ),
+    Rule(
+        "unit_testing_not_done",
+        Severity.CRITICAL,
+        "Unit testing is not finished for an item marked done (and no valid exception covers it).",
+        "coalesce(unit_testing_status, '') NOT IN ('done', 'not_applicable') AND NOT exception_valid",
+    ),
+    Rule(
+        "low_coverage",
+        Severity.HIGH,
+        "Test coverage is below the project's threshold, or no coverage was reported.",
+        "(coverage IS NULL OR coverage < threshold) "
+        "AND coalesce(unit_testing_status, '') <> 'not_applicable' AND NOT exception_valid",
+    ),
+    Rule(
+        "missing_pr_link",
+        Severity.CRITICAL,
+        "No pull request is linked: the change was not reviewed through a PR.",
+        "NOT has_pr",
+    ),
+    Rule(
+        "missing_ci_evidence",
+        Severity.HIGH,
+        "No CI evidence (build link or passing pipeline) is attached to the item or its PRs.",
+        "NOT has_ci",
+    ),
+    Rule(
+        "missing_dmt_signoff",
+        Severity.MEDIUM,
+        "Nobody signed off that this item meets Done Means Tested.",
+        "NOT signed_off",
+    ),
+    Rule(
+        "exception_expiring",
+        Severity.LOW,
+        "The approved DMT exception for this item expires soon: finish the tests or renew it.",
+        "exception_valid AND exception_expires <= now_ts + make_interval(days => warn_days)",
+        blocks_compliance=False,
+    ),
+)
+
+RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
+
+
+@dataclass(frozen=True)
+class EffectiveRule:
+    """A rule as one project runs it."""
+
+    rule: Rule
+    enabled: bool
+    severity: str
+
+
+def effective_rules(rules_config: dict[str, Any] | None) -> list[EffectiveRule]:
+    """Apply a project's `rules_config` (switches and severity overrides) to the defaults.
+
+    Unknown rule ids and unknown severities are ignored (the default stays).
+    """
+    config = rules_config or {}
+    result: list[EffectiveRule] = []
+    for rule in RULES:
+        entry = config.get(rule.id) or {}
+        enabled = bool(entry.get("enabled", True)) if isinstance(entry, dict) else True
+        severity = entry.get("severity") if isinstance(entry, dict) else None
+        if severity not in SEVERITIES:
+            severity = str(rule.severity)
+        result.append(EffectiveRule(rule, enabled, str(severity)))
+    return result
+
+
+def rules_lateral_sql() -> str:
+    """`(VALUES ('rule_id', <fails>), ...)` to CROSS JOIN LATERAL against the facts row."""
+    rows = ",\n            ".join(f"('{r.id}', ({r.fails_sql}))" for r in RULES)
+    return f"(VALUES\n            {rows}\n        ) AS r(rule_id, fails)"

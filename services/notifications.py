@@ -1,0 +1,232 @@
+"""In-app notifications: create (to users or to project roles), list, count, mark read.
+
+Kinds: critical_flags, etl_failure, sprint_ending, exception_approved, new_insight.
+Every created notification is published as a `notification.created` live event.
+Reads and writes are always scoped to one user AND one tenant: a user can
+never read or mark another user's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from models.base import utcnow
+from models.db import public_session
+from models.enums import ProjectRole
+from models.public import Notification, Project, UserProjectRole
+from services.realtime import publish_event
+
+#: Roles told about compliance problems, sprint ends and new insights by default.
+LEAD_ROLES = (ProjectRole.TECH_LEAD.value, ProjectRole.PROJECT_MANAGER.value)
+
+
+class NotificationPublic(BaseModel):
+    id: int
+    kind: str
+    severity: str
+    title: str
+    body: str
+    link: str | None
+    project_id: int | None
+    data: dict[str, Any]
+    is_read: bool
+    created_at: str
+
+    @classmethod
+    def of(cls, n: Notification) -> NotificationPublic:
+        return cls(
+            id=n.id or 0,
+            kind=n.kind,
+            severity=n.severity,
+            title=n.title,
+            body=n.body,
+            link=n.link,
+            project_id=n.project_id,
+            data=n.data or {},
+            is_read=n.is_read,
+            created_at=n.created_at.isoformat(),
+        )
+
+
+@dataclass(frozen=True)
+class NotificationPage:
+    items: list[NotificationPublic]
+    total: int
+    page: int
+    page_size: int
+
+
+def users_with_project_roles(
+    session: Session, tenant_id: int, project_ids: Iterable[int], roles: Iterable[str] = LEAD_ROLES
+) -> dict[int, set[int]]:
+    """{project_id: {user_id}} for users holding one of `roles` on the tenant's projects."""
+    ids = list(set(project_ids))
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(UserProjectRole.project_id, UserProjectRole.user_id)
+        .join(Project, col(Project.id) == UserProjectRole.project_id)
+        .where(Project.tenant_id == tenant_id)
+        .where(col(UserProjectRole.project_id).in_(ids))
+        .where(col(UserProjectRole.role).in_(list(roles)))
+    ).all()
+    result: dict[int, set[int]] = {}
+    for project_id, user_id in rows:
+        result.setdefault(project_id, set()).add(user_id)
+    return result
+
+
+def create_for_users(
+    tenant_id: int,
+    user_ids: Iterable[int],
+    *,
+    kind: str,
+    title: str,
+    body: str = "",
+    severity: str = "info",
+    project_id: int | None = None,
+    link: str | None = None,
+    data: dict[str, Any] | None = None,
+    tenant_slug: str | None = None,
+    session: Session | None = None,
+) -> list[Notification]:
+    """Create one notification per user (duplicates removed) and publish each."""
+    unique = sorted(set(user_ids))
+    if not unique:
+        return []
+    rows = [
+        Notification(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            project_id=project_id,
+            kind=kind,
+            severity=severity,
+            title=title[:300],
+            body=body,
+            link=link,
+            data=data or {},
+        )
+        for user_id in unique
+    ]
+    if session is None:
+        with public_session() as own:
+            own.add_all(rows)
+            own.commit()
+    else:
+        session.add_all(rows)
+        session.flush()
+    for row in rows:
+        publish_event(
+            "notification.created",
+            tenant_slug,
+            tenant_id=tenant_id,
+            user_id=row.user_id,
+            notification_id=row.id,
+            kind=kind,
+            severity=severity,
+            title=row.title,
+        )
+    return rows
+
+
+def create_for_project_roles(
+    tenant_id: int,
+    project_id: int,
+    *,
+    kind: str,
+    title: str,
+    body: str = "",
+    severity: str = "info",
+    roles: Iterable[str] = LEAD_ROLES,
+    extra_user_ids: Iterable[int] = (),
+    link: str | None = None,
+    data: dict[str, Any] | None = None,
+    tenant_slug: str | None = None,
+) -> list[Notification]:
+    """Address a notification to everyone holding `roles` on the project (plus extra users)."""
+    with public_session() as session:
+        holders = users_with_project_roles(session, tenant_id, [project_id], roles).get(project_id, set())
+    return create_for_users(
+        tenant_id,
+        holders | set(extra_user_ids),
+        kind=kind,
+        title=title,
+        body=body,
+        severity=severity,
+        project_id=project_id,
+        link=link,
+        data=data,
+        tenant_slug=tenant_slug,
+    )
+
+
+def _own(user_id: int, tenant_id: int) -> Any:
+    return sa.and_(Notification.user_id == user_id, Notification.tenant_id == tenant_id)
+
+
+def list_for_user(
+    session: Session,
+    user_id: int,
+    tenant_id: int,
+    *,
+    page: int = 1,
+    page_size: int = 20,
+    unread_only: bool = False,
+) -> NotificationPage:
+    """The user's notifications in this tenant, newest first, one page at a time."""
+    page = max(1, page)
+    page_size = max(1, min(page_size, 100))
+    where = [_own(user_id, tenant_id)]
+    if unread_only:
+        where.append(Notification.is_read == sa.false())
+    total = session.exec(select(sa.func.count()).select_from(Notification).where(*where)).one()
+    rows = session.exec(
+        select(Notification)
+        .where(*where)
+        .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return NotificationPage([NotificationPublic.of(n) for n in rows], int(total), page, page_size)
+
+
+def unread_count(session: Session, user_id: int, tenant_id: int) -> int:
+    return int(
+        session.exec(
+            select(sa.func.count())
+            .select_from(Notification)
+            .where(_own(user_id, tenant_id), Notification.is_read == sa.false())
+        ).one()
+    )
+
+
+def mark_read(session: Session, user_id: int, tenant_id: int, notification_id: int) -> bool:
+    """Mark one of the user's own notifications read; False if it is not theirs (or unknown)."""
+    result = session.execute(
+        sa.update(Notification)
+        .where(_own(user_id, tenant_id), Notification.id == notification_id, Notification.is_read == sa.false())
+        .values(is_read=True, read_at=utcnow())
+    )
+    session.commit()
+    if result.rowcount:
+        return True
+    return session.exec(
+        select(Notification.id).where(_own(user_id, tenant_id), Notification.id == notification_id)
+    ).first() is not None
+
+
+def mark_all_read(session: Session, user_id: int, tenant_id: int) -> int:
+    """Mark all the user's unread notifications in this tenant read; return how many."""
+    result = session.execute(
+        sa.update(Notification)
+        .where(_own(user_id, tenant_id), Notification.is_read == sa.false())
+        .values(is_read=True, read_at=utcnow())
+    )
+    session.commit()
+    return int(result.rowcount or 0)
