@@ -1,0 +1,947 @@
+"""Jira Cloud and Jira Server / Data Center connector.
+
+Cloud pages `/rest/api/3/search/jql` with `nextPageToken` / `isLast`; Server and
+Data Center page `/rest/api/2/search` with `startAt` / `total`. Which one is
+used comes from config_json["deployment"] ("cloud", "server" or "auto": the
+`deploymentType` of `/rest/api/2/serverInfo`).
+
+Big backfills split [start, end) into `updated` date windows fetched by a small
+thread pool (each window pages sequentially, the token-bucket budget of the
+shared HTTP client keeps the total rate in check) and yield pages as they
+arrive, so pages are NOT globally ordered by `updated`.
+
+`normalize_jira_issue(raw, mappings, base_url)` is a pure function of the issue
+exactly as the search endpoint returns it (with `expand=changelog`). Besides the
+MAPPABLE_FIELDS it reads two private keys the connector adds at run time:
+`_status_categories` ({status id or lower-case name: "new"|"indeterminate"|"done"},
+from `/rest/api/2/status`) and `_flagged_field` (the id of the "Flagged" field).
+Without them it falls back to status-name heuristics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import queue
+import re
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from etl.connectors.base import (
+    BaseConnector,
+    ConnectionResult,
+    DiscoveredField,
+    NormalizedWorkItem,
+    SourceConfigError,
+    SourceDataError,
+    SourceError,
+    SourceNotFound,
+    SourcePermissionError,
+    SourceSettings,
+)
+from etl.connectors.http import SourceHttpClient
+from etl.connectors.registry import register_connector
+
+SEARCH_PAGE_SIZE = 100
+ID_PAGE_SIZE = 1000
+CHANGELOG_PAGE_SIZE = 100
+DEFAULT_WORKERS = 4
+SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
+EPIC_LINK_SCHEMA = "com.pyxis.greenhopper.jira:gh-epic-link"
+
+_CATEGORY_BY_KEY = {
+    "new": "todo",
+    "undefined": "todo",
+    "indeterminate": "in_progress",
+    "in-flight": "in_progress",  # older/odd category keys seen in Atlassian's own examples
+    "done": "done",
+    "completed": "done",
+}
+_TODO_NAMES = {"to do", "todo", "open", "backlog", "new", "selected for development", "reopened"}
+_DONE_NAMES = {"done", "closed", "resolved", "released", "complete", "completed", "cancelled", "canceled"}
+_ITEM_TYPES = {
+    "story": "story",
+    "user story": "story",
+    "bug": "bug",
+    "defect": "bug",
+    "task": "task",
+    "sub-task": "subtask",
+    "subtask": "subtask",
+    "epic": "epic",
+    "improvement": "story",
+    "new feature": "story",
+}
+_URL_RE = re.compile(r"https?://[^\s\"'<>\]\[|,]+")
+_HEAVY_FIELDS = {"comment", "worklog", "attachment", "watcher", "watches", "timetracking", "votes"}
+
+
+# --------------------------------------------------------------------------- value parsing
+def parse_jira_datetime(value: Any) -> datetime | None:
+    """A Jira timestamp as a UTC-aware datetime.
+
+    Accepts "2024-01-01T10:00:00.000-0800", "+0530", "+05:30", "Z", no fraction,
+    date-only "2024-01-01" (midnight UTC), epoch numbers (ms when large) and None.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) > 100_000_000_000 else value
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    text = str(value).strip()
+    if not text:
+        return None
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return parse_jira_datetime(float(text))
+    text = text.replace("Z", "+00:00").replace(" ", "T", 1) if "T" not in text and len(text) > 10 else text
+    text = text.replace("Z", "+00:00")
+    # "+0530" -> "+05:30" so fromisoformat reads it on every Python we support.
+    text = re.sub(r"([+-])(\d{2})(\d{2})$", r"\1\2:\3", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _to_float(value: Any) -> float | None:
+    """Numbers, numeric strings ("5", "3.5", "85%", "1,5") and option objects holding one."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, dict):
+        return _to_float(value.get("value") if "value" in value else value.get("name"))
+    if isinstance(value, list):
+        return _to_float(value[0]) if value else None
+    text = str(value).strip().rstrip("%").strip().replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _adf_text(node: Any) -> str:
+    """Plain text of an Atlassian Document Format node (Cloud v3 rich-text fields), links included."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return " ".join(t for t in (_adf_text(n) for n in node) if t)
+    if not isinstance(node, dict):
+        return str(node)
+    parts: list[str] = []
+    if node.get("type") == "text" and node.get("text"):
+        parts.append(str(node["text"]))
+        for mark in node.get("marks") or []:
+            href = (mark.get("attrs") or {}).get("href") if isinstance(mark, dict) else None
+            if href and href not in node["text"]:
+                parts.append(href)
+    attrs = node.get("attrs") or {}
+    if node.get("type") in ("inlineCard", "blockCard", "embedCard") and attrs.get("url"):
+        parts.append(str(attrs["url"]))
+    if node.get("content"):
+        parts.append(_adf_text(node["content"]))
+    return " ".join(p for p in parts if p).strip()
+
+
+def _option_text(value: Any) -> str | None:
+    """The displayed text of an option, cascading option, user, version or plain value."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        texts = [t for t in (_option_text(v) for v in value) if t]
+        return texts[0] if texts else None
+    if isinstance(value, dict):
+        if value.get("type") == "doc":
+            return _adf_text(value) or None
+        for key in ("value", "name", "displayName", "emailAddress", "key"):
+            if value.get(key) not in (None, ""):
+                return str(value[key])
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
+
+
+def _mapped_value(text: str | None, spec: dict[str, Any]) -> str | None:
+    """Apply the mapping's "values" table (case-insensitive); unmapped text becomes a slug."""
+    if text is None:
+        return None
+    values = spec.get("values") or {}
+    if text in values:
+        return values[text]
+    lowered = {str(k).strip().lower(): v for k, v in values.items()}
+    if text.strip().lower() in lowered:
+        return lowered[text.strip().lower()]
+    return _slug(text) or None
+
+
+def _truthy(value: Any, spec: dict[str, Any]) -> bool | None:
+    """Checkbox / option / boolean / user-picker -> bool; None when the field is empty."""
+    if value is None or value == [] or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    text = _option_text(value)
+    if text is None:
+        return None
+    values = spec.get("values") or {}
+    mapped = _mapped_value(text, spec) if values else None
+    if isinstance(mapped, bool):
+        return mapped
+    if isinstance(mapped, str):
+        return mapped.lower() in ("true", "yes", "signed_off", "done", "1")
+    if isinstance(value, dict) and ("accountId" in value or "displayName" in value):
+        return True  # a user picker: someone signed off
+    return text.strip().lower() not in ("no", "false", "0", "none", "n/a", "not signed off", "pending")
+
+
+def _person_name(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        return value.get("displayName") or value.get("emailAddress") or value.get("name") or value.get("value")
+    return _option_text(value)
+
+
+def _urls(value: Any) -> list[str]:
+    """Every URL in a string, list, option or ADF document, de-duplicated in order."""
+    if value is None:
+        return []
+    if isinstance(value, dict) and value.get("type") == "doc":
+        text = _adf_text(value)
+    elif isinstance(value, list):
+        text = " ".join(_adf_text(v) if isinstance(v, dict) else str(v) for v in value)
+    elif isinstance(value, dict):
+        text = " ".join(str(v) for v in value.values() if isinstance(v, str))
+    else:
+        text = str(value)
+    seen: dict[str, None] = {}
+    for url in _URL_RE.findall(text):
+        seen.setdefault(url.rstrip(".);"), None)
+    return list(seen)
+
+
+_SPRINT_STRING_RE = re.compile(r"\[(.*)\]\s*$", re.S)
+
+
+def parse_sprint_value(value: Any) -> list[dict[str, Any]]:
+    """Sprint field value -> [{id, name, state, startDate, endDate, completeDate}].
+
+    Cloud sends a list of objects; Server/Data Center may send legacy strings like
+    "com.atlassian.greenhopper.service.sprint.Sprint@1a2b[id=3,rapidViewId=1,state=CLOSED,
+    name=Sprint 3,startDate=2024-01-01T10:00:00.000Z,endDate=...,completeDate=<null>,...]".
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        value = [value]
+    sprints: list[dict[str, Any]] = []
+    for entry in value:
+        if isinstance(entry, dict):
+            if entry.get("name"):
+                sprints.append(entry)
+            continue
+        if not isinstance(entry, str):
+            continue
+        match = _SPRINT_STRING_RE.search(entry)
+        if not match:
+            sprints.append({"name": entry})
+            continue
+        parsed: dict[str, Any] = {}
+        # Split on commas that start a new key=, so commas inside names survive.
+        for part in re.split(r",(?=[A-Za-z]+=)", match.group(1)):
+            key, _, raw = part.partition("=")
+            parsed[key.strip()] = None if raw == "<null>" else raw
+        if parsed.get("name"):
+            if parsed.get("state"):
+                parsed["state"] = str(parsed["state"]).lower()
+            sprints.append(parsed)
+    return sprints
+
+
+# --------------------------------------------------------------------------- normaliser
+def _status_category(
+    status_id: Any, status_name: str | None, categories: dict[str, str], fallback_key: str | None = None
+) -> str:
+    """Our category (todo/in_progress/done) of a status, from the status map or its name."""
+    for probe in (str(status_id) if status_id is not None else None, (status_name or "").strip().lower()):
+        if probe and probe in categories:
+            return _CATEGORY_BY_KEY.get(str(categories[probe]).lower(), "in_progress")
+    if fallback_key:
+        return _CATEGORY_BY_KEY.get(fallback_key.lower(), "in_progress")
+    name = (status_name or "").strip().lower()
+    if not name or name in _TODO_NAMES:
+        return "todo"
+    if name in _DONE_NAMES:
+        return "done"
+    return "in_progress"
+
+
+def _histories(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    changelog = raw.get("changelog") or {}
+    histories = changelog.get("histories") or changelog.get("values") or []
+    dated = [(parse_jira_datetime(h.get("created")), i, h) for i, h in enumerate(histories) if isinstance(h, dict)]
+    dated = [d for d in dated if d[0] is not None]
+    dated.sort(key=lambda d: (d[0], d[1]))
+    return [{**h, "_at": at} for at, _, h in dated]
+
+
+def _is_flagged(value: Any) -> bool:
+    if value in (None, "", [], False):
+        return False
+    return True
+
+
+def normalize_jira_issue(
+    raw: dict[str, Any],
+    mappings: dict[str, Any] | None,
+    base_url: str,
+    *,
+    now: datetime | None = None,
+) -> NormalizedWorkItem:
+    """Normalise one issue (as `/search` or `/search/jql` returns it, with expand=changelog).
+
+    `now` closes a blocked period still open (default: the current time).
+    """
+    if not isinstance(raw, dict) or raw.get("id") in (None, ""):
+        raise SourceDataError("a Jira issue without an id was returned by the search")
+    mappings = mappings or {}
+    fields = raw.get("fields") or {}
+    now = now or datetime.now(UTC)
+    categories = {str(k).lower(): v for k, v in (mappings.get("_status_categories") or {}).items()}
+    key = raw.get("key")
+
+    status = fields.get("status") or {}
+    status_name = status.get("name") or ""
+    category_key = (status.get("statusCategory") or {}).get("key")
+    status_category = (
+        _CATEGORY_BY_KEY.get(str(category_key).lower(), "in_progress")
+        if category_key
+        else _status_category(status.get("id"), status_name, categories)
+    )
+    if status.get("id") is not None and category_key:
+        categories.setdefault(str(status["id"]), category_key)
+        categories.setdefault(status_name.lower(), category_key)
+
+    issuetype = fields.get("issuetype") or {}
+    type_name = str(issuetype.get("name") or "").strip().lower()
+    item_type = "subtask" if issuetype.get("subtask") else _ITEM_TYPES.get(type_name, _slug(type_name) or "task")
+
+    assignee = fields.get("assignee") or {}
+    created = parse_jira_datetime(fields.get("created"))
+    updated = parse_jira_datetime(fields.get("updated"))
+
+    # ---- changelog: started, done, reopened, blocked
+    started_at: datetime | None = None
+    last_done_at: datetime | None = None
+    reopened = 0
+    flagged_field = mappings.get("_flagged_field") or (mappings.get("flagged") or {}).get("field")
+    blocked_periods: list[tuple[datetime, datetime | None, str]] = []
+    open_flag: datetime | None = None
+    open_status_block: datetime | None = None
+    open_status_name = ""
+    for history in _histories(raw):
+        at: datetime = history["_at"]
+        for item in history.get("items") or []:
+            name = str(item.get("field") or "").lower()
+            field_id = item.get("fieldId")
+            if name == "status" or field_id == "status":
+                from_cat = _status_category(item.get("from"), item.get("fromString"), categories)
+                to_cat = _status_category(item.get("to"), item.get("toString"), categories)
+                if to_cat == "in_progress" and started_at is None:
+                    started_at = at
+                if to_cat == "done" and from_cat != "done":
+                    last_done_at = at
+                if from_cat == "done" and to_cat != "done":
+                    reopened += 1
+                if "blocked" in str(item.get("toString") or "").lower() and open_status_block is None:
+                    open_status_block, open_status_name = at, str(item.get("toString"))
+                elif open_status_block is not None and "blocked" not in str(item.get("toString") or "").lower():
+                    blocked_periods.append((open_status_block, at, f"status {open_status_name}"))
+                    open_status_block = None
+            elif name == "flagged" or (flagged_field and field_id == flagged_field):
+                if item.get("toString") and open_flag is None:
+                    open_flag = at
+                elif not item.get("toString") and open_flag is not None:
+                    blocked_periods.append((open_flag, at, "flagged"))
+                    open_flag = None
+    # Current state wins over history for "is blocked now".
+    flag_now = _is_flagged(fields.get(flagged_field)) if flagged_field else _is_flagged(fields.get("flagged"))
+    status_blocked_now = "blocked" in status_name.lower()
+    blocked_since: datetime | None = None
+    blocked_reason: str | None = None
+    if flag_now:
+        blocked_since = open_flag or updated
+        blocked_reason = "flagged as impediment"
+    if status_blocked_now:
+        since = open_status_block or parse_jira_datetime(fields.get("statuscategorychangedate")) or updated
+        blocked_since = min(filter(None, [blocked_since, since]), default=None)
+        blocked_reason = (
+            f"status {status_name}" if blocked_reason is None else f"{blocked_reason}; status {status_name}"
+        )
+    for since, reason, active in ((open_flag, "flagged", flag_now), (open_status_block, "status", status_blocked_now)):
+        if since is not None and active:
+            blocked_periods.append((since, None, reason))
+    # Merge overlapping periods so a flagged issue in a Blocked status is not counted twice.
+    spans = sorted((s, e or max(now, s)) for s, e, _ in blocked_periods)
+    blocked_seconds = 0.0
+    cursor: datetime | None = None
+    for s, e in spans:
+        if cursor is not None and s < cursor:
+            s = cursor
+        if e > s:
+            blocked_seconds += (e - s).total_seconds()
+        cursor = max(cursor or e, e)
+
+    done_at = last_done_at if status_category == "done" else None
+    if status_category == "done" and done_at is None:
+        done_at = parse_jira_datetime(fields.get("resolutiondate")) or parse_jira_datetime(
+            fields.get("statuscategorychangedate")
+        )
+    if started_at is None and status_category == "in_progress":
+        started_at = parse_jira_datetime(fields.get("statuscategorychangedate"))
+    if started_at is None and done_at is not None:
+        started_at = None  # went straight to done: no honest start time
+
+    # ---- mapped fields
+    def spec(name: str) -> dict[str, Any]:
+        entry = mappings.get(name)
+        if isinstance(entry, str):
+            return {"field": entry}
+        return entry if isinstance(entry, dict) else {}
+
+    def value(name: str) -> Any:
+        field_id = spec(name).get("field")
+        return fields.get(field_id) if field_id else None
+
+    if spec("sprint"):
+        sprints = parse_sprint_value(value("sprint"))
+    else:  # agile API shape: closedSprints plus the current "sprint" object
+        sprints = parse_sprint_value([*(fields.get("closedSprints") or []), fields.get("sprint")])
+    last_sprint = sprints[-1] if sprints else None
+
+    epic_value = value("epic")
+    links: list[dict[str, Any]] = []
+    for link in fields.get("issuelinks") or []:
+        for direction in ("outwardIssue", "inwardIssue"):
+            target = link.get(direction)
+            if isinstance(target, dict):
+                link_type = link.get("type") or {}
+                links.append(
+                    {
+                        "type": link_type.get("outward" if direction == "outwardIssue" else "inward")
+                        or link_type.get("name"),
+                        "key": target.get("key"),
+                        "id": str(target.get("id")) if target.get("id") is not None else None,
+                    }
+                )
+    if epic_value:
+        links.append({"type": "epic", "key": _option_text(epic_value)})
+    parent = fields.get("parent") or {}
+
+    has_unit_test_task: bool | None = _truthy(value("unit_test_task"), spec("unit_test_task"))
+    if has_unit_test_task is None:
+        subtasks = fields.get("subtasks") or []
+        if any("unit test" in str((s.get("fields") or {}).get("summary") or "").lower() for s in subtasks):
+            has_unit_test_task = True
+
+    signoff_raw = value("dmt_signoff")
+    signoff = _truthy(signoff_raw, spec("dmt_signoff"))
+    signoff_by = _person_name(signoff_raw) if isinstance(signoff_raw, dict | list) and signoff else None
+    if signoff_by and signoff_by.lower() in ("yes", "true", "signed off", "done"):
+        signoff_by = None
+
+    exception_reason = value("exception_reason")
+    priority = fields.get("priority")
+    result: NormalizedWorkItem = {
+        "source_item_id": str(raw["id"]),
+        "item_key": key,
+        "url": f"{base_url.rstrip('/')}/browse/{key}" if key else None,
+        "item_type": item_type,
+        "title": str(fields.get("summary") or "")[:1000],
+        "status": status_name,
+        "status_category": status_category,
+        "priority": _option_text(priority) if priority else None,
+        "story_points": _to_float(value("story_points")),
+        "parent_source_id": str(parent["id"]) if parent.get("id") is not None else None,
+        "labels": [str(label) for label in fields.get("labels") or []],
+        "sprint_name": last_sprint.get("name") if last_sprint else None,
+        "sprint_source_id": str(last_sprint["id"]) if last_sprint and last_sprint.get("id") is not None else None,
+        "sprint_state": str(last_sprint.get("state")).lower() if last_sprint and last_sprint.get("state") else None,
+        "sprint_start": parse_jira_datetime(last_sprint.get("startDate")) if last_sprint else None,
+        "sprint_end": parse_jira_datetime(last_sprint.get("endDate")) if last_sprint else None,
+        "sprint_history": [str(s["name"]) for s in sprints],
+        "assignee_name": assignee.get("displayName"),
+        "assignee_email": assignee.get("emailAddress") or None,
+        "assignee_account_id": assignee.get("accountId") or assignee.get("key") or assignee.get("name") or None,
+        "created_at_source": created,
+        "updated_at_source": updated,
+        "started_at": started_at,
+        "done_at": done_at,
+        "reopened_count": reopened,
+        "is_blocked": bool(flag_now or status_blocked_now),
+        "blocked_since": blocked_since,
+        "blocked_hours": round(blocked_seconds / 3600, 2),
+        "blocked_reason": blocked_reason,
+        "ac_quality": _mapped_value(_option_text(value("ac_quality")), spec("ac_quality")),
+        "has_unit_test_task": has_unit_test_task,
+        "unit_testing_status": _mapped_value(_option_text(value("unit_testing_status")), spec("unit_testing_status")),
+        "coverage_percent": _to_float(value("coverage")),
+        "pr_links": _urls(value("pr_links")),
+        "ci_evidence_url": next(iter(_urls(value("ci_evidence"))), None),
+        "dmt_signoff": signoff,
+        "dmt_signoff_by": signoff_by,
+        "exception_approved_by": _person_name(value("exception_approved_by")),
+        "exception_reason": (_adf_text(exception_reason) if isinstance(exception_reason, dict) else exception_reason)
+        or None,
+        "exception_expires_at": parse_jira_datetime(_option_text(value("exception_expires_at"))),
+        "links": links,
+        "raw_data": {
+            "id": raw.get("id"),
+            "key": key,
+            "self": raw.get("self"),
+            "fields": {k: v for k, v in fields.items() if k not in _HEAVY_FIELDS},
+        },
+    }
+    return result
+
+
+# --------------------------------------------------------------------------- field discovery
+_NAME_PROPOSALS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"acceptance criteria quality|\bac quality"), "ac_quality"),
+    (re.compile(r"unit test(ing)? status"), "unit_testing_status"),
+    (re.compile(r"unit test(ing)? task"), "unit_test_task"),
+    (re.compile(r"coverage"), "coverage"),
+    (re.compile(r"\bpr links?\b|pull request"), "pr_links"),
+    (re.compile(r"\bci\b.*(evidence|link|build)|build evidence"), "ci_evidence"),
+    (re.compile(r"dmt sign|sign-?off"), "dmt_signoff"),
+    (re.compile(r"exception approv"), "exception_approved_by"),
+    (re.compile(r"exception reason"), "exception_reason"),
+    (re.compile(r"exception (expiry|expires|expiration)"), "exception_expires_at"),
+    (re.compile(r"^epic link$"), "epic"),
+]
+
+
+def propose_jira_field(field: dict[str, Any]) -> str | None:
+    """Which MAPPABLE_FIELDS entry a Jira field looks like, by schema first, then by name."""
+    schema = field.get("schema") or {}
+    name = str(field.get("name") or "").strip().lower()
+    if schema.get("custom") == SPRINT_SCHEMA:
+        return "sprint"
+    if schema.get("custom") == EPIC_LINK_SCHEMA:
+        return "epic"
+    if re.search(r"story ?points?", name) and schema.get("type") == "number":
+        return "story_points"
+    for pattern, target in _NAME_PROPOSALS:
+        if pattern.search(name):
+            return target
+    return None
+
+
+def _field_type(schema: dict[str, Any]) -> str:
+    kind = str(schema.get("type") or "any")
+    if kind == "array" and schema.get("items") == "option":
+        return "option"
+    if kind == "datetime":
+        return "date"
+    return kind
+
+
+# --------------------------------------------------------------------------- connector
+class JiraConnector(BaseConnector):
+    """Jira Cloud / Server / Data Center work items."""
+
+    provides_work_items = True
+
+    def __init__(self, settings: SourceSettings, **http_options: Any) -> None:
+        super().__init__(settings)
+        config = settings.config_json or {}
+        self.deployment_setting = str(config.get("deployment") or "auto").lower()
+        if self.deployment_setting not in ("cloud", "server", "auto"):
+            raise SourceConfigError(f"deployment must be cloud, server or auto, not {self.deployment_setting!r}")
+        self.project_key = settings.project_key or config.get("project_key")
+        self.max_workers = max(1, int(config.get("max_workers") or DEFAULT_WORKERS))
+        self.page_size = max(1, min(int(config.get("page_size") or SEARCH_PAGE_SIZE), 1000))
+        auth_mode = str(config.get("auth") or ("basic" if settings.username else "bearer")).lower()
+        if not settings.token:
+            raise SourceConfigError("the Jira API token is missing")
+        headers: dict[str, str] = {}
+        auth: tuple[str, str] | None = None
+        if auth_mode == "basic":
+            if not settings.username:
+                raise SourceConfigError("Jira basic auth needs the account email (username) with the API token")
+            auth = (settings.username, settings.token)
+        else:
+            headers["Authorization"] = f"Bearer {settings.token}"
+        self.http = SourceHttpClient(
+            settings.base_url,
+            headers=headers,
+            auth=auth,
+            budget_per_minute=settings.request_budget_per_minute,
+            source_label=f"jira:{settings.source_id or settings.base_url}",
+            **http_options,
+        )
+        self.base_url = self.http.base_url
+        self._deployment: str | None = None if self.deployment_setting == "auto" else self.deployment_setting
+        self._user_tz: ZoneInfo | None = None
+        self._runtime_lock = threading.Lock()
+        self._runtime: dict[str, Any] | None = None
+
+    # -- basics ---------------------------------------------------------------
+    def close(self) -> None:
+        self.http.close()
+
+    @property
+    def deployment(self) -> str:
+        """ "cloud" or "server" (Server and Data Center page alike)."""
+        if self._deployment is None:
+            if self.http.host.endswith(".atlassian.net"):
+                self._deployment = "cloud"
+            else:
+                info, _ = self.http.get_json("/rest/api/2/serverInfo")
+                kind = str((info or {}).get("deploymentType") or "").lower()
+                self._deployment = "cloud" if kind == "cloud" else "server"
+        return self._deployment
+
+    @property
+    def api(self) -> str:
+        return "/rest/api/3" if self.deployment == "cloud" else "/rest/api/2"
+
+    def _myself(self) -> dict[str, Any]:
+        data, _ = self.http.get_json("/rest/api/2/myself")
+        if not isinstance(data, dict):
+            raise SourceDataError(f"{self.http.host} answered /myself with something that is not a user")
+        return data
+
+    def _timezone(self) -> ZoneInfo:
+        """JQL dates are read in the API user's time zone, so windows are written in it."""
+        if self._user_tz is None:
+            name = self._myself().get("timeZone") or "UTC"
+            try:
+                self._user_tz = ZoneInfo(str(name))
+            except (ZoneInfoNotFoundError, ValueError):
+                self._user_tz = ZoneInfo("UTC")
+        return self._user_tz
+
+    def test_connection(self) -> ConnectionResult:
+        me = self._myself()
+        identity = me.get("displayName") or me.get("name") or me.get("accountId") or "unknown"
+        if me.get("emailAddress"):
+            identity = f"{identity} <{me['emailAddress']}>"
+        details: dict[str, Any] = {"deployment": self.deployment, "account_id": me.get("accountId") or me.get("key")}
+        message = f"connected to Jira {self.deployment} as {identity}"
+        if self.project_key:
+            project, _ = self.http.get_json(f"/rest/api/2/project/{quote(self.project_key)}")
+            project = project or {}
+            details["project"] = {
+                "id": project.get("id"),
+                "key": project.get("key"),
+                "name": project.get("name"),
+                "issue_types": [t.get("name") for t in project.get("issueTypes") or []],
+            }
+            message += f"; project {project.get('key')} ({project.get('name')}) is visible"
+        return ConnectionResult(ok=True, identity=identity, details=details, message=message)
+
+    # -- fields ---------------------------------------------------------------
+    def _fields(self) -> list[dict[str, Any]]:
+        data, _ = self.http.get_json("/rest/api/2/field")
+        if not isinstance(data, list):
+            raise SourceDataError(f"{self.http.host} answered /rest/api/2/field with something that is not a list")
+        return [f for f in data if isinstance(f, dict) and f.get("id")]
+
+    def _field_options(self, field_id: str) -> list[str]:
+        """Allowed values of an option field: Cloud field contexts, else Server createmeta."""
+        try:
+            if self.deployment == "cloud":
+                contexts, _ = self.http.get_json(f"/rest/api/3/field/{field_id}/context")
+                options: list[str] = []
+                for context in (contexts or {}).get("values") or []:
+                    data, _ = self.http.get_json(f"/rest/api/3/field/{field_id}/context/{context['id']}/option")
+                    options.extend(str(o.get("value")) for o in (data or {}).get("values") or [] if o.get("value"))
+                return list(dict.fromkeys(options))
+            if not self.project_key:
+                return []
+            meta = self._createmeta()
+            options = []
+            for project in meta.get("projects") or []:
+                for issue_type in project.get("issuetypes") or []:
+                    spec = (issue_type.get("fields") or {}).get(field_id) or {}
+                    options.extend(str(v.get("value")) for v in spec.get("allowedValues") or [] if v.get("value"))
+            return list(dict.fromkeys(options))
+        except (SourceNotFound, SourcePermissionError, SourceConfigError):
+            return []  # option lists are a convenience; the mapping works without them
+
+    def _createmeta(self) -> dict[str, Any]:
+        if not hasattr(self, "_createmeta_cache"):
+            data, _ = self.http.get_json(
+                "/rest/api/2/issue/createmeta",
+                params={"projectKeys": self.project_key, "expand": "projects.issuetypes.fields"},
+            )
+            self._createmeta_cache = data or {}
+        return self._createmeta_cache
+
+    def discover_fields(self) -> list[DiscoveredField]:
+        result: list[DiscoveredField] = []
+        for field in self._fields():
+            schema = field.get("schema") or {}
+            proposed = propose_jira_field(field)
+            field_type = "sprint" if proposed == "sprint" else _field_type(schema)
+            options: list[str] = []
+            if field_type == "option" and field.get("custom") and proposed:
+                options = self._field_options(str(field["id"]))
+            result.append(
+                DiscoveredField(
+                    id=str(field["id"]),
+                    name=str(field.get("name") or field["id"]),
+                    field_type=field_type,
+                    options=options,
+                    proposed_for=proposed,
+                )
+            )
+        return result
+
+    def _runtime_mappings(self) -> dict[str, Any]:
+        """The source's field mapping plus status categories and the Flagged field id."""
+        with self._runtime_lock:
+            if self._runtime is None:
+                runtime = dict(self.settings.field_mappings or {})
+                try:
+                    statuses, _ = self.http.get_json("/rest/api/2/status")
+                    categories: dict[str, str] = {}
+                    for status in statuses or []:
+                        category = (status.get("statusCategory") or {}).get("key")
+                        if category:
+                            categories[str(status.get("id"))] = category
+                            categories[str(status.get("name") or "").lower()] = category
+                    runtime["_status_categories"] = categories
+                except (SourceNotFound, SourcePermissionError):
+                    pass
+                if "_flagged_field" not in runtime:
+                    try:
+                        for field in self._fields():
+                            if str(field.get("name") or "").lower() == "flagged":
+                                runtime["_flagged_field"] = field["id"]
+                                break
+                    except (SourceNotFound, SourcePermissionError):
+                        pass
+                self._runtime = runtime
+            return self._runtime
+
+    def normalize_work_item(self, raw: dict[str, Any]) -> NormalizedWorkItem:
+        return normalize_jira_issue(raw, self._runtime_mappings(), self.base_url)
+
+    # -- search ---------------------------------------------------------------
+    def _base_jql(self) -> str:
+        custom = (self.settings.config_json or {}).get("jql")
+        if custom:
+            return re.split(r"\border\s+by\b", str(custom), flags=re.I)[0].strip()
+        if not self.project_key:
+            raise SourceConfigError("set the Jira project key (or a JQL filter) for this source")
+        return f'project = "{self.project_key}"'
+
+    def _jql_time(self, moment: datetime) -> str:
+        return moment.astimezone(self._timezone()).strftime("%Y-%m-%d %H:%M")
+
+    def _window_jql(self, start: datetime | None, end: datetime | None) -> str:
+        clauses = [f"({self._base_jql()})"]
+        if start is not None:
+            clauses.append(f'updated >= "{self._jql_time(start)}"')
+        if end is not None:
+            clauses.append(f'updated < "{self._jql_time(end)}"')
+        return " AND ".join(clauses) + " ORDER BY updated ASC"
+
+    def _search_pages(
+        self, jql: str, *, fields: str, expand: str | None, page_size: int, stop: threading.Event | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Page one JQL query: nextPageToken on Cloud, startAt/total on Server."""
+        if self.deployment == "cloud":
+            token: str | None = None
+            while not (stop and stop.is_set()):
+                params = {"jql": jql, "maxResults": page_size, "fields": fields, "expand": expand}
+                if token:
+                    params["nextPageToken"] = token
+                data, _ = self.http.get_json("/rest/api/3/search/jql", params=params)
+                issues = self._issues_of(data)
+                if issues:
+                    yield issues
+                token = data.get("nextPageToken")
+                if data.get("isLast", not token) or not token:
+                    return
+            return
+        start_at = 0
+        while not (stop and stop.is_set()):
+            params = {"jql": jql, "startAt": start_at, "maxResults": page_size, "fields": fields, "expand": expand}
+            data, _ = self.http.get_json("/rest/api/2/search", params=params)
+            issues = self._issues_of(data)
+            if issues:
+                yield issues
+            start_at += len(issues)
+            total = data.get("total")
+            if not issues or (isinstance(total, int) and start_at >= total):
+                return
+
+    def _issues_of(self, data: Any) -> list[dict[str, Any]]:
+        if not isinstance(data, dict) or not isinstance(data.get("issues"), list):
+            raise SourceDataError(f"{self.http.host} answered the issue search with a page that has no 'issues' list")
+        issues = data["issues"]
+        if any(not isinstance(i, dict) or "id" not in i for i in issues):
+            raise SourceDataError(f"{self.http.host} answered the issue search with issues lacking an id")
+        return issues
+
+    def _complete_changelog(self, issue: dict[str, Any]) -> dict[str, Any]:
+        """Fetch the rest of a changelog the search truncated (histories total > returned)."""
+        changelog = issue.get("changelog")
+        if not isinstance(changelog, dict):
+            return issue
+        histories = changelog.get("histories") or []
+        total = changelog.get("total")
+        if not isinstance(total, int) or total <= len(histories):
+            return issue
+        issue_id = issue["id"]
+        if self.deployment == "cloud":
+            collected: list[dict[str, Any]] = []
+            start_at = 0
+            while True:
+                data, _ = self.http.get_json(
+                    f"/rest/api/3/issue/{issue_id}/changelog",
+                    params={"startAt": start_at, "maxResults": CHANGELOG_PAGE_SIZE},
+                )
+                values = (data or {}).get("values")
+                if not isinstance(values, list):
+                    raise SourceDataError(
+                        f"{self.http.host} answered the changelog of {issue.get('key')} without values"
+                    )
+                collected.extend(values)
+                start_at += len(values)
+                if not values or data.get("isLast") or start_at >= int(data.get("total") or 0):
+                    break
+        else:
+            data, _ = self.http.get_json(
+                f"/rest/api/2/issue/{issue_id}", params={"fields": "updated", "expand": "changelog"}
+            )
+            collected = list(((data or {}).get("changelog") or {}).get("histories") or [])
+        issue["changelog"] = {
+            "startAt": 0,
+            "maxResults": len(collected),
+            "total": len(collected),
+            "histories": collected,
+        }
+        return issue
+
+    def _earliest_update(self) -> datetime | None:
+        jql = f"({self._base_jql()}) ORDER BY updated ASC"
+        for page in self._search_pages(jql, fields="updated", expand=None, page_size=1):
+            return parse_jira_datetime((page[0].get("fields") or {}).get("updated"))
+        return None
+
+    def _windows(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Split [start, end) into up to 4 windows per worker, whole minutes (JQL precision)."""
+        start = start.replace(second=0, microsecond=0)
+        if end.second or end.microsecond:
+            end = end.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        span = end - start
+        count = 1 if span <= timedelta(days=2) or self.max_workers == 1 else min(self.max_workers * 4, span.days)
+        step = span / count
+        bounds = [start + step * i for i in range(count)] + [end]
+        bounds = [b.replace(second=0, microsecond=0) for b in bounds[:-1]] + [end]
+        return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+    def _fetch_fields(self) -> str:
+        configured = (self.settings.config_json or {}).get("fields")
+        if isinstance(configured, list) and configured:
+            wanted = set(configured) | {"summary", "status", "issuetype", "created", "updated", "assignee"}
+            for spec in (self.settings.field_mappings or {}).values():
+                if isinstance(spec, dict) and spec.get("field"):
+                    wanted.add(spec["field"])
+            return ",".join(sorted(wanted))
+        return "*all"
+
+    def extract_work_items(self, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:
+        """Yield pages of raw issues updated in [start, end), fetched by date window in parallel."""
+        end = end or datetime.now(UTC) + timedelta(minutes=1)
+        if start is None:
+            start = self._earliest_update()
+            if start is None:
+                return
+        if start >= end:
+            return
+        fields = self._fetch_fields()
+        windows = self._windows(start, end)
+        if len(windows) == 1:
+            for page in self._search_pages(
+                self._window_jql(*windows[0]), fields=fields, expand="changelog", page_size=self.page_size
+            ):
+                yield [self._complete_changelog(issue) for issue in page]
+            return
+        yield from self._parallel_pages(windows, fields)
+
+    def _parallel_pages(self, windows: list[tuple[datetime, datetime]], fields: str) -> Iterator[list[dict[str, Any]]]:
+        pages: queue.Queue[Any] = queue.Queue(maxsize=self.max_workers * 2)
+        stop = threading.Event()
+        done_marker = object()
+
+        def put(item: Any) -> None:
+            while not stop.is_set():
+                try:
+                    pages.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+
+        def fetch(window: tuple[datetime, datetime]) -> None:
+            try:
+                jql = self._window_jql(*window)
+                for page in self._search_pages(
+                    jql, fields=fields, expand="changelog", page_size=self.page_size, stop=stop
+                ):
+                    put([self._complete_changelog(issue) for issue in page])
+            except SourceError as exc:
+                put(exc)
+            except Exception as exc:  # noqa: BLE001 - surfaced to the consumer thread, not swallowed
+                put(SourceDataError(f"reading Jira issues failed: {type(exc).__name__}: {exc}"))
+            finally:
+                put(done_marker)
+
+        executor = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="jira-window")
+        try:
+            for window in windows:
+                executor.submit(fetch, window)
+            finished = 0
+            while finished < len(windows):
+                item = pages.get()
+                if item is done_marker:
+                    finished += 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            stop.set()
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    pages.get_nowait()
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def list_work_item_ids(self) -> Iterator[list[str]]:
+        jql = f"({self._base_jql()}) ORDER BY created ASC"
+        for page in self._search_pages(jql, fields="id", expand=None, page_size=ID_PAGE_SIZE):
+            yield [str(issue["id"]) for issue in page]
+
+
+register_connector("jira", JiraConnector)
