@@ -1,0 +1,476 @@
+"""Set-based load of normalised records into a tenant's schema.
+
+One batch (about 1,000 records) costs a fixed handful of statements whatever
+its size: sprints are upserted by (project, name), people resolved by
+`etl.identity`, the records upserted on their natural key with one
+`INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE row IS DISTINCT FROM`,
+then pull-request links are written. An unchanged record is not rewritten, so
+a repeated load changes nothing; rows not in the batch are never touched.
+
+Two ways to ship the batch to PostgreSQL are available (see bench/README.md):
+
+- ``json`` (default): the batch travels as one JSONB parameter, unpacked by
+  ``jsonb_to_recordset`` inside the upsert: a single round trip.
+- ``copy``: COPY into a temporary staging table, then the same upsert from it.
+
+The caller owns the transaction (commit per batch in etl/sync.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from psycopg.types.json import Jsonb
+from sqlmodel import Session
+
+from etl.connectors.base import NormalizedPullRequest, NormalizedWorkItem
+from etl.identity import PersonRef, person, resolve_identities
+from models.db import tenant_schema_of
+from models.tenant import PullRequest, WorkItem
+
+Strategy = Literal["json", "copy"]
+DEFAULT_STRATEGY: Strategy = "json"
+
+_PG_TYPES = {str: "text", int: "integer", float: "double precision", bool: "boolean", datetime: "timestamptz"}
+
+
+def _pg_type(column: sa.Column) -> str:
+    if column.type.__class__.__name__ == "JSONB":
+        return "jsonb"
+    if isinstance(column.type, sa.String | sa.types.TypeDecorator):  # sqlmodel's AutoString is a String decorator
+        return "text"
+    try:
+        return _PG_TYPES[column.type.python_type]
+    except (KeyError, NotImplementedError):
+        raise TypeError(f"no staging type for {column.name} ({column.type})") from None
+
+
+@dataclass(frozen=True)
+class _TableSpec:
+    table: str
+    key: str  # natural key column besides source_id
+    data_columns: tuple[str, ...]  # filled from the normalised record
+    defaults: dict[str, Any]
+    types: dict[str, str]
+    lengths: dict[str, int]
+    json_columns: frozenset[str]
+
+
+def _spec(model: type, key: str, normalised: Iterable[str], extra: Sequence[str], defaults: dict[str, Any]) -> _TableSpec:
+    table = model.__table__  # type: ignore[attr-defined]
+    columns = [c for c in normalised if c in table.c] + list(extra)
+    types = {c: _pg_type(table.c[c]) for c in columns}
+    lengths = {c: table.c[c].type.length for c in columns if getattr(table.c[c].type, "length", None)}
+    return _TableSpec(
+        table=table.name,
+        key=key,
+        data_columns=tuple(columns),
+        defaults=defaults,
+        types=types,
+        lengths=lengths,
+        json_columns=frozenset(c for c, t in types.items() if t == "jsonb"),
+    )
+
+
+WORK_ITEMS = _spec(
+    WorkItem,
+    "source_item_id",
+    NormalizedWorkItem.__annotations__,
+    ("source_id", "project_id", "source_type", "sprint_id", "assignee_identity_id"),
+    {
+        "item_type": "story",
+        "title": "",
+        "status": "",
+        "status_category": "todo",
+        "labels": [],
+        "sprint_history": [],
+        "reopened_count": 0,
+        "is_blocked": False,
+        "blocked_hours": 0.0,
+        "pr_links": [],
+        "links": [],
+    },
+)
+PULL_REQUESTS = _spec(
+    PullRequest,
+    "source_pr_id",
+    NormalizedPullRequest.__annotations__,
+    ("source_id", "project_id", "source_type", "author_identity_id"),
+    {
+        "repository": "",
+        "title": "",
+        "state": "open",
+        "is_draft": False,
+        "reviewers": [],
+        "review_count": 0,
+        "approvals_count": 0,
+        "comments_count": 0,
+        "commits_count": 0,
+        "dmt_signoff": False,
+        "linked_keys": [],
+    },
+)
+
+
+@dataclass
+class LoadResult:
+    """What one load did. `touched_*` lists what changed, for compliance and metrics."""
+
+    received: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    sprints_upserted: int = 0
+    links_created: int = 0
+    touched_work_item_ids: list[int] = field(default_factory=list)
+    touched_sprint_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: LoadResult) -> None:
+        self.received += other.received
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.sprints_upserted += other.sprints_upserted
+        self.links_created += other.links_created
+        self.touched_work_item_ids.extend(other.touched_work_item_ids)
+        self.touched_sprint_ids.extend(other.touched_sprint_ids)
+
+
+# --------------------------------------------------------------------------- helpers
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | tuple):
+        return list(value)
+    return str(value)
+
+
+def _clean(value: Any) -> Any:
+    """Strings must not carry NUL bytes (PostgreSQL text refuses them)."""
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "")
+    return value
+
+
+def _rows(spec: _TableSpec, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Complete each record with defaults, clip strings to their column length, de-duplicate keys (last wins)."""
+    by_key: dict[str, dict[str, Any]] = {}
+    for record in records:
+        row: dict[str, Any] = {}
+        for column in spec.data_columns:
+            value = record.get(column)
+            if value is None:
+                value = spec.defaults.get(column)
+            value = _clean(value)
+            limit = spec.lengths.get(column)
+            if limit and isinstance(value, str) and len(value) > limit:
+                value = value[:limit]
+            row[column] = value
+        key = row.get(spec.key)
+        if not key:
+            raise ValueError(f"record without {spec.key}")
+        row[spec.key] = str(key)
+        by_key[row[spec.key]] = row
+    return list(by_key.values())
+
+
+def _upsert_sql(schema: str, spec: _TableSpec, source_relation: str) -> str:
+    cols = spec.data_columns
+    col_list = ", ".join(cols)
+    updatable = [c for c in cols if c not in ("source_id", spec.key)]
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in updatable)
+    old = ", ".join(f"t.{c}" for c in updatable)
+    new = ", ".join(f"EXCLUDED.{c}" for c in updatable)
+    return f"""
+        INSERT INTO "{schema}".{spec.table} AS t ({col_list}, is_deleted, deleted_at, first_seen_at, last_synced_at)
+        SELECT {col_list}, false, NULL, now(), now() FROM {source_relation}
+        ON CONFLICT (source_id, {spec.key}) DO UPDATE
+           SET {sets}, is_deleted = false, deleted_at = NULL, last_synced_at = now()
+         WHERE ({old}, t.is_deleted) IS DISTINCT FROM ({new}, false)
+        RETURNING t.id, (t.xmax = 0) AS inserted"""
+
+
+def _recordset(spec: _TableSpec) -> str:
+    defs = ", ".join(f"{c} {spec.types[c]}" for c in spec.data_columns)
+    return f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({defs})"
+
+
+def _upsert(session: Session, spec: _TableSpec, rows: list[dict[str, Any]], strategy: Strategy, returning_extra: str = "") -> list[sa.Row]:
+    schema = tenant_schema_of(session)
+    if strategy == "json":
+        sql = _upsert_sql(schema, spec, _recordset(spec)) + returning_extra
+        payload = _dumps(rows)
+        return list(session.execute(sa.text(sql), {"rows": payload}).all())
+    if strategy == "copy":
+        stage = f"_stage_{spec.table}"
+        raw = session.connection().connection.driver_connection
+        with raw.cursor() as cur:
+            defs = ", ".join(f"{c} {spec.types[c]}" for c in spec.data_columns)
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({defs}) ON COMMIT DELETE ROWS")
+            cur.execute(f"TRUNCATE {stage}")
+            with cur.copy(f"COPY {stage} ({', '.join(spec.data_columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([Jsonb(row[c], dumps=_dumps) if c in spec.json_columns else row[c] for c in spec.data_columns])
+        sql = _upsert_sql(schema, spec, stage) + returning_extra
+        return list(session.execute(sa.text(sql)).all())
+    raise ValueError(f"unknown load strategy {strategy!r}")
+
+
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _dumps(value: Any) -> str:
+    """JSON text PostgreSQL accepts: jsonb refuses \\u0000, so NUL characters are dropped."""
+    text = json.dumps(value, default=_json_default, separators=(",", ":"))
+    return _JSON_NUL.sub(r"\1", text) if "\\u0000" in text else text
+
+
+# --------------------------------------------------------------------------- sprints
+def _upsert_sprints(session: Session, project_id: int, source_id: int, records: Sequence[dict[str, Any]]) -> tuple[dict[str, int], int]:
+    """Upsert the sprints the batch names; return name -> sprint id and how many rows changed."""
+    sprints: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for name in record.get("sprint_history") or []:
+            if name:
+                sprints.setdefault(str(name)[:200], {"name": str(name)[:200]})
+        name = record.get("sprint_name")
+        if name:
+            name = str(name)[:200]
+            info = sprints.setdefault(name, {"name": name})
+            for ours, theirs in (("source_sprint_id", "sprint_source_id"), ("state", "sprint_state"), ("start_date", "sprint_start"), ("end_date", "sprint_end")):
+                if record.get(theirs) is not None:
+                    info[ours] = record[theirs]
+    if not sprints:
+        return {}, 0
+    schema = tenant_schema_of(session)
+    params = {
+        "rows": _dumps(list(sprints.values())),
+        "project_id": project_id,
+        "source_id": source_id,
+    }
+    recordset = (
+        "jsonb_to_recordset(CAST(:rows AS jsonb)) "
+        "AS r(name text, source_sprint_id text, state text, start_date timestamptz, end_date timestamptz)"
+    )
+    inserted = session.execute(
+        sa.text(
+            f"""INSERT INTO "{schema}".sprints (project_id, source_id, source_sprint_id, name, state, start_date, end_date)
+                SELECT :project_id, :source_id, left(r.source_sprint_id, 100), r.name, coalesce(left(r.state, 20), 'closed'),
+                       r.start_date, r.end_date
+                FROM {recordset}
+                ON CONFLICT (project_id, name) DO NOTHING"""
+        ),
+        params,
+    ).rowcount
+    # Known sprints: take what the batch says, keep what it does not say.
+    updated = session.execute(
+        sa.text(
+            f"""UPDATE "{schema}".sprints s SET
+                    source_sprint_id = coalesce(left(r.source_sprint_id, 100), s.source_sprint_id),
+                    state = coalesce(left(r.state, 20), s.state),
+                    start_date = coalesce(r.start_date, s.start_date),
+                    end_date = coalesce(r.end_date, s.end_date)
+                FROM {recordset}
+                WHERE s.project_id = :project_id AND s.name = r.name
+                  AND (s.source_sprint_id, s.state, s.start_date, s.end_date) IS DISTINCT FROM
+                      (coalesce(left(r.source_sprint_id, 100), s.source_sprint_id), coalesce(left(r.state, 20), s.state),
+                       coalesce(r.start_date, s.start_date), coalesce(r.end_date, s.end_date))"""
+        ),
+        params,
+    ).rowcount
+    changed = int(inserted or 0) + int(updated or 0)
+    ids = session.execute(
+        sa.text(f'SELECT name, id FROM "{schema}".sprints WHERE project_id = :p AND name = ANY(CAST(:names AS text[]))'),
+        {"p": project_id, "names": list(sprints)},
+    ).all()
+    return {name: sprint_id for name, sprint_id in ids}, int(changed)
+
+
+# --------------------------------------------------------------------------- work items
+def load_work_items(
+    session: Session,
+    records: Sequence[NormalizedWorkItem],
+    *,
+    source_id: int,
+    project_id: int,
+    source_type: str,
+    strategy: Strategy = DEFAULT_STRATEGY,
+) -> LoadResult:
+    """Upsert one batch of normalised work items (with their sprints, people and PR links)."""
+    result = LoadResult(received=len(records))
+    if not records:
+        return result
+    sprint_ids, result.sprints_upserted = _upsert_sprints(session, project_id, source_id, records)  # type: ignore[arg-type]
+    people: dict[int, PersonRef] = {}
+    for i, record in enumerate(records):
+        ref = person(source_type, record.get("assignee_account_id"), record.get("assignee_email"), record.get("assignee_name"))
+        if ref is not None:
+            people[i] = ref
+    identities = resolve_identities(session, list(people.values()))
+    enriched: list[dict[str, Any]] = []
+    for i, record in enumerate(records):
+        row: dict[str, Any] = dict(record)
+        row["source_id"] = source_id
+        row["project_id"] = project_id
+        row["source_type"] = source_type
+        sprint_name = (row.get("sprint_name") or "")[:200]
+        row["sprint_id"] = sprint_ids.get(sprint_name) if sprint_name else None
+        ref = people.get(i)
+        row["assignee_identity_id"] = identities.get(ref.key) if ref and ref.key else None  # type: ignore[arg-type]
+        enriched.append(row)
+    rows = _rows(WORK_ITEMS, enriched)
+    returned = _upsert(session, WORK_ITEMS, rows, strategy, returning_extra=", t.sprint_id")
+    inserted = sum(1 for r in returned if r.inserted)
+    result.inserted = inserted
+    result.updated = len(returned) - inserted
+    result.unchanged = len(rows) - len(returned)
+    result.touched_work_item_ids = [r.id for r in returned]
+    result.touched_sprint_ids = sorted({r.sprint_id for r in returned if r.sprint_id is not None})
+    if returned:
+        result.links_created = _link_items_to_prs(session, result.touched_work_item_ids)
+    return result
+
+
+def _link_items_to_prs(session: Session, item_ids: list[int]) -> int:
+    """Link changed work items to the PRs that name their key, or whose URL the item lists."""
+    schema = tenant_schema_of(session)
+    by_key = session.execute(
+        sa.text(
+            f"""INSERT INTO "{schema}".work_item_pull_requests (work_item_id, pull_request_id, link_source)
+                SELECT wi.id, pr.id, 'key'
+                FROM "{schema}".work_items wi
+                JOIN "{schema}".pull_requests pr
+                  ON pr.project_id = wi.project_id AND pr.linked_keys @> jsonb_build_array(wi.item_key)
+                WHERE wi.id = ANY(CAST(:ids AS int[])) AND wi.item_key IS NOT NULL
+                ON CONFLICT (work_item_id, pull_request_id) DO NOTHING"""
+        ),
+        {"ids": item_ids},
+    ).rowcount
+    by_url = session.execute(
+        sa.text(
+            f"""INSERT INTO "{schema}".work_item_pull_requests (work_item_id, pull_request_id, link_source)
+                SELECT DISTINCT wi.id, pr.id, 'tool'
+                FROM "{schema}".work_items wi
+                CROSS JOIN LATERAL jsonb_array_elements_text(coalesce(wi.pr_links, '[]'::jsonb)) AS l(url)
+                JOIN "{schema}".pull_requests pr ON pr.project_id = wi.project_id AND pr.url = l.url
+                WHERE wi.id = ANY(CAST(:ids AS int[]))
+                ON CONFLICT (work_item_id, pull_request_id) DO NOTHING"""
+        ),
+        {"ids": item_ids},
+    ).rowcount
+    return int(by_key or 0) + int(by_url or 0)
+
+
+# --------------------------------------------------------------------------- pull requests
+def load_pull_requests(
+    session: Session,
+    records: Sequence[NormalizedPullRequest],
+    *,
+    source_id: int,
+    project_id: int,
+    source_type: str,
+    strategy: Strategy = DEFAULT_STRATEGY,
+) -> LoadResult:
+    """Upsert one batch of normalised pull requests (authors, reviewers and work-item links)."""
+    result = LoadResult(received=len(records))
+    if not records:
+        return result
+    refs: list[PersonRef] = []
+    for record in records:
+        ref = person(source_type, record.get("author_login"), record.get("author_email"), record.get("author_name"))
+        if ref:
+            refs.append(ref)
+        for reviewer in record.get("reviewers") or []:
+            ref = person(source_type, reviewer.get("login"), reviewer.get("email"), reviewer.get("name"))
+            if ref:
+                refs.append(ref)
+    identities = resolve_identities(session, refs)
+    enriched: list[dict[str, Any]] = []
+    for record in records:
+        row: dict[str, Any] = dict(record)
+        row["source_id"] = source_id
+        row["project_id"] = project_id
+        row["source_type"] = source_type
+        ref = person(source_type, record.get("author_login"), record.get("author_email"), record.get("author_name"))
+        row["author_identity_id"] = identities.get(ref.key) if ref and ref.key else None
+        reviewers = []
+        for reviewer in record.get("reviewers") or []:
+            ref = person(source_type, reviewer.get("login"), reviewer.get("email"), reviewer.get("name"))
+            reviewers.append({**reviewer, "identity_id": identities.get(ref.key) if ref and ref.key else None})
+        row["reviewers"] = reviewers
+        row["linked_keys"] = sorted({str(k) for k in record.get("linked_keys") or [] if k})
+        enriched.append(row)
+    rows = _rows(PULL_REQUESTS, enriched)
+    returned = _upsert(session, PULL_REQUESTS, rows, strategy)
+    inserted = sum(1 for r in returned if r.inserted)
+    result.inserted = inserted
+    result.updated = len(returned) - inserted
+    result.unchanged = len(rows) - len(returned)
+    if returned:
+        links, item_ids, sprint_ids = _link_prs_to_items(session, [r.id for r in returned])
+        result.links_created = links
+        result.touched_work_item_ids = item_ids
+        result.touched_sprint_ids = sprint_ids
+    return result
+
+
+def _link_prs_to_items(session: Session, pr_ids: list[int]) -> tuple[int, list[int], list[int]]:
+    """(Re)link changed PRs to work items by key and by the items' PR URLs.
+
+    Key links a PR no longer names are removed. Returns (links created, work
+    item ids linked to these PRs, their sprint ids) so their compliance can be
+    re-evaluated.
+    """
+    schema = tenant_schema_of(session)
+    params = {"ids": pr_ids}
+    session.execute(
+        sa.text(
+            f"""DELETE FROM "{schema}".work_item_pull_requests l
+                USING "{schema}".pull_requests pr, "{schema}".work_items wi
+                WHERE l.pull_request_id = pr.id AND l.work_item_id = wi.id AND l.link_source = 'key'
+                  AND pr.id = ANY(CAST(:ids AS int[]))
+                  AND NOT (coalesce(pr.linked_keys, '[]'::jsonb) @> jsonb_build_array(wi.item_key))"""
+        ),
+        params,
+    )
+    by_key = session.execute(
+        sa.text(
+            f"""INSERT INTO "{schema}".work_item_pull_requests (work_item_id, pull_request_id, link_source)
+                SELECT DISTINCT wi.id, pr.id, 'key'
+                FROM "{schema}".pull_requests pr
+                CROSS JOIN LATERAL jsonb_array_elements_text(coalesce(pr.linked_keys, '[]'::jsonb)) AS k(item_key)
+                JOIN "{schema}".work_items wi ON wi.item_key = k.item_key AND wi.project_id = pr.project_id
+                WHERE pr.id = ANY(CAST(:ids AS int[]))
+                ON CONFLICT (work_item_id, pull_request_id) DO NOTHING"""
+        ),
+        params,
+    ).rowcount
+    by_url = session.execute(
+        sa.text(
+            f"""INSERT INTO "{schema}".work_item_pull_requests (work_item_id, pull_request_id, link_source)
+                SELECT wi.id, pr.id, 'tool'
+                FROM "{schema}".pull_requests pr
+                JOIN "{schema}".work_items wi
+                  ON wi.project_id = pr.project_id AND wi.pr_links @> jsonb_build_array(pr.url)
+                WHERE pr.id = ANY(CAST(:ids AS int[])) AND pr.url IS NOT NULL
+                ON CONFLICT (work_item_id, pull_request_id) DO NOTHING"""
+        ),
+        params,
+    ).rowcount
+    touched = session.execute(
+        sa.text(
+            f"""SELECT DISTINCT wi.id, wi.sprint_id FROM "{schema}".work_item_pull_requests l
+                JOIN "{schema}".work_items wi ON wi.id = l.work_item_id
+                WHERE l.pull_request_id = ANY(CAST(:ids AS int[]))"""
+        ),
+        params,
+    ).all()
+    item_ids = sorted({r[0] for r in touched})
+    sprint_ids = sorted({r[1] for r in touched if r[1] is not None})
+    return int(by_key or 0) + int(by_url or 0), item_ids, sprint_ids

@@ -1,0 +1,150 @@
+"""The load path: set-based upserts, idempotence, sprints, people and PR links."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from etl.identity import add_manual_alias
+from etl.loader import load_pull_requests, load_work_items
+from models.db import tenant_schema_of, tenant_session
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def item(n: int, **over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "source_item_id": str(10_000 + n),
+        "item_key": f"PROJ-{n}",
+        "title": f"Story {n}",
+        "item_type": "story",
+        "status": "Done" if n % 2 else "In Progress",
+        "status_category": "done" if n % 2 else "in_progress",
+        "story_points": float(n % 5 + 1),
+        "labels": ["backend"],
+        "sprint_name": f"Sprint {n % 3 + 1}",
+        "sprint_source_id": str(n % 3 + 1),
+        "sprint_state": "closed",
+        "sprint_start": T0,
+        "sprint_end": T0 + timedelta(days=14),
+        "sprint_history": [f"Sprint {n % 3 + 1}"],
+        "assignee_name": f"Dev {n % 4}",
+        "assignee_email": f"dev{n % 4}@acme.test",
+        "assignee_account_id": f"acc-{n % 4}",
+        "created_at_source": T0,
+        "updated_at_source": T0 + timedelta(hours=n),
+        "pr_links": [],
+        "raw_data": {"id": n, "text": "x\x00y"},
+    }
+    rec.update(over)
+    return rec
+
+
+def pr(n: int, keys: list[str], **over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "source_pr_id": str(n),
+        "number": n,
+        "repository": "acme/api",
+        "title": f"{' '.join(keys)} change {n}",
+        "url": f"https://github.test/acme/api/pull/{n}",
+        "state": "merged",
+        "author_login": f"gh-dev{n % 4}",
+        "author_email": f"DEV{n % 4}@acme.test",
+        "author_name": f"Dev {n % 4}",
+        "reviewers": [{"login": "gh-rev", "name": "Reviewer", "state": "APPROVED"}],
+        "review_count": 1,
+        "approvals_count": 1,
+        "created_at_source": T0,
+        "updated_at_source": T0 + timedelta(hours=n),
+        "linked_keys": keys,
+        "raw_data": {"n": n},
+    }
+    rec.update(over)
+    return rec
+
+
+def count(session, sql: str) -> int:
+    schema = tenant_schema_of(session)
+    return session.execute(sa.text(sql.replace("S.", f'"{schema}".'))).scalar_one()
+
+
+@pytest.mark.parametrize("strategy", ["json", "copy"])
+def test_load_is_idempotent_and_resolves_sprints_and_people(make_tenant, strategy: str) -> None:
+    tenant = make_tenant("ld")
+    records = [item(n) for n in range(1, 41)]
+    with tenant_session(tenant.slug) as s:
+        first = load_work_items(s, records, source_id=1, project_id=1, source_type="jira", strategy=strategy)
+        s.commit()
+        assert (first.inserted, first.updated, first.unchanged) == (40, 0, 0)
+        assert first.sprints_upserted == 3
+        again = load_work_items(s, records, source_id=1, project_id=1, source_type="jira", strategy=strategy)
+        s.commit()
+        assert (again.inserted, again.updated, again.unchanged, again.sprints_upserted) == (0, 0, 40, 0)
+        assert again.touched_work_item_ids == []
+        assert count(s, "SELECT count(*) FROM S.work_items") == 40
+        assert count(s, "SELECT count(*) FROM S.sprints") == 3
+        assert count(s, "SELECT count(*) FROM S.developer_identities") == 4
+        assert count(s, "SELECT count(*) FROM S.work_items WHERE sprint_id IS NULL OR assignee_identity_id IS NULL") == 0
+        # One change: only that row is rewritten; rows not in the batch stay as they are.
+        changed = load_work_items(s, [item(5, title="Renamed")], source_id=1, project_id=1, source_type="jira", strategy=strategy)
+        s.commit()
+        assert (changed.inserted, changed.updated) == (0, 1)
+        assert count(s, "SELECT count(*) FROM S.work_items WHERE title = 'Renamed'") == 1
+        assert count(s, "SELECT count(*) FROM S.work_items") == 40
+
+
+def test_duplicate_keys_in_one_batch_keep_the_last_and_long_strings_are_clipped(make_tenant) -> None:
+    tenant = make_tenant("ld")
+    with tenant_session(tenant.slug) as s:
+        res = load_work_items(
+            s, [item(1, title="old"), item(1, title="x" * 5000)], source_id=1, project_id=1, source_type="jira"
+        )
+        s.commit()
+        assert res.inserted == 1
+        assert count(s, "SELECT length(title) FROM S.work_items") == 1000
+
+
+def test_people_join_up_across_tools_by_email_and_manual_mapping(make_tenant) -> None:
+    tenant = make_tenant("ld")
+    with tenant_session(tenant.slug) as s:
+        load_work_items(s, [item(n) for n in range(1, 9)], source_id=1, project_id=1, source_type="jira")
+        load_pull_requests(s, [pr(n, [f"PROJ-{n}"]) for n in range(1, 9)], source_id=2, project_id=1, source_type="github")
+        s.commit()
+        # Authors matched the Jira people by e-mail (case-insensitive); the reviewer is new.
+        assert count(s, "SELECT count(*) FROM S.developer_identities") == 5
+        assert count(
+            s,
+            """SELECT count(*) FROM S.pull_requests p JOIN S.work_items w ON w.item_key = 'PROJ-' || p.number
+               WHERE p.author_identity_id = w.assignee_identity_id""",
+        ) == 8
+        assert count(s, "SELECT count(*) FROM S.pull_requests WHERE (reviewers->0->>'identity_id') IS NULL") == 0
+        # A login without e-mail maps to a person by hand, and keeps mapping there.
+        target = count(s, "SELECT assignee_identity_id FROM S.work_items WHERE item_key = 'PROJ-1'")
+        add_manual_alias(s, target, "github_login", "octo-anon")
+        load_pull_requests(s, [pr(50, [], author_login="octo-anon", author_email=None)], source_id=2, project_id=1, source_type="github")
+        s.commit()
+        assert count(s, "SELECT author_identity_id FROM S.pull_requests WHERE number = 50") == target
+
+
+def test_pull_requests_link_to_items_in_either_load_order(make_tenant) -> None:
+    tenant = make_tenant("ld")
+    with tenant_session(tenant.slug) as s:
+        # PRs first: nothing to link yet.
+        res = load_pull_requests(s, [pr(1, ["PROJ-1"]), pr(2, ["PROJ-2", "PROJ-3"]), pr(3, [])], source_id=2, project_id=1, source_type="github")
+        assert res.links_created == 0
+        # Items arrive: key links, plus a URL link from the item's pr_links.
+        items = [item(1), item(2), item(3), item(4, pr_links=["https://github.test/acme/api/pull/3"])]
+        res = load_work_items(s, items, source_id=1, project_id=1, source_type="jira")
+        s.commit()
+        assert res.links_created == 4
+        assert count(s, "SELECT count(*) FROM S.work_item_pull_requests") == 4
+        # A PR that stops naming a key loses that key link; reloading is a no-op.
+        res = load_pull_requests(s, [pr(2, ["PROJ-2"])], source_id=2, project_id=1, source_type="github")
+        s.commit()
+        assert count(s, "SELECT count(*) FROM S.work_item_pull_requests") == 3
+        assert res.touched_work_item_ids  # PROJ-2 is re-evaluated
+        res = load_pull_requests(s, [pr(2, ["PROJ-2"])], source_id=2, project_id=1, source_type="github")
+        assert (res.updated, res.links_created) == (0, 0)
