@@ -4,7 +4,7 @@ Tenant tables are declared in the placeholder schema `tenant`; a tenant-scoped
 engine carries `schema_translate_map={"tenant": "tenant_<slug>"}`, which rewrites
 the SQL itself, so no `search_path` can leak across pooled connections. The
 placeholder schema does not exist, so tenant-table SQL outside a tenant session
-fails with "schema "tenant" does not exist".
+fails with relation "tenant.<table>" does not exist.
 """
 
 from __future__ import annotations

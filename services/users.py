@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email_validator
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field
@@ -17,6 +18,12 @@ from services.errors import Conflict, NotFound, ValidationFailed
 from services.security import hash_password
 
 MIN_PASSWORD_LENGTH = 10
+
+# Self-hosted installations often use internal mail domains (admin@dmt.local):
+# email_validator documents removing entries from this list to allow them.
+for _internal in ("local", "internal"):
+    if _internal in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        email_validator.SPECIAL_USE_DOMAIN_NAMES.remove(_internal)
 
 
 class UserCreate(BaseModel):
