@@ -59,7 +59,7 @@ def test_pooled_connections_do_not_leak_the_tenant(make_tenant) -> None:
 
 
 def test_tenant_table_query_without_tenant_context_fails_loudly(database_url: str) -> None:
-    with public_session() as session, pytest.raises(ProgrammingError, match='"tenant.work_items" does not exist'):
+    with public_session() as session, pytest.raises(ProgrammingError, match=r'"tenant\.work_items" does not exist'):
         session.exec(select(WorkItem)).all()
     with Session(get_engine()) as session, pytest.raises(ProgrammingError):
         session.exec(select(WorkItem)).all()

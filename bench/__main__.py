@@ -1,0 +1,27 @@
+"""Dispatch `python -m bench NAME [args]` to bench/NAME.py's main(argv)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+
+def available() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_"))
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] in {"-h", "--help"}:
+        print("usage: python -m bench NAME [--size N]\nbenchmarks: " + ", ".join(available()))
+        return 2
+    name = sys.argv[1]
+    if name not in available():
+        print(f"unknown benchmark {name!r}; available: {', '.join(available())}", file=sys.stderr)
+        return 2
+    return importlib.import_module(f"bench.{name}").main(sys.argv[2:]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
