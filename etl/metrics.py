@@ -1,0 +1,351 @@
+"""Sprint and developer metrics: read models rebuilt from the normalised tables by SQL.
+
+`rebuild_metrics(tenant, sprint_ids)` runs a few INSERT ... SELECT ... ON
+CONFLICT DO UPDATE statements for the touched sprints (or all of them). Every
+definition is written out in docs/metrics.md; the SQL below follows it:
+
+* sprint window: [start_date, coalesce(complete_date, end_date)), UTC instants;
+* membership: the item's current sprint_id is the sprint, or the sprint's
+  name is in the item's sprint_history (items moved between sprints belong to
+  every sprint they were in);
+* committed: members created at or before the sprint start (and not already
+  done before it); completed: members whose status category is done now and
+  whose done_at falls inside the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlmodel import select
+
+from models.base import utcnow
+from models.db import public_session, tenant_schema_of, tenant_session
+from models.public import Notification, Project
+from models.tenant import Sprint
+from services import notifications
+from services.realtime import publish_event
+from services.tenants import get_tenant_by_slug
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MetricsResult:
+    sprints: int
+    developer_rows: int
+    seconds: float
+
+
+def _prepare(conn: Connection, schema: str, sprint_ids: list[int] | None) -> None:
+    s = f'"{schema}"'
+    where = "WHERE sp.id = ANY(:ids)" if sprint_ids is not None else ""
+    conn.execute(sa.text(f"""
+        CREATE TEMP TABLE _m_sprints ON COMMIT DROP AS
+        SELECT sp.id, sp.project_id, sp.name, sp.start_date, sp.end_date,
+               coalesce(sp.start_date, '-infinity'::timestamptz) AS win_start,
+               coalesce(sp.complete_date, sp.end_date, 'infinity'::timestamptz) AS win_end
+        FROM {s}.sprints sp {where}
+    """), {"ids": sprint_ids or []})
+    conn.execute(sa.text("ANALYZE _m_sprints"))
+    # Membership: current sprint, or named in the sprint history (moved items count in each sprint).
+    conn.execute(sa.text(f"""
+        CREATE TEMP TABLE _m_member ON COMMIT DROP AS
+        SELECT s.id AS sprint_id, w.id AS item_id
+        FROM _m_sprints s JOIN {s}.work_items w ON w.sprint_id = s.id
+        WHERE NOT w.is_deleted
+        UNION
+        SELECT s.id, w.id
+        FROM {s}.work_items w
+        CROSS JOIN LATERAL jsonb_array_elements_text(
+            CASE WHEN jsonb_typeof(w.sprint_history) = 'array' THEN w.sprint_history ELSE '[]'::jsonb END
+        ) AS h(name)
+        JOIN _m_sprints s ON s.project_id = w.project_id AND s.name = h.name
+        WHERE NOT w.is_deleted AND w.project_id IN (SELECT project_id FROM _m_sprints)
+          AND w.sprint_history <> '[]'::jsonb
+    """))
+    conn.execute(sa.text("ANALYZE _m_member"))
+    # One row per (sprint, member item) with the derived facts every aggregate needs.
+    conn.execute(sa.text(f"""
+        CREATE TEMP TABLE _m_items ON COMMIT DROP AS
+        SELECT m.sprint_id, s.project_id, w.id AS item_id, w.assignee_identity_id AS identity_id,
+               w.item_type, coalesce(w.story_points, 0) AS points, w.dmt_compliant,
+               (coalesce(w.created_at_source, s.win_start) <= s.win_start
+                AND NOT (w.status_category = 'done' AND w.done_at < s.win_start)) AS committed,
+               (w.status_category = 'done' AND w.done_at >= s.win_start AND w.done_at < s.win_end)
+                   AS completed,
+               CASE WHEN w.started_at IS NOT NULL AND w.done_at >= w.started_at
+                    THEN extract(epoch FROM w.done_at - w.started_at) / 86400.0 END AS cycle_days,
+               CASE WHEN w.created_at_source IS NOT NULL AND w.done_at >= w.created_at_source
+                    THEN extract(epoch FROM w.done_at - w.created_at_source) / 86400.0 END AS lead_days,
+               (w.blocked_hours > 0 OR w.is_blocked) AS was_blocked,
+               coalesce(w.blocked_hours, 0) / 24.0 AS blocked_days
+        FROM _m_member m
+        JOIN _m_sprints s ON s.id = m.sprint_id
+        JOIN {s}.work_items w ON w.id = m.item_id
+    """))
+    # PRs of the sprints' projects that were opened or merged inside a sprint window.
+    conn.execute(sa.text(f"""
+        CREATE TEMP TABLE _m_prs ON COMMIT DROP AS
+        SELECT s.id AS sprint_id, p.id AS pr_id, p.author_identity_id AS identity_id,
+               (p.created_at_source >= s.win_start AND p.created_at_source < s.win_end) AS opened,
+               (p.merged_at >= s.win_start AND p.merged_at < s.win_end) AS merged,
+               CASE WHEN p.first_review_at >= p.created_at_source
+                    THEN extract(epoch FROM p.first_review_at - p.created_at_source) / 3600.0 END
+                   AS first_review_hours,
+               CASE WHEN p.merged_at >= p.created_at_source
+                    THEN extract(epoch FROM p.merged_at - p.created_at_source) / 3600.0 END AS merge_hours,
+               (p.review_count > 0 OR p.first_review_at IS NOT NULL
+                OR coalesce(jsonb_array_length(p.reviewers), 0) > 0) AS reviewed
+        FROM _m_sprints s
+        JOIN {s}.pull_requests p ON p.project_id = s.project_id AND NOT p.is_deleted
+        WHERE (p.created_at_source >= s.win_start AND p.created_at_source < s.win_end)
+           OR (p.merged_at >= s.win_start AND p.merged_at < s.win_end)
+    """))
+    # Review submissions from pull_requests.reviewers, attributed to identities, self-reviews excluded.
+    conn.execute(sa.text(f"""
+        CREATE TEMP TABLE _m_reviews ON COMMIT DROP AS
+        SELECT s.id AS sprint_id, r.identity_id, count(*) AS reviews
+        FROM _m_sprints s
+        JOIN {s}.pull_requests p ON p.project_id = s.project_id AND NOT p.is_deleted
+        CROSS JOIN LATERAL (
+            SELECT coalesce(
+                       CASE WHEN (e->>'identity_id') ~ '^[0-9]+$' THEN (e->>'identity_id')::int END,
+                       (SELECT a.identity_id FROM {s}.identity_aliases a
+                        WHERE a.alias_value = e->>'login'
+                          AND a.alias_type IN ('github_login', 'azure_identity', 'email')
+                        ORDER BY a.id LIMIT 1)) AS identity_id,
+                   coalesce(CASE WHEN (e->>'submitted_at') IS NOT NULL
+                                 THEN (e->>'submitted_at')::timestamptz END,
+                            p.first_review_at, p.created_at_source) AS at
+            FROM jsonb_array_elements(
+                CASE WHEN jsonb_typeof(p.reviewers) = 'array' THEN p.reviewers ELSE '[]'::jsonb END) AS e
+        ) r
+        WHERE p.reviewers <> '[]'::jsonb AND r.identity_id IS NOT NULL
+          AND r.identity_id IS DISTINCT FROM p.author_identity_id
+          AND r.at >= s.win_start AND r.at < s.win_end
+        GROUP BY s.id, r.identity_id
+    """))
+
+
+def _sprint_sql(schema: str) -> str:
+    s = f'"{schema}"'
+    return f"""
+    INSERT INTO {s}.sprint_metrics AS sm (
+        project_id, sprint_id, sprint_name, start_date, end_date,
+        committed_points, completed_points, committed_items, completed_items, velocity, throughput,
+        throughput_by_type, avg_cycle_time_days, median_cycle_time_days, avg_lead_time_days,
+        median_lead_time_days, blocked_items, blocked_days, defects_count, defect_density,
+        prs_opened, prs_merged, avg_time_to_first_review_hours, pr_review_rate, avg_merge_time_hours,
+        compliant_items, compliance_rate, open_flags, open_critical_flags, computed_at)
+    SELECT s.project_id, s.id, s.name, s.start_date, s.end_date,
+           coalesce(i.committed_points, 0), coalesce(i.completed_points, 0),
+           coalesce(i.committed_items, 0), coalesce(i.completed_items, 0),
+           coalesce(i.completed_points, 0), coalesce(i.completed_items, 0),
+           coalesce(t.by_type, '{{}}'::jsonb),
+           i.avg_cycle, i.median_cycle, i.avg_lead, i.median_lead,
+           coalesce(i.blocked_items, 0), coalesce(i.blocked_days, 0),
+           coalesce(d.defects, 0),
+           CASE WHEN coalesce(i.completed_points, 0) > 0
+                THEN coalesce(d.defects, 0) * 100.0 / i.completed_points END,
+           coalesce(pr.opened, 0), coalesce(pr.merged, 0), pr.first_review, pr.review_rate, pr.merge_time,
+           coalesce(i.compliant, 0),
+           CASE WHEN i.judged > 0 THEN i.compliant::float8 / i.judged END,
+           coalesce(f.open_flags, 0), coalesce(f.open_critical, 0), :now
+    FROM _m_sprints s
+    LEFT JOIN (
+        SELECT sprint_id,
+               sum(points) FILTER (WHERE committed) AS committed_points,
+               count(*) FILTER (WHERE committed) AS committed_items,
+               sum(points) FILTER (WHERE completed) AS completed_points,
+               count(*) FILTER (WHERE completed) AS completed_items,
+               avg(cycle_days) FILTER (WHERE completed) AS avg_cycle,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle_days) FILTER (WHERE completed) AS median_cycle,
+               avg(lead_days) FILTER (WHERE completed) AS avg_lead,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY lead_days) FILTER (WHERE completed) AS median_lead,
+               count(*) FILTER (WHERE was_blocked) AS blocked_items,
+               sum(blocked_days) AS blocked_days,
+               count(*) FILTER (WHERE completed AND dmt_compliant) AS compliant,
+               count(*) FILTER (WHERE completed AND dmt_compliant IS NOT NULL) AS judged
+        FROM _m_items GROUP BY sprint_id
+    ) i ON i.sprint_id = s.id
+    LEFT JOIN (
+        SELECT sprint_id, jsonb_object_agg(item_type, n) AS by_type
+        FROM (SELECT sprint_id, item_type, count(*) AS n FROM _m_items WHERE completed
+              GROUP BY sprint_id, item_type) x
+        GROUP BY sprint_id
+    ) t ON t.sprint_id = s.id
+    LEFT JOIN (
+        SELECT s2.id AS sprint_id, count(*) AS defects
+        FROM _m_sprints s2
+        JOIN {s}.work_items b ON b.project_id = s2.project_id AND b.item_type = 'bug' AND NOT b.is_deleted
+        WHERE b.created_at_source >= s2.win_start AND b.created_at_source < s2.win_end
+        GROUP BY s2.id
+    ) d ON d.sprint_id = s.id
+    LEFT JOIN (
+        SELECT sprint_id,
+               count(*) FILTER (WHERE opened) AS opened,
+               count(*) FILTER (WHERE merged) AS merged,
+               avg(first_review_hours) FILTER (WHERE opened) AS first_review,
+               avg(reviewed::int) FILTER (WHERE merged) AS review_rate,
+               avg(merge_hours) FILTER (WHERE merged) AS merge_time
+        FROM _m_prs GROUP BY sprint_id
+    ) pr ON pr.sprint_id = s.id
+    LEFT JOIN (
+        SELECT m.sprint_id, count(*) AS open_flags,
+               count(*) FILTER (WHERE fl.severity = 'critical') AS open_critical
+        FROM _m_member m JOIN {s}.compliance_flags fl ON fl.work_item_id = m.item_id AND fl.status = 'open'
+        GROUP BY m.sprint_id
+    ) f ON f.sprint_id = s.id
+    ON CONFLICT (project_id, sprint_id) DO UPDATE SET
+        sprint_name = EXCLUDED.sprint_name, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
+        committed_points = EXCLUDED.committed_points, completed_points = EXCLUDED.completed_points,
+        committed_items = EXCLUDED.committed_items, completed_items = EXCLUDED.completed_items,
+        velocity = EXCLUDED.velocity, throughput = EXCLUDED.throughput,
+        throughput_by_type = EXCLUDED.throughput_by_type,
+        avg_cycle_time_days = EXCLUDED.avg_cycle_time_days,
+        median_cycle_time_days = EXCLUDED.median_cycle_time_days,
+        avg_lead_time_days = EXCLUDED.avg_lead_time_days,
+        median_lead_time_days = EXCLUDED.median_lead_time_days,
+        blocked_items = EXCLUDED.blocked_items, blocked_days = EXCLUDED.blocked_days,
+        defects_count = EXCLUDED.defects_count, defect_density = EXCLUDED.defect_density,
+        prs_opened = EXCLUDED.prs_opened, prs_merged = EXCLUDED.prs_merged,
+        avg_time_to_first_review_hours = EXCLUDED.avg_time_to_first_review_hours,
+        pr_review_rate = EXCLUDED.pr_review_rate, avg_merge_time_hours = EXCLUDED.avg_merge_time_hours,
+        compliant_items = EXCLUDED.compliant_items, compliance_rate = EXCLUDED.compliance_rate,
+        open_flags = EXCLUDED.open_flags, open_critical_flags = EXCLUDED.open_critical_flags,
+        computed_at = EXCLUDED.computed_at
+    """
+
+
+def _developer_sql(schema: str) -> str:
+    s = f'"{schema}"'
+    return f"""
+    INSERT INTO {s}.developer_metrics AS dm (
+        project_id, sprint_id, identity_id, items_completed, points_completed, avg_cycle_time_days,
+        blocked_days, defects_completed, prs_opened, prs_merged, reviews_given,
+        avg_time_to_first_review_hours, compliant_items, compliance_rate, computed_at)
+    SELECT s.project_id, k.sprint_id, k.identity_id,
+           coalesce(i.items, 0), coalesce(i.points, 0), i.avg_cycle, coalesce(i.blocked_days, 0),
+           coalesce(i.defects, 0), coalesce(pr.opened, 0), coalesce(pr.merged, 0), coalesce(rv.reviews, 0),
+           pr.first_review, coalesce(i.compliant, 0),
+           CASE WHEN i.judged > 0 THEN i.compliant::float8 / i.judged END, :now
+    FROM (
+        SELECT sprint_id, identity_id FROM _m_items WHERE identity_id IS NOT NULL
+        UNION SELECT sprint_id, identity_id FROM _m_prs WHERE identity_id IS NOT NULL
+        UNION SELECT sprint_id, identity_id FROM _m_reviews
+    ) k
+    JOIN _m_sprints s ON s.id = k.sprint_id
+    JOIN {s}.developer_identities di ON di.id = k.identity_id
+    LEFT JOIN (
+        SELECT sprint_id, identity_id,
+               count(*) FILTER (WHERE completed) AS items,
+               sum(points) FILTER (WHERE completed) AS points,
+               avg(cycle_days) FILTER (WHERE completed) AS avg_cycle,
+               sum(blocked_days) AS blocked_days,
+               count(*) FILTER (WHERE completed AND item_type = 'bug') AS defects,
+               count(*) FILTER (WHERE completed AND dmt_compliant) AS compliant,
+               count(*) FILTER (WHERE completed AND dmt_compliant IS NOT NULL) AS judged
+        FROM _m_items WHERE identity_id IS NOT NULL GROUP BY sprint_id, identity_id
+    ) i ON i.sprint_id = k.sprint_id AND i.identity_id = k.identity_id
+    LEFT JOIN (
+        SELECT sprint_id, identity_id,
+               count(*) FILTER (WHERE opened) AS opened,
+               count(*) FILTER (WHERE merged) AS merged,
+               avg(first_review_hours) FILTER (WHERE opened) AS first_review
+        FROM _m_prs WHERE identity_id IS NOT NULL GROUP BY sprint_id, identity_id
+    ) pr ON pr.sprint_id = k.sprint_id AND pr.identity_id = k.identity_id
+    LEFT JOIN _m_reviews rv ON rv.sprint_id = k.sprint_id AND rv.identity_id = k.identity_id
+    ON CONFLICT (project_id, sprint_id, identity_id) DO UPDATE SET
+        items_completed = EXCLUDED.items_completed, points_completed = EXCLUDED.points_completed,
+        avg_cycle_time_days = EXCLUDED.avg_cycle_time_days, blocked_days = EXCLUDED.blocked_days,
+        defects_completed = EXCLUDED.defects_completed, prs_opened = EXCLUDED.prs_opened,
+        prs_merged = EXCLUDED.prs_merged, reviews_given = EXCLUDED.reviews_given,
+        avg_time_to_first_review_hours = EXCLUDED.avg_time_to_first_review_hours,
+        compliant_items = EXCLUDED.compliant_items, compliance_rate = EXCLUDED.compliance_rate,
+        computed_at = EXCLUDED.computed_at
+    """
+
+
+def rebuild_metrics(tenant_slug: str, sprint_ids: list[int] | None = None) -> MetricsResult:
+    """Rebuild SprintMetrics and DeveloperMetrics for `sprint_ids` (None: every sprint)."""
+    started = time.perf_counter()
+    now = utcnow()
+    with tenant_session(tenant_slug) as session:
+        schema = tenant_schema_of(session)
+        conn = session.connection()
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{schema}:metrics"})
+        conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+        _prepare(conn, schema, sprint_ids)
+        sprints = conn.execute(sa.text(_sprint_sql(schema)), {"now": now}).rowcount
+        developers = conn.execute(sa.text(_developer_sql(schema)), {"now": now}).rowcount
+        # Developers who no longer appear in a rebuilt sprint lose their stale row.
+        conn.execute(sa.text(
+            f'DELETE FROM "{schema}".developer_metrics d USING _m_sprints s '
+            "WHERE d.sprint_id = s.id AND d.computed_at <> :now"
+        ), {"now": now})
+        session.commit()
+    result = MetricsResult(int(sprints), int(developers), round(time.perf_counter() - started, 3))
+    publish_event("metrics.rebuilt", tenant_slug, sprint_ids=sprint_ids, **asdict(result))
+    log.info("metrics %s: %s", tenant_slug, result)
+    return result
+
+
+def notify_sprints_ending(tenant_slug: str, now: datetime | None = None) -> int:
+    """Tell project leads when an active sprint ends within Project.sprint_ending_days.
+
+    Each sprint is announced once (an earlier `sprint_ending` notification for
+    the same sprint suppresses a new one). Returns the notifications created.
+    """
+    now = now or utcnow()
+    with public_session() as ps:
+        tenant = get_tenant_by_slug(ps, tenant_slug)
+        projects = {p.id: p for p in ps.exec(select(Project).where(Project.tenant_id == tenant.id)).all()}
+    if not projects:
+        return 0
+    horizon = now + timedelta(days=max(p.sprint_ending_days for p in projects.values()))
+    with tenant_session(tenant_slug) as session:
+        sprints = session.exec(
+            select(Sprint).where(
+                Sprint.state == "active",
+                sa.and_(Sprint.end_date > now, Sprint.end_date <= horizon),  # type: ignore[operator]
+                sa.column("project_id").in_(list(projects)),
+            )
+        ).all()
+    created = 0
+    for sprint in sprints:
+        project = projects[sprint.project_id]
+        assert sprint.end_date is not None
+        if sprint.end_date > now + timedelta(days=project.sprint_ending_days):
+            continue
+        with public_session() as ps:
+            seen = ps.exec(
+                select(Notification.id).where(
+                    Notification.tenant_id == tenant.id,
+                    Notification.kind == "sprint_ending",
+                    Notification.data["sprint_id"].as_integer() == sprint.id,  # type: ignore[index]
+                )
+            ).first()
+        if seen is not None:
+            continue
+        hours = (sprint.end_date - now).total_seconds() / 3600
+        when = f"in {hours:.0f} hours" if hours < 48 else f"in {hours / 24:.0f} days"
+        rows = notifications.create_for_project_roles(
+            tenant.id or 0,
+            sprint.project_id,
+            kind="sprint_ending",
+            title=f"Sprint {sprint.name} ends {when}",
+            body=f"{project.name}: sprint {sprint.name} ends on {sprint.end_date:%Y-%m-%d %H:%M} UTC. "
+            "Check open items and DMT flags before it closes.",
+            severity="info",
+            data={"sprint_id": sprint.id, "end_date": sprint.end_date.isoformat()},
+            link="/sprints",
+            tenant_slug=tenant_slug,
+        )
+        created += len(rows)
+    return created
