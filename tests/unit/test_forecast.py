@@ -1,0 +1,64 @@
+"""Forecast maths: Monte Carlo ranges and trend fits (pure functions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from etl.forecast import finish_range, trend, velocity_range
+
+START = datetime(2025, 1, 6, tzinfo=UTC)
+
+
+def test_perfect_rising_line_is_up_with_r2_one() -> None:
+    t = trend([10, 12, 14, 16, 18])
+    assert t.direction == "up"
+    assert t.slope == pytest.approx(2.0)
+    assert t.normalised_slope == pytest.approx(2.0 / 14.0)
+    assert t.r2 == pytest.approx(1.0)
+
+
+def test_falling_series_is_down() -> None:
+    t = trend([30, 26, 27, 20, 18])
+    assert t.direction == "down" and t.slope < 0 and 0.8 < t.r2 <= 1.0
+
+
+def test_constant_or_noisy_or_short_series_is_flat() -> None:
+    assert trend([20, 20, 20, 20]).direction == "flat"
+    assert trend([20, 30, 20, 30, 20, 30]).direction == "flat"  # tiny slope, r2 near 0
+    assert trend([5]).direction == "flat"
+    assert trend([]).r2 == 0.0
+
+
+def test_velocity_range_is_seeded_and_orders_p85_below_p50() -> None:
+    history = [18, 22, 25, 30, 21, 24]
+    a = velocity_range(history, 5000, seed=7)
+    b = velocity_range(history, 5000, seed=7)
+    assert a == b
+    assert a is not None and a.p85 <= a.p50
+    assert min(history) <= a.p85 and a.p50 <= max(history)
+    assert a.mean == pytest.approx(sum(history) / len(history), rel=0.03)
+    assert velocity_range([]) is None
+
+
+def test_constant_history_gives_an_exact_finish() -> None:
+    r = finish_range([10, 10, 10], remaining=35, start=START, sprint_days=14)
+    assert (r.p50_sprints, r.p85_sprints) == (4, 4)
+    assert r.p50_date == START + timedelta(days=56)
+    assert r.probability_within_horizon == 1.0
+
+
+def test_variable_history_gives_p85_no_earlier_than_p50() -> None:
+    r = finish_range([5, 10, 20, 8, 12], remaining=100, start=START, sprint_days=10, seed=3)
+    assert r.p50_sprints is not None and r.p85_sprints is not None
+    assert r.p85_sprints >= r.p50_sprints
+    assert r.p50_date is not None and r.p85_date is not None and r.p85_date >= r.p50_date
+    # 100 points at 11 per sprint on average: about 9 sprints.
+    assert 7 <= r.p50_sprints <= 11
+
+
+def test_no_output_means_no_finish_and_nothing_left_means_done() -> None:
+    r = finish_range([0, 0], remaining=10, start=START)
+    assert r.p50_date is None and r.probability_within_horizon == 0.0
+    assert finish_range([3], remaining=0, start=START).p50_sprints == 0
