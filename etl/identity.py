@@ -113,17 +113,30 @@ def resolve_identities(session: Session, people: list[PersonRef]) -> dict[tuple[
         return account[0] if account else None
 
     resolved: dict[PersonRef, int] = {}
-    # People not known yet: one new identity per e-mail, else per tool account.
-    pending: dict[tuple[str, str], PersonRef] = {}
+    unmatched: list[PersonRef] = []
     for p in people:
         identity_id = match(p)
-        if identity_id is not None:
+        if identity_id is None:
+            unmatched.append(p)
+        else:
             resolved[p] = identity_id
+    # Within the batch, an account seen once with an e-mail and once without
+    # (a reviewer entry, say) is the same person.
+    account_id = {(p.alias_type, p.alias_value): i for p, i in resolved.items() if p.alias_type}
+    account_group = {(p.alias_type, p.alias_value): ("email", p.email) for p in unmatched if p.alias_type and p.email}
+    # People not known yet: one new identity per e-mail, else per tool account.
+    pending: dict[tuple[str, str], PersonRef] = {}
+    group_of: dict[PersonRef, tuple[str, str]] = {}
+    for p in unmatched:
+        account = (p.alias_type, p.alias_value) if p.alias_type else None
+        if not p.email and account in account_id:
+            resolved[p] = account_id[account]
             continue
-        group = ("email", p.email) if p.email else p.key
+        group = ("email", p.email) if p.email else account_group.get(account, p.key)  # type: ignore[arg-type]
         assert group is not None
+        group_of[p] = group
         best = pending.get(group)
-        if best is None or (not best.name and p.name):
+        if best is None or (not best.name and p.name) or (not best.email and p.email):
             pending[group] = p
     if pending:
         groups = list(pending)
@@ -139,10 +152,8 @@ def resolve_identities(session: Session, people: list[PersonRef]) -> dict[tuple[
             },
         ).scalars().all()
         created = dict(zip(groups, new_ids, strict=True))
-        for p in people:
-            if p not in resolved:
-                group = ("email", p.email) if p.email else p.key
-                resolved[p] = created[group]  # type: ignore[index]
+        for p, group in group_of.items():
+            resolved[p] = created[group]
 
     # Record every alias seen (existing ones are left as they are).
     new_aliases: dict[tuple[str, str], int] = {}

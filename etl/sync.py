@@ -1,0 +1,605 @@
+"""One sync of one source: extract -> normalise -> load, with a run record, cursor and breaker.
+
+    run = run_sync("acme", source_id=7, kind="incremental")
+
+- The source row (public) gives the connector settings; the token is decrypted
+  just before use and never logged.
+- A source whose breaker is open (or that failed `failure_threshold` times in a
+  row) is refused until an admin resets it (`services.sources.reset_circuit`).
+- Pages stream from the connector; each record is normalised on its own: one
+  that raises becomes a SyncItemError row (raw payload kept) and the run ends
+  "partial". Records are loaded in batches, each batch in its own transaction,
+  so memory holds at most one batch and a crash loses at most the open batch
+  (re-fetched next time: the load is idempotent).
+- The cursor (newest updated-at seen) moves only after the stream's data is
+  committed; incremental syncs start `CURSOR_OVERLAP` before it.
+- Progress is published as live events; the source row keeps status, last
+  sync and success times, consecutive failures and the breaker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from core.crypto import decrypt_secret
+from etl.connectors.base import BaseConnector, SourceError, SourceSettings
+from etl.connectors.registry import get_connector
+from etl.loader import LoadResult, load_pull_requests, load_work_items
+from models.base import utcnow
+from models.db import public_session, tenant_schema_of, tenant_session
+from models.enums import ProjectRole, SourceStatus, SyncKind, SyncStatus
+from models.public import Notification, SourceConfig, Tenant, User, UserProjectRole
+from models.tenant import SyncCursor, SyncItemError, SyncRun
+from services.realtime import publish_event, redis_client
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+CURSOR_OVERLAP = timedelta(minutes=10)
+STREAMS = ("work_items", "pull_requests")
+RAW_PAYLOAD_LIMIT = 200_000  # characters of a failed record's payload kept in sync_item_errors
+
+
+class SyncRefused(SourceError):
+    """The sync was not started: breaker open, source inactive, or another sync of it is running."""
+
+
+class CircuitOpen(SyncRefused):
+    pass
+
+
+class SyncAlreadyRunning(SyncRefused):
+    pass
+
+
+# --------------------------------------------------------------------------- settings
+def build_source_settings(source: SourceConfig) -> SourceSettings:
+    """Connector settings from a source row, with the token decrypted (keep it server-side)."""
+    config = dict(source.config_json or {})
+    return SourceSettings(
+        source_type=source.source_type,
+        base_url=source.base_url,
+        token=decrypt_secret(source.token_encrypted),
+        username=source.username,
+        config_json=config,
+        field_mappings=dict(source.field_mappings or {}),
+        request_budget_per_minute=source.request_budget_per_minute,
+        source_id=source.id,
+        project_key=config.get("project_key"),
+    )
+
+
+# --------------------------------------------------------------------------- lock
+def lock_ttl_seconds() -> int:
+    return int(os.environ.get("DMT_SYNC_LOCK_TTL", "60"))
+
+
+@contextlib.contextmanager
+def source_lock(source_id: int, *, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Hold the per-source Redis lock for the duration of a sync.
+
+    The lock has a short TTL renewed by a heartbeat thread, so a worker killed
+    mid-sync releases it within `DMT_SYNC_LOCK_TTL` seconds. Raises
+    SyncAlreadyRunning when another process holds it after `wait_seconds`.
+    """
+    client = redis_client()
+    key = f"dmt:sync-lock:{source_id}"
+    token = uuid.uuid4().hex
+    ttl = lock_ttl_seconds()
+    deadline = time.monotonic() + wait_seconds
+    while not client.set(key, token, nx=True, ex=ttl):
+        if time.monotonic() >= deadline:
+            raise SyncAlreadyRunning(f"a sync of source {source_id} is already running; this one was skipped")
+        time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(ttl / 3):
+            with contextlib.suppress(Exception):
+                # Extend only while we still own it.
+                if client.get(key) == token:
+                    client.expire(key, ttl)
+
+    beat = threading.Thread(target=heartbeat, name=f"sync-lock-{source_id}", daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            if client.get(key) == token:
+                client.delete(key)
+
+
+# --------------------------------------------------------------------------- run
+@dataclass
+class _Context:
+    tenant_slug: str
+    tenant_id: int
+    source: SourceConfig
+    run_id: int
+    kind: str
+    batch_size: int
+    touched_sprints: set[int]
+    compliance: Callable[..., Any] | None
+    on_batch: Callable[[SyncRun], None] | None = None
+
+
+def run_sync(
+    tenant_slug: str,
+    source_id: int,
+    kind: str = SyncKind.INCREMENTAL,
+    task_id: str | None = None,
+    *,
+    batch_size: int = BATCH_SIZE,
+    count_failure: bool = True,
+    lock: bool = True,
+    lock_wait_seconds: float = 0.0,
+    on_batch: Callable[[SyncRun], None] | None = None,
+) -> SyncRun:
+    """Run one sync of a source and return its SyncRun.
+
+    On failure the run, the source row and (after the threshold) the breaker
+    and notifications are recorded, then the error is raised again so a worker
+    can retry it. `count_failure=False` records the failed run without counting
+    it towards the breaker (a retry is coming).
+    """
+    if kind not in (SyncKind.INCREMENTAL, SyncKind.BACKFILL, SyncKind.RECONCILE):
+        raise ValueError(f"unknown sync kind {kind!r} (incremental, backfill, reconcile)")
+    guard = source_lock(source_id, wait_seconds=lock_wait_seconds) if lock else contextlib.nullcontext()
+    with guard:
+        return _run_locked(tenant_slug, source_id, str(kind), task_id, batch_size, count_failure, on_batch)
+
+
+def _load_source(tenant_slug: str, source_id: int) -> tuple[SourceConfig, Tenant]:
+    with public_session() as session:
+        source = session.get(SourceConfig, source_id)
+        tenant = session.exec(select(Tenant).where(Tenant.slug == tenant_slug)).first()
+        if source is None or tenant is None or source.tenant_id != tenant.id:
+            raise SyncRefused(f"source {source_id} does not belong to tenant {tenant_slug!r}")
+        return source, tenant
+
+
+def _run_locked(
+    tenant_slug: str,
+    source_id: int,
+    kind: str,
+    task_id: str | None,
+    batch_size: int,
+    count_failure: bool,
+    on_batch: Callable[[SyncRun], None] | None,
+) -> SyncRun:
+    source, tenant = _load_source(tenant_slug, source_id)
+    if not source.is_active:
+        raise SyncRefused(f"source {source.name!r} is inactive")
+    if source.circuit_open or source.consecutive_failures >= source.failure_threshold:
+        raise CircuitOpen(
+            f"source {source.name!r} failed {source.consecutive_failures} times in a row "
+            f"(last error: {source.last_error or 'unknown'}); syncs are paused until an admin resets it"
+        )
+    now = utcnow()
+    with tenant_session(tenant_slug) as session:
+        if task_id:
+            # A task redelivered after its worker died: close the interrupted run.
+            for stale in session.exec(
+                select(SyncRun).where(SyncRun.task_id == task_id, SyncRun.status == SyncStatus.RUNNING)
+            ).all():
+                stale.status = SyncStatus.FAILED
+                stale.finished_at = now
+                stale.error = "interrupted (worker lost); the task was delivered again"
+        run = SyncRun(source_id=source_id, kind=kind, status=SyncStatus.RUNNING, task_id=task_id, started_at=now, window_end=now)
+        session.add(run)
+        session.commit()
+        run_id = run.id
+    assert run_id is not None
+    _update_source(source_id, status=SourceStatus.SYNCING, last_sync_at=now)
+    publish_event("sync.started", tenant_slug, source_id=source_id, run_id=run_id, kind=kind)
+
+    ctx = _Context(
+        tenant_slug=tenant_slug,
+        tenant_id=tenant.id or 0,
+        source=source,
+        run_id=run_id,
+        kind=kind,
+        batch_size=batch_size,
+        touched_sprints=set(),
+        compliance=_optional("etl.compliance", "evaluate_compliance"),
+        on_batch=on_batch,
+    )
+    connector: BaseConnector | None = None
+    try:
+        connector = get_connector(source.source_type, build_source_settings(source))
+        if kind == SyncKind.RECONCILE:
+            _reconcile(ctx, connector)
+        else:
+            for stream in STREAMS:
+                if (stream == "work_items" and connector.provides_work_items) or (
+                    stream == "pull_requests" and connector.provides_pull_requests
+                ):
+                    _sync_stream(ctx, connector, stream)
+            _rebuild_metrics(ctx)
+    except Exception as exc:
+        _fail(ctx, exc, count_failure)
+        raise
+    finally:
+        if connector is not None:
+            with contextlib.suppress(Exception):
+                connector.close()
+    return _succeed(ctx)
+
+
+# --------------------------------------------------------------------------- streams
+def _window_start(session: Session, ctx: _Context, stream: str) -> tuple[datetime | None, SyncCursor | None]:
+    cursor = session.exec(
+        select(SyncCursor).where(SyncCursor.source_id == ctx.source.id, SyncCursor.stream == stream)
+    ).first()
+    history_start = utcnow() - timedelta(days=ctx.source.historical_import_days)
+    if ctx.kind == SyncKind.BACKFILL or cursor is None or cursor.updated_since is None:
+        return history_start, cursor
+    return cursor.updated_since - CURSOR_OVERLAP, cursor
+
+
+def _sync_stream(ctx: _Context, connector: BaseConnector, stream: str) -> None:
+    source = ctx.source
+    with tenant_session(ctx.tenant_slug) as session:
+        start, _cursor = _window_start(session, ctx, stream)
+        run = session.get(SyncRun, ctx.run_id)
+        assert run is not None
+        if run.window_start is None or (start and start < run.window_start):
+            run.window_start = start
+            session.commit()
+    if stream == "work_items":
+        pages = connector.extract_work_items(start, None)
+        normalise: Callable[[dict[str, Any]], dict[str, Any]] = connector.normalize_work_item  # type: ignore[assignment]
+        id_field, record_type = "source_item_id", "work_item"
+    else:
+        pages = connector.extract_pull_requests(start, None)
+        normalise = connector.normalize_pull_request  # type: ignore[assignment]
+        id_field, record_type = "source_pr_id", "pull_request"
+
+    newest: datetime | None = None
+    batch: list[dict[str, Any]] = []
+    errors: list[SyncItemError] = []
+    fetched = 0
+    pages_seen = 0
+    for page in pages:
+        pages_seen += 1
+        for raw in page:
+            fetched += 1
+            try:
+                record = normalise(raw)
+                if not record.get(id_field):
+                    raise ValueError(f"normalised record has no {id_field}")
+            except Exception as exc:  # noqa: BLE001 - a bad record must not stop the sync
+                errors.append(_item_error(ctx, record_type, raw, exc))
+                continue
+            updated = record.get("updated_at_source")
+            if isinstance(updated, datetime) and (newest is None or updated > newest):
+                newest = updated
+            batch.append(record)
+        if len(batch) >= ctx.batch_size:
+            _commit_batch(ctx, stream, batch, errors, fetched, pages_seen)
+            batch, errors, fetched, pages_seen = [], [], 0, 0
+    _commit_batch(ctx, stream, batch, errors, fetched, pages_seen)
+    _advance_cursor(ctx, stream, newest)
+    log.info("source %s %s: stream done", source.id, stream)
+
+
+def _item_error(ctx: _Context, record_type: str, raw: Any, exc: Exception) -> SyncItemError:
+    payload = raw if isinstance(raw, dict) else {"value": repr(raw)[:RAW_PAYLOAD_LIMIT]}
+    record_id = None
+    if isinstance(raw, dict):
+        for key in ("id", "key", "number", "source_item_id", "source_pr_id"):
+            if raw.get(key) is not None:
+                record_id = str(raw[key])[:100]
+                break
+    return SyncItemError(
+        sync_run_id=ctx.run_id,
+        source_id=ctx.source.id or 0,
+        record_type=record_type,
+        source_record_id=record_id,
+        error=f"{type(exc).__name__}: {exc}"[:2000],
+        raw_payload=_json_safe(payload),
+    )
+
+
+def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    from etl.loader import _dumps
+
+    try:
+        text = _dumps(payload)
+    except (TypeError, ValueError):
+        return {"unserialisable": repr(payload)[:RAW_PAYLOAD_LIMIT]}
+    if len(text) > RAW_PAYLOAD_LIMIT:
+        return {"truncated": text[:RAW_PAYLOAD_LIMIT]}
+    return json.loads(text)
+
+
+def _commit_batch(
+    ctx: _Context, stream: str, batch: list[dict[str, Any]], errors: list[SyncItemError], fetched: int, pages: int
+) -> None:
+    """Load one batch, its item errors and the run's counters in one transaction."""
+    if not batch and not errors and not fetched and not pages:
+        return
+    source = ctx.source
+    loader = load_work_items if stream == "work_items" else load_pull_requests
+    with tenant_session(ctx.tenant_slug) as session:
+        result: LoadResult = loader(
+            session, batch, source_id=source.id or 0, project_id=source.project_id, source_type=source.source_type  # type: ignore[arg-type]
+        )
+        for error in errors:
+            session.add(error)
+        run = session.get(SyncRun, ctx.run_id, with_for_update=True)
+        assert run is not None
+        run.pages += pages
+        run.errors_count += len(errors)
+        if stream == "work_items":
+            run.items_fetched += fetched
+            run.items_upserted += result.inserted + result.updated
+        else:
+            run.prs_fetched += fetched
+            run.prs_upserted += result.inserted + result.updated
+        session.commit()
+    ctx.touched_sprints.update(result.touched_sprint_ids)
+    if result.touched_work_item_ids and ctx.compliance is not None:
+        _call_quietly(ctx.compliance, ctx.tenant_slug, result.touched_work_item_ids)
+    publish_event(
+        "sync.progress",
+        ctx.tenant_slug,
+        source_id=source.id,
+        run_id=ctx.run_id,
+        stream=stream,
+        items_fetched=run.items_fetched,
+        items_upserted=run.items_upserted,
+        prs_fetched=run.prs_fetched,
+        prs_upserted=run.prs_upserted,
+        errors_count=run.errors_count,
+        pages=run.pages,
+    )
+    if ctx.on_batch is not None:
+        ctx.on_batch(run)
+
+
+def _advance_cursor(ctx: _Context, stream: str, newest: datetime | None) -> None:
+    """Move the cursor to the newest updated-at seen (never backwards), after the data committed."""
+    if newest is None:
+        return
+    with tenant_session(ctx.tenant_slug) as session:
+        schema = tenant_schema_of(session)
+        session.execute(
+            sa.text(
+                f"""INSERT INTO "{schema}".sync_cursors (source_id, stream, updated_since, state, updated_at)
+                    VALUES (:s, :stream, :newest, '{{}}'::jsonb, now())
+                    ON CONFLICT (source_id, stream) DO UPDATE
+                    SET updated_since = GREATEST(sync_cursors.updated_since, EXCLUDED.updated_since), updated_at = now()"""
+            ),
+            {"s": ctx.source.id, "stream": stream, "newest": newest},
+        )
+        session.commit()
+
+
+# --------------------------------------------------------------------------- reconcile
+def _reconcile(ctx: _Context, connector: BaseConnector) -> None:
+    """Soft-delete rows whose ids vanished at the source; restore those that came back.
+
+    Ids stream page by page into a temporary table (one transaction), so
+    memory holds one page of ids whatever the size.
+    """
+    plan = []
+    if connector.provides_work_items:
+        plan.append(("work_items", "source_item_id", connector.list_work_item_ids))
+    if connector.provides_pull_requests:
+        plan.append(("pull_requests", "source_pr_id", connector.list_pull_request_ids))
+    deleted_total = 0
+    touched_items: list[int] = []
+    with tenant_session(ctx.tenant_slug) as session:
+        schema = tenant_schema_of(session)
+        pages = 0
+        for table, key, lister in plan:
+            session.execute(sa.text("CREATE TEMP TABLE IF NOT EXISTS _seen_ids (id text PRIMARY KEY) ON COMMIT DROP"))
+            session.execute(sa.text("TRUNCATE _seen_ids"))
+            seen = 0
+            for page in lister():
+                pages += 1
+                ids = [str(i) for i in page]
+                seen += len(ids)
+                session.execute(
+                    sa.text("INSERT INTO _seen_ids SELECT unnest(CAST(:ids AS text[])) ON CONFLICT DO NOTHING"), {"ids": ids}
+                )
+            live = session.execute(
+                sa.text(f'SELECT count(*) FROM "{schema}".{table} WHERE source_id = :s AND NOT is_deleted'),
+                {"s": ctx.source.id},
+            ).scalar_one()
+            if seen == 0 and live > 0:
+                raise SyncRefused(
+                    f"reconcile: the source listed no {table.replace('_', ' ')} while {live} are stored; "
+                    "refusing to delete them all (check the source's project/repository settings)"
+                )
+            gone = session.execute(
+                sa.text(
+                    f"""UPDATE "{schema}".{table} t SET is_deleted = true, deleted_at = now()
+                        WHERE t.source_id = :s AND NOT t.is_deleted
+                          AND NOT EXISTS (SELECT 1 FROM _seen_ids i WHERE i.id = t.{key})
+                        RETURNING t.id"""
+                ),
+                {"s": ctx.source.id},
+            ).scalars().all()
+            back = session.execute(
+                sa.text(
+                    f"""UPDATE "{schema}".{table} t SET is_deleted = false, deleted_at = NULL
+                        WHERE t.source_id = :s AND t.is_deleted
+                          AND EXISTS (SELECT 1 FROM _seen_ids i WHERE i.id = t.{key})
+                        RETURNING t.id"""
+                ),
+                {"s": ctx.source.id},
+            ).scalars().all()
+            deleted_total += len(gone)
+            if table == "work_items":
+                touched_items = list(gone) + list(back)
+                if touched_items:
+                    ctx.touched_sprints.update(
+                        session.execute(
+                            sa.text(
+                                f'SELECT DISTINCT sprint_id FROM "{schema}".work_items '
+                                "WHERE id = ANY(CAST(:ids AS int[])) AND sprint_id IS NOT NULL"
+                            ),
+                            {"ids": touched_items},
+                        ).scalars().all()
+                    )
+            log.info("reconcile source %s %s: %d seen, %d deleted, %d restored", ctx.source.id, table, seen, len(gone), len(back))
+        run = session.get(SyncRun, ctx.run_id)
+        assert run is not None
+        run.items_deleted = deleted_total
+        run.pages += pages
+        session.commit()
+    if touched_items and ctx.compliance is not None:
+        _call_quietly(ctx.compliance, ctx.tenant_slug, touched_items)
+    _rebuild_metrics(ctx)
+
+
+# --------------------------------------------------------------------------- after load
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
+    """A function from a module that may not exist yet (compliance, metrics)."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        log.info("%s.%s is not available; skipped after load", module, name)
+        return None
+
+
+def _call_quietly(fn: Callable[..., Any], *args: Any) -> None:
+    """Post-load steps are derived data: a failure is logged, the loaded data stays."""
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("post-load step %s failed", getattr(fn, "__name__", fn))
+
+
+def _rebuild_metrics(ctx: _Context) -> None:
+    if not ctx.touched_sprints:
+        return
+    rebuild = _optional("etl.metrics", "rebuild_metrics")
+    if rebuild is not None:
+        _call_quietly(rebuild, ctx.tenant_slug, sorted(ctx.touched_sprints))
+
+
+# --------------------------------------------------------------------------- outcome
+def _update_source(source_id: int, **values: Any) -> SourceConfig:
+    with public_session() as session:
+        source = session.get(SourceConfig, source_id, with_for_update=True)
+        assert source is not None
+        for name, value in values.items():
+            setattr(source, name, value)
+        source.updated_at = utcnow()
+        session.commit()
+        return source
+
+
+def _succeed(ctx: _Context) -> SyncRun:
+    now = utcnow()
+    with tenant_session(ctx.tenant_slug) as session:
+        run = session.get(SyncRun, ctx.run_id)
+        assert run is not None
+        run.status = SyncStatus.PARTIAL if run.errors_count else SyncStatus.SUCCEEDED
+        run.finished_at = now
+        if run.errors_count:
+            run.error = f"{run.errors_count} record(s) could not be read; see the item errors"
+        session.commit()
+    _update_source(
+        ctx.source.id or 0,
+        status=SourceStatus.OK,
+        last_success_at=now,
+        consecutive_failures=0,
+        last_error=None,
+        circuit_open=False,
+    )
+    publish_event(
+        "sync.finished",
+        ctx.tenant_slug,
+        source_id=ctx.source.id,
+        run_id=ctx.run_id,
+        status=run.status,
+        items_fetched=run.items_fetched,
+        items_upserted=run.items_upserted,
+        prs_fetched=run.prs_fetched,
+        prs_upserted=run.prs_upserted,
+        items_deleted=run.items_deleted,
+        errors_count=run.errors_count,
+        pages=run.pages,
+    )
+    return run
+
+
+def _fail(ctx: _Context, exc: Exception, count_failure: bool) -> None:
+    message = str(exc) or type(exc).__name__
+    if not isinstance(exc, SourceError):
+        log.exception("sync of source %s failed", ctx.source.id)
+        message = f"{type(exc).__name__}: {message}"
+    message = message[:2000]
+    with tenant_session(ctx.tenant_slug) as session:
+        run = session.get(SyncRun, ctx.run_id)
+        assert run is not None
+        run.status = SyncStatus.FAILED
+        run.finished_at = utcnow()
+        run.error = message if count_failure else f"{message} (will retry)"
+        session.commit()
+    with public_session() as session:
+        source = session.get(SourceConfig, ctx.source.id, with_for_update=True)
+        assert source is not None
+        failures = source.consecutive_failures + (1 if count_failure else 0)
+        opening = count_failure and failures >= source.failure_threshold and not source.circuit_open
+        source.consecutive_failures = failures
+        source.last_error = message
+        source.circuit_open = source.circuit_open or failures >= source.failure_threshold
+        source.status = SourceStatus.CIRCUIT_OPEN if source.circuit_open else SourceStatus.FAILED
+        source.updated_at = utcnow()
+        notified = _notify_admins(session, source, message) if opening else []
+        session.commit()
+    publish_event("sync.failed", ctx.tenant_slug, source_id=ctx.source.id, run_id=ctx.run_id, error=message, circuit_open=opening)
+    for user_id in notified:
+        publish_event("notification.created", ctx.tenant_slug, user_id=user_id, kind="etl_failure", source_id=ctx.source.id)
+
+
+def _notify_admins(session: Session, source: SourceConfig, message: str) -> list[int]:
+    """Tell the project's tech leads and project managers that syncs are paused."""
+    users = session.exec(
+        select(User.id)
+        .join(UserProjectRole, UserProjectRole.user_id == User.id)
+        .where(
+            UserProjectRole.project_id == source.project_id,
+            UserProjectRole.role.in_([ProjectRole.TECH_LEAD, ProjectRole.PROJECT_MANAGER]),  # type: ignore[attr-defined]
+            User.tenant_id == source.tenant_id,
+            User.is_active == True,  # noqa: E712
+        )
+        .distinct()
+    ).all()
+    for user_id in users:
+        session.add(
+            Notification(
+                tenant_id=source.tenant_id,
+                user_id=user_id,
+                project_id=source.project_id,
+                kind="etl_failure",
+                severity="critical",
+                title=f"Sync of {source.name} paused after {source.consecutive_failures} failures",
+                body=f"Last error: {message}\nAn admin must fix the source and reset it before syncs resume.",
+                data={"source_id": source.id},
+            )
+        )
+    return [u for u in users if u is not None]
