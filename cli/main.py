@@ -20,14 +20,14 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _guard(fn):  # noqa: ANN001, ANN202 - decorator
+def _guard(fn):
     """Turn service errors and a dead database into one clear line instead of a traceback."""
     import functools
 
     from sqlalchemy.exc import OperationalError
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # noqa: ANN202
+    def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except ServiceError as exc:
@@ -70,13 +70,17 @@ def migrate(
 
 @app.command("create-admin")
 @_guard
-def create_admin(email: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True)], name: str = "") -> None:
+def create_admin(
+    email: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True)], name: str = ""
+) -> None:
     """Create a platform administrator."""
     from models.enums import UserRole
     from services.audit import Actor
     from services.users import UserCreate, create_user
 
-    user = create_user(UserCreate(email=email, password=password, full_name=name, role=UserRole.PLATFORM_ADMIN), Actor.system("cli"))
+    user = create_user(
+        UserCreate(email=email, password=password, full_name=name, role=UserRole.PLATFORM_ADMIN), Actor.system("cli")
+    )
     console.print(f"platform admin {user.email} created (id {user.id})")
 
 
@@ -116,7 +120,9 @@ def create_user_cmd(
         t = get_tenant_by_slug(session, tenant)
         proj = None
         if project:
-            proj = session.exec(select(Project).where(Project.tenant_id == t.id, Project.key == project.upper())).first()
+            proj = session.exec(
+                select(Project).where(Project.tenant_id == t.id, Project.key == project.upper())
+            ).first()
             if proj is None:
                 _fail(f"project {project} not found in tenant {tenant}")
     try:
@@ -152,7 +158,9 @@ def rotate_keys() -> None:
 
 @app.command("rebuild-metrics")
 @_guard
-def rebuild_metrics_cmd(tenant: Annotated[list[str] | None, typer.Option(help="tenant slugs (default all)")] = None) -> None:
+def rebuild_metrics_cmd(
+    tenant: Annotated[list[str] | None, typer.Option(help="tenant slugs (default all)")] = None,
+) -> None:
     """Recompute compliance, sprint and developer metrics for every tenant from the normalised tables."""
     from etl.compliance import evaluate_compliance
     from etl.metrics import rebuild_metrics
@@ -162,6 +170,46 @@ def rebuild_metrics_cmd(tenant: Annotated[list[str] | None, typer.Option(help="t
         evaluate_compliance(slug)
         rebuild_metrics(slug)
         console.print(f"{slug}: compliance evaluated, metrics rebuilt")
+
+
+@app.command("backup-tenant")
+@_guard
+def backup_tenant_cmd(tenant: str, path: str) -> None:
+    """Write one tenant's data and control-plane rows to a backup archive (tar.gz)."""
+    from pathlib import Path
+
+    from services.audit import Actor
+    from services.tenant_backup import backup_tenant
+
+    manifest = backup_tenant(tenant, Path(path), Actor.system("cli"))
+    rows = sum(t["rows"] for t in manifest["tables"].values())
+    console.print(f"backup of {tenant}: {rows} rows in {len(manifest['tables'])} tables -> {path}")
+
+
+@app.command("restore-tenant")
+@_guard
+def restore_tenant_cmd(
+    path: str, replace: Annotated[bool, typer.Option(help="drop the existing tenant data first")] = False
+) -> None:
+    """Restore a tenant from a `dmt backup-tenant` archive."""
+    from pathlib import Path
+
+    from services.audit import Actor
+    from services.tenant_backup import restore_tenant
+
+    restored = restore_tenant(Path(path), Actor.system("cli"), replace=replace)
+    console.print(f"restored {sum(restored.values())} rows from {path}")
+
+
+@app.command("restore-archive")
+@_guard
+def restore_archive_cmd(job_id: int) -> None:
+    """Bring a retention job's archived quarter back into its tenant."""
+    from services.audit import Actor
+    from services.retention import restore_job
+
+    restored = restore_job(job_id, Actor.system("cli"))
+    console.print(f"restored {sum(restored.values())} rows from retention job {job_id}")
 
 
 @app.command()

@@ -1,0 +1,266 @@
+"""Tenant data archives: JSON lines per table plus a manifest with row counts and checksums.
+
+Used by data retention (one quarter of a tenant's data), by `dmt backup-tenant`
+/ `dmt restore-tenant` (a whole tenant) and by `dmt restore-archive`.
+
+Rows are serialised by PostgreSQL itself (`row_to_json`, ordered by id), so a
+re-read of the same rows gives the same bytes and the checksum can be
+verified against the live database. Restores go through
+`jsonb_populate_recordset`, which turns each JSON row back into the table's
+own column types.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from core.settings import get_settings
+from models.db import get_engine, schema_for
+from models.migrate import head_revision
+
+FORMAT_VERSION = 1
+
+#: Tenant tables in restore order (parents before children); deletes run in reverse.
+TENANT_TABLES = [
+    "developer_identities",
+    "identity_aliases",
+    "sprints",
+    "sync_runs",
+    "sync_item_errors",
+    "sync_cursors",
+    "pull_requests",
+    "work_items",
+    "work_item_pull_requests",
+    "dmt_exceptions",
+    "compliance_flags",
+    "coverage_evidence",
+    "sprint_metrics",
+    "developer_metrics",
+    "ai_predictions",
+    "export_jobs",
+]
+
+
+@dataclass
+class TableSelection:
+    """Which rows of which tables: a SQL condition per table ({s} is the schema), None = all rows."""
+
+    conditions: dict[str, str | None]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def tables(self) -> list[str]:
+        return [t for t in TENANT_TABLES if t in self.conditions]
+
+    def query(self, schema: str, table: str, columns: str = "row_to_json(t)::text") -> str:
+        where = self.conditions[table]
+        sql = f'SELECT {columns} FROM "{schema}".{table} t'
+        if where:
+            sql += " WHERE " + where.format(s=f'"{schema}"')
+        return sql + " ORDER BY t.id"
+
+
+def whole_tenant() -> TableSelection:
+    return TableSelection({t: None for t in TENANT_TABLES})
+
+
+def quarter_selection(start: datetime, end: datetime) -> TableSelection:
+    """A quarter of delivery data: items finished (else created) and PRs merged/closed (else opened) in it.
+
+    Derived read models (metrics) and configuration-like rows (identities,
+    sprints, cursors) stay: metrics are rebuilt after a delete or restore.
+    """
+    items = "COALESCE(t.done_at, t.created_at_source, t.first_seen_at) >= :start AND COALESCE(t.done_at, t.created_at_source, t.first_seen_at) < :end"
+    prs = "COALESCE(t.merged_at, t.closed_at, t.created_at_source, t.first_seen_at) >= :start AND COALESCE(t.merged_at, t.closed_at, t.created_at_source, t.first_seen_at) < :end"
+    item_ids = f"SELECT t.id FROM {{s}}.work_items t WHERE {items}"
+    pr_ids = f"SELECT t.id FROM {{s}}.pull_requests t WHERE {prs}"
+    return TableSelection(
+        {
+            "sync_runs": "t.started_at >= :start AND t.started_at < :end",
+            "sync_item_errors": "t.sync_run_id IN (SELECT t.id FROM {s}.sync_runs t WHERE t.started_at >= :start AND t.started_at < :end)",
+            "pull_requests": prs,
+            "work_items": items,
+            "work_item_pull_requests": f"t.work_item_id IN ({item_ids}) OR t.pull_request_id IN ({pr_ids})",
+            "dmt_exceptions": f"t.work_item_id IN ({item_ids})",
+            "compliance_flags": f"t.work_item_id IN ({item_ids})",
+            "coverage_evidence": f"t.work_item_id IN ({item_ids}) OR t.pull_request_id IN ({pr_ids})",
+        },
+        {"start": start, "end": end},
+    )
+
+
+# --------------------------------------------------------------------------- file store
+class FileStore:
+    """Where archives live: a local folder by default (ARCHIVE_DIR)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root or get_settings().archive_dir)
+
+    def path_for(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError(f"archive key {key!r} leaves the archive folder")
+        return path
+
+    def uri(self, key: str) -> str:
+        return f"file://{self.path_for(key)}"
+
+    def open_write(self, key: str) -> io.BufferedWriter:
+        path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("wb")
+
+    def open_read(self, key: str) -> io.BufferedReader:
+        return self.path_for(key).open("rb")
+
+    def exists(self, key: str) -> bool:
+        return self.path_for(key).exists()
+
+
+# --------------------------------------------------------------------------- write / read
+def _rows(conn: Connection, selection: TableSelection, schema: str, table: str) -> Iterator[str]:
+    result = conn.execution_options(stream_results=True, yield_per=5000).execute(
+        sa.text(selection.query(schema, table)), selection.params
+    )
+    for (line,) in result:
+        yield line
+
+
+def write_archive(
+    tenant_slug: str, selection: TableSelection, store: FileStore, key: str, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """Stream the selected rows into store[key] (tar.gz); return the manifest."""
+    schema = schema_for(tenant_slug)
+    manifest: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "tenant": tenant_slug,
+        "tenant_revision": head_revision("tenant"),
+        "created_at": datetime.now(UTC).isoformat(),
+        **meta,
+        "tables": {},
+    }
+    with get_engine().connect() as conn, store.open_write(key) as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        # One snapshot for all tables: REPEATABLE READ inside one transaction.
+        conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        for table in selection.tables():
+            digest, count, buffer = hashlib.sha256(), 0, io.BytesIO()
+            with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
+                for line in _rows(conn, selection, schema, table):
+                    data = line.encode() + b"\n"
+                    digest.update(data)
+                    gz.write(data)
+                    count += 1
+            info = tarfile.TarInfo(f"tables/{table}.jsonl.gz")
+            info.size = buffer.tell()
+            buffer.seek(0)
+            tar.addfile(info, buffer)
+            manifest["tables"][table] = {"rows": count, "sha256": digest.hexdigest()}
+        body = json.dumps(manifest, indent=2).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+        conn.rollback()
+    return manifest
+
+
+def read_manifest(store: FileStore, key: str) -> dict[str, Any]:
+    with store.open_read(key) as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
+        member = tar.extractfile("manifest.json")
+        if member is None:
+            raise ValueError("archive has no manifest.json")
+        return json.loads(member.read())
+
+
+def iter_archive_rows(store: FileStore, key: str, table: str) -> Iterator[bytes]:
+    with store.open_read(key) as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
+        member = tar.extractfile(f"tables/{table}.jsonl.gz")
+        if member is None:
+            return
+        with gzip.GzipFile(fileobj=member) as gz:
+            yield from gz
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    tables: dict[str, dict[str, Any]]
+
+    def problems(self) -> list[str]:
+        return [f"{t}: {d['problem']}" for t, d in self.tables.items() if d.get("problem")]
+
+
+def verify_archive(tenant_slug: str, selection: TableSelection, store: FileStore, key: str) -> VerifyReport:
+    """Re-read the archive (its own checksums) and compare it with the live rows it claims to hold."""
+    manifest = read_manifest(store, key)
+    schema = schema_for(tenant_slug)
+    tables: dict[str, dict[str, Any]] = {}
+    with get_engine().connect() as conn:
+        for table, expected in manifest["tables"].items():
+            file_digest, file_rows = hashlib.sha256(), 0
+            for line in iter_archive_rows(store, key, table):
+                file_digest.update(line)
+                file_rows += 1
+            db_digest, db_rows = hashlib.sha256(), 0
+            for line in _rows(conn, selection, schema, table):
+                db_digest.update(line.encode() + b"\n")
+                db_rows += 1
+            entry = {"rows": expected["rows"], "archive_rows": file_rows, "database_rows": db_rows}
+            if file_rows != expected["rows"] or file_digest.hexdigest() != expected["sha256"]:
+                entry["problem"] = "the archive file does not match its manifest (corrupted)"
+            elif db_rows != expected["rows"] or db_digest.hexdigest() != expected["sha256"]:
+                entry["problem"] = (
+                    f"the database now holds {db_rows} matching rows, the archive {file_rows}, or they differ"
+                )
+            tables[table] = entry
+    return VerifyReport(ok=all("problem" not in e for e in tables.values()), tables=tables)
+
+
+def restore_rows(conn: Connection, tenant_slug: str, store: FileStore, key: str, batch: int = 2000) -> dict[str, int]:
+    """Insert the archive's rows back (rows that still exist are kept); reset id sequences."""
+    schema = schema_for(tenant_slug)
+    manifest = read_manifest(store, key)
+    restored: dict[str, int] = {}
+    for table in [t for t in TENANT_TABLES if t in manifest["tables"]]:
+        sql = sa.text(
+            f'INSERT INTO "{schema}".{table} SELECT * FROM jsonb_populate_recordset(NULL::"{schema}".{table}, CAST(:rows AS jsonb)) '
+            "ON CONFLICT DO NOTHING"
+        )
+        pending: list[str] = []
+        count = 0
+        for line in iter_archive_rows(store, key, table):
+            pending.append(line.decode().rstrip("\n"))
+            if len(pending) >= batch:
+                count += conn.execute(sql, {"rows": "[" + ",".join(pending) + "]"}).rowcount
+                pending = []
+        if pending:
+            count += conn.execute(sql, {"rows": "[" + ",".join(pending) + "]"}).rowcount
+        conn.execute(
+            sa.text(
+                f"SELECT setval(pg_get_serial_sequence('\"{schema}\".{table}', 'id'), "
+                f'GREATEST((SELECT COALESCE(MAX(id), 0) FROM "{schema}".{table}), 1))'
+            )
+        )
+        restored[table] = count
+    return restored
+
+
+def delete_rows(conn: Connection, tenant_slug: str, selection: TableSelection) -> dict[str, int]:
+    """Delete the selected rows, children first, in the caller's transaction."""
+    schema = schema_for(tenant_slug)
+    deleted: dict[str, int] = {}
+    for table in reversed(selection.tables()):
+        where = selection.conditions[table]
+        sql = f'DELETE FROM "{schema}".{table} t' + (" WHERE " + where.format(s=f'"{schema}"') if where else "")
+        deleted[table] = conn.execute(sa.text(sql), selection.params).rowcount
+    return deleted
