@@ -144,7 +144,7 @@ def run_sync(
     task_id: str | None = None,
     *,
     batch_size: int = BATCH_SIZE,
-    count_failure: bool = True,
+    count_failure: bool | Callable[[Exception], bool] = True,
     lock: bool = True,
     lock_wait_seconds: float = 0.0,
     on_batch: Callable[[SyncRun], None] | None = None,
@@ -153,8 +153,9 @@ def run_sync(
 
     On failure the run, the source row and (after the threshold) the breaker
     and notifications are recorded, then the error is raised again so a worker
-    can retry it. `count_failure=False` records the failed run without counting
-    it towards the breaker (a retry is coming).
+    can retry it. `count_failure=False` (or a function of the error returning
+    False) records the failed run without counting it towards the breaker: a
+    retry is coming.
     """
     if kind not in (SyncKind.INCREMENTAL, SyncKind.BACKFILL, SyncKind.RECONCILE):
         raise ValueError(f"unknown sync kind {kind!r} (incremental, backfill, reconcile)")
@@ -178,7 +179,7 @@ def _run_locked(
     kind: str,
     task_id: str | None,
     batch_size: int,
-    count_failure: bool,
+    count_failure: bool | Callable[[Exception], bool],
     on_batch: Callable[[SyncRun], None] | None,
 ) -> SyncRun:
     source, tenant = _load_source(tenant_slug, source_id)
@@ -231,7 +232,7 @@ def _run_locked(
                     _sync_stream(ctx, connector, stream)
             _rebuild_metrics(ctx)
     except Exception as exc:
-        _fail(ctx, exc, count_failure)
+        _fail(ctx, exc, count_failure(exc) if callable(count_failure) else count_failure)
         raise
     finally:
         if connector is not None:

@@ -1,0 +1,135 @@
+"""NOTHING LOST: SIGKILL a real Celery worker mid-sync; a new worker finishes the job exactly once.
+
+The worker runs as a subprocess on the test PostgreSQL database and Redis,
+consuming a private queue. The fake source answers slowly (latency per page),
+so the kill lands after the first batch committed and before the last.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from bench._fake_tracker import TOKEN, TrackerData, create_app
+from core.crypto import encrypt_secret
+from models.db import public_session, tenant_schema_of, tenant_session
+from models.public import Project, SourceConfig
+from models.tenant import SyncRun
+from tests.fakes.server import FaultControls, serve
+
+ROOT = Path(__file__).resolve().parents[2]
+SIZE = 3000
+
+pytestmark = pytest.mark.slow
+
+
+def start_worker(database_url: str, redis_url: str, queue: str, name: str, log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PYTHONPATH": str(ROOT),
+        "ALLOW_PRIVATE_SOURCE_URLS": "true",
+        "DMT_CONNECTOR_PLUGINS": "bench._fake_tracker:register_fake_connectors",
+        "DMT_SYNC_LOCK_TTL": "4",
+        "DMT_VISIBILITY_TIMEOUT": "6",
+    }
+    celery = Path(sys.executable).with_name("celery")
+    cmd = [
+        str(celery), "-A", "etl.worker", "worker", "--pool=solo", "--concurrency=1", "-Q", queue,
+        "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel=info",
+    ]  # fmt: skip
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def item_counts(slug: str) -> tuple[int, int]:
+    with tenant_session(slug) as s:
+        schema = tenant_schema_of(s)
+        return tuple(
+            s.execute(sa.text(f'SELECT count(*), count(DISTINCT source_item_id) FROM "{schema}".work_items')).one()
+        )  # type: ignore[return-value]
+
+
+@pytest.fixture
+def slow_source(make_tenant) -> Iterator[tuple[str, int, FaultControls]]:
+    tenant = make_tenant("kill")
+    controls = FaultControls(latency_seconds=0.4)
+    with serve(create_app(TrackerData(size=SIZE), controls)) as url:
+        with public_session() as s:
+            project = Project(tenant_id=tenant.id, key="PROJ", name="Project")
+            s.add(project)
+            s.flush()
+            source = SourceConfig(
+                tenant_id=tenant.id, project_id=project.id or 0, name="slow jira", source_type="jira",
+                base_url=url, token_encrypted=encrypt_secret(TOKEN), historical_import_days=3650,
+            )  # fmt: skip
+            s.add(source)
+            s.commit()
+            yield tenant.slug, source.id or 0, controls
+
+
+def test_sigkill_mid_sync_loses_nothing_and_duplicates_nothing(
+    database_url: str, redis_url: str, slow_source, tmp_path: Path
+) -> None:
+    from etl.worker import sync_source
+
+    slug, source_id, _controls = slow_source
+    queue = f"dmt_kill_{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "worker.log"
+    first = start_worker(database_url, redis_url, queue, "first", log)
+    second = None
+    try:
+        result = sync_source.apply_async(args=[slug, source_id, "incremental"], queue=queue)
+        deadline = time.monotonic() + 90
+        while item_counts(slug)[0] == 0:
+            assert time.monotonic() < deadline, "first batch never committed:\n" + log.read_text()[-3000:]
+            assert first.poll() is None, "worker died:\n" + log.read_text()[-3000:]
+            time.sleep(0.2)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        loaded_at_kill = item_counts(slug)[0]
+        assert 0 < loaded_at_kill < SIZE, "the kill must land mid-sync"
+
+        second = start_worker(database_url, redis_url, queue, "second", log)
+        deadline = time.monotonic() + 120
+        while True:
+            with tenant_session(slug) as s:
+                runs = s.exec(select(SyncRun).where(SyncRun.source_id == source_id).order_by(SyncRun.id)).all()
+            if any(r.status == "succeeded" for r in runs):
+                break
+            assert time.monotonic() < deadline, "redelivered sync did not finish:\n" + log.read_text()[-4000:]
+            assert second.poll() is None, "second worker died:\n" + log.read_text()[-3000:]
+            time.sleep(0.5)
+        assert result.get(timeout=30)["status"] == "succeeded"
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                stop(proc)
+
+    total, distinct = item_counts(slug)
+    assert (total, distinct) == (SIZE, SIZE)
+    # The interrupted run is closed as such; the redelivered one (same task id) completed it.
+    assert [r.status for r in runs] == ["failed", "succeeded"]
+    assert "interrupted" in (runs[0].error or "")
+    assert runs[0].task_id == runs[1].task_id == result.id
+    assert runs[1].items_fetched == SIZE
