@@ -1,0 +1,1 @@
+"""Admin portal (Reflex app `admin_app`): tenants, projects, users, sources, health, audit."""

@@ -1,0 +1,128 @@
+"""Small building blocks shared by both portals' pages (layout-neutral, no state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from portal_common import styles
+
+
+def page_header(title: str | rx.Var, subtitle: str | rx.Var | None = None, *actions: rx.Component) -> rx.Component:
+    """The heading of a page with optional actions on the right."""
+    return rx.flex(
+        rx.vstack(
+            rx.heading(title, size="6", weight="bold"),
+            rx.text(subtitle, color=styles.MUTED, size="2") if subtitle is not None else rx.fragment(),
+            spacing="1",
+        ),
+        rx.hstack(*actions, spacing="2", wrap="wrap"),
+        justify="between",
+        align=rx.breakpoints(initial="start", sm="center"),
+        direction=rx.breakpoints(initial="column", sm="row"),
+        gap="12px",
+        width="100%",
+    )
+
+
+def section(
+    title: str | rx.Var, *children: rx.Component, actions: rx.Component | None = None, **props: Any
+) -> rx.Component:
+    """A card with a title row."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading(title, size="4", weight="medium"),
+                rx.spacer(),
+                actions if actions is not None else rx.fragment(),
+                width="100%",
+                align="center",
+            ),
+            *children,
+            spacing="3",
+            width="100%",
+        ),
+        style=styles.card_style,
+        **props,
+    )
+
+
+def field(label: str, control: rx.Component, help_text: str | None = None) -> rx.Component:
+    """A labelled form control with an optional help line."""
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        control,
+        rx.text(help_text, size="1", color=styles.MUTED) if help_text else rx.fragment(),
+        spacing="1",
+        width="100%",
+    )
+
+
+def error_callout(message: rx.Var) -> rx.Component:
+    """A red message shown while `message` is not empty."""
+    return rx.cond(
+        message != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("triangle-alert")),
+            rx.callout.text(message),
+            color_scheme="red",
+            role="alert",
+            width="100%",
+        ),
+    )
+
+
+def notice_callout(message: rx.Var) -> rx.Component:
+    """A green message shown while `message` is not empty."""
+    return rx.cond(
+        message != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("circle-check")),
+            rx.callout.text(message),
+            color_scheme="green",
+            role="status",
+            width="100%",
+        ),
+    )
+
+
+def status_badge(status: rx.Var | str) -> rx.Component:
+    """A coloured badge for a status or severity value."""
+    return rx.badge(
+        status,
+        color_scheme=rx.match(status, *[(k, v) for k, v in styles.STATUS_COLORS.items()], "gray"),
+        variant="soft",
+    )
+
+
+def empty_row(columns: int, text: str) -> rx.Component:
+    return rx.table.row(rx.table.cell(rx.text(text, color=styles.MUTED, size="2"), col_span=columns))
+
+
+def data_table(headers: list[str], body: rx.Component, **props: Any) -> rx.Component:
+    """A table that scrolls sideways on small screens."""
+    return rx.box(
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            rx.table.body(body),
+            variant="surface",
+            size="2",
+            width="100%",
+            **props,
+        ),
+        style=styles.table_wrap_style,
+    )
+
+
+def stat(label: str | rx.Var, value: Any, hint: str | rx.Var | None = None, color: str | None = None) -> rx.Component:
+    """A number with a caption, for summary rows."""
+    return rx.card(
+        rx.vstack(
+            rx.text(label, size="2", color=styles.MUTED),
+            rx.heading(value, size="6", color=color) if color else rx.heading(value, size="6"),
+            rx.text(hint, size="1", color=styles.MUTED) if hint is not None else rx.fragment(),
+            spacing="1",
+        ),
+        width="100%",
+    )

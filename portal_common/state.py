@@ -1,0 +1,139 @@
+"""AuthState: the signed-in user of a portal, checked on the server for every page and data event.
+
+Page states subclass AuthState and start every data handler with
+
+    user = await self.require_user()
+
+which re-reads the HttpOnly session cookie and checks it in the database (so a
+sign-out or deactivation takes effect at once); without a valid session it
+raises NotSignedIn and the app sends the browser to /login.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+from urllib.parse import quote
+
+import reflex as rx
+
+from portal_common import live
+from portal_common.registry import PAGES
+from portal_common.session import NotSignedIn, resolve_user
+from services.auth import PORTAL_ADMIN, CurrentUser
+
+#: Client tokens with a running live loop in this process.
+_LIVE_TOKENS: set[str] = set()
+LIVE_IDLE_CHECK_SECONDS = 15.0
+
+_portal: dict[str, Any] = {"name": "company", "app": None}
+
+
+def configure(portal: str, app: rx.App | None = None) -> None:
+    """Set which portal this process serves ("company" or "admin"); called by create_portal_app."""
+    _portal["name"] = portal
+    if app is not None:
+        _portal["app"] = app
+
+
+def current_portal() -> str:
+    return _portal["name"]
+
+
+async def _still_connected(token: str) -> bool:
+    app = _portal["app"]
+    try:
+        return bool(await app.event_namespace._token_manager.is_token_connected(token))
+    except Exception:  # noqa: BLE001 - private API of Reflex: if it moves, keep the loop alive
+        return True
+
+
+class AuthState(rx.State):
+    """Who is signed in (display vars only; identity stays in backend-only vars)."""
+
+    user_name: str = ""
+    user_email: str = ""
+    tenant_name: str = ""
+    signed_in: bool = False
+    #: Bumped on every batch of live events for this user's tenant (admins: all tenants).
+    live_seq: int = 0
+    live_last_type: str = ""
+
+    _user: CurrentUser | None = None
+    _route: str = ""
+
+    async def require_user(self) -> CurrentUser:
+        """The signed-in user, re-checked against the database; raises NotSignedIn."""
+        user = await resolve_user(self.router.headers.cookie, current_portal())
+        if user is None:
+            self._user = None
+            self.signed_in = False
+            raise NotSignedIn("your session has ended: sign in again")
+        self._user = user
+        return user
+
+    def _show_user(self, user: CurrentUser) -> None:
+        self.user_name = user.display_name
+        self.user_email = user.email
+        self.tenant_name = user.tenant_name or ("Platform administrator" if user.is_platform_admin else "")
+        self.signed_in = True
+
+    def _login_redirect(self) -> rx.event.EventSpec:
+        url = self.router.url
+        target = url.path + (f"?{url.query}" if url.query else "")
+        return rx.redirect(f"/login?next={quote(target or '/', safe='')}")
+
+    @rx.event
+    async def check_session(self, route: str):
+        """on_load of every protected page: go to /login without a session, else run the page's on_load."""
+        user = await resolve_user(self.router.headers.cookie, current_portal())
+        if user is None:
+            self._user = None
+            self.signed_in = False
+            return self._login_redirect()
+        self._user = user
+        self._route = route
+        self._show_user(user)
+        spec = PAGES.get(route)
+        events: list[Any] = list(spec.on_load) if spec else []
+        if self.router.session.client_token not in _LIVE_TOKENS:
+            events.append(AuthState.live_loop)
+        return events
+
+    @rx.event(background=True)
+    async def live_loop(self):
+        """Follow live events while this tab is open; call the current page's on_live handler."""
+        token = self.router.session.client_token
+        if not token or token in _LIVE_TOKENS:
+            return
+        _LIVE_TOKENS.add(token)
+        queue = live.subscribe()
+        try:
+            while True:
+                batch = await live.next_batch(queue, LIVE_IDLE_CHECK_SECONDS)
+                if not await _still_connected(token):
+                    break
+                if not batch:
+                    continue
+                handler = None
+                relevant: list[dict[str, Any]] = []
+                async with self:
+                    user = self._user
+                    if user is None:
+                        continue
+                    if user.portal == PORTAL_ADMIN:
+                        relevant = batch
+                    else:
+                        relevant = [e for e in batch if e.get("tenant") == user.tenant_slug]
+                    if not relevant:
+                        continue
+                    self.live_seq += 1
+                    self.live_last_type = str(relevant[-1].get("type", ""))
+                    spec = PAGES.get(self._route)
+                    handler = spec.on_live if spec else None
+                if handler is not None:
+                    yield handler(relevant)
+        finally:
+            live.unsubscribe(queue)
+            with contextlib.suppress(KeyError):
+                _LIVE_TOKENS.remove(token)

@@ -1,0 +1,123 @@
+"""The look of both portals, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ACCENT = "indigo"
+GRAY = "slate"
+
+SIDEBAR_WIDTH = "236px"
+HEADER_HEIGHT = "56px"
+
+SIDEBAR_BG = "var(--slate-2)"
+BORDER = "1px solid var(--gray-a5)"
+MUTED = "var(--gray-11)"
+
+#: Breakpoints of Radix themes: [phone, >=520px, >=768px, >=1024px, ...]
+HIDE_ON_PHONE = ["none", "none", "flex"]
+SHOW_ON_PHONE = ["flex", "flex", "none"]
+
+
+base_style: dict[Any, Any] = {
+    "font_family": "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+}
+
+sidebar_style: dict[str, Any] = {
+    "width": SIDEBAR_WIDTH,
+    "min_width": SIDEBAR_WIDTH,
+    "height": "100vh",
+    "position": "sticky",
+    "top": "0",
+    "background": SIDEBAR_BG,
+    "border_right": BORDER,
+    "padding": "16px 12px",
+    "display": HIDE_ON_PHONE,
+    "flex_direction": "column",
+    "gap": "4px",
+}
+
+nav_link_style: dict[str, Any] = {
+    "display": "flex",
+    "align_items": "center",
+    "gap": "10px",
+    "padding": "8px 10px",
+    "border_radius": "8px",
+    "color": "var(--gray-12)",
+    "font_size": "14px",
+    "text_decoration": "none",
+    "width": "100%",
+    "_hover": {"background": "var(--accent-a3)", "text_decoration": "none"},
+}
+
+nav_link_active_style: dict[str, Any] = {
+    **nav_link_style,
+    "background": "var(--accent-a4)",
+    "color": "var(--accent-12)",
+    "font_weight": "600",
+}
+
+header_style: dict[str, Any] = {
+    "height": HEADER_HEIGHT,
+    "padding": "0 20px",
+    "border_bottom": BORDER,
+    "background": "var(--color-panel-solid)",
+    "position": "sticky",
+    "top": "0",
+    "z_index": "10",
+    "align_items": "center",
+    "justify_content": "space-between",
+    "width": "100%",
+}
+
+content_style: dict[str, Any] = {
+    "padding": ["16px 12px", "16px", "24px 28px"],
+    "width": "100%",
+    "max_width": "1400px",
+    "gap": "20px",
+}
+
+card_style: dict[str, Any] = {
+    "width": "100%",
+    "padding": ["14px", "18px"],
+}
+
+table_wrap_style: dict[str, Any] = {
+    "width": "100%",
+    "overflow_x": "auto",
+}
+
+auth_page_style: dict[str, Any] = {
+    "min_height": "100vh",
+    "width": "100%",
+    "align_items": "center",
+    "justify_content": "center",
+    "background": "linear-gradient(160deg, var(--accent-2), var(--slate-3))",
+    "padding": "16px",
+}
+
+auth_card_style: dict[str, Any] = {
+    "width": "100%",
+    "max_width": "400px",
+    "padding": "28px",
+}
+
+#: Badge colours for statuses shown in tables.
+STATUS_COLORS: dict[str, str] = {
+    "active": "green",
+    "ok": "green",
+    "succeeded": "green",
+    "inactive": "gray",
+    "new": "blue",
+    "queued": "blue",
+    "running": "blue",
+    "syncing": "blue",
+    "partial": "amber",
+    "failed": "red",
+    "circuit_open": "red",
+    "critical": "red",
+    "high": "orange",
+    "medium": "amber",
+    "low": "blue",
+    "info": "gray",
+}
