@@ -106,6 +106,8 @@ class Forecast(BaseModel):
     p85: float | None = None
     source: str = "none"  # prediction, estimate, none
     note: str = ""
+    p50_text: str = ""  # backlog forecasts: finish dates
+    p85_text: str = ""
 
 
 class VelocitySeries(BaseModel):
@@ -523,10 +525,10 @@ def _sprint_rows(session: Session, project_id: int, include_future: bool = False
 
 
 def _as_percent(rate: float | None) -> float | None:
-    """Read models store rates as 0..1 fractions; show percent."""
+    """Read models store rates as 0..1 fractions; pages show percent."""
     if rate is None:
         return None
-    return rate * 100.0 if rate <= 1.0 else rate
+    return rate * 100.0
 
 
 def _live_sprint_figures(session: Session, project_id: int) -> dict[int, dict[str, Any]]:
@@ -753,16 +755,24 @@ def _latest_prediction(session: Session, project_id: int, kind: str) -> AIPredic
 
 
 def _forecast_of(pred: AIPrediction | None, label: str) -> Forecast:
+    """Read a stored forecast: velocity outputs {"velocity": {"p50", "p85"}}, backlog {"p50_date", ...}."""
     if pred is None:
         return Forecast(label=label)
     out = pred.outputs or {}
-    return Forecast(
+    nested = out.get("velocity") if isinstance(out.get("velocity"), dict) else None
+    values = nested or out
+    fc = Forecast(
         label=str(out.get("label") or label),
-        p50=_round(out.get("p50")),
-        p85=_round(out.get("p85")),
+        p50=_round(values.get("p50")),
+        p85=_round(values.get("p85")),
         source="prediction",
         note=pred.summary or pred.title or "",
     )
+    if "velocity" in out and nested is None:
+        fc.source = "none"  # the forecast job ran but had too little history
+    fc.p50_text = str(out.get("p50_date") or "")[:10]
+    fc.p85_text = str(out.get("p85_date") or "")[:10]
+    return fc
 
 
 def _local_estimate(values: list[float]) -> Forecast:
@@ -1607,3 +1617,14 @@ def resolve_flag(user: CurrentUser, flag_id: int, note: str) -> FlagRow:
         resolved_by=row.resolved_by or "",
         resolution=row.resolution or "",
     )
+
+
+def rate_insight(user: CurrentUser, insight_id: int, rating: int, note: str = "") -> Insight:
+    """Thumbs up (+1) or down (-1) on an insight of the user's projects, with an optional note."""
+    from etl.insights import rate_insight as store_rating
+
+    if rating not in (1, -1):
+        raise ValidationFailed("rating must be 1 (helpful) or -1 (not helpful)", field="rating")
+    row = get_insight(user, insight_id)
+    store_rating(user.tenant_slug or "", insight_id, user.id, rating > 0, note)
+    return next(i for i in insights(user, row.project_id, limit=1000) if i.id == insight_id)

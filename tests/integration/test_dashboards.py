@@ -294,3 +294,10 @@ def test_same_numeric_ids_in_another_tenant_never_show_its_rows(a: Seeded, b: Se
     if b.sprints["S1"] in a.sprints.values():
         d = dash.sprint_detail(user, a.project_id, b.sprints["S1"])
         assert all(i.url for i in d.items) and d.project_id == a.project_id
+
+
+def test_rating_an_insight_records_thumbs_and_note(a: Seeded) -> None:
+    rated = dash.rate_insight(a.user("viewer"), a.insight_id, -1, "not actionable")
+    assert rated.rating == -1 and rated.rating_note == "not actionable"
+    with pytest.raises(ValidationFailed):
+        dash.rate_insight(a.user("viewer"), a.insight_id, 5)

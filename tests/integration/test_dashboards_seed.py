@@ -189,7 +189,7 @@ def seed_tenant(tenant: Any) -> Seeded:
                 kind="forecast_velocity",
                 title="Velocity forecast",
                 summary="next sprint",
-                outputs={"p50": 12.0, "p85": 9.0},
+                outputs={"velocity": {"p50": 12.0, "p85": 9.0, "mean": 11.0, "samples": 2}},
             )
         )
         ins = AIPrediction(
