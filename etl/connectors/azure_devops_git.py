@@ -1,0 +1,446 @@
+"""Azure DevOps Git pull requests (Azure DevOps Services / Server).
+
+Settings:
+- ``base_url``: the organisation (``https://dev.azure.com/acme``) or the Server collection.
+- ``token``: a personal access token (basic auth, empty user), scope Code (read).
+- ``config_json``: ``project`` (or ``SourceSettings.project_key``), ``repositories``
+  (names or ids; empty: every repository of the project), ``signoff_marker``
+  (default ``"DMT-OK"``), ``project_keys`` / ``clickup_hash_ids`` (see `linking`),
+  ``page_size`` (``$top``, <= 100 here), ``fetch_commits`` (default true).
+
+How a sync reads the tool: ``GET {project}/_apis/git/repositories/{repo}/pullrequests``
+with ``searchCriteria.status=all`` paged by ``$top``/``$skip``. Pull requests
+carry no "updated" time, so an incremental run (start given) asks three
+questions and merges the answers by id: every *active* PR (votes and comments
+can change any time), PRs *created* since the cursor and PRs *closed* since
+the cursor (``searchCriteria.queryTimeRangeType`` + ``minTime``). For each PR:
+threads (first review, sign-off marker, vote times), linked work items
+(``AB#id`` keys), statuses (CI evidence) and commits (author email, keys in
+messages).
+
+The raw record is the pullrequests list element exactly as returned, plus a
+``"_dmt"`` key the connector adds::
+
+    {"threads": [<threads elements>], "work_items": [<workitems refs {"id", "url"}>],
+     "statuses": [<statuses elements>], "commits": [<commits elements>] | None}
+
+Reviewer votes: 10 approved, 5 approved with suggestions, 0 no vote,
+-5 waiting for author, -10 rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from etl.connectors.azure_boards import identity_parts, parse_datetime
+from etl.connectors.base import (
+    BaseConnector,
+    ConnectionResult,
+    DiscoveredField,
+    NormalizedPullRequest,
+    SourceAuthError,
+    SourceConfigError,
+    SourceDataError,
+    SourceNotFound,
+    SourceSettings,
+)
+from etl.connectors.github import DEFAULT_SIGNOFF_MARKER, signoff_pattern
+from etl.connectors.http import SourceHttpClient, budget_for
+from etl.connectors.linking import azure_work_item_key, find_work_item_keys, linking_options
+from etl.connectors.registry import register_connector
+
+API_VERSION = "7.1"
+VOTE_STATES = {10: "APPROVED", 5: "APPROVED_WITH_SUGGESTIONS", 0: "NO_VOTE", -5: "WAITING_FOR_AUTHOR", -10: "REJECTED"}
+_STATE = {"active": "open", "completed": "merged", "abandoned": "closed"}
+_CI_STATES = {
+    "succeeded": "success",
+    "failed": "failure",
+    "error": "failure",
+    "pending": "pending",
+    "notSet": "pending",
+}
+_FAR_FUTURE = datetime(9998, 1, 1, tzinfo=UTC)
+
+
+def _branch(ref: Any) -> str | None:
+    return re.sub(r"^refs/heads/", "", str(ref)) if ref else None
+
+
+def _prop(thread: Mapping[str, Any], name: str) -> Any:
+    value = (thread.get("properties") or {}).get(name)
+    return value.get("$value") if isinstance(value, Mapping) else value
+
+
+def _vote(value: Any) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _web_url(raw: Mapping[str, Any]) -> str | None:
+    repo = raw.get("repository") or {}
+    number = raw.get("pullRequestId")
+    if repo.get("webUrl"):
+        return f"{repo['webUrl']}/pullrequest/{number}"
+    api = str(raw.get("url") or "")
+    project = (repo.get("project") or {}).get("name")
+    if "/_apis/" in api and project and repo.get("name"):
+        return f"{api.split('/_apis/')[0]}/{quote(project)}/_git/{quote(repo['name'])}/pullrequest/{number}"
+    return None
+
+
+def normalize_azure_devops_pull(
+    raw: Mapping[str, Any], mapping: Mapping[str, Any] | None = None
+) -> NormalizedPullRequest:
+    """One pullrequests list element (plus the connector's "_dmt" extras) -> pull_requests columns.
+
+    `mapping` may carry ``signoff_marker``, ``project_keys`` and ``clickup_hash_ids``.
+    """
+    if not isinstance(raw, Mapping) or raw.get("pullRequestId") in (None, ""):
+        raise SourceDataError("an Azure DevOps pull request without pullRequestId was returned")
+    mapping = mapping or {}
+    extras = raw.get("_dmt") or {}
+    author = raw.get("createdBy") or {}
+    author_id = author.get("id")
+    author_name, author_unique, _ = identity_parts(author)
+    repo = raw.get("repository") or {}
+
+    def is_author(identity: Mapping[str, Any]) -> bool:
+        return bool(identity) and (
+            (author_id and identity.get("id") == author_id)
+            or (author_unique and identity.get("uniqueName") == author_unique)
+        )
+
+    # Threads: human comments, and the system threads that record each vote.
+    marker = signoff_pattern(str(mapping.get("signoff_marker") or DEFAULT_SIGNOFF_MARKER))
+    review_events: list[datetime] = []
+    approvals: dict[str, datetime] = {}
+    vote_times: dict[str, datetime] = {}
+    comment_count = 0
+    commenters: set[str] = set()
+    signoffs: list[tuple[datetime, str]] = []
+    last_activity: list[datetime] = []
+    for thread in extras.get("threads") or []:
+        if not isinstance(thread, Mapping) or thread.get("isDeleted"):
+            continue
+        updated = parse_datetime(thread.get("lastUpdatedDate"))
+        if updated:
+            last_activity.append(updated)
+        if _prop(thread, "CodeReviewThreadType") == "VoteUpdate":
+            voter = str(_prop(thread, "CodeReviewVotedByTfId") or "")
+            when = parse_datetime(thread.get("publishedDate"))
+            if voter and when and voter != author_id:
+                review_events.append(when)
+                vote_times[voter] = when
+                if _vote(_prop(thread, "CodeReviewVoteResult")) >= 5:
+                    approvals.setdefault(voter, when)
+        for comment in thread.get("comments") or []:
+            if not isinstance(comment, Mapping) or comment.get("isDeleted") or comment.get("commentType") == "system":
+                continue
+            comment_count += 1
+            who = comment.get("author") or {}
+            when = parse_datetime(comment.get("publishedDate"))
+            if is_author(who) or who.get("isContainer"):
+                continue
+            commenters.add(str(who.get("uniqueName") or who.get("id")))  # same key as reviewers["login"]
+            if when:
+                review_events.append(when)
+            if marker.search(str(comment.get("content") or "")):
+                signoffs.append((when or _FAR_FUTURE, identity_parts(who)[0] or str(who.get("uniqueName") or "")))
+
+    reviewers: list[dict[str, Any]] = []
+    approving: list[str] = []
+    for reviewer in raw.get("reviewers") or []:
+        if not isinstance(reviewer, Mapping) or is_author(reviewer) or reviewer.get("isContainer"):
+            continue
+        vote = _vote(reviewer.get("vote"))
+        name, unique, rid = identity_parts(reviewer)
+        when = vote_times.get(str(rid))
+        reviewers.append(
+            {
+                "login": unique,
+                "name": name,
+                "email": unique if unique and "@" in unique else None,
+                "state": VOTE_STATES.get(vote, str(vote)),
+                "vote": vote,
+                "submitted_at": when.isoformat() if when else None,
+                "is_required": bool(reviewer.get("isRequired")),
+            }
+        )
+        if vote >= 5:
+            approving.append(str(rid))
+    approval_times = [approvals[r] for r in approving if r in approvals]
+
+    # CI: the latest status per context decides.
+    latest: dict[str, Mapping[str, Any]] = {}
+    for status in extras.get("statuses") or []:
+        if not isinstance(status, Mapping) or status.get("state") == "notApplicable":
+            continue
+        context = status.get("context") or {}
+        key = f"{context.get('genre')}/{context.get('name')}"
+        previous = latest.get(key)
+        if previous is None or (_vote(status.get("id")), str(status.get("creationDate"))) >= (
+            _vote(previous.get("id")),
+            str(previous.get("creationDate")),
+        ):
+            latest[key] = status
+    ci_status = ci_url = None
+    for wanted in ("failure", "pending", "success"):
+        hits = [s for s in latest.values() if _CI_STATES.get(str(s.get("state"))) == wanted]
+        if hits:
+            ci_status, ci_url = wanted, next((s.get("targetUrl") for s in hits if s.get("targetUrl")), None)
+            break
+
+    commits = (
+        [c for c in extras.get("commits") or [] if isinstance(c, Mapping)]
+        if extras.get("commits") is not None
+        else None
+    )
+    author_email = author_unique if author_unique and "@" in author_unique else None
+    for commit in commits or []:
+        git_author = commit.get("author") or {}
+        if not author_email and git_author.get("email") and git_author.get("name") == author_name:
+            author_email = git_author["email"]
+    messages = [str(c.get("comment") or "") for c in commits or []]
+    keys = find_work_item_keys(
+        raw.get("title"),
+        _branch(raw.get("sourceRefName")),
+        raw.get("description"),
+        *messages,
+        **linking_options(mapping),
+    )
+    for ref in extras.get("work_items") or []:
+        if isinstance(ref, Mapping) and str(ref.get("id") or "").isdigit():
+            key = azure_work_item_key(ref["id"])
+            if key not in keys:
+                keys.append(key)
+
+    created = parse_datetime(raw.get("creationDate"))
+    closed = parse_datetime(raw.get("closedDate"))
+    status = str(raw.get("status") or "active")
+    updated = max([t for t in (created, closed, *last_activity) if t], default=None)
+    return {
+        "source_pr_id": str(raw["pullRequestId"]),
+        "number": _vote(raw.get("pullRequestId")) or None,
+        "repository": str(repo.get("name") or ""),
+        "title": str(raw.get("title") or ""),
+        "body": raw.get("description"),
+        "url": _web_url(raw),
+        "state": _STATE.get(status, "open"),
+        "is_draft": bool(raw.get("isDraft")),
+        "author_login": author_unique,
+        "author_email": author_email,
+        "author_name": author_name,
+        "source_branch": _branch(raw.get("sourceRefName")),
+        "target_branch": _branch(raw.get("targetRefName")),
+        "created_at_source": created,
+        "updated_at_source": updated,
+        "first_review_at": min(review_events) if review_events else None,
+        "approved_at": min(approval_times) if approval_times else None,
+        "merged_at": closed if status == "completed" else None,
+        "closed_at": closed if status in ("completed", "abandoned") else None,
+        "reviewers": reviewers,
+        "review_count": len({r["login"] for r in reviewers if r["vote"] != 0} | commenters),
+        "approvals_count": len(approving),
+        "comments_count": comment_count,
+        "commits_count": len(commits) if commits is not None else 0,
+        "additions": None,
+        "deletions": None,
+        "ci_status": ci_status,
+        "ci_url": ci_url,
+        "dmt_signoff": bool(signoffs),
+        "dmt_signoff_by": min(signoffs)[1] if signoffs else None,
+        "linked_keys": keys,
+        "raw_data": dict(raw),
+    }
+
+
+class AzureDevOpsGitConnector(BaseConnector):
+    """Azure DevOps Git pull requests (see the module docstring for settings and the read strategy)."""
+
+    provides_pull_requests = True
+
+    def __init__(self, settings: SourceSettings, **http_options: Any) -> None:
+        super().__init__(settings)
+        config = settings.config_json or {}
+        self.project = str(config.get("project") or settings.project_key or "").strip()
+        if not self.project:
+            raise SourceConfigError("Azure DevOps Git needs a project: set config_json.project")
+        repos = config.get("repositories") or config.get("repository") or []
+        self.repository_names = [r for r in re.split(r"[,\s]+", repos) if r] if isinstance(repos, str) else list(repos)
+        self.page_size = max(1, min(100, int(config.get("page_size") or 100)))
+        self.fetch_commits = bool(config.get("fetch_commits", True))
+        self.options = {
+            **(settings.field_mappings or {}),
+            **linking_options(config),
+            "signoff_marker": config.get("signoff_marker") or DEFAULT_SIGNOFF_MARKER,
+        }
+        self._http_options = http_options
+        self._http: SourceHttpClient | None = None
+        self._repos: list[dict[str, Any]] | None = None
+
+    @property
+    def http(self) -> SourceHttpClient:
+        if self._http is None:
+            if not self.settings.token:
+                raise SourceConfigError("Azure DevOps Git needs a personal access token")
+            options = dict(self._http_options)
+            if self.settings.source_id is not None and "budget" not in options:
+                options["budget"] = budget_for(
+                    f"source:{self.settings.source_id}", self.settings.request_budget_per_minute
+                )
+            self._http = SourceHttpClient(
+                self.settings.base_url,
+                auth=("", self.settings.token),
+                budget_per_minute=self.settings.request_budget_per_minute,
+                source_label=f"azure_devops_git:{self.settings.source_id or self.project}",
+                **options,
+            )
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        data, _ = self.http.get_json(path, params={"api-version": API_VERSION, **(params or {})})
+        if not isinstance(data, dict):
+            raise SourceDataError(f"Azure DevOps answered {path} with {type(data).__name__}, expected an object")
+        return data
+
+    @staticmethod
+    def _values(data: Mapping[str, Any], what: str) -> list[Any]:
+        values = data.get("value")
+        if not isinstance(values, list):
+            raise SourceDataError(f"Azure DevOps {what} answer has no 'value' list")
+        return values
+
+    def _git(self, tail: str) -> str:
+        return f"{quote(self.project)}/_apis/git/{tail}"
+
+    def repositories(self) -> list[dict[str, Any]]:
+        """The configured repositories (or all of the project's), as repository objects."""
+        if self._repos is None:
+            listed = [
+                r for r in self._values(self._get(self._git("repositories")), "repositories") if isinstance(r, dict)
+            ]
+            if self.repository_names:
+                wanted = {str(n).lower() for n in self.repository_names}
+                self._repos = [
+                    r for r in listed if str(r.get("name")).lower() in wanted or str(r.get("id")).lower() in wanted
+                ]
+                missing = (
+                    wanted
+                    - {str(r.get("name")).lower() for r in self._repos}
+                    - {str(r.get("id")).lower() for r in self._repos}
+                )
+                if missing:
+                    raise SourceNotFound(
+                        f"Azure DevOps project {self.project!r} has no repository {', '.join(sorted(missing))}"
+                    )
+            else:
+                self._repos = listed
+        return self._repos
+
+    def test_connection(self) -> ConnectionResult:
+        data, _ = self.http.get_json("_apis/connectionData")
+        user = (data or {}).get("authenticatedUser") if isinstance(data, dict) else None
+        if not isinstance(user, dict):
+            raise SourceDataError("Azure DevOps connectionData has no authenticatedUser")
+        name = user.get("providerDisplayName") or "unknown"
+        if name == "Anonymous":
+            raise SourceAuthError("Azure DevOps treated us as anonymous: the personal access token was not accepted")
+        account = ((user.get("properties") or {}).get("Account") or {}).get("$value")
+        repos = [r.get("name") for r in self.repositories()]
+        identity = f"{name} <{account}>" if account else str(name)
+        return ConnectionResult(
+            ok=True,
+            identity=identity,
+            details={"project": self.project, "repositories": repos},
+            message=f"Connected as {identity}; {len(repos)} repositories in {self.project}",
+        )
+
+    def discover_fields(self) -> list[DiscoveredField]:
+        """Pull requests have no custom fields to map: always empty."""
+        return []
+
+    # -- extraction -----------------------------------------------------------
+    def _list(self, repo_id: str, criteria: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        skip = 0
+        while True:
+            params = {**criteria, "$top": self.page_size, "$skip": skip}
+            page = self._values(self._get(self._git(f"repositories/{repo_id}/pullrequests"), params), "pull requests")
+            for pull in page:
+                if not isinstance(pull, dict) or pull.get("pullRequestId") is None:
+                    raise SourceDataError("Azure DevOps returned a pull request without pullRequestId")
+            if page:
+                yield page
+            if len(page) < self.page_size:
+                return
+            skip += len(page)
+
+    def _enrich(self, repo_id: str, pull: dict[str, Any]) -> dict[str, Any]:
+        base = f"repositories/{repo_id}/pullRequests/{pull['pullRequestId']}"
+        extras: dict[str, Any] = {
+            "threads": self._values(self._get(self._git(f"{base}/threads")), "threads"),
+            "work_items": self._values(self._get(self._git(f"{base}/workitems")), "work items"),
+            "statuses": self._values(self._get(self._git(f"{base}/statuses")), "statuses"),
+            "commits": None,
+        }
+        if self.fetch_commits:
+            extras["commits"] = self._values(self._get(self._git(f"{base}/commits"), {"$top": 250}), "commits")
+        pull["_dmt"] = extras
+        return pull
+
+    def extract_pull_requests(self, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:
+        """Pages of raw pull requests created, closed or still active in [start, end)."""
+        for repo in self.repositories():
+            repo_id = str(repo.get("id"))
+            if start is None:
+                queries: list[dict[str, Any]] = [{"searchCriteria.status": "all"}]
+            else:
+                since = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                queries = [
+                    {"searchCriteria.status": "active"},
+                    {
+                        "searchCriteria.status": "all",
+                        "searchCriteria.queryTimeRangeType": "created",
+                        "searchCriteria.minTime": since,
+                    },
+                    {
+                        "searchCriteria.status": "all",
+                        "searchCriteria.queryTimeRangeType": "closed",
+                        "searchCriteria.minTime": since,
+                    },
+                ]
+            seen: set[int] = set()
+            for criteria in queries:
+                for page in self._list(repo_id, criteria):
+                    fresh = []
+                    for pull in page:
+                        created = parse_datetime(pull.get("creationDate"))
+                        if pull["pullRequestId"] in seen or (
+                            end is not None and created is not None and created >= end
+                        ):
+                            continue
+                        seen.add(pull["pullRequestId"])
+                        fresh.append(self._enrich(repo_id, pull))
+                    if fresh:
+                        yield fresh
+
+    def list_pull_request_ids(self) -> Iterator[list[str]]:
+        for repo in self.repositories():
+            for page in self._list(str(repo.get("id")), {"searchCriteria.status": "all"}):
+                yield [str(p["pullRequestId"]) for p in page]
+
+    def normalize_pull_request(self, raw: dict[str, Any]) -> NormalizedPullRequest:
+        return normalize_azure_devops_pull(raw, self.options)
+
+
+register_connector("azure_devops_git", AzureDevOpsGitConnector)
