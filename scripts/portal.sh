@@ -69,7 +69,6 @@ source_hash() {
     cat rxconfig.py
     find portal_common "$app" -name '*.py' -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 cat
     [ -d assets ] && find assets -type f -print0 | sort -z | xargs -0 cat
-    [ -d reflex.lock ] && find reflex.lock -type f -print0 | sort -z | xargs -0 cat
     echo "port=$1"
   } 2>/dev/null | sha256sum | cut -d' ' -f1
 }

@@ -1,0 +1,235 @@
+"""Read models of the admin portal: tenant and project overviews, source health, audit log.
+
+Plain functions returning plain dicts/pydantic shapes (no Reflex here); the
+admin states call them off the event loop.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from models.db import public_session
+from models.public import AuditLog, Project, SourceConfig, Tenant, User, UserProjectRole
+from services.projects import ProjectPublic, get_project
+from services.tenants import TenantPublic, get_tenant, list_tenants
+from services.users import UserPublic
+
+CELERY_QUEUE = "celery"
+
+
+def _fmt(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+# --------------------------------------------------------------------------- tenants
+def tenant_overview(search: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    """Tenants with their numbers of projects, users and sources."""
+    with public_session() as session:
+        tenants = list_tenants(session, search=search or None, status=status or None)
+        ids = [t.id for t in tenants]
+
+        def counts(model: Any) -> dict[int, int]:
+            if not ids:
+                return {}
+            rows = session.exec(
+                select(model.tenant_id, sa.func.count()).where(col(model.tenant_id).in_(ids)).group_by(model.tenant_id)
+            ).all()
+            return {tenant_id: n for tenant_id, n in rows}
+
+        projects, users, sources = counts(Project), counts(User), counts(SourceConfig)
+        return [
+            {
+                **TenantPublic.of(t).model_dump(),
+                "projects": projects.get(t.id or 0, 0),
+                "users": users.get(t.id or 0, 0),
+                "sources": sources.get(t.id or 0, 0),
+                "created_at": _fmt(t.created_at),
+            }
+            for t in tenants
+        ]
+
+
+def tenant_public(tenant_id: int) -> TenantPublic:
+    with public_session() as session:
+        return TenantPublic.of(get_tenant(session, tenant_id))
+
+
+def tenant_projects(tenant_id: int) -> list[ProjectPublic]:
+    with public_session() as session:
+        rows = session.exec(select(Project).where(Project.tenant_id == tenant_id).order_by(Project.name)).all()
+        return [ProjectPublic.of(p) for p in rows]
+
+
+def tenant_users(tenant_id: int) -> list[dict[str, Any]]:
+    """The tenant's users with their project roles as "KEY: role" labels."""
+    with public_session() as session:
+        users = session.exec(select(User).where(User.tenant_id == tenant_id).order_by(User.email)).all()
+        keys = dict(session.exec(select(Project.id, Project.key).where(Project.tenant_id == tenant_id)).all())
+        roles = session.exec(
+            select(UserProjectRole).where(col(UserProjectRole.user_id).in_([u.id for u in users] or [0]))
+        ).all()
+        by_user: dict[int, list[str]] = {}
+        for r in roles:
+            by_user.setdefault(r.user_id, []).append(f"{keys.get(r.project_id, r.project_id)}: {r.role}")
+        return [
+            {
+                **UserPublic.of(u).model_dump(exclude={"project_roles"}),
+                "roles": ", ".join(sorted(by_user.get(u.id or 0, []))),
+                "last_login_at": _fmt(u.last_login_at),
+            }
+            for u in users
+        ]
+
+
+def project_with_tenant(project_id: int) -> tuple[ProjectPublic, TenantPublic]:
+    with public_session() as session:
+        project = get_project(session, project_id)
+        return ProjectPublic.of(project), TenantPublic.of(get_tenant(session, project.tenant_id))
+
+
+def project_choices() -> list[dict[str, Any]]:
+    """Every project as {id, label, tenant_id} for pickers ("Acme / WEB - Web shop")."""
+    with public_session() as session:
+        rows = session.exec(
+            select(Project, Tenant.name).join(Tenant, Tenant.id == Project.tenant_id).order_by(Tenant.name, Project.key)
+        ).all()
+        return [
+            {"id": p.id, "tenant_id": p.tenant_id, "label": f"{tenant_name} / {p.key} - {p.name}"}
+            for p, tenant_name in rows
+        ]
+
+
+# --------------------------------------------------------------------------- health
+def source_health() -> list[dict[str, Any]]:
+    """Every source with its sync status, failures, breaker and last error."""
+    with public_session() as session:
+        rows = session.exec(
+            select(SourceConfig, Tenant.name, Tenant.slug, Project.key)
+            .join(Tenant, Tenant.id == SourceConfig.tenant_id)
+            .join(Project, Project.id == SourceConfig.project_id)
+            .order_by(Tenant.name, SourceConfig.name)
+        ).all()
+        return [
+            {
+                "id": s.id,
+                "tenant": tenant_name,
+                "tenant_slug": slug,
+                "project": key,
+                "name": s.name,
+                "source_type": s.source_type,
+                "status": s.status,
+                "is_active": s.is_active,
+                "last_sync_at": _fmt(s.last_sync_at),
+                "last_success_at": _fmt(s.last_success_at),
+                "consecutive_failures": s.consecutive_failures,
+                "circuit_open": s.circuit_open,
+                "last_error": s.last_error or "",
+            }
+            for s, tenant_name, slug, key in rows
+        ]
+
+
+def celery_queue_depth() -> dict[str, Any]:
+    """Messages waiting in the Celery queue (Redis LLEN), or the error."""
+    from services.realtime import redis_client
+
+    try:
+        return {"ok": True, "depth": int(redis_client().llen(CELERY_QUEUE))}
+    except Exception as exc:  # noqa: BLE001 - health reports, it does not raise
+        return {"ok": False, "depth": 0, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def celery_workers(timeout: float = 1.0) -> dict[str, Any]:
+    """Live Celery workers answering a ping within `timeout` seconds (blocking: run it in a thread)."""
+    try:
+        from etl.worker import app
+
+        answers = app.control.inspect(timeout=timeout).ping() or {}
+        return {"ok": True, "workers": sorted(answers)}
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "workers": [], "error": f"{type(exc).__name__}: {exc}"}
+
+
+# --------------------------------------------------------------------------- audit
+def _parse_day(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def audit_filters() -> dict[str, list[str]]:
+    """The distinct actions and entity types (for the filter pickers)."""
+    with public_session() as session:
+        actions = session.exec(select(AuditLog.action).distinct().order_by(AuditLog.action)).all()
+        entities = session.exec(select(AuditLog.entity_type).distinct().order_by(AuditLog.entity_type)).all()
+        return {"actions": list(actions), "entities": list(entities)}
+
+
+def audit_page(
+    *,
+    tenant_id: int | None = None,
+    user: str | None = None,
+    action: str | None = None,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    page: int = 1,
+    page_size: int = 25,
+) -> dict[str, Any]:
+    """One page of the audit log, newest first, with the total count for the filters."""
+    conditions: list[Any] = []
+    if tenant_id:
+        conditions.append(AuditLog.tenant_id == tenant_id)
+    if user:
+        conditions.append(col(AuditLog.actor_email).ilike(f"%{user.strip()}%"))
+    if action:
+        conditions.append(AuditLog.action == action)
+    if entity_type:
+        conditions.append(AuditLog.entity_type == entity_type)
+    if entity_id:
+        conditions.append(AuditLog.entity_id == entity_id.strip())
+    if day := _parse_day(date_from):
+        conditions.append(AuditLog.at >= datetime.combine(day, time.min).astimezone())
+    if day := _parse_day(date_to):
+        conditions.append(AuditLog.at < datetime.combine(day + timedelta(days=1), time.min).astimezone())
+    page = max(page, 1)
+    with public_session() as session:
+        total = session.exec(select(sa.func.count()).select_from(AuditLog).where(*conditions)).one()
+        rows = session.exec(
+            select(AuditLog, Tenant.name)
+            .join(Tenant, Tenant.id == AuditLog.tenant_id, isouter=True)
+            .where(*conditions)
+            .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+        items = [
+            {
+                "id": r.id,
+                "at": r.at.strftime("%Y-%m-%d %H:%M:%S"),
+                "actor": r.actor_email or "",
+                "tenant": tenant_name or "",
+                "action": r.action,
+                "entity": f"{r.entity_type} {r.entity_id or ''}".strip(),
+                "old_values": _pretty(r.old_values),
+                "new_values": _pretty(r.new_values),
+                "ip_address": r.ip_address or "",
+            }
+            for r, tenant_name in rows
+        ]
+    pages = max(1, -(-int(total) // page_size))
+    return {"items": items, "total": int(total), "page": page, "pages": pages}
+
+
+def _pretty(values: dict[str, Any] | None) -> str:
+    if not values:
+        return ""
+    return "\n".join(f"{k}: {v}" for k, v in values.items())
