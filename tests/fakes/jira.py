@@ -160,6 +160,8 @@ class JiraDataset:
         # Everything generated happened at or before as_of: mid last sprint, in the past.
         self.as_of = self.start + timedelta(days=SPRINT_DAYS * (SPRINT_COUNT - 1) + 6)
         self.api_user_email = self.api_user_email or self.people[0]["email"]
+        self._start_ts = self.start.timestamp()
+        self._as_of_ts = self.as_of.timestamp()
         self.tz = ZoneInfo(self.time_zone)
         self.sprints = [
             {
@@ -175,6 +177,8 @@ class JiraDataset:
             }
             for k in range(SPRINT_COUNT)
         ]
+        self._sprint_ts = [sp["startDate"].timestamp() for sp in self.sprints]
+        self._started_sprints = [k for k, sp in enumerate(self.sprints) if sp["startDate"] <= self.as_of]
         self._overrides: dict[int, dict[str, Any]] = {}
         self._deleted: set[int] = set()
         self._added = 0
@@ -212,73 +216,90 @@ class JiraDataset:
     def _rng(self, index: int) -> random.Random:
         return random.Random(self.seed * 1_000_003 + index * 7919)
 
-    def _plan(self, rng: random.Random, index: int) -> _Plan:
-        started_sprints = [k for k, s in enumerate(self.sprints) if s["startDate"] <= self.as_of]
+    def _plan(self, rng: random.Random, index: int, *, full: bool = True) -> _Plan | float:
+        """The issue's history. Arithmetic in float epoch seconds keeps a 100k index build quick;
+        with full=False only the `updated` timestamp (seconds) is returned."""
+        hour = 3600.0
+        as_of = self._as_of_ts
         if rng.random() < 0.08:
             sprint_idx = None
-            created = self.start + timedelta(seconds=rng.uniform(0, (self.as_of - self.start).total_seconds()))
+            created = self._start_ts + rng.uniform(0, as_of - self._start_ts)
         else:
-            sprint_idx = rng.choice(started_sprints)
-            created = self.sprints[sprint_idx]["startDate"] - timedelta(hours=rng.uniform(2, 240))
-        events: list[tuple[datetime, str, Any, Any]] = []
+            sprint_idx = rng.choice(self._started_sprints)
+            created = self._sprint_ts[sprint_idx] - hour * rng.uniform(2, 240)
+        events: list[tuple[float, str, Any, Any]] = []
         carried = False
         status = "todo"
         flagged = False
         roll = rng.random()
         if sprint_idx is not None:
-            sprint = self.sprints[sprint_idx]
-            t = sprint["startDate"] + timedelta(hours=rng.uniform(1, 96))
+            sprint_start = self._sprint_ts[sprint_idx]
+            t = sprint_start + hour * rng.uniform(1, 96)
             carried = sprint_idx > 0 and rng.random() < 0.1
             if carried:
-                events.append((sprint["startDate"], "sprint", sprint_idx - 1, sprint_idx))
+                events.append((sprint_start, "sprint", sprint_idx - 1, sprint_idx))
             events.append((t, "status", "todo", "progress"))
             status = "progress"
             if roll < 0.12:  # flagged as impediment, usually cleared
-                t += timedelta(hours=rng.uniform(2, 30))
+                t += hour * rng.uniform(2, 30)
                 events.append((t, "flag", None, "Impediment"))
                 flagged = True
                 if rng.random() < 0.75:
-                    t += timedelta(hours=rng.uniform(4, 72))
+                    t += hour * rng.uniform(4, 72)
                     events.append((t, "flag", "Impediment", None))
                     flagged = False
             elif roll < 0.2:  # blocked through the workflow
-                t += timedelta(hours=rng.uniform(2, 30))
+                t += hour * rng.uniform(2, 30)
                 events.append((t, "status", "progress", "blocked"))
                 status = "blocked"
                 if rng.random() < 0.7:
-                    t += timedelta(hours=rng.uniform(4, 72))
+                    t += hour * rng.uniform(4, 72)
                     events.append((t, "status", "blocked", "progress"))
                     status = "progress"
             if status == "progress" and not flagged and rng.random() < 0.9:
-                t += timedelta(hours=rng.uniform(4, 100))
+                t += hour * rng.uniform(4, 100)
                 events.append((t, "status", "progress", "review"))
-                t += timedelta(hours=rng.uniform(1, 48))
+                t += hour * rng.uniform(1, 48)
                 events.append((t, "status", "review", "done"))
                 status = "done"
                 if rng.random() < 0.06:  # reopened and finished again
-                    t += timedelta(hours=rng.uniform(4, 72))
+                    t += hour * rng.uniform(4, 72)
                     events.append((t, "status", "done", "progress"))
-                    t += timedelta(hours=rng.uniform(4, 48))
+                    t += hour * rng.uniform(4, 48)
                     events.append((t, "status", "progress", "done"))
             if rng.random() < 0.04:  # a busy issue: long changelog the search truncates
                 for _ in range(self.changelog_limit + rng.randint(5, 40)):
-                    t += timedelta(minutes=rng.uniform(5, 90))
+                    t += 60 * rng.uniform(5, 90)
                     events.append((t, "label", None, rng.choice(["backend", "frontend", "api", "ux", "infra"])))
         # Nothing can have happened after as_of: drop later events and replay the rest.
-        kept = [e for e in events if e[0] <= self.as_of]
+        kept = [e for e in events if e[0] <= as_of]
+        updated = min(max([created] + [e[0] for e in kept]), as_of)
+        if not full:
+            return updated
         final, flagged_now = "todo", False
         for _, kind, _, to in kept:
             if kind == "status":
                 final = to
             elif kind == "flag":
                 flagged_now = to is not None
-        updated = max([created] + [e[0] for e in kept])
-        return _Plan(created, sprint_idx, carried, kept, final, flagged_now, min(updated, self.as_of))
+
+        def dt(ts: float) -> datetime:
+            return datetime.fromtimestamp(ts, tz=UTC)
+
+        return _Plan(
+            dt(created),
+            sprint_idx,
+            carried,
+            [(dt(at), kind, old, new) for at, kind, old, new in kept],
+            final,
+            flagged_now,
+            dt(updated),
+        )
 
     def _updated_ms(self, index: int) -> int:
         if index in self._overrides:
             return self._overrides[index]["_updated_ms"]
-        return _ms(self._plan(self._rng(index), index).updated)
+        return int(self._plan(self._rng(index), index, full=False) * 1000)  # type: ignore[operator]
 
     def index(self) -> list[tuple[int, int]]:
         """(updated ms, index) for every live issue, sorted."""
@@ -320,6 +341,7 @@ class JiraDataset:
     def _build(self, index: int) -> dict[str, Any]:
         rng = self._rng(index)
         plan = self._plan(rng, index)
+        assert isinstance(plan, _Plan)
         base = "{base}"
         people = self.people
         type_roll = rng.random()
