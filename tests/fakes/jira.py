@@ -594,8 +594,9 @@ class JiraDataset:
                 fields["summary"] = summary
             if story_points is not None:
                 fields[F_STORY_POINTS] = story_points
-            if status is not None:
-                old = next(k for k, v in STATUSES.items() if v[0] == fields["status"]["id"])
+            old_status = next(k for k, v in STATUSES.items() if v[0] == fields["status"]["id"])
+            if status is not None and status != old_status:
+                old = old_status
                 histories.append(self._history(index, len(histories), (at, "status", old, status), person, "{base}"))
                 sid, name, cat_key, cat_id, colour, cat_name = STATUSES[status]
                 fields["status"].update({"id": sid, "name": name, "self": f"{{base}}/rest/api/3/status/{sid}"})
@@ -730,7 +731,9 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
         return request.url.path.split("/rest/api/", 1)[-1].split("/", 1)[0]
 
     def base_of(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+        # root_path carries the mount prefix ("/jira") when mounted in a combined server.
+        root = str(request.scope.get("root_path") or "").rstrip("/")
+        return f"{request.url.scheme}://{request.url.netloc}{root}"
 
     def render(obj: Any, request: Request) -> Any:
         """Fill the {base} placeholder; on Server turn Cloud-only shapes into Server ones."""

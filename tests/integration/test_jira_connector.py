@@ -1,0 +1,204 @@
+"""JiraConnector end to end against the fake Jira (Cloud and Server / Data Center)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from etl.connectors.base import SourceAuthError, SourceDataError, SourceNotFound, SourceSettings
+from etl.connectors.jira import JiraConnector
+from etl.connectors.registry import get_connector
+from tests.fakes.jira import FIELD_MAPPINGS, JiraDataset, create_app, generate_dataset
+from tests.fakes.server import FaultControls, serve
+
+
+class Site:
+    def __init__(self, url: str, dataset: JiraDataset, controls: FaultControls, deployment: str) -> None:
+        self.url, self.dataset, self.controls, self.deployment = url, dataset, controls, deployment
+        self.waits: list[float] = []
+
+    def settings(self, **overrides: Any) -> SourceSettings:
+        values: dict[str, Any] = {
+            "source_type": "jira",
+            "base_url": self.url,
+            "token": self.dataset.token,
+            "username": self.dataset.api_user_email if self.deployment == "cloud" else None,
+            "project_key": self.dataset.project_key,
+            "field_mappings": FIELD_MAPPINGS,
+            "config_json": {"deployment": "auto", "max_workers": 3},
+        }
+        values.update(overrides)
+        return SourceSettings(**values)
+
+    def connector(self, **overrides: Any) -> JiraConnector:
+        return JiraConnector(self.settings(**overrides), allow_private=True, sleep=self.waits.append)
+
+
+@pytest.fixture(scope="module", params=["cloud", "server"])
+def site(request: pytest.FixtureRequest) -> Iterator[Site]:
+    dataset = generate_dataset(seed=11, size=420)
+    controls = FaultControls()
+    with serve(create_app(dataset, controls, deployment=request.param)) as url:
+        yield Site(url, dataset, controls, request.param)
+
+
+def _extract(connector: JiraConnector, start: datetime | None = None, end: datetime | None = None) -> list[dict]:
+    return [raw for page in connector.extract_work_items(start, end) for raw in page]
+
+
+def test_connection_detects_the_deployment(site: Site) -> None:
+    result = site.connector().test_connection()
+    assert result.ok and result.identity == "Alice Martin <alice.martin@acme.example>"
+    assert result.details["deployment"] == site.deployment
+    assert result.details["project"]["key"] == "ACME" and "Story" in result.details["project"]["issue_types"]
+
+
+def test_unknown_project_is_not_found(site: Site) -> None:
+    with pytest.raises(SourceNotFound, match="No project could be found with key 'NOPE'"):
+        site.connector(project_key="NOPE").test_connection()
+
+
+def test_wrong_token_is_a_clear_auth_error(site: Site) -> None:
+    with pytest.raises(SourceAuthError) as exc:
+        site.connector(token="not-the-token").test_connection()
+    assert "the token was refused by 127.0.0.1" in str(exc.value)
+    assert "(401): check the API token and username" in str(exc.value)
+
+
+def test_discover_fields_proposes_the_dmt_mapping(site: Site) -> None:
+    fields = {f.id: f for f in site.connector().discover_fields()}
+    proposed = {f.proposed_for: f.id for f in fields.values() if f.proposed_for}
+    assert proposed == {k: v["field"] for k, v in FIELD_MAPPINGS.items()}
+    assert fields["customfield_10100"].options == ["Testable", "Not Testable", "Missing"]
+    assert fields["customfield_10102"].field_type == "option"
+    assert fields["customfield_10020"].field_type == "sprint"
+
+
+def test_full_extract_pages_through_every_issue(site: Site) -> None:
+    connector = site.connector()
+    before = site.controls.requests_seen
+    raws = _extract(connector)
+    ids = [r["id"] for r in raws]
+    assert len(ids) == len(set(ids)) == site.dataset.live_count()
+    searches = [p for p in site.controls.paths_seen if p.endswith(("/search/jql", "/search"))]
+    assert len(searches) > 5  # several windows, several pages each
+    assert site.controls.requests_seen - before > len(raws) // 100
+
+    items = [connector.normalize_work_item(r) for r in raws]
+    categories = Counter(i["status_category"] for i in items)
+    assert set(categories) == {"todo", "in_progress", "done"}
+    done = [i for i in items if i["status_category"] == "done"]
+    assert all(i["done_at"] and i["started_at"] and i["started_at"] <= i["done_at"] for i in done)
+    assert any(i["is_blocked"] for i in items) and any(i["blocked_hours"] > 0 for i in items)
+    assert any(i["reopened_count"] for i in items)
+    assert {i["ac_quality"] for i in items} >= {"testable", "not_testable", "missing", None}
+    assert {i["unit_testing_status"] for i in items} >= {"done", "in_progress", "not_started", "not_applicable"}
+    assert any(i["dmt_signoff"] for i in items) and any(i["exception_expires_at"] for i in items)
+    assert any(len(i["pr_links"]) == 2 for i in items) and any(i["ci_evidence_url"] for i in items)
+    assert all(i["assignee_email"] is None or i["assignee_email"].endswith("@acme.example") for i in items)
+    sprinted = [i for i in items if i["sprint_name"]]
+    assert sprinted and all(i["sprint_start"] and i["sprint_end"] for i in sprinted)
+    assert any(len(i["sprint_history"]) == 2 for i in items)  # carried over from the previous sprint
+
+
+def test_truncated_changelogs_are_completed(site: Site) -> None:
+    connector = site.connector()
+    limit = site.dataset.changelog_limit
+    long_ones = [i for i in range(site.dataset.size) if len(site.dataset.issue(i)["changelog"]["histories"]) > limit]
+    assert long_ones, "the dataset should contain issues with long changelogs"
+    by_id = {r["id"]: r for r in _extract(connector)}
+    for index in long_ones:
+        full = site.dataset.issue(index)
+        got = by_id[full["id"]]["changelog"]
+        assert got["total"] == len(got["histories"]) == len(full["changelog"]["histories"])
+    follow_up = (
+        "/changelog" if site.deployment == "cloud" else f"/rest/api/2/issue/{site.dataset.issue(long_ones[0])['id']}"
+    )
+    assert any(p.endswith(follow_up) for p in site.controls.paths_seen)
+
+
+def test_incremental_extract_sees_only_changes(site: Site) -> None:
+    dataset = site.dataset
+    connector = site.connector()
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    open_index = next(
+        i for i in range(10, dataset.size) if dataset.issue(i)["fields"]["status"]["statusCategory"]["key"] != "done"
+    )
+    changed = [dataset.key_of(i) for i in (open_index, 3, 200)]
+    dataset.update_issue(changed[0], status="done")
+    dataset.update_issue(changed[1], summary="Renamed between syncs", flagged=True)
+    dataset.update_issue(changed[2], story_points=21)
+    new_key = dataset.add_issue("Brand new story")
+    dataset.delete_issue(dataset.key_of(7))
+    raws = _extract(connector, since, None)
+    assert sorted(r["key"] for r in raws) == sorted([*changed, new_key])
+    items = {r["key"]: connector.normalize_work_item(r) for r in raws}
+    assert items[changed[0]]["status_category"] == "done" and items[changed[0]]["done_at"] >= since
+    assert items[changed[1]]["title"] == "Renamed between syncs" and items[changed[1]]["is_blocked"]
+    assert items[changed[2]]["story_points"] == 21
+    live = [i for page in connector.list_work_item_ids() for i in page]
+    assert len(live) == dataset.live_count() and str(10000 + 7) not in live
+
+
+def test_a_429_storm_ends_in_success(site: Site) -> None:
+    connector = site.connector(config_json={"deployment": site.deployment, "max_workers": 1})
+    site.waits.clear()
+    site.controls.rate_limit_next(4, retry_after=2)
+    raws = _extract(connector, datetime.now(UTC) - timedelta(days=400), None)
+    assert len(raws) == site.dataset.live_count()
+    assert site.waits.count(2.0) == 4
+
+
+def test_a_malformed_page_is_a_data_error(site: Site) -> None:
+    site.dataset.break_next_search(1)
+    with pytest.raises(SourceDataError, match="invalid JSON"):
+        _extract(site.connector(config_json={"deployment": site.deployment, "max_workers": 2}))
+
+
+def test_registry_builds_the_connector(site: Site) -> None:
+    from core.settings import reset_settings_cache
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALLOW_PRIVATE_SOURCE_URLS", "true")
+        reset_settings_cache()
+        try:
+            connector = get_connector("jira", site.settings())
+            assert isinstance(connector, JiraConnector)
+            assert connector.test_connection().ok
+        finally:
+            mp.delenv("ALLOW_PRIVATE_SOURCE_URLS")
+            reset_settings_cache()
+
+
+def test_works_when_mounted_under_a_prefix() -> None:
+    dataset = generate_dataset(seed=5, size=60)
+    parent = FastAPI()
+    parent.mount("/jira", create_app(dataset, None, deployment="cloud"))
+    with serve(parent) as url:
+        connector = JiraConnector(
+            SourceSettings(
+                source_type="jira",
+                base_url=f"{url}/jira",
+                token=dataset.token,
+                username=dataset.api_user_email,
+                project_key="ACME",
+                config_json={"deployment": "auto"},
+            ),
+            allow_private=True,
+        )
+        assert connector.test_connection().details["deployment"] == "cloud"
+        raws = _extract(connector)
+        assert len(raws) == 60
+        assert raws[0]["self"].startswith(f"{url}/jira/rest/api/3/issue/")
+
+
+def test_large_dataset_is_generated_lazily() -> None:
+    dataset = generate_dataset(seed=1, size=100_000)
+    issue = dataset.issue(99_999)
+    assert issue["key"] == "ACME-100000" and issue["fields"]["project"]["key"] == "ACME"
+    assert dataset._index is None  # nothing built until the first search
