@@ -31,14 +31,23 @@ from tests.fakes.server import FaultControls, install_faults
 
 DEFAULT_TOKEN = "ado-pat-0123456789abcdef"
 
+# The same people as the Jira and ClickUp fakes, so one person is one identity across tools in the demo.
 DEFAULT_PEOPLE = [
-    {"name": "Jamal Hartnett", "email": "jamal@acme.example", "login": "jhartnett"},
-    {"name": "Normal Paulk", "email": "normal@acme.example", "login": "npaulk"},
-    {"name": "Johnnie McLeod", "email": "johnnie@acme.example", "login": "jmcleod"},
-    {"name": "Chuck Reinhart", "email": "chuck@acme.example", "login": "creinhart"},
-    {"name": "Christie Church", "email": "christie@acme.example", "login": "cchurch"},
-    {"name": "Helena Petersen", "email": "helena@acme.example", "login": "hpetersen"},
+    {"name": "Alice Martin", "email": "alice.martin@acme.example"},
+    {"name": "Bruno Silva", "email": "bruno.silva@acme.example"},
+    {"name": "Chen Wei", "email": "chen.wei@acme.example"},
+    {"name": "Dana Kowalski", "email": "dana.kowalski@acme.example"},
+    {"name": "Emeka Obi", "email": "emeka.obi@acme.example"},
+    {"name": "Fatima Zahra", "email": "fatima.zahra@acme.example"},
+    {"name": "Gustav Lind", "email": "gustav.lind@acme.example"},
+    {"name": "Hana Sato", "email": "hana.sato@acme.example"},
 ]
+
+
+def login_of(person: dict[str, Any]) -> str:
+    """A person's GitHub-style login: given, or derived from the email ("alice.martin@x" -> "alice-martin")."""
+    return person.get("login") or re.sub(r"[^a-z0-9]+", "-", person["email"].split("@")[0].lower()).strip("-")
+
 
 # Agile process states, with Azure's state categories.
 AGILE_STATES = {

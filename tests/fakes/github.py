@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from tests.fakes.azure_boards import DEFAULT_PEOPLE
+from tests.fakes.azure_boards import DEFAULT_PEOPLE, login_of
 from tests.fakes.server import FaultControls, install_faults
 
 DEFAULT_TOKEN = "ghp_fake0123456789abcdefghijklmnopqrstuv"
@@ -221,7 +221,7 @@ def generate_dataset(
         store = repos[full_name]
         number = len(store["pulls"]) + 1
         author = people[n % len(people)]
-        others = [p for p in people if p["login"] != author["login"]]
+        others = [p for p in people if login_of(p) != login_of(author)]
         key = keys[n % len(keys)] if keys and n % 8 != 7 else None
         thing = rng.choice(THINGS)
         verb = rng.choice(VERBS)
@@ -247,7 +247,7 @@ def generate_dataset(
             title,
             body or "",
             branch,
-            author["login"],
+            login_of(author),
             created,
             head_sha,
             base_sha,
@@ -277,8 +277,8 @@ def generate_dataset(
                     "url": f"https://api.github.com/repos/{full_name}/commits/{sha}",
                     "html_url": f"https://github.com/{full_name}/commit/{sha}",
                     "comments_url": f"https://api.github.com/repos/{full_name}/commits/{sha}/comments",
-                    "author": user_object(author["login"]),
-                    "committer": user_object(author["login"]),
+                    "author": user_object(login_of(author)),
+                    "committer": user_object(login_of(author)),
                     "parents": [
                         {"sha": base_sha, "url": f"https://api.github.com/repos/{full_name}/commits/{base_sha}"}
                     ],
@@ -292,7 +292,7 @@ def generate_dataset(
                 moment += timedelta(minutes=rng.randint(30, 1440))
                 state = "APPROVED" if rng.random() < 0.75 else rng.choice(["COMMENTED", "CHANGES_REQUESTED"])
                 review_id += 1
-                reviews.append(_review(full_name, number, review_id, reviewer["login"], state, moment, head_sha, ""))
+                reviews.append(_review(full_name, number, review_id, login_of(reviewer), state, moment, head_sha, ""))
                 if state == "APPROVED" and rng.random() < 0.65:
                     moment += timedelta(minutes=rng.randint(1, 60))
                     comments.append(
@@ -300,7 +300,7 @@ def generate_dataset(
                             full_name,
                             number,
                             review_id * 3,
-                            reviewer["login"],
+                            login_of(reviewer),
                             f"Tests reviewed. {signoff_marker}",
                             moment,
                         )
@@ -308,7 +308,7 @@ def generate_dataset(
         if rng.random() < 0.4:
             moment += timedelta(minutes=rng.randint(5, 300))
             comments.append(
-                _comment(full_name, number, review_id * 3 + 1, author["login"], "Addressed the comments.", moment)
+                _comment(full_name, number, review_id * 3 + 1, login_of(author), "Addressed the comments.", moment)
             )
         if outcome < 0.7 and any(r["state"] == "APPROVED" for r in reviews):
             moment += timedelta(minutes=rng.randint(10, 600))
@@ -553,7 +553,7 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
         return respond(
             request,
             {
-                **user_object(person["login"]),
+                **user_object(login_of(person)),
                 "name": person["name"],
                 "email": person["email"],
                 "company": "ACME",

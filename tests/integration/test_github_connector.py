@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from etl.connectors.base import SourceAuthError, SourceDataError, SourceNotFound, SourceRateLimited, SourceSettings
 from etl.connectors.github import GitHubConnector
 from etl.connectors.registry import get_connector
+from tests.fakes.azure_boards import login_of
 from tests.fakes.github import DEFAULT_TOKEN, add_comment, add_review, create_app, generate_dataset, update_pull
 from tests.fakes.server import FaultControls, serve
 
@@ -49,7 +50,7 @@ def test_registry_builds_the_github_connector() -> None:
 def test_connection_names_the_user_and_repositories(fake) -> None:
     url, dataset, _ = fake
     result = connector(url).test_connection()
-    assert result.ok and dataset["user"]["login"] in result.identity
+    assert result.ok and login_of(dataset["user"]) in result.identity
     assert set(result.details["repositories"]) == set(REPOS)
 
 
