@@ -238,7 +238,13 @@ def _run_locked(
         if connector is not None:
             with contextlib.suppress(Exception):
                 connector.close()
-    return _succeed(ctx)
+    return _succeed(ctx, connector_state(connector))
+
+
+def connector_state(connector: BaseConnector | None) -> dict[str, Any]:
+    """What a connector asks us to keep in the source's config after a successful run (GitHub ETags)."""
+    etags = getattr(connector, "etags", None)
+    return {"etags": dict(etags)} if isinstance(etags, dict) and etags else {}
 
 
 # --------------------------------------------------------------------------- streams
@@ -512,7 +518,7 @@ def _update_source(source_id: int, **values: Any) -> SourceConfig:
         return source
 
 
-def _succeed(ctx: _Context) -> SyncRun:
+def _succeed(ctx: _Context, state: dict[str, Any] | None = None) -> SyncRun:
     now = utcnow()
     with tenant_session(ctx.tenant_slug) as session:
         run = session.get(SyncRun, ctx.run_id)
@@ -522,6 +528,13 @@ def _succeed(ctx: _Context) -> SyncRun:
         if run.errors_count:
             run.error = f"{run.errors_count} record(s) could not be read; see the item errors"
         session.commit()
+    extra: dict[str, Any] = {}
+    if state:
+        with public_session() as session:
+            current = session.get(SourceConfig, ctx.source.id)
+            config = dict(current.config_json or {}) if current else {}
+        if any(config.get(k) != v for k, v in state.items()):
+            extra["config_json"] = {**config, **state}
     _update_source(
         ctx.source.id or 0,
         status=SourceStatus.OK,
@@ -529,6 +542,7 @@ def _succeed(ctx: _Context) -> SyncRun:
         consecutive_failures=0,
         last_error=None,
         circuit_open=False,
+        **extra,
     )
     publish_event(
         "sync.finished",
