@@ -325,6 +325,12 @@ def _error_detail(response: httpx.Response) -> str:
     return "; ".join(parts)[:300]
 
 
+def _is_rate_limit_403(response: httpx.Response) -> bool:
+    """GitHub answers 403 for its primary limit (X-RateLimit-Remaining: 0) and for its
+    secondary limits (a Retry-After header); both are waits, not missing permissions."""
+    return rate_limit_wait(response.headers) is not None or response.headers.get("retry-after") is not None
+
+
 # --------------------------------------------------------------------------- client
 class SourceHttpClient:
     """A tool's API at `base_url`, with retries, budget and error mapping.
@@ -442,7 +448,7 @@ class SourceHttpClient:
                 if status < 300 or status == 304 or status in ok_statuses:
                     self._note_rate_limit(response)
                     return response
-                limited_403 = status == 403 and rate_limit_wait(response.headers) is not None
+                limited_403 = status == 403 and _is_rate_limit_403(response)
                 if status in RETRYABLE_STATUSES or limited_403:
                     if attempt + 1 >= attempts:
                         raise self._final_error(response, attempts)
@@ -479,7 +485,7 @@ class SourceHttpClient:
                 status_code=status,
                 url=url,
             )
-        if status == 403 and rate_limit_wait(response.headers) is None:
+        if status == 403 and not _is_rate_limit_403(response):
             return SourcePermissionError(
                 f"{host} refused access to {response.request.url.path} (403): the token's account lacks "
                 f"permission for it; grant read access or use another account{suffix}",

@@ -338,6 +338,7 @@ def generate_dataset(
         "people": people,
         "repos": repos,
         "rate_limit": {"limit": rate_limit, "remaining": rate_limit, "reset": int(time.time()) + 3600},
+        "secondary_limit_next": 0,  # answer the next N requests with GitHub's secondary-limit 403
         "malformed_next": 0,
         "now": now,
     }
@@ -484,6 +485,17 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
                 {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"},
                 status_code=401,
                 headers=limit_headers(),
+            )
+        if dataset.get("secondary_limit_next", 0) > 0:
+            dataset["secondary_limit_next"] -= 1
+            return JSONResponse(
+                {
+                    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                    "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+                    "status": "403",
+                },
+                status_code=403,
+                headers={**limit_headers(), "Retry-After": "0"},
             )
         if quota["remaining"] <= 0:
             return JSONResponse(

@@ -142,6 +142,12 @@ def test_exhausted_primary_rate_limit_raises_rate_limited(fake) -> None:
         connector(url).test_connection()
 
 
+def test_secondary_rate_limit_403_with_retry_after_is_waited_out(fake) -> None:
+    url, dataset, _ = fake
+    dataset["secondary_limit_next"] = 2
+    assert connector(url).test_connection().ok
+
+
 def test_malformed_payload_raises_data_error(fake) -> None:
     url, dataset, _ = fake
     dataset["malformed_next"] = 1
