@@ -331,6 +331,7 @@ class ClickUpConnector(BaseConnector):
             settings.base_url or DEFAULT_BASE_URL,
             headers={"Authorization": settings.token},  # ClickUp wants the raw token, no "Bearer"
             budget_per_minute=settings.request_budget_per_minute,
+            budget_key=f"clickup:{settings.source_id}" if settings.source_id is not None else None,
             source_label=f"clickup:{settings.source_id or self.team_id}",
             **http_options,
         )

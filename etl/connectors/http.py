@@ -335,8 +335,9 @@ def _is_rate_limit_403(response: httpx.Response) -> bool:
 class SourceHttpClient:
     """A tool's API at `base_url`, with retries, budget and error mapping.
 
-    Safe to share between threads (httpx.Client is). `sleep` and `rng` are
-    injectable so tests do not really wait.
+    Safe to share between threads (httpx.Client is). `budget_key` (e.g.
+    "jira:42") makes every client of one source in this process draw from one
+    token bucket. `sleep` and `rng` are injectable so tests do not really wait.
     """
 
     def __init__(
@@ -347,6 +348,7 @@ class SourceHttpClient:
         auth: httpx.Auth | tuple[str, str] | None = None,
         budget_per_minute: int = 600,
         budget: RequestBudget | None = None,
+        budget_key: str | None = None,
         timeout: float | None = None,
         max_retries: int = 5,
         source_label: str = "source",
@@ -372,6 +374,8 @@ class SourceHttpClient:
         self.max_wait = max_wait
         self._sleep = sleep
         self._rng = rng or random.Random()
+        if budget is None and budget_key:
+            budget = budget_for(budget_key, budget_per_minute)  # shared by every client of this source
         self.budget = budget or RequestBudget(budget_per_minute, sleep=sleep, max_wait=max_wait)
         self._pause_until = 0.0  # epoch seconds: a rate-limit reset announced by the tool
         self._pause_lock = threading.Lock()

@@ -594,6 +594,7 @@ class JiraConnector(BaseConnector):
             headers=headers,
             auth=auth,
             budget_per_minute=settings.request_budget_per_minute,
+            budget_key=f"jira:{settings.source_id}" if settings.source_id is not None else None,
             source_label=f"jira:{settings.source_id or settings.base_url}",
             **http_options,
         )

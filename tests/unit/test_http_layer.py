@@ -363,3 +363,11 @@ def test_private_addresses_allowed_when_configured(monkeypatch: pytest.MonkeyPat
     finally:
         monkeypatch.delenv("ALLOW_PRIVATE_SOURCE_URLS")
         reset_settings_cache()
+
+
+def test_clients_of_one_source_share_one_budget() -> None:
+    first = SourceHttpClient("http://127.0.0.1:9", allow_private=True, budget_key="jira:4242", budget_per_minute=90)
+    second = SourceHttpClient("http://127.0.0.1:9", allow_private=True, budget_key="jira:4242", budget_per_minute=90)
+    other = SourceHttpClient("http://127.0.0.1:9", allow_private=True, budget_key="jira:4343", budget_per_minute=90)
+    assert first.budget is second.budget and first.budget is not other.budget
+    assert first.budget.per_minute == 90
