@@ -1,0 +1,1 @@
+"""Company portal pages."""

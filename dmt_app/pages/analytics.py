@@ -1,0 +1,581 @@
+"""Dashboard, Velocity, Throughput, Quality and PR health pages."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from dmt_app.components.ui import (
+    CHART_HEIGHT,
+    COLORS,
+    axis,
+    card,
+    drill_button,
+    empty,
+    hint,
+    kpi_card,
+    page_body,
+    toolbar,
+)
+from dmt_app.state.dashboards import (
+    DashboardState,
+    PrHealthState,
+    QualityState,
+    ThroughputState,
+    VelocityState,
+)
+from portal_common import page, styles
+
+NO_SPRINTS = "No sprints yet for this project: ask your admin to add a data source and run a sync."
+
+
+def _num(value: rx.Var, suffix: str = "") -> rx.Component:
+    return rx.cond(value, rx.text(value.to_string(), suffix), rx.text("-"))
+
+
+# --------------------------------------------------------------------------- dashboard
+@page(
+    "/dashboard",
+    "Dashboard",
+    nav="Dashboard",
+    icon="layout-dashboard",
+    order=10,
+    on_load=DashboardState.load,
+    on_live=DashboardState.on_live,
+)
+def dashboard() -> rx.Component:
+    s = DashboardState
+    return rx.vstack(
+        toolbar("Dashboard", "The current sprint against the previous ones", s),
+        page_body(
+            s,
+            rx.cond(
+                s.kpi.has_data,
+                rx.text(
+                    "Sprint ",
+                    rx.text.strong(s.kpi.sprint_name),
+                    " (",
+                    s.kpi.sprint_state,
+                    "): changes are against the average of up to three previous sprints.",
+                    size="2",
+                    color=styles.MUTED,
+                ),
+                empty(s.kpi.empty_message, "plug"),
+            ),
+            rx.grid(
+                rx.foreach(s.kpi.cards, kpi_card),
+                columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+                spacing="4",
+                width="100%",
+            ),
+            rx.cond(
+                s.kpi.has_data,
+                card(
+                    "Velocity, last sprints",
+                    rx.recharts.bar_chart(
+                        *axis(),
+                        rx.recharts.bar(data_key="committed_points", name="Committed", fill=COLORS["committed"]),
+                        rx.recharts.bar(data_key="completed_points", name="Completed", fill=COLORS["completed"]),
+                        data=s.velocity_chart,
+                        height=260,
+                        width="100%",
+                    ),
+                    rx.cond(
+                        s.forecast.source != "none",
+                        rx.text(
+                            "Next sprint forecast: P50 ",
+                            rx.text.strong(s.forecast.p50.to_string()),
+                            " points · P85 ",
+                            rx.text.strong(s.forecast.p85.to_string()),
+                            " points",
+                            size="2",
+                        ),
+                    ),
+                    right=rx.link("Velocity details →", href="/velocity", size="2"),
+                ),
+            ),
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+# --------------------------------------------------------------------------- velocity
+@page(
+    "/velocity",
+    "Velocity",
+    nav="Velocity",
+    icon="gauge",
+    order=20,
+    on_load=VelocityState.load,
+    on_live=VelocityState.on_live,
+)
+def velocity() -> rx.Component:
+    s = VelocityState
+    return rx.vstack(
+        toolbar("Velocity", "Committed vs completed story points per sprint, with the next-sprint forecast", s),
+        page_body(
+            s,
+            rx.cond(
+                s.data.points.length() > 0,
+                rx.vstack(
+                    rx.grid(
+                        _stat("Average velocity (closed sprints)", s.data.average_velocity, "points"),
+                        _stat("Next sprint P50", s.data.forecast.p50, "points"),
+                        _stat("Next sprint P85 (safer commitment)", s.data.forecast.p85, "points"),
+                        columns=rx.breakpoints(initial="1", sm="3"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    card(
+                        "Committed vs completed",
+                        rx.recharts.composed_chart(
+                            *axis(),
+                            rx.recharts.bar(data_key="committed_points", name="Committed", fill=COLORS["committed"]),
+                            rx.recharts.bar(data_key="completed_points", name="Completed", fill=COLORS["completed"]),
+                            rx.recharts.bar(
+                                data_key="forecast_p85", name="Forecast P85", fill=COLORS["forecast"], stack_id="f"
+                            ),
+                            rx.recharts.bar(
+                                data_key="forecast_band",
+                                name="Forecast P85→P50 band",
+                                fill=COLORS["forecast_band"],
+                                stack_id="f",
+                            ),
+                            data=s.chart,
+                            height=CHART_HEIGHT,
+                            width="100%",
+                        ),
+                        rx.cond(
+                            s.data.forecast.note != "",
+                            hint(s.data.forecast.note),
+                        ),
+                        rx.cond(
+                            s.data.backlog_forecast.p50_text != "",
+                            rx.text(
+                                "Backlog: done by ",
+                                rx.text.strong(s.data.backlog_forecast.p50_text),
+                                " (P50), ",
+                                rx.text.strong(s.data.backlog_forecast.p85_text),
+                                " (P85).",
+                                size="2",
+                            ),
+                        ),
+                    ),
+                    card(
+                        "Per sprint (click a number to see the items)",
+                        _sprint_table(s),
+                    ),
+                    spacing="4",
+                    width="100%",
+                ),
+                empty(NO_SPRINTS, "plug"),
+            ),
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+def _stat(label: str, value: rx.Var, unit: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text(label, size="2", color=styles.MUTED),
+            rx.heading(rx.cond(value, value.to_string() + " " + unit, "-"), size="6"),
+            spacing="1",
+        ),
+        width="100%",
+    )
+
+
+def _sprint_table(s: type[VelocityState]) -> rx.Component:
+    return rx.box(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in (
+                            "Sprint",
+                            "State",
+                            "Committed pts",
+                            "Completed pts",
+                            "Committed items",
+                            "Completed items",
+                            "Not finished",
+                        )
+                    ]
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    s.data.points,
+                    lambda p: rx.table.row(
+                        rx.table.cell(p.sprint_name),
+                        rx.table.cell(p.state),
+                        rx.table.cell(drill_button(p.committed_points.to_string(), p.sprint_id, "committed")),
+                        rx.table.cell(drill_button(p.completed_points.to_string(), p.sprint_id, "completed")),
+                        rx.table.cell(drill_button(p.committed_items.to_string(), p.sprint_id, "committed")),
+                        rx.table.cell(drill_button(p.completed_items.to_string(), p.sprint_id, "completed")),
+                        rx.table.cell(
+                            drill_button(
+                                (p.committed_items - p.completed_items).to_string(), p.sprint_id, "carried_over"
+                            )
+                        ),
+                    ),
+                )
+            ),
+            variant="surface",
+            size="1",
+            width="100%",
+        ),
+        overflow_x="auto",
+        width="100%",
+    )
+
+
+# --------------------------------------------------------------------------- throughput
+@page(
+    "/throughput",
+    "Throughput",
+    nav="Throughput",
+    icon="bar-chart-3",
+    order=30,
+    on_load=ThroughputState.load,
+    on_live=ThroughputState.on_live,
+)
+def throughput() -> rx.Component:
+    s = ThroughputState
+    return rx.vstack(
+        toolbar("Throughput", "Completed items per sprint, by type", s),
+        page_body(
+            s,
+            rx.cond(
+                s.data.rows.length() > 0,
+                rx.vstack(
+                    card(
+                        "Completed items by type",
+                        rx.recharts.bar_chart(
+                            *axis(),
+                            *[
+                                rx.recharts.bar(data_key=t, name=t.capitalize(), fill=COLORS[t], stack_id="t")
+                                for t in ("story", "bug", "task", "other")
+                            ],
+                            data=s.chart,
+                            height=CHART_HEIGHT,
+                            width="100%",
+                        ),
+                        rx.cond(s.data.average, hint("Average: " + s.data.average.to_string() + " items per sprint")),
+                        right=rx.text("stacked", size="1", color=styles.MUTED),
+                    ),
+                    card(
+                        "Per sprint (click a number to see the items)",
+                        rx.box(
+                            rx.table.root(
+                                rx.table.header(
+                                    rx.table.row(
+                                        *[
+                                            rx.table.column_header_cell(h)
+                                            for h in ("Sprint", "Total", "Stories", "Bugs", "Tasks", "Other")
+                                        ]
+                                    )
+                                ),
+                                rx.table.body(
+                                    rx.foreach(
+                                        s.data.rows,
+                                        lambda r: rx.table.row(
+                                            rx.table.cell(r.sprint_name),
+                                            rx.table.cell(drill_button(r.total.to_string(), r.sprint_id, "throughput")),
+                                            rx.table.cell(
+                                                drill_button(r.story.to_string(), r.sprint_id, "throughput", "story")
+                                            ),
+                                            rx.table.cell(
+                                                drill_button(r.bug.to_string(), r.sprint_id, "throughput", "bug")
+                                            ),
+                                            rx.table.cell(
+                                                drill_button(r.task.to_string(), r.sprint_id, "throughput", "task")
+                                            ),
+                                            rx.table.cell(
+                                                drill_button(r.other.to_string(), r.sprint_id, "throughput", "other")
+                                            ),
+                                        ),
+                                    )
+                                ),
+                                variant="surface",
+                                size="1",
+                                width="100%",
+                            ),
+                            overflow_x="auto",
+                            width="100%",
+                        ),
+                    ),
+                    spacing="4",
+                    width="100%",
+                ),
+                empty(s.data.empty_message, "plug"),
+            ),
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+# --------------------------------------------------------------------------- quality
+@page(
+    "/quality",
+    "Quality",
+    nav="Quality",
+    icon="shield-check",
+    order=40,
+    on_load=QualityState.load,
+    on_live=QualityState.on_live,
+)
+def quality() -> rx.Component:
+    s = QualityState
+    return rx.vstack(
+        toolbar("Quality", "Defect density, DMT compliance and the flags raised", s),
+        page_body(
+            s,
+            rx.cond(
+                s.data.empty_message != "",
+                empty(s.data.empty_message, "plug"),
+                rx.vstack(
+                    rx.grid(
+                        _stat("DMT compliance (all done items)", s.data.compliance_rate, "%"),
+                        _stat("Open flags", s.data.open_flags, ""),
+                        _stat("Done items judged compliant", s.data.compliant_items, "items"),
+                        columns=rx.breakpoints(initial="1", sm="3"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    rx.grid(
+                        card(
+                            "DMT compliance per sprint (%)",
+                            rx.recharts.line_chart(
+                                *axis(),
+                                rx.recharts.line(
+                                    data_key="compliance_rate",
+                                    name="Compliance %",
+                                    stroke=COLORS["good"],
+                                    stroke_width=2,
+                                    connect_nulls=True,
+                                ),
+                                data=s.chart,
+                                height=260,
+                                width="100%",
+                            ),
+                        ),
+                        card(
+                            "Defect density (defects per 100 completed points)",
+                            rx.recharts.bar_chart(
+                                *axis(),
+                                rx.recharts.bar(data_key="defect_density", name="Defect density", fill=COLORS["bad"]),
+                                data=s.chart,
+                                height=260,
+                                width="100%",
+                            ),
+                        ),
+                        columns=rx.breakpoints(initial="1", lg="2"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    card(
+                        "Flags by rule",
+                        rx.cond(
+                            s.rules_chart.length() > 0,
+                            rx.recharts.bar_chart(
+                                rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
+                                rx.recharts.x_axis(type_="number", font_size=12),
+                                rx.recharts.y_axis(data_key="rule_id", type_="category", width=170, font_size=12),
+                                rx.recharts.graphing_tooltip(),
+                                rx.recharts.legend(),
+                                rx.recharts.bar(data_key="open", name="Open", fill=COLORS["bad"], stack_id="r"),
+                                rx.recharts.bar(
+                                    data_key="resolved", name="Resolved", fill=COLORS["good"], stack_id="r"
+                                ),
+                                data=s.rules_chart,
+                                layout="vertical",
+                                height=280,
+                                width="100%",
+                            ),
+                            empty("No compliance flags: every evaluated item meets Done Means Tested.", "shield-check"),
+                        ),
+                        right=rx.link("Open the flags →", href="/compliance", size="2"),
+                    ),
+                    card(
+                        "Per sprint (click a number to see the items)",
+                        rx.box(
+                            rx.table.root(
+                                rx.table.header(
+                                    rx.table.row(
+                                        *[
+                                            rx.table.column_header_cell(h)
+                                            for h in (
+                                                "Sprint",
+                                                "Defects",
+                                                "Defect density",
+                                                "Compliance %",
+                                                "Open flags",
+                                            )
+                                        ]
+                                    )
+                                ),
+                                rx.table.body(
+                                    rx.foreach(
+                                        s.data.series,
+                                        lambda q: rx.table.row(
+                                            rx.table.cell(q.sprint_name),
+                                            rx.table.cell(drill_button(q.defects.to_string(), q.sprint_id, "defects")),
+                                            rx.table.cell(_num(q.defect_density)),
+                                            rx.table.cell(
+                                                drill_button(
+                                                    rx.cond(q.compliance_rate, q.compliance_rate.to_string(), "-"),
+                                                    q.sprint_id,
+                                                    "noncompliant",
+                                                )
+                                            ),
+                                            rx.table.cell(drill_button(q.open_flags.to_string(), q.sprint_id, "flags")),
+                                        ),
+                                    )
+                                ),
+                                variant="surface",
+                                size="1",
+                                width="100%",
+                            ),
+                            overflow_x="auto",
+                            width="100%",
+                        ),
+                        hint("Clicking a compliance figure lists the done items that fail DMT."),
+                    ),
+                    spacing="4",
+                    width="100%",
+                ),
+            ),
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+# --------------------------------------------------------------------------- PR health
+@page(
+    "/pr-health",
+    "PR health",
+    nav="PR health",
+    icon="git-pull-request",
+    order=50,
+    on_load=PrHealthState.load,
+    on_live=PrHealthState.on_live,
+)
+def pr_health() -> rx.Component:
+    s = PrHealthState
+    return rx.vstack(
+        toolbar("PR health", "Review speed and coverage of pull requests (last 180 days)", s),
+        page_body(
+            s,
+            rx.cond(
+                s.data.total > 0,
+                rx.vstack(
+                    rx.grid(
+                        _stat("Pull requests", s.data.total, ""),
+                        _stat("Merged PRs reviewed", s.data.reviewed_share, "%"),
+                        _stat("Median time to first review", s.data.median_first_review_hours, "h"),
+                        _stat("Average merge time", s.data.avg_merge_hours, "h"),
+                        columns=rx.breakpoints(initial="1", sm="2", lg="4"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    rx.grid(
+                        card(
+                            "Time to first review",
+                            rx.recharts.bar_chart(
+                                *axis("bucket"),
+                                rx.recharts.bar(data_key="count", name="Pull requests", fill=COLORS["completed"]),
+                                data=s.buckets,
+                                height=260,
+                                width="100%",
+                            ),
+                        ),
+                        card(
+                            "Per sprint",
+                            rx.cond(
+                                s.series.length() > 0,
+                                rx.recharts.line_chart(
+                                    *axis(),
+                                    rx.recharts.line(
+                                        data_key="avg_time_to_first_review_hours",
+                                        name="First review (h)",
+                                        stroke=COLORS["completed"],
+                                        stroke_width=2,
+                                        connect_nulls=True,
+                                    ),
+                                    rx.recharts.line(
+                                        data_key="avg_merge_time_hours",
+                                        name="Merge time (h)",
+                                        stroke=COLORS["warn"],
+                                        stroke_width=2,
+                                        connect_nulls=True,
+                                    ),
+                                    data=s.series,
+                                    height=260,
+                                    width="100%",
+                                ),
+                                empty("Per-sprint PR figures appear after the metrics job has run."),
+                            ),
+                        ),
+                        columns=rx.breakpoints(initial="1", lg="2"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    card(
+                        "Per repository",
+                        rx.box(
+                            rx.table.root(
+                                rx.table.header(
+                                    rx.table.row(
+                                        *[
+                                            rx.table.column_header_cell(h)
+                                            for h in (
+                                                "Repository",
+                                                "PRs",
+                                                "Merged",
+                                                "Open",
+                                                "Reviewed %",
+                                                "Avg first review (h)",
+                                                "Median first review (h)",
+                                                "Avg merge (h)",
+                                            )
+                                        ]
+                                    )
+                                ),
+                                rx.table.body(
+                                    rx.foreach(
+                                        s.data.repositories,
+                                        lambda r: rx.table.row(
+                                            rx.table.cell(rx.text(r.repository, weight="medium")),
+                                            rx.table.cell(r.prs),
+                                            rx.table.cell(r.merged),
+                                            rx.table.cell(r.open),
+                                            rx.table.cell(_num(r.reviewed_share)),
+                                            rx.table.cell(_num(r.avg_first_review_hours)),
+                                            rx.table.cell(_num(r.median_first_review_hours)),
+                                            rx.table.cell(_num(r.avg_merge_hours)),
+                                        ),
+                                    )
+                                ),
+                                variant="surface",
+                                size="1",
+                                width="100%",
+                            ),
+                            overflow_x="auto",
+                            width="100%",
+                        ),
+                    ),
+                    spacing="4",
+                    width="100%",
+                ),
+                empty(s.data.empty_message, "git-pull-request"),
+            ),
+        ),
+        spacing="4",
+        width="100%",
+    )

@@ -1,0 +1,267 @@
+"""Compliance: overview and the flags table (filters, sort, pages, resolve with confirmation)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from dmt_app.components.ui import COLORS, card, empty, hint, item_link, page_body, severity_badge, toolbar
+from dmt_app.state.compliance import ALL, ComplianceState
+from portal_common import page, styles
+
+SEVERITIES = ["critical", "high", "medium", "low", "info"]
+
+
+def _filter(label: str, name: str, value: rx.Var, options: list[tuple[str, str]] | rx.Var) -> rx.Component:
+    if isinstance(options, list):
+        items = [rx.select.item(text, value=v) for v, text in options]
+    else:
+        items = [rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"]))]
+    return rx.vstack(
+        rx.text(label, size="1", color=styles.MUTED),
+        rx.select.root(
+            rx.select.trigger(min_width="150px", id=f"filter-{name}"),
+            rx.select.content(rx.select.item("All", value=ALL), *items),
+            value=value,
+            on_change=lambda v: ComplianceState.set_filter(name, v),
+            size="2",
+        ),
+        spacing="1",
+    )
+
+
+def _sortable(label: str, column: str) -> rx.Component:
+    s = ComplianceState
+    return rx.table.column_header_cell(
+        rx.hstack(
+            rx.text(label),
+            rx.cond(
+                s.sort == column,
+                rx.cond(s.descending, rx.icon("arrow-down", size=14), rx.icon("arrow-up", size=14)),
+                rx.icon("arrow-up-down", size=14, color=styles.MUTED),
+            ),
+            spacing="1",
+            align="center",
+            cursor="pointer",
+            on_click=s.sort_by(column),
+        )
+    )
+
+
+def _flag_row(f: rx.Var) -> rx.Component:
+    s = ComplianceState
+    return rx.table.row(
+        rx.table.cell(severity_badge(f.severity)),
+        rx.table.cell(rx.text(f.rule_id, weight="medium"), rx.text(f.message, size="1", color=styles.MUTED)),
+        rx.table.cell(item_link(f.item_key, f.item_url), rx.text(f.item_title, size="1", color=styles.MUTED)),
+        rx.table.cell(f.sprint_name),
+        rx.table.cell(f.assignee),
+        rx.table.cell(f.opened_at.to(str)[:10]),
+        rx.table.cell(
+            rx.cond(
+                f.status == "open",
+                rx.badge("open", color_scheme="red", variant="soft"),
+                rx.vstack(
+                    rx.badge("resolved", color_scheme="green", variant="soft"),
+                    rx.text(f.resolution, " ", f.resolved_by, size="1", color=styles.MUTED),
+                    spacing="1",
+                ),
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                (f.status == "open") & s.can_resolve,
+                rx.button(
+                    "Resolve",
+                    size="1",
+                    variant="soft",
+                    on_click=s.ask_resolve(f.id, f.item_key + " · " + f.rule_id),
+                    class_name="resolve-flag",
+                ),
+            )
+        ),
+        class_name="flag-row",
+    )
+
+
+def _resolve_dialog() -> rx.Component:
+    s = ComplianceState
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Resolve this flag?"),
+            rx.alert_dialog.description(
+                rx.text(
+                    "Flag ",
+                    rx.text.strong(s.resolve_label),
+                    ". Say why it can be closed: the note, your name "
+                    "and the time are recorded in the audit log. If the item changes and still fails the rule, "
+                    "the next evaluation reopens it.",
+                ),
+                size="2",
+            ),
+            rx.text_area(
+                placeholder="e.g. tests were added in PR #42; coverage report attached to the build",
+                value=s.resolve_note,
+                on_change=s.set_resolve_note,
+                margin_top="12px",
+                id="resolve-note",
+            ),
+            rx.cond(
+                s.resolve_error != "",
+                rx.callout(s.resolve_error, color_scheme="red", icon="triangle-alert", margin_top="8px"),
+            ),
+            rx.flex(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.button(
+                    "Resolve flag",
+                    on_click=s.confirm_resolve,
+                    id="confirm-resolve",
+                    disabled=s.resolve_note.strip() == "",
+                ),
+                gap="3",
+                justify="end",
+                margin_top="16px",
+            ),
+        ),
+        open=s.resolve_open,
+        on_open_change=s.set_resolve_open,
+    )
+
+
+@page(
+    "/compliance",
+    "Compliance",
+    nav="Compliance",
+    icon="list-checks",
+    order=90,
+    on_load=ComplianceState.load,
+    on_live=ComplianceState.on_live,
+)
+def compliance() -> rx.Component:
+    s = ComplianceState
+    o = s.overview
+    return rx.vstack(
+        toolbar("Compliance", "Done Means Tested: where done items fall short, and why", s),
+        page_body(
+            s,
+            rx.cond(
+                s.notice != "",
+                rx.callout(s.notice, icon="circle-check", color_scheme="green", width="100%"),
+            ),
+            rx.grid(
+                rx.card(
+                    rx.vstack(
+                        rx.text("DMT compliance", size="2", color=styles.MUTED),
+                        rx.heading(rx.cond(o.compliance_rate, o.compliance_rate.to_string() + " %", "-"), size="7"),
+                        rx.text(
+                            o.compliant_items,
+                            " of ",
+                            o.judged_items,
+                            " evaluated done items",
+                            size="1",
+                            color=styles.MUTED,
+                        ),
+                        spacing="1",
+                    ),
+                    width="100%",
+                ),
+                *[
+                    rx.card(
+                        rx.vstack(
+                            rx.hstack(severity_badge(sev), rx.text("open", size="2", color=styles.MUTED)),
+                            rx.heading(rx.cond(o.by_severity[sev], o.by_severity[sev].to_string(), "0"), size="7"),
+                            spacing="1",
+                        ),
+                        width="100%",
+                    )
+                    for sev in ("critical", "high", "medium")
+                ],
+                columns=rx.breakpoints(initial="2", lg="4"),
+                spacing="4",
+                width="100%",
+            ),
+            card(
+                "Open flags by rule",
+                rx.cond(
+                    s.rules_chart.length() > 0,
+                    rx.recharts.bar_chart(
+                        rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
+                        rx.recharts.x_axis(type_="number", font_size=12),
+                        rx.recharts.y_axis(data_key="rule_id", type_="category", width=170, font_size=12),
+                        rx.recharts.graphing_tooltip(),
+                        rx.recharts.bar(data_key="open", name="Open", fill=COLORS["bad"]),
+                        data=s.rules_chart,
+                        layout="vertical",
+                        height=240,
+                        width="100%",
+                    ),
+                    empty("No flags yet: flags appear after a sync evaluates done items against the DMT rules."),
+                ),
+            ),
+            card(
+                rx.text("Flags (", s.flags.total, ")"),
+                rx.flex(
+                    _filter("Status", "f_status", s.f_status, [("open", "Open"), ("resolved", "Resolved")]),
+                    _filter("Severity", "f_severity", s.f_severity, [(v, v.capitalize()) for v in SEVERITIES]),
+                    _filter("Rule", "f_rule", s.f_rule, s.rule_options),
+                    _filter("Sprint", "f_sprint", s.f_sprint, s.sprint_options),
+                    _filter("Assignee", "f_assignee", s.f_assignee, s.assignee_options),
+                    wrap="wrap",
+                    gap="12px",
+                ),
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                _sortable("Severity", "severity"),
+                                _sortable("Rule", "rule_id"),
+                                _sortable("Item", "item_key"),
+                                rx.table.column_header_cell("Sprint"),
+                                rx.table.column_header_cell("Assignee"),
+                                _sortable("Opened", "opened_at"),
+                                _sortable("Status", "status"),
+                                rx.table.column_header_cell(""),
+                            )
+                        ),
+                        rx.table.body(
+                            rx.cond(
+                                s.flag_rows.length() > 0,
+                                rx.foreach(s.flag_rows, _flag_row),
+                                rx.table.row(
+                                    rx.table.cell(
+                                        rx.text("No flags match these filters.", color=styles.MUTED), col_span=8
+                                    )
+                                ),
+                            )
+                        ),
+                        variant="surface",
+                        size="1",
+                        width="100%",
+                    ),
+                    overflow_x="auto",
+                    width="100%",
+                ),
+                rx.hstack(
+                    rx.button("Previous", variant="soft", size="1", on_click=s.go_page(-1), disabled=s.page_no <= 1),
+                    rx.text("Page ", s.page_no, " of ", s.flags.pages, size="2"),
+                    rx.button(
+                        "Next",
+                        variant="soft",
+                        size="1",
+                        on_click=s.go_page(1),
+                        disabled=s.page_no >= s.flags.pages,
+                        id="next-page",
+                    ),
+                    align="center",
+                    spacing="3",
+                ),
+                rx.cond(
+                    s.can_resolve,
+                    hint("As tech lead or project manager you can resolve a flag by hand, with a note."),
+                    hint("Tech leads and project managers can resolve flags by hand."),
+                ),
+            ),
+            _resolve_dialog(),
+        ),
+        spacing="4",
+        width="100%",
+    )

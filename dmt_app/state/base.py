@@ -1,0 +1,132 @@
+"""CompanyState: what every company page shares (project switcher, bell count, loading and errors).
+
+Page states subclass it and keep their own handlers thin: each `load`,
+`pick_project` and `on_live` handler calls `_refresh`, which re-checks the
+session, picks the project, runs the page's `_compute` (a blocking service
+call) in a thread and hands the result to `_apply`. No SQL here: the states
+only call services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypedDict, TypeVar
+
+from portal_common import AuthState
+from services import dashboards as dash
+from services.auth import CurrentUser
+from services.errors import ServiceError
+
+T = TypeVar("T")
+
+#: Live events after which the company pages re-read their data.
+DATA_EVENTS = {
+    "sync.finished",
+    "compliance.evaluated",
+    "compliance.flag_resolved",
+    "metrics.rebuilt",
+    "insight.created",
+}
+
+
+class ProjectOpt(TypedDict):
+    id: str
+    label: str
+    role: str
+
+
+def _unread(user: CurrentUser) -> int:
+    from models.db import public_session
+    from services import notifications
+
+    with public_session() as session:
+        return notifications.unread_count(session, user.id, user.tenant_id or 0)
+
+
+class CompanyState(AuthState):
+    """Shared by all company pages: the chosen project survives page changes."""
+
+    projects: list[ProjectOpt] = []
+    project_id: str = ""
+    project_role: str = ""
+    loading: bool = False
+    loaded: bool = False
+    error: str = ""
+    unread: int = 0
+
+    @staticmethod
+    async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking service function off the event loop."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    @property
+    def pid(self) -> int:
+        try:
+            return int(self.project_id)
+        except ValueError:
+            return 0
+
+    def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
+        """The page's data (runs in a thread: use only the arguments, never the state)."""
+        return None
+
+    def _apply(self, data: Any) -> None:
+        """Store the page's data in its vars."""
+
+    def _inputs(self) -> dict[str, Any]:
+        """Values the page's `_compute` needs from its vars, copied before the thread starts."""
+        return {}
+
+    async def _refresh(self, project: str | None = None) -> None:
+        user = await self.require_user()
+        self.error = ""
+        if project is not None:
+            self.project_id = project
+        try:
+            options = await self.call(dash.user_projects, user)
+            self.projects = [ProjectOpt(id=str(p.id), label=f"{p.name} ({p.key})", role=p.role) for p in options]
+            ids = [p["id"] for p in self.projects]
+            if self.project_id not in ids:
+                query = self.router.page.params.get("project", "")
+                self.project_id = str(query) if str(query) in ids else (ids[0] if ids else "")
+            self.project_role = next((p["role"] for p in self.projects if p["id"] == self.project_id), "")
+            self.unread = await self.call(_unread, user)
+            if not self.project_id:
+                self.error = "You have no project yet: ask your company admin to give you a role on a project."
+                return
+            data = await self.call(self._compute, user, self.pid, self._inputs())
+            self._apply(data)
+            self.loaded = True
+        except ServiceError as exc:
+            self.error = exc.message
+        except Exception as exc:  # noqa: BLE001 - show the words, keep the page alive
+            self.error = f"This page could not load its data ({type(exc).__name__}): try again in a moment."
+        finally:
+            self.loading = False
+
+    @staticmethod
+    def relevant(events: list[dict[str, Any]], user_id: int | None = None) -> tuple[bool, bool]:
+        """(data changed, a notification for this user arrived)."""
+        data = any(e.get("type") in DATA_EVENTS for e in events)
+        bell = any(
+            e.get("type") == "notification.created" and (user_id is None or e.get("user_id") == user_id) for e in events
+        )
+        return data, bell
+
+    async def _live(self, events: list[dict[str, Any]]) -> None:
+        """Refresh when data of the tenant changed; only the bell when a notification arrived."""
+        user = self._user
+        data, bell = self.relevant(events, user.id if user else None)
+        if data:
+            await self._refresh()
+        elif bell and user is not None:
+            self.unread = await self.call(_unread, user)
+
+
+def fmt_num(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.{digits}f}"

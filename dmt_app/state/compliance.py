@@ -1,0 +1,157 @@
+"""Compliance page: overview, the flags table (filters, sort, pages) and resolving with a note."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import reflex as rx
+
+from dmt_app.state.base import CompanyState
+from etl.rules import RULES
+from services import dashboards as dash
+from services.auth import CurrentUser
+from services.errors import ServiceError
+
+ALL = "all"
+
+
+class Option(TypedDict):
+    value: str
+    label: str
+
+
+class ComplianceState(CompanyState):
+    overview: dash.ComplianceOverview = dash.ComplianceOverview(project_id=0)
+    rules_chart: list[dict[str, Any]] = []
+    flags: dash.FlagPage = dash.FlagPage()
+    flag_rows: list[dash.FlagRow] = []
+    can_resolve: bool = False
+    sprint_options: list[Option] = []
+    assignee_options: list[Option] = []
+    rule_options: list[Option] = [Option(value=r.id, label=r.id) for r in RULES]
+    # Filters and paging ("all" = no filter).
+    f_rule: str = ALL
+    f_severity: str = ALL
+    f_status: str = "open"
+    f_sprint: str = ALL
+    f_assignee: str = ALL
+    sort: str = "severity"
+    descending: bool = False
+    page_no: int = 1
+    # Resolve dialog.
+    resolve_open: bool = False
+    resolve_flag_id: int = 0
+    resolve_label: str = ""
+    resolve_note: str = ""
+    resolve_error: str = ""
+    notice: str = ""
+
+    def _inputs(self) -> dict[str, Any]:
+        return {
+            "rule": self.f_rule,
+            "severity": self.f_severity,
+            "status": self.f_status,
+            "sprint": self.f_sprint,
+            "assignee": self.f_assignee,
+            "sort": self.sort,
+            "descending": self.descending,
+            "page": self.page_no,
+        }
+
+    def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
+        def opt(name: str) -> str | None:
+            value = inputs[name]
+            return None if value in (ALL, "", None) else value
+
+        filters = dash.FlagFilters(
+            project_id=project_id,
+            rule_id=opt("rule"),
+            severity=opt("severity"),
+            status=opt("status"),
+            sprint_id=int(inputs["sprint"]) if opt("sprint") else None,
+            assignee_identity_id=int(inputs["assignee"]) if opt("assignee") else None,
+            sort=inputs["sort"],
+            descending=inputs["descending"],
+            page=inputs["page"],
+            page_size=25,
+        )
+        overview = dash.compliance_overview(user, project_id)
+        velocity = dash.velocity_series(user, project_id)
+        devs = dash.developer_options(user, project_id)
+        return overview, dash.list_flags(user, filters), velocity.points, devs, dash.can_resolve(user, project_id)
+
+    def _apply(self, data: Any) -> None:
+        self.overview, self.flags, points, devs, self.can_resolve = data
+        self.flag_rows = self.flags.items
+        self.rules_chart = [r.model_dump() for r in self.overview.by_rule]
+        self.sprint_options = [Option(value=str(p.sprint_id), label=p.sprint_name) for p in reversed(points)]
+        self.assignee_options = [Option(value=str(d.identity_id), label=d.name) for d in devs]
+        if self.page_no > self.flags.pages:
+            self.page_no = self.flags.pages
+
+    @rx.event
+    async def load(self):
+        self.loading = True
+        yield
+        await self._refresh()
+
+    @rx.event
+    async def pick_project(self, value: str):
+        self.loading = True
+        self.f_sprint = ALL
+        self.f_assignee = ALL
+        self.page_no = 1
+        yield
+        await self._refresh(value)
+
+    @rx.event
+    async def on_live(self, events: list[dict[str, Any]]):
+        await self._live(events)
+
+    @rx.event
+    async def set_filter(self, name: str, value: str):
+        if name in ("f_rule", "f_severity", "f_status", "f_sprint", "f_assignee"):
+            setattr(self, name, value)
+        self.page_no = 1
+        await self._refresh()
+
+    @rx.event
+    async def sort_by(self, column: str):
+        if self.sort == column:
+            self.descending = not self.descending
+        else:
+            self.sort, self.descending = column, column in ("opened_at", "resolved_at")
+        await self._refresh()
+
+    @rx.event
+    async def go_page(self, delta: int):
+        self.page_no = max(1, min(self.flags.pages, self.page_no + delta))
+        await self._refresh()
+
+    @rx.event
+    def ask_resolve(self, flag_id: int, label: str):
+        self.resolve_flag_id = flag_id
+        self.resolve_label = label
+        self.resolve_note = ""
+        self.resolve_error = ""
+        self.resolve_open = True
+
+    @rx.event
+    def set_resolve_note(self, value: str):
+        self.resolve_note = value
+
+    @rx.event
+    def set_resolve_open(self, value: bool):
+        self.resolve_open = value
+
+    @rx.event
+    async def confirm_resolve(self):
+        user = await self.require_user()
+        try:
+            row = await self.call(dash.resolve_flag, user, self.resolve_flag_id, self.resolve_note)
+        except ServiceError as exc:
+            self.resolve_error = exc.message
+            return
+        self.resolve_open = False
+        self.notice = f"Flag {row.rule_id} resolved; the note is recorded in the audit log."
+        await self._refresh()

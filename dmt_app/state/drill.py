@@ -1,0 +1,43 @@
+"""The drill-down dialog: the items behind one chart point (a sprint and a metric)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from dmt_app.state.base import CompanyState
+from services import dashboards as dash
+from services.errors import ServiceError
+
+
+class DrillState(CompanyState):
+    drill_open: bool = False
+    drill_loading: bool = False
+    drill_title: str = ""
+    drill_error: str = ""
+    drill_total: int = 0
+    drill_items: list[dash.ItemRow] = []
+
+    @rx.event
+    async def show(self, sprint_id: int, metric: str, item_type: str = ""):
+        """Open the dialog and load the items behind the point."""
+        self.drill_open = True
+        self.drill_loading = True
+        self.drill_error = ""
+        self.drill_items = []
+        self.drill_title = "Loading…"
+        yield
+        user = await self.require_user()
+        try:
+            result = await self.call(dash.drill_down, user, self.pid, int(sprint_id), metric, item_type or None)
+            self.drill_title = result.title
+            self.drill_items = result.items
+            self.drill_total = result.total
+        except ServiceError as exc:
+            self.drill_error = exc.message
+            self.drill_title = "Cannot show these items"
+        finally:
+            self.drill_loading = False
+
+    @rx.event
+    def set_drill_open(self, value: bool):
+        self.drill_open = value
