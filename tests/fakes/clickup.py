@@ -151,6 +151,10 @@ class ClickUpDataset:
                     "required": False,
                 }
             )
+        self._start_ts = self.start.timestamp()
+        self._as_of_ts = self.as_of.timestamp()
+        self._sprint_ts = [sl["start"].timestamp() for sl in self.sprint_lists]
+        self._started_sprints = [k for k, sl in enumerate(self.sprint_lists) if sl["start"] <= self.as_of]
         self._overrides: dict[int, dict[str, Any]] = {}
         self._deleted: set[int] = set()
         self._added = 0
@@ -204,43 +208,51 @@ class ClickUpDataset:
     def _rng(self, index: int) -> random.Random:
         return random.Random(self.seed * 2_000_003 + index * 104_729)
 
-    def _plan(self, rng: random.Random) -> _Plan:
-        started = [k for k, s in enumerate(self.sprint_lists) if s["start"] <= self.as_of]
+    def _plan(self, rng: random.Random, *, full: bool = True) -> _Plan | float:
+        """The task's status history, in float epoch seconds (fast for 100k); full=False: just `updated`."""
+        hour = 3600.0
+        as_of = self._as_of_ts
         if rng.random() < 0.1:
             sprint_idx = None
-            created = self.start + timedelta(seconds=rng.uniform(0, (self.as_of - self.start).total_seconds()))
+            created = self._start_ts + rng.uniform(0, as_of - self._start_ts)
         else:
-            sprint_idx = rng.choice(started)
-            created = self.sprint_lists[sprint_idx]["start"] - timedelta(hours=rng.uniform(2, 200))
-        events: list[tuple[datetime, str, str]] = []
+            sprint_idx = rng.choice(self._started_sprints)
+            created = self._sprint_ts[sprint_idx] - hour * rng.uniform(2, 200)
+        events: list[tuple[float, str, str]] = []
         status = "todo"
         if sprint_idx is not None:
-            t = self.sprint_lists[sprint_idx]["start"] + timedelta(hours=rng.uniform(1, 96))
+            t = self._sprint_ts[sprint_idx] + hour * rng.uniform(1, 96)
             events.append((t, "todo", "progress"))
             status = "progress"
             if rng.random() < 0.15:
-                t += timedelta(hours=rng.uniform(2, 30))
+                t += hour * rng.uniform(2, 30)
                 events.append((t, "progress", "blocked"))
                 status = "blocked"
                 if rng.random() < 0.7:
-                    t += timedelta(hours=rng.uniform(4, 72))
+                    t += hour * rng.uniform(4, 72)
                     events.append((t, "blocked", "progress"))
                     status = "progress"
             if status == "progress" and rng.random() < 0.88:
-                t += timedelta(hours=rng.uniform(4, 100))
+                t += hour * rng.uniform(4, 100)
                 events.append((t, "progress", "review"))
-                t += timedelta(hours=rng.uniform(1, 48))
+                t += hour * rng.uniform(1, 48)
                 events.append((t, "review", "done"))
                 status = "done"
-        kept = [e for e in events if e[0] <= self.as_of]
+        kept = [e for e in events if e[0] <= as_of]
+        updated = min(max([created] + [e[0] for e in kept]), as_of)
+        if not full:
+            return updated
         final = kept[-1][2] if kept else "todo"
-        updated = max([created] + [e[0] for e in kept])
-        return _Plan(created, sprint_idx, kept, final, min(updated, self.as_of))
+
+        def dt(ts: float) -> datetime:
+            return datetime.fromtimestamp(ts, tz=UTC)
+
+        return _Plan(dt(created), sprint_idx, [(dt(at), a, b) for at, a, b in kept], final, dt(updated))
 
     def _updated_ms(self, index: int) -> int:
         if index in self._overrides:
             return int(self._overrides[index]["date_updated"])
-        return _ms(self._plan(self._rng(index)).updated)
+        return int(self._plan(self._rng(index), full=False) * 1000)  # type: ignore[operator]
 
     def index(self) -> list[tuple[int, int]]:
         with self._lock:
@@ -275,6 +287,7 @@ class ClickUpDataset:
     def _build(self, index: int) -> dict[str, Any]:
         rng = self._rng(index)
         plan = self._plan(rng)
+        assert isinstance(plan, _Plan)
         task_id = self.task_id(index)
         done = plan.final_status == "done"
         started = bool(plan.events)
