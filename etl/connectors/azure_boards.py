@@ -22,7 +22,8 @@ How a sync reads the tool:
    pull requests and parents; with ``fields_only: true`` we send the needed
    field list (at most 100) and get no relations.
 3. State categories come from ``workitemtypes/{type}/states`` and sprint dates
-   from the team's ``teamsettings/iterations``.
+   from the team's ``teamsettings/iterations`` (falling back to the project's
+   iteration classification nodes for iterations the team has not selected).
 
 The raw record handed to the normaliser is a batch element exactly as the API
 returns it, plus a ``"_dmt"`` key the connector adds::
@@ -320,21 +321,46 @@ def _category(state: str | None, categories: Mapping[str, str] | None) -> str:
     return _STATE_NAME_FALLBACK.get(state.strip().lower(), "in_progress" if categories is None else "todo")
 
 
+def _blocked_in(fields: Mapping[str, Any], side: str) -> bool | None:
+    """Whether an update's old/new side marks the item blocked (CMMI Blocked field or a "Blocked" tag)."""
+    flags: list[bool] = []
+    if "Microsoft.VSTS.CMMI.Blocked" in fields:
+        flags.append(bool(to_bool(fields["Microsoft.VSTS.CMMI.Blocked"].get(side))))
+    if "System.Tags" in fields:
+        tags = str(fields["System.Tags"].get(side) or "")
+        flags.append(any(t.strip().lower() == "blocked" for t in tags.split(";")))
+    return any(flags) if flags else None
+
+
 def _history_from_updates(
     updates: list[dict[str, Any]], categories: Mapping[str, str] | None
-) -> tuple[datetime | None, datetime | None, int, list[str]]:
-    """(first start, last done, reopen count, sprint paths in order) from the item's update history."""
+) -> tuple[datetime | None, datetime | None, int, list[str], float, datetime | None]:
+    """(first start, last done, reopen count, sprint paths, blocked hours, blocked since) from the update history.
+
+    Blocked time is counted between updates that set and clear the block; a block still
+    open is counted up to the last update, so the result does not depend on the clock.
+    """
     started: datetime | None = None
     done: datetime | None = None
     reopened = 0
     sprints: list[str] = []
+    blocked_hours = 0.0
+    blocked_since: datetime | None = None
+    last_change: datetime | None = None
     for update in sorted(updates, key=lambda u: (_int_or_none(u.get("rev")) or 0, str(u.get("id")))):
         fields = update.get("fields") or {}
         # revisedDate is when this revision was superseded, so the change time is ChangedDate's new value.
         when = parse_datetime((fields.get("System.ChangedDate") or {}).get("newValue"))
+        last_change = when or last_change
         iteration = (fields.get("System.IterationPath") or {}).get("newValue")
         if iteration and iteration not in sprints:
             sprints.append(iteration)
+        blocked = _blocked_in(fields, "newValue")
+        if blocked and blocked_since is None and when:
+            blocked_since = when
+        elif blocked is False and blocked_since is not None and when:
+            blocked_hours += (when - blocked_since).total_seconds() / 3600
+            blocked_since = None
         state = fields.get("System.State")
         if not state or "newValue" not in state:
             continue
@@ -349,7 +375,9 @@ def _history_from_updates(
         if old_cat == "done" and new_cat != "done":
             reopened += 1
             done = None
-    return started, done, reopened, sprints
+    if blocked_since is not None and last_change is not None:
+        blocked_hours += max(0.0, (last_change - blocked_since).total_seconds() / 3600)
+    return started, done, reopened, sprints, round(blocked_hours, 2), blocked_since
 
 
 def _sprint_name(path: str | None, project: str | None) -> str | None:
@@ -421,9 +449,13 @@ def normalize_azure_work_item(raw: Mapping[str, Any], mapping: Mapping[str, Any]
     )
     reopened = 0
     history: list[str] = []
+    blocked_hours = 0.0
+    history_blocked_since: datetime | None = None
     updates = extras.get("updates")
     if updates:
-        h_start, h_done, reopened, paths = _history_from_updates(updates, categories)
+        h_start, h_done, reopened, paths, blocked_hours, history_blocked_since = _history_from_updates(
+            updates, categories
+        )
         started = started or h_start
         done = done or h_done
         history = [name for name in (_sprint_name(p, project) for p in paths) if name]
@@ -472,8 +504,8 @@ def normalize_azure_work_item(raw: Mapping[str, Any], mapping: Mapping[str, Any]
         "done_at": done,
         "reopened_count": reopened,
         "is_blocked": is_blocked,
-        "blocked_since": state_changed if is_blocked else None,
-        "blocked_hours": 0.0,
+        "blocked_since": (history_blocked_since or state_changed) if is_blocked else None,
+        "blocked_hours": blocked_hours,
         "blocked_reason": "Blocked" if is_blocked else None,
         "pr_links": list(dict.fromkeys(pr_links)),
         "links": links,
@@ -525,6 +557,7 @@ class AzureBoardsConnector(BaseConnector):
         self._http: SourceHttpClient | None = None
         self._state_categories: dict[str, dict[str, str] | None] = {}
         self._iterations: dict[str, dict[str, Any]] | None = None
+        self._nodes: dict[str, dict[str, Any]] | None = None
         #: Number of WIQL windows split because they hit the 20,000 cap (for progress and tests).
         self.windows_split = 0
 
@@ -716,6 +749,48 @@ class AzureBoardsConnector(BaseConnector):
                 self._iterations = {}
         return self._iterations
 
+    def iteration_nodes(self) -> dict[str, dict[str, Any]]:
+        """Every iteration of the project by path, from the classification nodes (cached).
+
+        The fallback for items in iterations the team has not selected: same shape as a
+        team iteration, with the time frame computed from the dates.
+        """
+        if self._nodes is None:
+            nodes: dict[str, dict[str, Any]] = {}
+            self._nodes = nodes
+            try:
+                root = self._get(self._project_path("_apis/wit/classificationnodes/Iterations"), {"$depth": 10})
+            except SourceNotFound:
+                return nodes
+            now = datetime.now(UTC)
+
+            def walk(node: Mapping[str, Any], path: str) -> None:
+                attributes = dict(node.get("attributes") or {})
+                start, finish = (
+                    parse_datetime(attributes.get("startDate")),
+                    parse_datetime(attributes.get("finishDate")),
+                )
+                if start and finish and "timeFrame" not in attributes:
+                    attributes["timeFrame"] = "past" if finish < now else ("future" if start > now else "current")
+                nodes[path] = {
+                    "id": node.get("identifier") or node.get("id"),
+                    "name": node.get("name"),
+                    "path": path,
+                    "attributes": attributes,
+                }
+                for child in node.get("children") or []:
+                    if isinstance(child, Mapping):
+                        walk(child, f"{path}\\{child.get('name')}")
+
+            walk(root, str(root.get("name") or self.project))
+        return self._nodes
+
+    def iteration_for(self, path: str) -> dict[str, Any] | None:
+        found = self.iterations().get(path)
+        if found is None and "\\" in path:
+            found = self.iteration_nodes().get(path)
+        return found
+
     def _updates(self, item_id: int) -> list[dict[str, Any]]:
         updates: list[dict[str, Any]] = []
         skip = 0
@@ -733,7 +808,7 @@ class AzureBoardsConnector(BaseConnector):
         path = fields.get("System.IterationPath")
         item["_dmt"] = {
             "state_categories": self.state_categories(str(work_type)) if work_type else None,
-            "iteration": self.iterations().get(str(path)) if path else None,
+            "iteration": self.iteration_for(str(path)) if path else None,
             "updates": self._updates(int(item["id"])) if self.fetch_updates and item.get("id") else None,
         }
         return item

@@ -58,6 +58,7 @@ from etl.connectors.base import (
     NormalizedPullRequest,
     SourceConfigError,
     SourceDataError,
+    SourcePermissionError,
     SourceSettings,
 )
 from etl.connectors.http import SourceHttpClient, budget_for, parse_link_header
@@ -335,7 +336,11 @@ class GitHubConnector(BaseConnector):
 
     # -- connection & fields --------------------------------------------------
     def test_connection(self) -> ConnectionResult:
-        user = self._get_object("user")
+        try:
+            user = self._get_object("user")
+        except SourcePermissionError:
+            # GitHub App installation tokens may not read /user; the repositories still tell us enough.
+            user = {"login": "GitHub App installation"}
         login = user.get("login") or "unknown"
         repos = {}
         for repo in self.repositories:

@@ -770,14 +770,55 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
         if team_name != dataset["team"]:
             return azure_error(404, f"The team with id or name '{team_name}' does not exist.", "TeamNotFoundException")
         base = org_url(request)
+        # Like real teams, the oldest sprint is no longer selected in the team's settings.
         value = [
             {**it, "url": f"{base}/{project['id']}/_apis/work/teamsettings/iterations/{it['id']}"}
-            for it in dataset["iterations"]
+            for it in dataset["iterations"][1:]
         ]
         frame = request.query_params.get("$timeframe")
         if frame:
             value = [it for it in value if it["attributes"]["timeFrame"] == frame]
         return JSONResponse({"count": len(value), "value": value})
+
+    @app.get("/{org_name}/{project_name}/_apis/wit/classificationnodes/{group}")
+    @app.get("/{org_name}/{project_name}/_apis/wit/classificationNodes/{group}")
+    async def classification_nodes(request: Request, org_name: str, project_name: str, group: str) -> Response:
+        denied = guard(request, org_name, project_name)
+        if denied:
+            return denied
+        if group.lower() != "iterations":
+            return azure_error(
+                404, f"VS402485: The node {group} does not exist.", "ClassificationNodeNotFoundException"
+            )
+        base = f"{org_url(request)}/{project['id']}/_apis/wit/classificationNodes/Iterations"
+        children = [
+            {
+                "id": 3570 + n,
+                "identifier": it["id"],
+                "name": it["name"],
+                "structureType": "iteration",
+                "hasChildren": False,
+                "path": f"\\{project['name']}\\Iteration\\{it['name']}",
+                "attributes": {
+                    "startDate": it["attributes"]["startDate"],
+                    "finishDate": it["attributes"]["finishDate"],
+                },
+                "url": f"{base}/{it['name']}",
+            }
+            for n, it in enumerate(dataset["iterations"])
+        ]
+        return JSONResponse(
+            {
+                "id": 3569,
+                "identifier": str(uuid.uuid5(uuid.NAMESPACE_URL, project["id"])),
+                "name": project["name"],
+                "structureType": "iteration",
+                "hasChildren": bool(children),
+                "children": children,
+                "path": f"\\{project['name']}\\Iteration",
+                "url": base,
+            }
+        )
 
     @app.get("/{org_name}/{project_name}/_apis/wit/workItems/{item_id}/updates")
     @app.get("/{org_name}/_apis/wit/workItems/{item_id}/updates")

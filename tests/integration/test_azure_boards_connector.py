@@ -154,3 +154,28 @@ def test_works_mounted_under_a_prefix() -> None:
         items = all_items(conn)
         assert len(items) == 5
         assert conn.normalize_work_item(items[0])["url"].startswith(base)
+
+
+def test_iterations_the_team_dropped_get_dates_from_classification_nodes(fake) -> None:
+    base_url, dataset, _ = fake
+    first_sprint = dataset["iterations"][0]["path"]
+    item_id = next(i for i, w in dataset["work_items"].items() if w["fields"]["System.IterationPath"] == first_sprint)
+    conn = connector(base_url)
+    item = next(i for i in all_items(conn) if i["id"] == item_id)
+    normalised = conn.normalize_work_item(item)
+    assert normalised["sprint_name"] == "Sprint 1"
+    assert normalised["sprint_start"] is not None and normalised["sprint_state"] == "closed"
+
+
+def test_blocked_hours_from_tag_updates(fake) -> None:
+    base_url, dataset, _ = fake
+    t0 = datetime.now(UTC) - timedelta(hours=5)
+    update_work_item(dataset, 2, {"System.Tags": "Blocked"}, when=t0)
+    update_work_item(dataset, 2, {"System.Tags": ""}, when=t0 + timedelta(hours=2))
+    update_work_item(dataset, 2, {"System.Tags": "backend; Blocked"}, when=t0 + timedelta(hours=3))
+    update_work_item(dataset, 2, {"System.Title": "still blocked"}, when=t0 + timedelta(hours=4))
+    conn = connector(base_url, fetch_updates=True)
+    item = next(i for i in all_items(conn, start=t0 - timedelta(seconds=1)) if i["id"] == 2)
+    normalised = conn.normalize_work_item(item)
+    assert normalised["is_blocked"] and normalised["blocked_hours"] == 3.0
+    assert normalised["blocked_since"] == (t0 + timedelta(hours=3)).replace(microsecond=(t0.microsecond // 1000) * 1000)
