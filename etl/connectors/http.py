@@ -520,6 +520,14 @@ class SourceHttpClient:
                 status_code=status,
                 url=url,
             )
+        if 300 <= status < 400:
+            target = response.headers.get("location") or "another address"
+            return SourceConfigError(
+                f"{host} redirected {response.request.url.path} to {target} ({status}); redirects are not "
+                "followed (they could lead to internal addresses): use the final address as the base URL",
+                status_code=status,
+                url=url,
+            )
         if status in (400, 405, 409, 410, 413, 414, 422):
             return SourceConfigError(
                 f"{host} rejected the request to {response.request.url.path} ({status}){suffix}: "

@@ -101,6 +101,10 @@ def _odd_app() -> FastAPI:
             headers["Link"] = f'<{str(request.base_url).rstrip("/")}/paged?page={page + 1}>; rel="next"'
         return JSONResponse([{"n": page}], headers=headers)
 
+    @app.get("/moved")
+    def moved() -> Response:
+        return Response(status_code=301, headers={"Location": "http://169.254.169.254/latest"})
+
     @app.get("/elsewhere")
     def elsewhere() -> JSONResponse:
         return JSONResponse([], headers={"Link": '<http://198.51.100.7/paged?page=2>; rel="next"'})
@@ -217,6 +221,8 @@ def test_403_404_and_invalid_json_are_mapped(odd_site) -> None:
         client.get_json("/missing")
     assert f"{odd_site}/missing was not found (404)" in str(missing.value)
     assert "No project could be found" in str(missing.value)
+    with pytest.raises(SourceConfigError, match="redirects are not followed"):
+        client.get_json("/moved")
     with pytest.raises(SourceDataError) as garbage:
         client.get_json("/garbage")
     assert "invalid JSON" in str(garbage.value)
