@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import auth
-from api.errors import install_error_handlers
+from api.errors import ERROR_RESPONSES, install_error_handlers
 from services.health import health_report
 
 #: Routers of the domain APIs; each module has a `router`. Added as they land.
@@ -35,7 +35,7 @@ def create_api(portal: str) -> FastAPI:
     )
     app.state.portal = portal
     install_error_handlers(app)
-    app.include_router(auth.router)
+    app.include_router(auth.router, responses=ERROR_RESPONSES)
     for name in ROUTER_MODULES:
         try:
             module = importlib.import_module(name)
@@ -43,7 +43,7 @@ def create_api(portal: str) -> FastAPI:
             if exc.name != name:
                 raise
             continue
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict:

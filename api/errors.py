@@ -4,14 +4,41 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from pydantic import BaseModel
+from sqlalchemy.exc import DataError, OperationalError
+from starlette.exceptions import HTTPException
 
 from services.errors import ServiceError, TooManyAttempts
 
 log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns: {"error": {"code", "message", "field"?}}."""
+
+    error: ErrorDetail
+
+
+#: Documented on every route, so clients (and the schema fuzzer) know the error shape.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    400: {"model": ErrorBody, "description": "The request cannot be done as asked"},
+    401: {"model": ErrorBody, "description": "Not signed in, or the token is invalid or expired"},
+    403: {"model": ErrorBody, "description": "Signed in, but not allowed"},
+    404: {"model": ErrorBody, "description": "No such resource in your company"},
+    409: {"model": ErrorBody, "description": "Conflicts with the current state (duplicate, replay, wrong step)"},
+    422: {"model": ErrorBody, "description": "A value is missing or invalid; `field` names it"},
+    429: {"model": ErrorBody, "description": "Too many attempts; see Retry-After"},
+    503: {"model": ErrorBody, "description": "A dependency (database) is unavailable"},
+}
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict:
@@ -40,11 +67,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        code = {401: "authentication_failed", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed"}.get(
-            exc.status_code, "error"
-        )
+        code = {
+            401: "authentication_failed",
+            403: "permission_denied",
+            404: "not_found",
+            405: "method_not_allowed",
+        }.get(exc.status_code, "error")
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(DataError)
+    async def bad_value(_request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refused a value (an id beyond integer range, a malformed date...):
+        # the request is wrong, not the server.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
+        return JSONResponse(
+            error_body("validation_failed", f"a value in the request is not acceptable: {reason}"), status_code=422
         )
 
     @app.exception_handler(OperationalError)

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 
 from models.public import AuditLog
@@ -84,3 +85,68 @@ def record(
     )
     session.add(row)
     return row
+
+
+class AuditFilter(BaseModel):
+    tenant_id: int | None = None
+    actor: str | None = None  # email substring
+    action: str | None = None  # prefix, e.g. "tenant." or "source.create"
+    entity_type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    actor_email: str | None
+    ip_address: str | None
+    tenant_id: int | None
+    action: str
+    entity_type: str
+    entity_id: str | None
+    old_values: dict[str, Any] | None
+    new_values: dict[str, Any] | None
+
+
+class AuditPage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    entries: list[AuditEntry]
+
+
+def list_audit(session: Session, filters: AuditFilter, page: int = 1, page_size: int = 50) -> AuditPage:
+    """Audit rows, newest first, filtered and paginated in SQL."""
+    import sqlalchemy as sa
+    from sqlmodel import func, select
+
+    page, page_size = max(page, 1), min(max(page_size, 1), 500)
+    conditions = []
+    if filters.tenant_id is not None:
+        conditions.append(AuditLog.tenant_id == filters.tenant_id)
+    if filters.actor:
+        conditions.append(AuditLog.actor_email.ilike(f"%{filters.actor.strip()}%"))
+    if filters.action:
+        conditions.append(AuditLog.action.startswith(filters.action.strip()))
+    if filters.entity_type:
+        conditions.append(AuditLog.entity_type == filters.entity_type)
+    if filters.since:
+        conditions.append(AuditLog.at >= filters.since)
+    if filters.until:
+        conditions.append(AuditLog.at < filters.until)
+    where = sa.and_(sa.true(), *conditions)
+    total = session.exec(select(func.count()).select_from(AuditLog).where(where)).one()
+    rows = session.exec(
+        select(AuditLog)
+        .where(where)
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return AuditPage(
+        total=total,
+        page=page,
+        page_size=page_size,
+        entries=[AuditEntry.model_validate(r, from_attributes=True) for r in rows],
+    )

@@ -49,6 +49,8 @@ def quarter_bounds(quarter: str) -> tuple[date, date]:
     if not match:
         raise ValidationFailed(f"quarter {quarter!r} must look like 2025Q1", field="quarter")
     year, q = int(match.group(1)), int(match.group(2))
+    if not 1970 <= year <= 2999:
+        raise ValidationFailed(f"quarter {quarter!r}: the year must be between 1970 and 2999", field="quarter")
     start = date(year, 3 * (q - 1) + 1, 1)
     end = date(year + (q == 4), (3 * q) % 12 + 1, 1)
     return start, end

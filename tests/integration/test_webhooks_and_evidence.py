@@ -197,7 +197,7 @@ def test_ci_evidence_resolves_coverage_and_ci_flags(client: TestClient, project)
 
 
 def test_evidence_token_cannot_reach_another_tenant(client: TestClient, project, make_tenant) -> None:
-    tenant, proj = project
+    tenant, _ = project
     other = make_tenant("other")
     with tenant_session(other) as session:
         session.add(WorkItem(source_id=1, project_id=1, source_type="jira", source_item_id="9", item_key="GLX-9"))

@@ -1,0 +1,355 @@
+"""Admin REST API (platform administrators): tenants, projects, users, sources, audit, retention, tokens.
+
+Thin routes over the same services the admin portal uses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from api.deps import PlatformAdminDep, client_ip
+from models.db import public_session
+from models.enums import ProjectRole, TenantStatus, UserRole
+from services import projects as project_service
+from services import retention, sources, tenants, users
+from services.api_tokens import create_api_token
+from services.audit import AuditFilter, AuditPage, list_audit
+from services.health import health_report
+from services.projects import ProjectCreate, ProjectPublic, ProjectSettingsUpdate
+from services.tenants import TenantCreate, TenantPublic, TenantUpdate
+from services.users import UserCreate, UserPublic
+from services.webhooks import rotate_webhook_secret
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+def _actor(user, request: Request):
+    return user.actor(client_ip(request))
+
+
+class Page(BaseModel):
+    total: int
+    items: list[Any]
+
+
+# ------------------------------------------------------------------ tenants
+@router.get("/tenants", response_model=list[TenantPublic])
+def list_tenants(
+    admin: PlatformAdminDep, search: str | None = None, status: TenantStatus | None = None
+) -> list[TenantPublic]:
+    with public_session() as session:
+        return [TenantPublic.of(t) for t in tenants.list_tenants(session, search=search, status=status)]
+
+
+@router.post("/tenants", response_model=TenantPublic, status_code=201)
+def create_tenant(body: TenantCreate, admin: PlatformAdminDep, request: Request) -> TenantPublic:
+    return TenantPublic.of(tenants.create_tenant(body, _actor(admin, request)))
+
+
+@router.get("/tenants/{tenant_id}", response_model=TenantPublic)
+def get_tenant(tenant_id: int, admin: PlatformAdminDep) -> TenantPublic:
+    with public_session() as session:
+        return TenantPublic.of(tenants.get_tenant(session, tenant_id))
+
+
+@router.patch("/tenants/{tenant_id}", response_model=TenantPublic)
+def update_tenant(tenant_id: int, body: TenantUpdate, admin: PlatformAdminDep, request: Request) -> TenantPublic:
+    return TenantPublic.of(tenants.update_tenant(tenant_id, body, _actor(admin, request)))
+
+
+@router.post("/tenants/{tenant_id}/activate", response_model=TenantPublic)
+def activate_tenant(tenant_id: int, admin: PlatformAdminDep, request: Request) -> TenantPublic:
+    return TenantPublic.of(tenants.set_tenant_status(tenant_id, TenantStatus.ACTIVE, _actor(admin, request)))
+
+
+@router.post("/tenants/{tenant_id}/deactivate", response_model=TenantPublic)
+def deactivate_tenant(tenant_id: int, admin: PlatformAdminDep, request: Request) -> TenantPublic:
+    """Soft delete: the data stays; the company's users can no longer sign in."""
+    return TenantPublic.of(tenants.set_tenant_status(tenant_id, TenantStatus.INACTIVE, _actor(admin, request)))
+
+
+# ------------------------------------------------------------------ projects
+@router.get("/tenants/{tenant_id}/projects", response_model=list[ProjectPublic])
+def list_projects(tenant_id: int, admin: PlatformAdminDep) -> list[ProjectPublic]:
+    with public_session() as session:
+        tenants.get_tenant(session, tenant_id)
+        return [ProjectPublic.of(p) for p in project_service.list_projects(session, tenant_id)]
+
+
+@router.post("/projects", response_model=ProjectPublic, status_code=201)
+def create_project(body: ProjectCreate, admin: PlatformAdminDep, request: Request) -> ProjectPublic:
+    return ProjectPublic.of(project_service.create_project(body, _actor(admin, request)))
+
+
+@router.get("/projects/{project_id}", response_model=ProjectPublic)
+def get_project(project_id: int, admin: PlatformAdminDep) -> ProjectPublic:
+    with public_session() as session:
+        return ProjectPublic.of(project_service.get_project(session, project_id))
+
+
+@router.patch("/projects/{project_id}", response_model=ProjectPublic)
+def update_project(
+    project_id: int, body: ProjectSettingsUpdate, admin: PlatformAdminDep, request: Request
+) -> ProjectPublic:
+    """DMT settings: coverage threshold, rules on/off and severities, notice periods."""
+    return ProjectPublic.of(project_service.update_project_settings(project_id, body, _actor(admin, request)))
+
+
+# ------------------------------------------------------------------ users
+class CompanyUserCreate(BaseModel):
+    email: str
+    full_name: str = Field(default="", max_length=200)
+    password: str
+    project_roles: dict[int, ProjectRole] = Field(default_factory=dict)
+
+
+class RoleChange(BaseModel):
+    role: ProjectRole | None = None
+
+
+class PasswordReset(BaseModel):
+    password: str
+
+
+@router.get("/tenants/{tenant_id}/users", response_model=list[UserPublic])
+def list_users(tenant_id: int, admin: PlatformAdminDep) -> list[UserPublic]:
+    with public_session() as session:
+        tenant = tenants.get_tenant(session, tenant_id)
+        return [
+            UserPublic.of(u, tenant.slug, users.project_roles_of(session, u.id))
+            for u in users.list_users(session, tenant_id)
+        ]
+
+
+@router.post("/tenants/{tenant_id}/users", response_model=UserPublic, status_code=201)
+def create_company_user(
+    tenant_id: int, body: CompanyUserCreate, admin: PlatformAdminDep, request: Request
+) -> UserPublic:
+    actor = _actor(admin, request)
+    user = users.create_user(
+        UserCreate(
+            email=body.email,
+            password=body.password,
+            full_name=body.full_name,
+            role=UserRole.COMPANY_USER,
+            tenant_id=tenant_id,
+        ),
+        actor,
+    )
+    for project_id, role in body.project_roles.items():
+        users.set_project_role(user.id, project_id, role, actor)
+    with public_session() as session:
+        return UserPublic.of(users.get_user(session, user.id), None, users.project_roles_of(session, user.id))
+
+
+@router.put("/users/{user_id}/projects/{project_id}/role", response_model=UserPublic)
+def set_role(user_id: int, project_id: int, body: RoleChange, admin: PlatformAdminDep, request: Request) -> UserPublic:
+    users.set_project_role(user_id, project_id, body.role, _actor(admin, request))
+    with public_session() as session:
+        return UserPublic.of(users.get_user(session, user_id), None, users.project_roles_of(session, user_id))
+
+
+@router.post("/users/{user_id}/reset-password", status_code=204)
+def reset_password(user_id: int, body: PasswordReset, admin: PlatformAdminDep, request: Request) -> None:
+    users.reset_password(user_id, body.password, _actor(admin, request))
+
+
+@router.post("/users/{user_id}/deactivate", response_model=UserPublic)
+def deactivate_user(user_id: int, admin: PlatformAdminDep, request: Request) -> UserPublic:
+    return UserPublic.of(users.set_user_active(user_id, False, _actor(admin, request)))
+
+
+@router.post("/users/{user_id}/activate", response_model=UserPublic)
+def activate_user(user_id: int, admin: PlatformAdminDep, request: Request) -> UserPublic:
+    return UserPublic.of(users.set_user_active(user_id, True, _actor(admin, request)))
+
+
+# ------------------------------------------------------------------ sources
+@router.get("/sources", response_model=list[sources.SourcePublic])
+def list_sources(
+    admin: PlatformAdminDep, tenant_id: int | None = None, project_id: int | None = None
+) -> list[sources.SourcePublic]:
+    return sources.list_sources(tenant_id=tenant_id, project_id=project_id)
+
+
+@router.post("/tenants/{tenant_id}/sources", response_model=sources.SourcePublic, status_code=201)
+def create_source(
+    tenant_id: int, body: sources.SourceCreate, admin: PlatformAdminDep, request: Request
+) -> sources.SourcePublic:
+    return sources.create_source(tenant_id, body, _actor(admin, request))
+
+
+@router.get("/sources/{source_id}", response_model=sources.SourcePublic)
+def get_source(source_id: int, admin: PlatformAdminDep) -> sources.SourcePublic:
+    return sources.get_source_public(source_id)
+
+
+@router.patch("/sources/{source_id}", response_model=sources.SourcePublic)
+def update_source(
+    source_id: int, body: sources.SourceUpdate, admin: PlatformAdminDep, request: Request
+) -> sources.SourcePublic:
+    return sources.update_source(source_id, body, _actor(admin, request))
+
+
+@router.post("/sources/{source_id}/test", response_model=sources.ConnectionCheck)
+def test_source(source_id: int, admin: PlatformAdminDep) -> sources.ConnectionCheck:
+    """Call the tool's real API: who we are there and what we can see, or the exact error."""
+    return sources.test_connection(source_id)
+
+
+@router.post("/sources/{source_id}/discover", response_model=sources.FieldDiscovery)
+def discover_source_fields(source_id: int, admin: PlatformAdminDep) -> sources.FieldDiscovery:
+    return sources.discover_fields(source_id)
+
+
+@router.put("/sources/{source_id}/mappings", response_model=sources.SourcePublic)
+def save_mappings(
+    source_id: int, body: dict[str, Any], admin: PlatformAdminDep, request: Request
+) -> sources.SourcePublic:
+    return sources.save_field_mappings(source_id, body, _actor(admin, request))
+
+
+class SyncKindBody(BaseModel):
+    kind: str = Field(default="incremental", pattern="^(incremental|backfill|reconcile)$")
+
+
+@router.post("/sources/{source_id}/sync", response_model=sources.SyncRequested, status_code=202)
+def sync_source(source_id: int, body: SyncKindBody, admin: PlatformAdminDep, request: Request) -> sources.SyncRequested:
+    return sources.trigger_sync(source_id, _actor(admin, request), body.kind)
+
+
+@router.post("/sources/{source_id}/reset-circuit", response_model=sources.SourcePublic)
+def reset_circuit(source_id: int, admin: PlatformAdminDep, request: Request) -> sources.SourcePublic:
+    return sources.reset_circuit(source_id, _actor(admin, request))
+
+
+@router.get("/sources/{source_id}/runs", response_model=list[sources.SyncRunPublic])
+def source_runs(
+    source_id: int, admin: PlatformAdminDep, limit: int = Query(50, ge=1, le=500)
+) -> list[sources.SyncRunPublic]:
+    return sources.run_history(source_id, limit=limit)
+
+
+class WebhookSecret(BaseModel):
+    webhook_url: str
+    secret: str
+
+
+@router.post("/sources/{source_id}/webhook-secret", response_model=WebhookSecret)
+def new_webhook_secret(source_id: int, admin: PlatformAdminDep, request: Request) -> WebhookSecret:
+    """Generate the secret to paste into the tool's webhook settings (shown once)."""
+    sources.get_source_public(source_id)
+    secret = rotate_webhook_secret(source_id, _actor(admin, request))
+    return WebhookSecret(webhook_url=str(request.base_url).rstrip("/") + f"/api/webhooks/{source_id}", secret=secret)
+
+
+# ------------------------------------------------------------------ CI tokens
+class TokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TokenCreated(BaseModel):
+    id: int
+    name: str
+    token: str
+
+
+@router.post("/tenants/{tenant_id}/api-tokens", response_model=TokenCreated, status_code=201)
+def new_api_token(tenant_id: int, body: TokenCreate, admin: PlatformAdminDep, request: Request) -> TokenCreated:
+    """A token for a CI pipeline to post coverage evidence (POST /api/evidence); shown once."""
+    row, secret = create_api_token(tenant_id, body.name, _actor(admin, request))
+    return TokenCreated(id=row.id, name=row.name, token=secret)
+
+
+# ------------------------------------------------------------------ audit, retention, health
+@router.get("/audit", response_model=AuditPage)
+def audit_log(
+    admin: PlatformAdminDep,
+    tenant_id: int | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    entity_type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: int = Query(1, ge=1),
+    page_size: int = Query(50, ge=1, le=500),
+) -> AuditPage:
+    with public_session() as session:
+        filters = AuditFilter(
+            tenant_id=tenant_id, actor=actor, action=action, entity_type=entity_type, since=since, until=until
+        )
+        return list_audit(session, filters, page, page_size)
+
+
+class RetentionCreate(BaseModel):
+    tenant_id: int
+    quarter: str = Field(pattern=r"^\d{4}Q[1-4]$")
+
+
+class Confirmation(BaseModel):
+    confirmation: str
+
+
+@router.get("/retention", response_model=list[retention.RetentionJobPublic])
+def retention_jobs(admin: PlatformAdminDep, tenant_id: int | None = None) -> list[retention.RetentionJobPublic]:
+    with public_session() as session:
+        return [retention.RetentionJobPublic.of(j) for j in retention.list_jobs(session, tenant_id)]
+
+
+@router.post("/retention", response_model=retention.RetentionJobPublic, status_code=201)
+def create_retention_job(
+    body: RetentionCreate, admin: PlatformAdminDep, request: Request
+) -> retention.RetentionJobPublic:
+    return retention.RetentionJobPublic.of(retention.create_job(body.tenant_id, body.quarter, _actor(admin, request)))
+
+
+@router.post("/retention/{job_id}/archive", response_model=retention.RetentionJobPublic)
+def archive(job_id: int, admin: PlatformAdminDep, request: Request) -> retention.RetentionJobPublic:
+    return retention.RetentionJobPublic.of(retention.archive_job(job_id, _actor(admin, request)))
+
+
+@router.post("/retention/{job_id}/verify", response_model=retention.RetentionJobPublic)
+def verify(job_id: int, admin: PlatformAdminDep, request: Request) -> retention.RetentionJobPublic:
+    return retention.RetentionJobPublic.of(retention.verify_job(job_id, _actor(admin, request)))
+
+
+@router.post("/retention/{job_id}/delete", response_model=retention.RetentionJobPublic)
+def hard_delete(
+    job_id: int, body: Confirmation, admin: PlatformAdminDep, request: Request
+) -> retention.RetentionJobPublic:
+    """Hard delete the archived quarter: needs a verified archive and the typed phrase 'DELETE <tenant> <quarter>'."""
+    return retention.RetentionJobPublic.of(retention.delete_job_data(job_id, body.confirmation, _actor(admin, request)))
+
+
+@router.post("/retention/{job_id}/restore", response_model=dict[str, int])
+def restore(job_id: int, admin: PlatformAdminDep, request: Request) -> dict[str, int]:
+    return retention.restore_job(job_id, _actor(admin, request))
+
+
+@router.get("/health")
+def platform_health(admin: PlatformAdminDep) -> dict:
+    report = health_report()
+    report["sources"] = [
+        {
+            k: v
+            for k, v in s.model_dump().items()
+            if k
+            in {
+                "id",
+                "tenant_id",
+                "name",
+                "source_type",
+                "status",
+                "last_sync_at",
+                "consecutive_failures",
+                "circuit_open",
+                "last_error",
+            }
+        }
+        for s in sources.list_sources()
+    ]
+    return report
