@@ -382,7 +382,12 @@ def normalize_jira_issue(
                     blocked_periods.append((open_flag, at, "flagged"))
                     open_flag = None
     # Current state wins over history for "is blocked now".
-    flag_now = _is_flagged(fields.get(flagged_field)) if flagged_field else _is_flagged(fields.get("flagged"))
+    if flagged_field and flagged_field in fields:
+        flag_now = _is_flagged(fields.get(flagged_field))
+    elif "flagged" in fields:  # agile API shape
+        flag_now = _is_flagged(fields.get("flagged"))
+    else:  # the current value is not in the payload: trust the changelog
+        flag_now = open_flag is not None
     status_blocked_now = "blocked" in status_name.lower()
     blocked_since: datetime | None = None
     blocked_reason: str | None = None

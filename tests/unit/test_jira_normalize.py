@@ -350,3 +350,30 @@ def test_an_issue_without_id_is_a_data_error() -> None:
 
     with pytest.raises(SourceDataError):
         normalize_jira_issue({"key": "X-1", "fields": {}}, {}, BASE)
+
+
+def test_open_flag_in_the_changelog_counts_when_the_field_is_absent() -> None:
+    histories = [
+        {"created": _t(1), "items": [_status_item(TODO, PROGRESS)]},
+        {
+            "created": _t(2),
+            "items": [
+                {
+                    "field": "Flagged",
+                    "fieldtype": "custom",
+                    "fieldId": "customfield_10021",
+                    "from": None,
+                    "fromString": None,
+                    "to": "[10019]",
+                    "toString": "Impediment",
+                }
+            ],
+        },
+    ]
+    item = normalize_jira_issue(_issue(PROGRESS, "indeterminate", histories), {}, BASE, now=UTC0 + timedelta(hours=5))
+    assert item["is_blocked"] and item["blocked_since"] == UTC0 + timedelta(hours=2)
+    assert item["blocked_hours"] == 3.0
+    # With the field in the payload and empty, the flag was cleared since: not blocked now.
+    raw = _issue(PROGRESS, "indeterminate", histories, customfield_10021=None)
+    cleared = normalize_jira_issue(raw, {"_flagged_field": "customfield_10021"}, BASE, now=UTC0 + timedelta(hours=5))
+    assert not cleared["is_blocked"]
