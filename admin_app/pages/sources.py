@@ -1,0 +1,515 @@
+"""Sources: the list, a form per source type, and each source's checks, mapping and syncs."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from admin_app.components.forms import select_input, text_input
+from admin_app.source_types import SOURCE_FORMS, SOURCE_TYPE_OPTIONS, ConfigField, SourceTypeForm
+from admin_app.state.sources import (
+    DiscoveredField,
+    MappingRow,
+    RunRow,
+    SourceDetailState,
+    SourceListRow,
+    SourcesState,
+)
+from portal_common import page
+from portal_common.components import (
+    data_table,
+    empty_row,
+    error_callout,
+    field,
+    notice_callout,
+    page_header,
+    section,
+    status_badge,
+)
+
+MUTED = "var(--gray-11)"
+
+
+# --------------------------------------------------------------------------- shared form parts
+def config_input(f: ConfigField, current: rx.Var | None = None) -> rx.Component:
+    default = current[f.name].to(str) if current is not None else ""
+    if f.kind == "select":
+        control = select_input(
+            f"cfg_{f.name}",
+            list(f.options),
+            default_value=rx.cond(default != "", default, f.options[0]) if current is not None else f.options[0],
+        )
+    else:
+        control = text_input(f"cfg_{f.name}", placeholder=f.placeholder, default_value=default)
+    return field(f.label, control, f.help)
+
+
+def type_fields(spec: SourceTypeForm, state: type[rx.State] | None = None) -> rx.Component:
+    """The connection fields of one source type (with current values on the edit form)."""
+    editing = state is not None
+    parts: list[rx.Component] = [
+        field(
+            "Base URL",
+            text_input(
+                "base_url",
+                required=not editing,
+                placeholder=spec.base_url_placeholder,
+                default_value=SourceDetailState.base_url
+                if editing
+                else spec.base_url_placeholder
+                if spec.source_type in ("clickup", "github")
+                else "",
+            ),
+            spec.base_url_help,
+        )
+    ]
+    if spec.username_label:
+        parts.append(
+            field(
+                spec.username_label,
+                text_input("username", default_value=SourceDetailState.username if editing else ""),
+                spec.username_help,
+            )
+        )
+    parts.append(
+        field(
+            "Token",
+            rx.input(
+                name="token",
+                id="token",
+                type="password",
+                auto_complete="new-password",
+                width="100%",
+                placeholder=(
+                    rx.cond(
+                        SourceDetailState.token_set,
+                        SourceDetailState.token_masked + " (stored: leave empty to keep)",
+                        "not set",
+                    )
+                    if editing
+                    else "paste the token"
+                ),
+            ),
+            spec.token_help + " Write-only: stored encrypted, shown masked.",
+        )
+    )
+    parts.extend(config_input(f, SourceDetailState.config_text if editing else None) for f in spec.config)
+    return rx.vstack(*parts, spacing="3", width="100%")
+
+
+def schedule_fields(editing: bool) -> rx.Component:
+    return rx.grid(
+        field(
+            "Nightly sync (UTC, HH:MM)",
+            text_input("sync_time", default_value=SourceDetailState.sync_time if editing else "02:00"),
+            "Celery beat starts an incremental sync at this time.",
+        ),
+        field(
+            "Historical import (days)",
+            text_input(
+                "historical_import_days",
+                type="number",
+                default_value=SourceDetailState.historical_import_days.to(str) if editing else "365",
+            ),
+            "How far back a historical import reads.",
+        ),
+        columns=rx.breakpoints(initial="1", sm="2"),
+        spacing="3",
+        width="100%",
+    )
+
+
+# --------------------------------------------------------------------------- list page
+def list_row(s: SourceListRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(s["name"], href="/sources/" + s["id"].to(str), weight="medium")),
+        rx.table.cell(s["tenant"] + " / " + s["project"]),
+        rx.table.cell(s["source_type"]),
+        rx.table.cell(
+            status_badge(s["status"]), rx.cond(s["circuit_open"], rx.badge("circuit open", color_scheme="red"))
+        ),
+        rx.table.cell(s["last_sync_at"]),
+        rx.table.cell(rx.cond(s["is_active"], "yes", "no")),
+    )
+
+
+def create_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            error_callout(SourcesState.create_error),
+            rx.grid(
+                field(
+                    "Project",
+                    rx.select.root(
+                        rx.select.trigger(placeholder="Choose a project", width="100%"),
+                        rx.select.content(
+                            rx.foreach(
+                                SourcesState.project_choices, lambda c: rx.select.item(c["label"], value=c["id"])
+                            )
+                        ),
+                        value=SourcesState.new_project,
+                        on_change=SourcesState.set_new_project,
+                    ),
+                    "The project whose work items or pull requests this source brings in.",
+                ),
+                field(
+                    "Source type",
+                    rx.select.root(
+                        rx.select.trigger(width="100%", id="source-type"),
+                        rx.select.content(
+                            *[rx.select.item(label, value=value) for value, label in SOURCE_TYPE_OPTIONS]
+                        ),
+                        value=SourcesState.new_type,
+                        on_change=SourcesState.set_new_type,
+                    ),
+                    "Jira, ClickUp and Azure Boards bring work items; GitHub and Azure DevOps Git bring pull requests.",
+                ),
+                columns=rx.breakpoints(initial="1", sm="2"),
+                spacing="3",
+                width="100%",
+            ),
+            field(
+                "Name", text_input("name", required=True, placeholder="Acme Jira"), "Shown in lists and notifications."
+            ),
+            rx.match(
+                SourcesState.new_type,
+                *[(key, type_fields(spec)) for key, spec in SOURCE_FORMS.items()],
+                rx.fragment(),
+            ),
+            schedule_fields(False),
+            rx.button("Create source", type="submit", id="create-source"),
+            spacing="3",
+            width="100%",
+        ),
+        on_submit=SourcesState.create,
+        width="100%",
+    )
+
+
+@page(
+    "/sources", "Sources", nav="Sources", icon="plug", order=20, on_load=SourcesState.load, on_live=SourcesState.on_live
+)
+def sources_page() -> rx.Component:
+    return rx.vstack(
+        page_header("Sources", "Connections to Jira, ClickUp, Azure Boards, GitHub and Azure DevOps Git."),
+        data_table(
+            ["Source", "Tenant / project", "Type", "Status", "Last sync", "Active"],
+            rx.cond(
+                SourcesState.rows.length() > 0,
+                rx.foreach(SourcesState.rows, list_row),
+                empty_row(6, "No sources yet: add one below."),
+            ),
+        ),
+        section("Add a source", create_form()),
+        width="100%",
+        spacing="4",
+    )
+
+
+# --------------------------------------------------------------------------- detail page
+def edit_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            error_callout(SourceDetailState.edit_error),
+            field("Name", text_input("name", default_value=SourceDetailState.name, required=True)),
+            rx.match(
+                SourceDetailState.source_type,
+                *[(key, type_fields(spec, SourceDetailState)) for key, spec in SOURCE_FORMS.items()],
+                rx.fragment(),
+            ),
+            rx.cond(SourceDetailState.token_set, rx.checkbox("Remove the stored token", name="clear_token")),
+            schedule_fields(True),
+            rx.checkbox("Active (scheduled syncs run)", name="is_active", default_checked=SourceDetailState.is_active),
+            rx.button("Save source", type="submit", id="save-source"),
+            spacing="3",
+            width="100%",
+            key=SourceDetailState.version.to(str),
+        ),
+        on_submit=SourceDetailState.save,
+        width="100%",
+    )
+
+
+def checks() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.button(
+                rx.icon("plug-zap", size=14),
+                "Test connection",
+                on_click=SourceDetailState.test_connection,
+                loading=SourceDetailState.testing,
+                id="test-connection",
+            ),
+            rx.button(
+                rx.icon("search", size=14),
+                "Discover fields",
+                on_click=SourceDetailState.discover,
+                loading=SourceDetailState.discovering,
+                variant="soft",
+                id="discover-fields",
+            ),
+            spacing="2",
+            wrap="wrap",
+        ),
+        rx.cond(
+            SourceDetailState.test_done,
+            rx.cond(
+                SourceDetailState.test_ok,
+                rx.callout.root(
+                    rx.callout.icon(rx.icon("circle-check")),
+                    rx.callout.text(
+                        "Connected as ",
+                        rx.text.strong(SourceDetailState.test_identity),
+                        ". ",
+                        SourceDetailState.test_message,
+                        " ",
+                        SourceDetailState.test_details,
+                    ),
+                    color_scheme="green",
+                    width="100%",
+                ),
+                rx.callout.root(
+                    rx.callout.icon(rx.icon("triangle-alert")),
+                    rx.callout.text("Connection failed: ", SourceDetailState.test_message),
+                    color_scheme="red",
+                    width="100%",
+                    id="test-result-error",
+                ),
+            ),
+        ),
+        rx.cond(
+            SourceDetailState.discovery_message != "",
+            rx.cond(
+                SourceDetailState.discovery_ok,
+                notice_callout(SourceDetailState.discovery_message),
+                error_callout("Field discovery failed: " + SourceDetailState.discovery_message),
+            ),
+        ),
+        rx.cond(
+            SourceDetailState.discovered.length() > 0,
+            rx.vstack(
+                data_table(
+                    ["Field id", "Name", "Type", "Options", "Proposed for"],
+                    rx.foreach(SourceDetailState.discovered, discovered_row),
+                ),
+                rx.button(
+                    "Use the proposals in the mapping",
+                    on_click=SourceDetailState.use_proposals,
+                    variant="soft",
+                    size="1",
+                ),
+                width="100%",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def discovered_row(f: DiscoveredField) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.code(f["id"])),
+        rx.table.cell(f["name"]),
+        rx.table.cell(f["field_type"]),
+        rx.table.cell(rx.text(f["options"], size="1")),
+        rx.table.cell(rx.cond(f["proposed_for"] != "", rx.badge(f["proposed_for"]), "")),
+    )
+
+
+def mapping_row(m: MappingRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.code(m["key"])),
+        rx.table.cell(
+            rx.input(
+                name="map_" + m["key"],
+                default_value=m["field"],
+                placeholder="tool field id",
+                list="discovered-fields",
+                size="1",
+            )
+        ),
+        rx.table.cell(
+            rx.input(
+                name="map_" + m["key"] + "_values",
+                default_value=m["values"],
+                placeholder="Tool option=our value; ...",
+                size="1",
+            )
+        ),
+    )
+
+
+def mapping_editor() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.text(
+                "Which tool field holds each DMT fact. Value maps translate the tool's options "
+                "(e.g. Testable=testable; Missing=missing).",
+                size="2",
+                color=MUTED,
+            ),
+            error_callout(SourceDetailState.mapping_error),
+            rx.el.datalist(
+                rx.foreach(SourceDetailState.discovered, lambda f: rx.el.option(f["name"], value=f["id"])),
+                id="discovered-fields",
+            ),
+            data_table(["DMT field", "Tool field", "Value map"], rx.foreach(SourceDetailState.mappings, mapping_row)),
+            rx.button("Save mapping", type="submit", id="save-mapping"),
+            spacing="3",
+            width="100%",
+            key=SourceDetailState.version.to(str),
+        ),
+        on_submit=SourceDetailState.save_mapping,
+        width="100%",
+    )
+
+
+def run_row(r: RunRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(r["started_at"]),
+        rx.table.cell(r["kind"]),
+        rx.table.cell(status_badge(r["status"])),
+        rx.table.cell(r["items"]),
+        rx.table.cell(r["prs"]),
+        rx.table.cell(r["pages"]),
+        rx.table.cell(r["errors_count"]),
+        rx.table.cell(rx.text(r["error"], size="1", color="var(--red-11)")),
+    )
+
+
+def syncs() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.button(
+                rx.icon("refresh-cw", size=14),
+                "Sync now",
+                on_click=SourceDetailState.sync("incremental"),
+                id="sync-now",
+            ),
+            rx.button(
+                rx.icon("history", size=14),
+                "Historical import",
+                on_click=SourceDetailState.sync("backfill"),
+                variant="soft",
+            ),
+            rx.button(
+                "Reconcile deletions", on_click=SourceDetailState.sync("reconcile"), variant="soft", color_scheme="gray"
+            ),
+            rx.cond(
+                SourceDetailState.circuit_open,
+                rx.button("Reset circuit", on_click=SourceDetailState.reset_circuit, color_scheme="red"),
+            ),
+            spacing="2",
+            wrap="wrap",
+        ),
+        rx.cond(
+            SourceDetailState.sync_running | (SourceDetailState.sync_status != ""),
+            rx.vstack(
+                rx.hstack(
+                    rx.text(SourceDetailState.sync_kind, weight="medium", size="2"),
+                    status_badge(SourceDetailState.sync_status),
+                    rx.text(SourceDetailState.sync_message, size="2", color=MUTED),
+                    spacing="2",
+                    align="center",
+                    wrap="wrap",
+                ),
+                rx.cond(
+                    SourceDetailState.sync_running & (SourceDetailState.sync_estimate == 0),
+                    rx.progress(width="100%", id="sync-progress"),
+                    rx.progress(value=SourceDetailState.sync_percent, width="100%", id="sync-progress"),
+                ),
+                rx.text(
+                    SourceDetailState.sync_fetched.to(str)
+                    + " records read · "
+                    + SourceDetailState.sync_upserted.to(str)
+                    + " saved · "
+                    + SourceDetailState.sync_pages.to(str)
+                    + " pages · "
+                    + SourceDetailState.sync_errors.to(str)
+                    + " unreadable",
+                    size="1",
+                    color=MUTED,
+                ),
+                width="100%",
+                spacing="2",
+            ),
+            rx.cond(
+                SourceDetailState.sync_message != "", rx.text(SourceDetailState.sync_message, size="2", color=MUTED)
+            ),
+        ),
+        rx.text("Run history", weight="medium", size="2"),
+        data_table(
+            ["Started", "Kind", "Status", "Items read/saved", "PRs read/saved", "Pages", "Errors", "Error"],
+            rx.cond(
+                SourceDetailState.runs.length() > 0,
+                rx.foreach(SourceDetailState.runs, run_row),
+                empty_row(8, "No runs yet."),
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def status_strip() -> rx.Component:
+    return rx.grid(
+        rx.vstack(rx.text("Status", size="1", color=MUTED), status_badge(SourceDetailState.status), spacing="1"),
+        rx.vstack(
+            rx.text("Last sync", size="1", color=MUTED), rx.text(SourceDetailState.last_sync_at, size="2"), spacing="1"
+        ),
+        rx.vstack(
+            rx.text("Last success", size="1", color=MUTED),
+            rx.text(SourceDetailState.last_success_at, size="2"),
+            spacing="1",
+        ),
+        rx.vstack(
+            rx.text("Failures in a row", size="1", color=MUTED),
+            rx.text(SourceDetailState.consecutive_failures, size="2"),
+            spacing="1",
+        ),
+        rx.vstack(
+            rx.text("Circuit", size="1", color=MUTED),
+            rx.cond(
+                SourceDetailState.circuit_open,
+                rx.badge("open: syncs paused", color_scheme="red"),
+                rx.badge("closed", color_scheme="green"),
+            ),
+            spacing="1",
+        ),
+        columns=rx.breakpoints(initial="2", md="5"),
+        spacing="4",
+        width="100%",
+    )
+
+
+@page(
+    "/sources/[source_id]",
+    "Source",
+    on_load=SourceDetailState.load,
+    on_live=SourceDetailState.on_live,
+)
+def source_detail() -> rx.Component:
+    return rx.cond(
+        SourceDetailState.not_found != "",
+        rx.vstack(error_callout(SourceDetailState.not_found), rx.link("Back to sources", href="/sources")),
+        rx.vstack(
+            rx.link("← Sources", href="/sources", size="2"),
+            page_header(SourceDetailState.name, SourceDetailState.type_label),
+            rx.card(
+                rx.vstack(
+                    status_strip(),
+                    rx.cond(
+                        SourceDetailState.last_error != "",
+                        error_callout("Last error: " + SourceDetailState.last_error),
+                    ),
+                    width="100%",
+                ),
+                width="100%",
+            ),
+            section("Synchronisation", syncs()),
+            section("Connection checks", checks()),
+            section("Field mapping", mapping_editor()),
+            section("Settings", edit_form()),
+            width="100%",
+            spacing="4",
+        ),
+    )

@@ -1,0 +1,235 @@
+"""Tenant detail: projects and company users."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from admin_app.components.forms import dialog, form_buttons, select_input, text_input
+from admin_app.state.tenant_detail import ProjectRow, TenantDetailState, UserRow
+from portal_common import page
+from portal_common.components import data_table, empty_row, error_callout, field, page_header, section, status_badge
+
+ROLES = [
+    ("viewer", "Viewer"),
+    ("developer", "Developer"),
+    ("tech_lead", "Tech lead"),
+    ("project_manager", "Project manager"),
+]
+
+
+def project_options() -> rx.Component:
+    return rx.foreach(
+        TenantDetailState.project_rows,
+        lambda p: rx.el.option(p["key"] + " - " + p["name"], value=p["id"].to(str)),
+    )
+
+
+def project_picker(name: str = "project_id", optional: bool = False) -> rx.Component:
+    return rx.el.select(
+        rx.el.option("(no project)" if optional else "Choose a project", value=""),
+        project_options(),
+        name=name,
+        id=name,
+        style=_native_select_style(),
+    )
+
+
+def _native_select_style() -> dict[str, str]:
+    return {
+        "width": "100%",
+        "height": "32px",
+        "padding": "0 8px",
+        "border_radius": "6px",
+        "border": "1px solid var(--gray-a7)",
+        "background": "var(--color-surface)",
+        "font_size": "14px",
+    }
+
+
+def project_row(p: ProjectRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(rx.code(p["key"]), href="/projects/" + p["id"].to(str))),
+        rx.table.cell(rx.link(p["name"], href="/projects/" + p["id"].to(str))),
+        rx.table.cell(p["coverage_threshold"].to(str) + " %"),
+        rx.table.cell(status_badge(rx.cond(p["is_active"], "active", "inactive"))),
+    )
+
+
+def user_row(u: UserRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(u["full_name"], weight="medium"), rx.text(u["email"], size="1", color="var(--gray-11)")),
+        rx.table.cell(rx.text(rx.cond(u["roles"] != "", u["roles"], "no project role"), size="2")),
+        rx.table.cell(status_badge(rx.cond(u["is_active"], "active", "inactive"))),
+        rx.table.cell(rx.text(u["last_login_at"], size="1")),
+        rx.table.cell(
+            rx.hstack(
+                rx.button(
+                    "Reset password",
+                    size="1",
+                    variant="soft",
+                    on_click=TenantDetailState.start_reset(u["id"], u["email"]),
+                ),
+                rx.button(
+                    rx.cond(u["is_active"], "Deactivate", "Activate"),
+                    size="1",
+                    variant="soft",
+                    color_scheme=rx.cond(u["is_active"], "red", "green"),
+                    on_click=TenantDetailState.toggle_user(u["id"], u["is_active"]),
+                ),
+                spacing="2",
+            )
+        ),
+    )
+
+
+def projects_section() -> rx.Component:
+    return section(
+        "Projects",
+        data_table(
+            ["Key", "Name", "Coverage threshold", "Status"],
+            rx.cond(
+                TenantDetailState.project_rows.length() > 0,
+                rx.foreach(TenantDetailState.project_rows, project_row),
+                empty_row(4, "No projects yet: create the first one below."),
+            ),
+        ),
+        rx.form(
+            rx.vstack(
+                rx.text("New project", weight="medium", size="2"),
+                error_callout(TenantDetailState.project_error),
+                rx.grid(
+                    field("Key", text_input("key", id="project-key", required=True, placeholder="WEB")),
+                    field("Name", text_input("name", id="project-name", required=True, placeholder="Web shop")),
+                    field(
+                        "Coverage threshold (%)",
+                        text_input("coverage_threshold", type="number", default_value="80", min=0, max=100),
+                    ),
+                    columns=rx.breakpoints(initial="1", sm="3"),
+                    spacing="3",
+                    width="100%",
+                ),
+                field("Description", text_input("description", placeholder="optional")),
+                rx.button("Create project", type="submit", id="create-project"),
+                spacing="2",
+                width="100%",
+            ),
+            on_submit=TenantDetailState.create_project,
+            reset_on_submit=False,
+            width="100%",
+        ),
+    )
+
+
+def users_section() -> rx.Component:
+    return section(
+        "Company users",
+        data_table(
+            ["User", "Project roles", "Status", "Last sign-in", ""],
+            rx.cond(
+                TenantDetailState.user_rows.length() > 0,
+                rx.foreach(TenantDetailState.user_rows, user_row),
+                empty_row(5, "No users yet."),
+            ),
+        ),
+        rx.grid(
+            rx.form(
+                rx.vstack(
+                    rx.text("New company user", weight="medium", size="2"),
+                    error_callout(TenantDetailState.user_error),
+                    field("Full name", text_input("full_name", id="user-name", placeholder="Dana Developer")),
+                    field("Email", text_input("email", id="user-email", type="email", required=True)),
+                    field(
+                        "Initial password",
+                        text_input("password", id="user-password", type="password", required=True, min_length=10),
+                        "At least 10 characters; tell it to the user over a safe channel.",
+                    ),
+                    rx.grid(
+                        field("Project", project_picker(optional=True)),
+                        field("Role", select_input("role", ROLES, id="user-role")),
+                        columns="2",
+                        spacing="2",
+                        width="100%",
+                    ),
+                    rx.button("Create user", type="submit", id="create-user"),
+                    spacing="2",
+                    width="100%",
+                ),
+                on_submit=TenantDetailState.create_user,
+                width="100%",
+            ),
+            rx.form(
+                rx.vstack(
+                    rx.text("Project role", weight="medium", size="2"),
+                    error_callout(TenantDetailState.role_error),
+                    field(
+                        "User",
+                        rx.el.select(
+                            rx.el.option("Choose a user", value=""),
+                            rx.foreach(
+                                TenantDetailState.user_rows,
+                                lambda u: rx.el.option(u["email"], value=u["id"].to(str)),
+                            ),
+                            name="user_id",
+                            id="role-user",
+                            style=_native_select_style(),
+                        ),
+                    ),
+                    field("Project", project_picker("project_id")),
+                    field(
+                        "Role",
+                        select_input("role", [*ROLES, ("none", "No role (remove access)")], id="role-role"),
+                        "Tech leads and project managers see developers by name; others see them anonymised.",
+                    ),
+                    rx.button("Save role", type="submit", id="save-role"),
+                    spacing="2",
+                    width="100%",
+                ),
+                on_submit=TenantDetailState.set_role,
+                width="100%",
+            ),
+            columns=rx.breakpoints(initial="1", md="2"),
+            spacing="5",
+            width="100%",
+        ),
+    )
+
+
+def reset_dialog() -> rx.Component:
+    return dialog(
+        "Reset password",
+        None,
+        rx.form(
+            rx.vstack(
+                rx.text("New password for ", rx.text.strong(TenantDetailState.reset_email), ".", size="2"),
+                error_callout(TenantDetailState.reset_error),
+                field("New password", text_input("password", type="password", required=True, min_length=10)),
+                form_buttons("Reset password"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=TenantDetailState.reset_password,
+        ),
+        TenantDetailState.reset_open,
+        TenantDetailState.set_reset_open,
+    )
+
+
+@page("/tenants/[tenant_id]", "Tenant", on_load=TenantDetailState.load)
+def tenant_detail() -> rx.Component:
+    return rx.cond(
+        TenantDetailState.not_found != "",
+        rx.vstack(error_callout(TenantDetailState.not_found), rx.link("Back to tenants", href="/tenants")),
+        rx.vstack(
+            rx.link("← Tenants", href="/tenants", size="2"),
+            page_header(
+                TenantDetailState.tenant_name,
+                "Schema tenant_" + TenantDetailState.tenant_slug,
+                status_badge(TenantDetailState.tenant_status),
+            ),
+            projects_section(),
+            users_section(),
+            reset_dialog(),
+            width="100%",
+            spacing="4",
+        ),
+    )
