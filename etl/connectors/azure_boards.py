@@ -35,6 +35,7 @@ returns it, plus a ``"_dmt"`` key the connector adds::
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -532,6 +533,39 @@ def propose_mapping(name: str, reference_name: str = "") -> str | None:
     return None
 
 
+def azure_json(
+    http: SourceHttpClient,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    json_body: Any = None,
+    ok_statuses: tuple[int, ...] = (),
+) -> tuple[Any, int]:
+    """Send one Azure DevOps request and decode its JSON: (data, status).
+
+    Azure DevOps answers a request whose credentials it ignores with 203 and its HTML
+    sign-in page instead of 401; that is an authentication failure, not a data error.
+    """
+    response = http.request(method, path, params=params, json=json_body, ok_statuses=ok_statuses)
+    if response.status_code == 203:
+        raise SourceAuthError(
+            "Azure DevOps answered with its sign-in page (203): the personal access token was not accepted; "
+            "check the token, its expiry and that it belongs to this organisation",
+            status_code=203,
+            url=str(response.request.url),
+        )
+    try:
+        return (json.loads(response.content) if response.content else None), response.status_code
+    except (ValueError, UnicodeDecodeError):
+        raise SourceDataError(
+            f"Azure DevOps answered {response.request.url.path} with something that is not JSON "
+            f"({response.headers.get('content-type', 'no content type')}); a proxy or sign-in page may be in the way",
+            status_code=response.status_code,
+            url=str(response.request.url),
+        ) from None
+
+
 def _wiql_date(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -590,7 +624,7 @@ class AzureBoardsConnector(BaseConnector):
         return f"{quote(self.project)}/{tail}"
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        data, _ = self.http.get_json(path, params={"api-version": API_VERSION, **(params or {})})
+        data, _ = azure_json(self.http, "GET", path, params={"api-version": API_VERSION, **(params or {})})
         if not isinstance(data, dict):
             raise SourceDataError(f"Azure DevOps answered {path} with {type(data).__name__}, expected an object")
         return data
@@ -604,7 +638,7 @@ class AzureBoardsConnector(BaseConnector):
 
     # -- connection & fields --------------------------------------------------
     def test_connection(self) -> ConnectionResult:
-        data, _ = self.http.get_json("_apis/connectionData")
+        data, _ = azure_json(self.http, "GET", "_apis/connectionData")
         user = (data or {}).get("authenticatedUser") if isinstance(data, dict) else None
         if not isinstance(user, dict):
             raise SourceDataError("Azure DevOps connectionData has no authenticatedUser")
@@ -656,18 +690,15 @@ class AzureBoardsConnector(BaseConnector):
             f"AND [System.ChangedDate] >= '{_wiql_date(start)}' AND [System.ChangedDate] < '{_wiql_date(end)}' "
             "ORDER BY [System.ChangedDate] ASC, [System.Id] ASC"
         )
-        response = self.http.request(
+        data, status = azure_json(
+            self.http,
             "POST",
             self._project_path("_apis/wit/wiql"),
             params={"api-version": API_VERSION, "timePrecision": "true"},
-            json={"query": query},
+            json_body={"query": query},
             ok_statuses=(400,),
         )
-        try:
-            data = response.json()
-        except ValueError:
-            raise SourceDataError("Azure DevOps answered the WIQL query with invalid JSON") from None
-        if response.status_code == 400:
+        if status == 400:
             message = str((data or {}).get("message", "")) if isinstance(data, dict) else ""
             if WIQL_CAP_ERROR in message:
                 return None
@@ -717,7 +748,9 @@ class AzureBoardsConnector(BaseConnector):
             body["fields"] = self._batch_fields()
         else:
             body["$expand"] = "Relations"
-        data, _ = self.http.post_json("_apis/wit/workitemsbatch", json=body, params={"api-version": API_VERSION})
+        data, _ = azure_json(
+            self.http, "POST", "_apis/wit/workitemsbatch", json_body=body, params={"api-version": API_VERSION}
+        )
         if not isinstance(data, dict):
             raise SourceDataError("Azure DevOps workitemsbatch answer is not an object")
         # errorPolicy Omit returns null for ids deleted since the WIQL query ran.

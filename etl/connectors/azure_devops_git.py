@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from etl.connectors.azure_boards import identity_parts, parse_datetime
+from etl.connectors.azure_boards import azure_json, identity_parts, parse_datetime
 from etl.connectors.base import (
     BaseConnector,
     ConnectionResult,
@@ -309,7 +309,7 @@ class AzureDevOpsGitConnector(BaseConnector):
             self._http = None
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        data, _ = self.http.get_json(path, params={"api-version": API_VERSION, **(params or {})})
+        data, _ = azure_json(self.http, "GET", path, params={"api-version": API_VERSION, **(params or {})})
         if not isinstance(data, dict):
             raise SourceDataError(f"Azure DevOps answered {path} with {type(data).__name__}, expected an object")
         return data
@@ -349,7 +349,7 @@ class AzureDevOpsGitConnector(BaseConnector):
         return self._repos
 
     def test_connection(self) -> ConnectionResult:
-        data, _ = self.http.get_json("_apis/connectionData")
+        data, _ = azure_json(self.http, "GET", "_apis/connectionData")
         user = (data or {}).get("authenticatedUser") if isinstance(data, dict) else None
         if not isinstance(user, dict):
             raise SourceDataError("Azure DevOps connectionData has no authenticatedUser")

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from tests.fakes.server import FaultControls, install_faults
 
@@ -164,9 +164,18 @@ def azure_error(status: int, message: str, type_key: str, event_id: int = 3000) 
     return JSONResponse(body, status_code=status)
 
 
-def check_basic_auth(request: Request, token: str) -> JSONResponse | None:
+SIGN_IN_PAGE = (
+    "<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head>"
+    "<body><div id='signin'>Sign in to your account</div></body></html>"
+)
+
+
+def check_basic_auth(request: Request, token: str) -> Response | None:
     """None if the PAT in basic auth matches; otherwise the 401 Azure DevOps answers."""
     header = request.headers.get("authorization", "")
+    if not header:
+        # Anonymous calls get the HTML sign-in page with 203, not a 401.
+        return HTMLResponse(SIGN_IN_PAGE, status_code=203)
     ok = False
     if header.lower().startswith("basic "):
         try:

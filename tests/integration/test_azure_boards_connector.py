@@ -179,3 +179,11 @@ def test_blocked_hours_from_tag_updates(fake) -> None:
     normalised = conn.normalize_work_item(item)
     assert normalised["is_blocked"] and normalised["blocked_hours"] == 3.0
     assert normalised["blocked_since"] == (t0 + timedelta(hours=3)).replace(microsecond=(t0.microsecond // 1000) * 1000)
+
+
+def test_sign_in_page_with_203_is_an_auth_error(fake) -> None:
+    base_url, _, _ = fake
+    conn = connector(base_url)
+    conn.http._client.auth = None  # as when a proxy strips the Authorization header
+    with pytest.raises(SourceAuthError, match="sign-in page"):
+        conn.test_connection()
