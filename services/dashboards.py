@@ -162,6 +162,7 @@ class Quality(BaseModel):
     compliance_rate: float | None = None
     done_items: int = 0
     compliant_items: int = 0
+    judged_items: int = 0
     empty_message: str = ""
 
 
@@ -476,8 +477,11 @@ def _sprint_rows(session: Session, project_id: int, include_future: bool = False
         sprints = [s for s in sprints if s.state != "future"]
     if not sprints:
         return []
+    # Core rows, not ORM objects: building SQLModel instances costs more than the query.
+    columns = [c for c in SprintMetrics.__table__.c]  # type: ignore[attr-defined]
     metrics = {
-        m.sprint_id: m for m in session.exec(select(SprintMetrics).where(SprintMetrics.project_id == project_id))
+        m.sprint_id: m
+        for m in session.execute(sa.select(*columns).where(SprintMetrics.__table__.c.project_id == project_id))  # type: ignore[attr-defined]
     }
     live = (
         _live_sprint_figures(session, project_id)
@@ -912,6 +916,7 @@ def quality(user: CurrentUser, project_id: int) -> Quality:
         compliance_rate=_pct(compliant, judged),
         done_items=done,
         compliant_items=compliant,
+        judged_items=judged,
     )
     if not points and not by_rule:
         result.empty_message = "No quality data yet: it appears after the first sync and compliance evaluation."
@@ -921,17 +926,15 @@ def quality(user: CurrentUser, project_id: int) -> Quality:
 def compliance_overview(user: CurrentUser, project_id: int) -> ComplianceOverview:
     """Open flags by severity and rule, and the compliance rate (now and per sprint)."""
     q = quality(user, project_id)
-    with tenant_session(user.tenant_slug or "") as session:
-        done, compliant, judged = _done_compliance(session, project_id)
     return ComplianceOverview(
         project_id=project_id,
         open_flags=q.open_flags,
         by_severity=q.flags_by_severity,
         by_rule=q.flags_by_rule,
-        compliance_rate=_pct(compliant, judged),
-        done_items=done,
-        compliant_items=compliant,
-        judged_items=judged,
+        compliance_rate=q.compliance_rate,
+        done_items=q.done_items,
+        compliant_items=q.compliant_items,
+        judged_items=q.judged_items,
         trend=q.series,
     )
 
@@ -1243,7 +1246,8 @@ def drill_down(
 # =========================================================================== developers
 def _developer_sprint_figures(session: Session, project_id: int) -> list[dict[str, Any]]:
     """(identity, sprint) rows: the read model when filled, else live aggregates."""
-    dm = session.exec(select(DeveloperMetrics).where(DeveloperMetrics.project_id == project_id)).all()
+    dmt = DeveloperMetrics.__table__  # type: ignore[attr-defined]
+    dm = session.execute(sa.select(*dmt.c).where(dmt.c.project_id == project_id)).all()
     if dm:
         return [
             dict(
@@ -1579,9 +1583,44 @@ def get_insight(user: CurrentUser, insight_id: int) -> AIPrediction:
     return row
 
 
-def developer_options(user: CurrentUser, project_id: int) -> list[DeveloperRow]:
-    """Developers for filter pickers (same naming rules as the list)."""
-    return developers(user, project_id).developers
+class Choice(BaseModel):
+    value: str
+    label: str
+
+
+def sprint_options(user: CurrentUser, project_id: int) -> list[Choice]:
+    """The project's sprints, newest first, for pickers."""
+    require_project(user, project_id)
+    with tenant_session(user.tenant_slug or "") as session:
+        rows = session.execute(
+            sa.select(Sprint.__table__.c.id, Sprint.__table__.c.name)  # type: ignore[attr-defined]
+            .where(Sprint.__table__.c.project_id == project_id)  # type: ignore[attr-defined]
+            .order_by(sa.nulls_last(Sprint.__table__.c.start_date.desc()), Sprint.__table__.c.id.desc())  # type: ignore[attr-defined]
+        ).all()
+    return [Choice(value=str(i), label=n) for i, n in rows]
+
+
+def developer_options(user: CurrentUser, project_id: int) -> list[Choice]:
+    """Assignees of the project's items for pickers (same naming rules as everywhere)."""
+    require_project(user, project_id)
+    with tenant_session(user.tenant_slug or "") as session:
+        t = _tables(session)
+        ids = [
+            int(r[0])
+            for r in session.execute(
+                sa.text(
+                    f"SELECT DISTINCT assignee_identity_id FROM {t['work_items']} "
+                    "WHERE project_id = :p AND assignee_identity_id IS NOT NULL"
+                ),
+                {"p": project_id},
+            )
+        ]
+        namer = _Namer(session, user, project_id)
+        if namer.named:
+            namer.load(set(ids))
+        out = [Choice(value=str(i), label=namer.name(i)) for i in ids]
+    out.sort(key=lambda c: (not c.label.startswith("Developer "), c.label) if not namer.named else (c.label,))
+    return out
 
 
 #: Roles that may resolve a compliance flag by hand.

@@ -76,16 +76,16 @@ class ComplianceState(CompanyState):
             page_size=25,
         )
         overview = dash.compliance_overview(user, project_id)
-        velocity = dash.velocity_series(user, project_id)
+        sprints = dash.sprint_options(user, project_id)
         devs = dash.developer_options(user, project_id)
-        return overview, dash.list_flags(user, filters), velocity.points, devs, dash.can_resolve(user, project_id)
+        return overview, dash.list_flags(user, filters), sprints, devs, dash.can_resolve(user, project_id)
 
     def _apply(self, data: Any) -> None:
-        self.overview, self.flags, points, devs, self.can_resolve = data
+        self.overview, self.flags, sprints, devs, self.can_resolve = data
         self.flag_rows = self.flags.items
         self.rules_chart = [r.model_dump() for r in self.overview.by_rule]
-        self.sprint_options = [Option(value=str(p.sprint_id), label=p.sprint_name) for p in reversed(points)]
-        self.assignee_options = [Option(value=str(d.identity_id), label=d.name) for d in devs]
+        self.sprint_options = [Option(value=c.value, label=c.label) for c in sprints]
+        self.assignee_options = [Option(value=c.value, label=c.label) for c in devs]
         if self.page_no > self.flags.pages:
             self.page_no = self.flags.pages
 

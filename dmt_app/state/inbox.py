@@ -153,12 +153,11 @@ class ExportsState(CompanyState):
     start_error: str = ""
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
-        points = dash.velocity_series(user, project_id).points
-        return exports.list_exports(user), points
+        return exports.list_exports(user), dash.sprint_options(user, project_id)
 
     def _apply(self, data: Any) -> None:
-        self.jobs, points = data
-        self.sprint_options = [{"value": str(p.sprint_id), "label": p.sprint_name} for p in reversed(points)]
+        self.jobs, sprints = data
+        self.sprint_options = [{"value": c.value, "label": c.label} for c in sprints]
 
     @rx.event
     async def load(self):
