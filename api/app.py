@@ -50,3 +50,8 @@ def create_api(portal: str) -> FastAPI:
         return health_report()
 
     return app
+
+
+def create_company_api() -> FastAPI:
+    """Factory for serving the company API alone (`uvicorn --factory api.app:create_company_api`)."""
+    return create_api("company")
