@@ -2,9 +2,10 @@
 
 One evaluation is one transaction of a handful of statements:
 
-1. `_dmt_fail`  (temp table): every failing (item, rule, severity), built in one
-   pass over work_items joined with PR, exception and evidence aggregates and
-   CROSS JOIN LATERAL against the rule predicates of `etl/rules.py`.
+1. `_dmt_facts` (temp table): one row per judged item with the array of rules
+   it fails and its verdict, built in one pass over work_items joined with PR,
+   exception and evidence aggregates (each predicate of `etl/rules.py` is
+   evaluated once per item); `_dmt_fail` unnests it to (item, rule, severity).
 2. `_dmt_act`   (temp table): each failing pair classified against the existing
    flag: open (new), reopen, update (severity/message changed), same, or
    keep_resolved (manually resolved and the item has not changed since).
@@ -30,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import select
 
-from etl.rules import RULES, effective_rules, rules_lateral_sql
+from etl.rules import RULES, effective_rules, failing_rules_array_sql
 from models.base import utcnow
 from models.db import public_session, tenant_schema_of, tenant_session
 from models.public import Project, Tenant
@@ -78,49 +79,60 @@ def _prepare_config(conn: Connection, projects: list[ProjectRules]) -> None:
     """Temp tables with the rule catalogue and the per-project settings."""
     conn.execute(sa.text(
         "CREATE TEMP TABLE _dmt_rules (rule_id text PRIMARY KEY, severity text NOT NULL, "
-        "message text NOT NULL, blocks boolean NOT NULL) ON COMMIT DROP"
+        "message text NOT NULL) ON COMMIT DROP"
     ))
     conn.execute(
-        sa.text("INSERT INTO _dmt_rules VALUES (:id, :severity, :message, :blocks)"),
-        [{"id": r.id, "severity": str(r.severity), "message": r.message, "blocks": r.blocks_compliance} for r in RULES],
+        sa.text("INSERT INTO _dmt_rules VALUES (:id, :severity, :message)"),
+        [{"id": r.id, "severity": str(r.severity), "message": r.message} for r in RULES],
     )
+    # disabled: rules switched off; nonblocking: failing them keeps a done item compliant
+    # (warnings such as exception_expiring, and rules a project turned down to "info").
     conn.execute(sa.text(
         "CREATE TEMP TABLE _dmt_proj (project_id int PRIMARY KEY, threshold float8 NOT NULL, "
-        "warn_days int NOT NULL) ON COMMIT DROP"
+        "warn_days int NOT NULL, disabled text[] NOT NULL, nonblocking text[] NOT NULL) ON COMMIT DROP"
     ))
     conn.execute(sa.text(
-        "CREATE TEMP TABLE _dmt_rule_cfg (project_id int, rule_id text, enabled boolean NOT NULL, "
-        "severity text NOT NULL, PRIMARY KEY (project_id, rule_id)) ON COMMIT DROP"
+        "CREATE TEMP TABLE _dmt_rule_cfg (project_id int, rule_id text, severity text NOT NULL, "
+        "PRIMARY KEY (project_id, rule_id)) ON COMMIT DROP"
     ))
     if projects:
-        conn.execute(
-            sa.text("INSERT INTO _dmt_proj VALUES (:p, :t, :w)"),
-            [{"p": p.project_id, "t": p.threshold, "w": p.warning_days} for p in projects],
-        )
-        cfg = [
-            {"p": p.project_id, "r": e.rule.id, "e": e.enabled, "s": e.severity}
-            for p in projects
-            for e in effective_rules(p.rules_config)
-            if not e.enabled or e.severity != str(e.rule.severity)
-        ]
-        if cfg:
-            conn.execute(sa.text("INSERT INTO _dmt_rule_cfg VALUES (:p, :r, :e, :s)"), cfg)
+        rows, overrides = [], []
+        for p in projects:
+            effective = effective_rules(p.rules_config)
+            rows.append({
+                "p": p.project_id, "t": p.threshold, "w": p.warning_days,
+                "d": [e.rule.id for e in effective if not e.enabled],
+                "n": [e.rule.id for e in effective if not e.rule.blocks_compliance or e.severity == "info"],
+            })
+            overrides += [
+                {"p": p.project_id, "r": e.rule.id, "s": e.severity}
+                for e in effective if e.severity != str(e.rule.severity)
+            ]
+        conn.execute(sa.text("INSERT INTO _dmt_proj VALUES (:p, :t, :w, :d, :n)"), rows)
+        if overrides:
+            conn.execute(sa.text("INSERT INTO _dmt_rule_cfg VALUES (:p, :r, :s)"), overrides)
 
 
-def _failing_set_sql(schema: str, scoped: bool) -> str:
-    """CREATE the `_dmt_fail` temp table: every failing (item, rule) with its severity."""
+def _facts_sql(schema: str, scoped: bool, switchable: set[str]) -> str:
+    """CREATE `_dmt_facts`: one row per judged item with the rules it fails and its verdict.
+
+    Every rule predicate is evaluated once per item, in one pass over work_items
+    joined with PR, evidence and exception aggregates.
+    """
     s = f'"{schema}"'
     scope_items = "JOIN _dmt_scope sc ON sc.id = w.id" if scoped else ""
     scope_links = "JOIN _dmt_scope sc ON sc.id = l.work_item_id" if scoped else ""
     scope_ev = "JOIN _dmt_scope sc ON sc.id = e.work_item_id" if scoped else ""
     scope_exc = "JOIN _dmt_scope sc ON sc.id = x.work_item_id" if scoped else ""
+    default_nonblocking = "{" + ",".join(r.id for r in RULES if not r.blocks_compliance) + "}"
     return f"""
-    CREATE TEMP TABLE _dmt_fail ON COMMIT DROP AS
+    CREATE TEMP TABLE _dmt_facts ON COMMIT DROP AS
     WITH items AS (
         SELECT w.id, w.project_id, w.status_category, w.assignee_identity_id, w.updated_at_source,
                w.ac_quality, w.has_unit_test_task, w.unit_testing_status, w.coverage_percent,
                w.pr_links, w.ci_evidence_url, w.dmt_signoff, w.exception_approved_by,
-               w.exception_expires_at
+               w.exception_expires_at, w.dmt_compliant AS old_compliant,
+               w.compliance_failures AS old_failures
         FROM {s}.work_items w {scope_items}
         WHERE NOT w.is_deleted AND w.status_category IN ('done', 'in_progress')
     ),
@@ -157,9 +169,9 @@ def _failing_set_sql(schema: str, scoped: bool) -> str:
         WHERE x.revoked_at IS NULL AND x.expires_at > :now
         GROUP BY x.work_item_id
     ),
-    facts AS (
+    facts AS MATERIALIZED (
         SELECT i.id, i.project_id, i.status_category, i.assignee_identity_id, i.updated_at_source,
-               i.ac_quality, i.has_unit_test_task, i.unit_testing_status,
+               i.old_compliant, i.old_failures, i.ac_quality, i.has_unit_test_task, i.unit_testing_status,
                greatest(i.coverage_percent, prs.cov, ev.cov) AS coverage,
                (coalesce(jsonb_array_length(i.pr_links), 0) > 0 OR prs.work_item_id IS NOT NULL) AS has_pr,
                (i.ci_evidence_url IS NOT NULL OR coalesce(prs.ci, false) OR coalesce(ev.ci, false)) AS has_ci,
@@ -171,6 +183,8 @@ def _failing_set_sql(schema: str, scoped: bool) -> str:
                           THEN i.exception_expires_at END) AS exception_expires,
                coalesce(pc.threshold, {DEFAULT_THRESHOLD}) AS threshold,
                coalesce(pc.warn_days, {DEFAULT_WARNING_DAYS}) AS warn_days,
+               coalesce(pc.disabled, '{{}}'::text[]) AS disabled,
+               coalesce(pc.nonblocking, '{default_nonblocking}'::text[]) AS nonblocking,
                CAST(:now AS timestamptz) AS now_ts
         FROM items i
         LEFT JOIN prs ON prs.work_item_id = i.id
@@ -178,16 +192,30 @@ def _failing_set_sql(schema: str, scoped: bool) -> str:
         LEFT JOIN exc ON exc.work_item_id = i.id
         LEFT JOIN _dmt_proj pc ON pc.project_id = i.project_id
     )
-    SELECT f.id AS work_item_id, f.project_id, f.status_category, f.assignee_identity_id,
-           f.updated_at_source, r.rule_id,
+    SELECT z.*, (z.old_compliant IS DISTINCT FROM z.compliant
+                 OR z.old_failures IS DISTINCT FROM z.failures) AS changed
+    FROM (
+        SELECT v.id, v.project_id, v.status_category, v.assignee_identity_id, v.updated_at_source, v.fails,
+               CASE WHEN v.status_category = 'done' THEN v.fails <@ v.nonblocking END AS compliant,
+               to_jsonb(v.fails) AS failures, v.old_compliant, v.old_failures
+        FROM (SELECT f.*, {failing_rules_array_sql(switchable)} AS fails FROM facts f) v
+    ) z
+    """
+
+
+def _failing_set_sql() -> str:
+    """CREATE `_dmt_fail`: every failing (item, rule) with the severity it is judged at."""
+    return """
+    CREATE TEMP TABLE _dmt_fail ON COMMIT DROP AS
+    SELECT f.id AS work_item_id, f.project_id, f.assignee_identity_id, f.updated_at_source, r.rule_id,
            CASE WHEN f.status_category = 'done' THEN coalesce(rc.severity, d.severity) ELSE 'info' END
                AS severity,
-           d.message, d.blocks
-    FROM facts f
-    CROSS JOIN LATERAL {rules_lateral_sql()}
+           d.message
+    FROM _dmt_facts f
+    CROSS JOIN LATERAL unnest(f.fails) AS r(rule_id)
     JOIN _dmt_rules d ON d.rule_id = r.rule_id
     LEFT JOIN _dmt_rule_cfg rc ON rc.project_id = f.project_id AND rc.rule_id = r.rule_id
-    WHERE r.fails AND coalesce(rc.enabled, true)
+    WHERE cardinality(f.fails) > 0
     """
 
 
@@ -243,25 +271,18 @@ def _apply_sql(schema: str, scoped: bool) -> dict[str, str]:
                               WHERE x.work_item_id = f.work_item_id AND x.rule_id = f.rule_id)""",
         "items": f"""
             UPDATE {s}.work_items w
-            SET dmt_compliant = v.compliant, compliance_failures = v.failures,
-                compliance_evaluated_at = :now
-            FROM (
-                SELECT w.id,
-                       CASE WHEN w.status_category = 'done' AND NOT w.is_deleted
-                            THEN NOT coalesce(fa.blocking, false) END AS compliant,
-                       CASE WHEN w.is_deleted OR w.status_category NOT IN ('done', 'in_progress')
-                            THEN '[]'::jsonb ELSE coalesce(fa.failures, '[]'::jsonb) END AS failures
-                FROM {s}.work_items w {scope_items}
-                LEFT JOIN (
-                    SELECT work_item_id,
-                           jsonb_agg(rule_id ORDER BY rule_id) AS failures,
-                           bool_or(blocks AND severity <> 'info') AS blocking
-                    FROM _dmt_fail GROUP BY work_item_id
-                ) fa ON fa.work_item_id = w.id
-            ) v
-            WHERE w.id = v.id
-              AND (w.dmt_compliant IS DISTINCT FROM v.compliant
-                   OR w.compliance_failures IS DISTINCT FROM v.failures)""",
+            SET dmt_compliant = v.compliant, compliance_failures = v.failures, compliance_evaluated_at = :now
+            FROM _dmt_facts v
+            WHERE v.changed AND w.id = v.id""",
+        # Items no longer judged (to do again, or deleted) lose their verdict.
+        "unjudged": f"""
+            UPDATE {s}.work_items w
+            SET dmt_compliant = NULL, compliance_failures = '[]'::jsonb, compliance_evaluated_at = :now
+            FROM (SELECT w.id FROM {s}.work_items w {scope_items}
+                  WHERE (w.is_deleted OR w.status_category NOT IN ('done', 'in_progress'))
+                    AND (w.dmt_compliant IS NOT NULL
+                         OR coalesce(w.compliance_failures, '[]'::jsonb) <> '[]'::jsonb)) v
+            WHERE w.id = v.id""",
     }
 
 
@@ -279,6 +300,8 @@ def evaluate_compliance(tenant_slug: str, work_item_ids: list[int] | None = None
         # One evaluation per tenant at a time; a second one waits for the first.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{schema}:compliance"})
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+        # Short analytic statements: JIT compilation costs more than it saves here.
+        conn.execute(sa.text("SET LOCAL jit = off"))
         _prepare_config(conn, projects)
         if scoped:
             conn.execute(sa.text("CREATE TEMP TABLE _dmt_scope (id bigint PRIMARY KEY) ON COMMIT DROP"))
@@ -287,23 +310,37 @@ def evaluate_compliance(tenant_slug: str, work_item_ids: list[int] | None = None
                 {"ids": list(work_item_ids or [])},
             )
             conn.execute(sa.text("ANALYZE _dmt_scope"))
-        conn.execute(sa.text(_failing_set_sql(schema, scoped)), {"now": now})
+        steps: dict[str, float] = {}
+        mark = time.perf_counter()
+
+        def step(name: str) -> None:
+            nonlocal mark
+            steps[name] = round(time.perf_counter() - mark, 3)
+            mark = time.perf_counter()
+
+        switchable = {e.rule.id for p in projects for e in effective_rules(p.rules_config) if not e.enabled}
+        conn.execute(sa.text(_facts_sql(schema, scoped, switchable)), {"now": now})
+        conn.execute(sa.text("ANALYZE _dmt_facts"))
+        step("facts")
+        conn.execute(sa.text(_failing_set_sql()))
         conn.execute(sa.text("ANALYZE _dmt_fail"))
+        step("failing_set")
         conn.execute(sa.text(_classify_sql(schema)))
         counts = dict(
             conn.execute(sa.text("SELECT action, count(*) FROM _dmt_act GROUP BY action")).all()
         )
+        step("classify")
         statements = _apply_sql(schema, scoped)
         opened = conn.execute(sa.text(statements["open"]), {"now": now}).rowcount
         reopened = conn.execute(sa.text(statements["reopen"]), {"now": now}).rowcount
         changed = conn.execute(sa.text(statements["update"]), {"now": now}).rowcount
+        step("upsert_flags")
         resolved = conn.execute(sa.text(statements["resolve"]), {"now": now}).rowcount
+        step("auto_resolve")
         conn.execute(sa.text(statements["items"]), {"now": now})
-        scope_join = "JOIN _dmt_scope sc ON sc.id = w.id" if scoped else ""
-        evaluated = conn.execute(sa.text(
-            f'SELECT count(*) FROM "{schema}".work_items w {scope_join} '
-            "WHERE NOT w.is_deleted AND w.status_category IN ('done', 'in_progress')"
-        )).scalar_one()
+        conn.execute(sa.text(statements["unjudged"]), {"now": now})
+        step("work_items")
+        evaluated = conn.execute(sa.text("SELECT count(*) FROM _dmt_facts")).scalar_one()
         critical = conn.execute(sa.text(
             "SELECT a.project_id, a.assignee_identity_id, count(*) FROM _dmt_act a "
             "WHERE a.action IN ('open', 'reopen') AND a.severity = 'critical' "
@@ -311,6 +348,8 @@ def evaluate_compliance(tenant_slug: str, work_item_ids: list[int] | None = None
         )).all()
         assignee_users = _identity_users(conn, schema, {r[1] for r in critical if r[1] is not None})
         session.commit()
+        step("commit")
+    log.info("compliance %s steps: %s", tenant_slug, steps)
     result = EvaluationResult(
         opened=int(opened),
         resolved=int(resolved),

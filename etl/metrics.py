@@ -107,28 +107,29 @@ def _prepare(conn: Connection, schema: str, sprint_ids: list[int] | None) -> Non
         WHERE (p.created_at_source >= s.win_start AND p.created_at_source < s.win_end)
            OR (p.merged_at >= s.win_start AND p.merged_at < s.win_end)
     """))
-    # Review submissions from pull_requests.reviewers, attributed to identities, self-reviews excluded.
+    # Review submissions from pull_requests.reviewers (each PR's list expanded once), attributed to
+    # identities, self-reviews excluded, then placed in the sprint windows of the PR's project.
     conn.execute(sa.text(f"""
         CREATE TEMP TABLE _m_reviews ON COMMIT DROP AS
-        SELECT s.id AS sprint_id, r.identity_id, count(*) AS reviews
-        FROM _m_sprints s
-        JOIN {s}.pull_requests p ON p.project_id = s.project_id AND NOT p.is_deleted
-        CROSS JOIN LATERAL (
-            SELECT coalesce(
-                       CASE WHEN (e->>'identity_id') ~ '^[0-9]+$' THEN (e->>'identity_id')::int END,
-                       (SELECT a.identity_id FROM {s}.identity_aliases a
-                        WHERE a.alias_value = e->>'login'
-                          AND a.alias_type IN ('github_login', 'azure_identity', 'email')
-                        ORDER BY a.id LIMIT 1)) AS identity_id,
+        WITH reviews AS (
+            SELECT p.project_id, p.author_identity_id,
+                   coalesce(CASE WHEN (e->>'identity_id') ~ '^[0-9]+$' THEN (e->>'identity_id')::int END,
+                            (SELECT a.identity_id FROM {s}.identity_aliases a
+                             WHERE a.alias_value = e->>'login'
+                               AND a.alias_type IN ('github_login', 'azure_identity', 'email')
+                             ORDER BY a.id LIMIT 1)) AS identity_id,
                    coalesce(CASE WHEN (e->>'submitted_at') IS NOT NULL
                                  THEN (e->>'submitted_at')::timestamptz END,
                             p.first_review_at, p.created_at_source) AS at
-            FROM jsonb_array_elements(
-                CASE WHEN jsonb_typeof(p.reviewers) = 'array' THEN p.reviewers ELSE '[]'::jsonb END) AS e
-        ) r
-        WHERE p.reviewers <> '[]'::jsonb AND r.identity_id IS NOT NULL
-          AND r.identity_id IS DISTINCT FROM p.author_identity_id
-          AND r.at >= s.win_start AND r.at < s.win_end
+            FROM {s}.pull_requests p
+            CROSS JOIN LATERAL jsonb_array_elements(p.reviewers) AS e
+            WHERE NOT p.is_deleted AND jsonb_typeof(p.reviewers) = 'array' AND p.reviewers <> '[]'::jsonb
+              AND p.project_id IN (SELECT project_id FROM _m_sprints)
+        )
+        SELECT s.id AS sprint_id, r.identity_id, count(*) AS reviews
+        FROM reviews r
+        JOIN _m_sprints s ON s.project_id = r.project_id AND r.at >= s.win_start AND r.at < s.win_end
+        WHERE r.identity_id IS NOT NULL AND r.identity_id IS DISTINCT FROM r.author_identity_id
         GROUP BY s.id, r.identity_id
     """))
 
@@ -281,6 +282,7 @@ def rebuild_metrics(tenant_slug: str, sprint_ids: list[int] | None = None) -> Me
         conn = session.connection()
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{schema}:metrics"})
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+        conn.execute(sa.text("SET LOCAL jit = off"))
         _prepare(conn, schema, sprint_ids)
         sprints = conn.execute(sa.text(_sprint_sql(schema)), {"now": now}).rowcount
         developers = conn.execute(sa.text(_developer_sql(schema)), {"now": now}).rowcount

@@ -129,7 +129,17 @@ def effective_rules(rules_config: dict[str, Any] | None) -> list[EffectiveRule]:
     return result
 
 
-def rules_lateral_sql() -> str:
-    """`(VALUES ('rule_id', <fails>), ...)` to CROSS JOIN LATERAL against the facts row."""
-    rows = ",\n            ".join(f"('{r.id}', ({r.fails_sql}))" for r in RULES)
-    return f"(VALUES\n            {rows}\n        ) AS r(rule_id, fails)"
+def failing_rules_array_sql(switchable: set[str] | None = None, disabled: str = "disabled") -> str:
+    """SQL text[] of the rule ids an item fails, in catalogue order (one pass, every predicate once).
+
+    `disabled` names a text[] column holding the rules the item's project
+    switched off; the check is only emitted for rules in `switchable` (the
+    rules some project switched off), so the common case costs nothing extra.
+    """
+    switchable = {r.id for r in RULES} if switchable is None else switchable
+    cases = []
+    for r in RULES:
+        guard = f"NOT ('{r.id}' = ANY({disabled})) AND " if r.id in switchable else ""
+        cases.append(f"CASE WHEN {guard}({r.fails_sql}) THEN '{r.id}' END")
+    body = ",\n            ".join(cases)
+    return f"array_remove(ARRAY[\n            {body}\n        ]::text[], NULL)"

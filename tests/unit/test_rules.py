@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etl.rules import RULES, RULES_BY_ID, effective_rules, rules_lateral_sql
+from etl.rules import RULES, RULES_BY_ID, effective_rules, failing_rules_array_sql
 
 EXPECTED = {
     "missing_ac_quality", "missing_unit_test_task", "unit_testing_not_done", "low_coverage",
@@ -44,6 +44,9 @@ def test_project_config_switches_rules_and_overrides_severity_ignoring_nonsense(
     assert all(e.enabled for e in effective_rules(None))
 
 
-def test_lateral_sql_lists_every_rule_once() -> None:
-    sql = rules_lateral_sql()
-    assert all(sql.count(f"'{rule_id}'") == 1 for rule_id in EXPECTED)
+def test_failing_array_sql_checks_every_rule_and_its_switch() -> None:
+    sql = failing_rules_array_sql()
+    assert all(sql.count(f"'{rule_id}'") == 2 for rule_id in EXPECTED)  # switch and label
+    assert sql.count("= ANY(disabled)") == 8
+    only_one = failing_rules_array_sql({"low_coverage"})
+    assert only_one.count("= ANY(disabled)") == 1 and "'low_coverage' = ANY(disabled)" in only_one
