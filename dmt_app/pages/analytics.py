@@ -29,7 +29,7 @@ NO_SPRINTS = "No sprints yet for this project: ask your admin to add a data sour
 
 
 def _num(value: rx.Var, suffix: str = "") -> rx.Component:
-    return rx.cond(value, rx.text(value.to_string(), suffix), rx.text("-"))
+    return rx.cond(value.is_not_none(), rx.text(value.to_string(), suffix), rx.text("-"))
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -180,7 +180,7 @@ def _stat(label: str, value: rx.Var, unit: str) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.text(label, size="2", color=styles.MUTED),
-            rx.heading(rx.cond(value, value.to_string() + " " + unit, "-"), size="6"),
+            rx.heading(rx.cond(value.is_not_none(), value.to_string() + " " + unit, "-"), size="6"),
             spacing="1",
         ),
         width="100%",
@@ -264,7 +264,10 @@ def throughput() -> rx.Component:
                             height=CHART_HEIGHT,
                             width="100%",
                         ),
-                        rx.cond(s.data.average, hint("Average: " + s.data.average.to_string() + " items per sprint")),
+                        rx.cond(
+                            s.data.average.is_not_none(),
+                            hint("Average: " + s.data.average.to_string() + " items per sprint"),
+                        ),
                         right=rx.text("stacked", size="1", color=styles.MUTED),
                     ),
                     card(
@@ -385,7 +388,9 @@ def quality() -> rx.Component:
                             rx.recharts.bar_chart(
                                 rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
                                 rx.recharts.x_axis(type_="number", font_size=12),
-                                rx.recharts.y_axis(data_key="rule_id", type_="category", width=170, font_size=12),
+                                rx.recharts.y_axis(
+                                    data_key="rule_id", type_="category", width=200, font_size=12, interval=0
+                                ),
                                 rx.recharts.graphing_tooltip(),
                                 rx.recharts.legend(),
                                 rx.recharts.bar(data_key="open", name="Open", fill=COLORS["bad"], stack_id="r"),
@@ -428,7 +433,11 @@ def quality() -> rx.Component:
                                             rx.table.cell(_num(q.defect_density)),
                                             rx.table.cell(
                                                 drill_button(
-                                                    rx.cond(q.compliance_rate, q.compliance_rate.to_string(), "-"),
+                                                    rx.cond(
+                                                        q.compliance_rate.is_not_none(),
+                                                        q.compliance_rate.to_string(),
+                                                        "-",
+                                                    ),
                                                     q.sprint_id,
                                                     "noncompliant",
                                                 )

@@ -151,7 +151,10 @@ def compliance() -> rx.Component:
                 rx.card(
                     rx.vstack(
                         rx.text("DMT compliance", size="2", color=styles.MUTED),
-                        rx.heading(rx.cond(o.compliance_rate, o.compliance_rate.to_string() + " %", "-"), size="7"),
+                        rx.heading(
+                            rx.cond(o.compliance_rate.is_not_none(), o.compliance_rate.to_string() + " %", "-"),
+                            size="7",
+                        ),
                         rx.text(
                             o.compliant_items,
                             " of ",
@@ -186,7 +189,7 @@ def compliance() -> rx.Component:
                     rx.recharts.bar_chart(
                         rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
                         rx.recharts.x_axis(type_="number", font_size=12),
-                        rx.recharts.y_axis(data_key="rule_id", type_="category", width=170, font_size=12),
+                        rx.recharts.y_axis(data_key="rule_id", type_="category", width=200, font_size=12, interval=0),
                         rx.recharts.graphing_tooltip(),
                         rx.recharts.bar(data_key="open", name="Open", fill=COLORS["bad"]),
                         data=s.rules_chart,

@@ -346,7 +346,7 @@ def exports_page() -> rx.Component:
                                             ),
                                             min_width="180px",
                                         ),
-                                        rx.table.cell(rx.cond(j.rows, j.rows.to_string(), "-")),
+                                        rx.table.cell(rx.cond(j.rows.is_not_none(), j.rows.to_string(), "-")),
                                         rx.table.cell(
                                             rx.cond(
                                                 j.download_url != "",

@@ -21,7 +21,7 @@ from portal_common import page, styles
 
 
 def _val(value: rx.Var, suffix: str = "") -> rx.Component:
-    return rx.cond(value, rx.text(value.to_string(), suffix), rx.text("-"))
+    return rx.cond(value.is_not_none(), rx.text(value.to_string(), suffix), rx.text("-"))
 
 
 def _figure(label: str, value: rx.Component | rx.Var) -> rx.Component:
@@ -107,14 +107,12 @@ def team() -> rx.Component:
                                         name="Ideal",
                                         stroke=COLORS["committed"],
                                         stroke_dasharray="5 5",
-                                        dot=False,
                                     ),
                                     rx.recharts.line(
                                         data_key="remaining",
                                         name="Remaining",
                                         stroke=COLORS["completed"],
                                         stroke_width=2,
-                                        dot=False,
                                     ),
                                     data=s.burn,
                                     height=CHART_HEIGHT,
@@ -129,11 +127,9 @@ def team() -> rx.Component:
                                 s.burn.length() > 0,
                                 rx.recharts.line_chart(
                                     *axis("day"),
+                                    rx.recharts.line(data_key="scope", name="Scope", stroke=COLORS["committed"]),
                                     rx.recharts.line(
-                                        data_key="scope", name="Scope", stroke=COLORS["committed"], dot=False
-                                    ),
-                                    rx.recharts.line(
-                                        data_key="done", name="Done", stroke=COLORS["good"], stroke_width=2, dot=False
+                                        data_key="done", name="Done", stroke=COLORS["good"], stroke_width=2
                                     ),
                                     data=s.burn,
                                     height=CHART_HEIGHT,

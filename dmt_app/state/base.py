@@ -87,9 +87,12 @@ class CompanyState(AuthState):
             options = await self.call(dash.user_projects, user)
             self.projects = [ProjectOpt(id=str(p.id), label=f"{p.name} ({p.key})", role=p.role) for p in options]
             ids = [p["id"] for p in self.projects]
-            if self.project_id not in ids:
-                query = self.router.page.params.get("project", "")
-                self.project_id = str(query) if str(query) in ids else (ids[0] if ids else "")
+            query = str(self.router.page.params.get("project", "") or "")
+            if project is None and query in ids:
+                self.project_id = query  # a link to a given project (?project=ID)
+            elif self.project_id not in ids:
+                # The oldest project is usually the team's main one.
+                self.project_id = min(ids, key=int) if ids else ""
             self.project_role = next((p["role"] for p in self.projects if p["id"] == self.project_id), "")
             self.unread = await self.call(_unread, user)
             if not self.project_id:
@@ -122,6 +125,16 @@ class CompanyState(AuthState):
             await self._refresh()
         elif bell and user is not None:
             self.unread = await self.call(_unread, user)
+
+
+def rule_totals(by_rule: list[Any]) -> list[dict[str, Any]]:
+    """Flags per rule for charts: open and resolved summed over severities, most open first."""
+    totals: dict[str, dict[str, Any]] = {}
+    for r in by_rule:
+        row = totals.setdefault(r.rule_id, {"rule_id": r.rule_id, "open": 0, "resolved": 0})
+        row["open"] += r.open
+        row["resolved"] += r.resolved
+    return sorted(totals.values(), key=lambda r: (-r["open"], r["rule_id"]))
 
 
 def fmt_num(value: float | None, digits: int = 1) -> str:

@@ -6,7 +6,7 @@ from typing import Any, TypedDict
 
 import reflex as rx
 
-from dmt_app.state.base import CompanyState
+from dmt_app.state.base import CompanyState, rule_totals
 from etl.rules import RULES
 from services import dashboards as dash
 from services.auth import CurrentUser
@@ -83,7 +83,7 @@ class ComplianceState(CompanyState):
     def _apply(self, data: Any) -> None:
         self.overview, self.flags, sprints, devs, self.can_resolve = data
         self.flag_rows = self.flags.items
-        self.rules_chart = [r.model_dump() for r in self.overview.by_rule]
+        self.rules_chart = rule_totals(self.overview.by_rule)
         self.sprint_options = [Option(value=c.value, label=c.label) for c in sprints]
         self.assignee_options = [Option(value=c.value, label=c.label) for c in devs]
         if self.page_no > self.flags.pages:

@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from dmt_app.state.base import CompanyState
+from dmt_app.state.base import CompanyState, rule_totals
 from services import dashboards as dash
 from services.auth import CurrentUser
 
@@ -129,7 +129,7 @@ class QualityState(CompanyState):
     def _apply(self, data: Any) -> None:
         self.data = data
         self.chart = _dump(data.series)
-        self.rules_chart = _dump(data.flags_by_rule)
+        self.rules_chart = rule_totals(data.flags_by_rule)
 
     @rx.event
     async def load(self):
