@@ -8,22 +8,32 @@ Test connection, Discover fields and Sync work for real.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
+import sqlalchemy as sa
 from sqlmodel import select
 
-from core.crypto import encrypt_secret
-from core.settings import get_settings
-from models.db import public_session
+from core.settings import get_settings, reset_settings_cache
+from etl.connectors.base import SourceError
+from models.base import utcnow
+from models.db import public_session, tenant_session
 from models.enums import ProjectRole, UserRole
 from models.migrate import migrate_tenants, upgrade_public
 from models.public import Project, SourceConfig, Tenant, User
-from services import audit
+from models.tenant import DmtException, WorkItem
+from services import sources
 from services.audit import Actor
 from services.projects import ProjectCreate, create_project
 from services.tenants import TenantCreate, all_tenant_slugs, create_tenant
 from services.users import UserCreate, create_user, set_project_role
+from tests.fakes.demo import DemoSource, build_demo
+from tests.fakes.server import serve
 
 ACTOR = Actor.system("seed-demo")
 
@@ -45,34 +55,6 @@ USERS = [
     {"email": "viewer@acme.example", "name": "Victor Viewer", "tenant": "acme", "role": ProjectRole.VIEWER},
     {"email": "lead@globex.example", "name": "Gloria Lead", "tenant": "globex", "role": ProjectRole.TECH_LEAD},
 ]
-
-#: Demo sources per project key: (source type, path on the fake server, token, username, config).
-SOURCES: dict[str, list[tuple[str, str, str, str | None, dict[str, Any]]]] = {
-    "ACME": [
-        ("jira", "/jira", "demo-jira-token", "bot@acme.example", {"project_key": "ACME", "deployment": "cloud"}),
-        ("github", "/github", "demo-github-token", None, {"owner": "acme", "repo": "web-platform"}),
-    ],
-    "MOB": [
-        ("clickup", "/clickup", "demo-clickup-token", None, {"team_id": "9001"}),
-        (
-            "azure_devops_git",
-            "/azure",
-            "demo-azure-token",
-            None,
-            {"organization": "acme", "project": "Mobile", "repository": "mobile-app"},
-        ),
-    ],
-    "GLX": [
-        ("azure_boards", "/azure", "demo-azure-token", None, {"organization": "globex", "project": "Billing"}),
-        (
-            "azure_devops_git",
-            "/azure",
-            "demo-azure-token",
-            None,
-            {"organization": "globex", "project": "Billing", "repository": "billing"},
-        ),
-    ],
-}
 
 
 def _ensure_admin(log: Callable[[str], Any]) -> None:
@@ -131,59 +113,144 @@ def _ensure_users(tenants: dict[str, Tenant], projects: dict[str, Project]) -> N
                     set_project_role(user.id, project.id, spec["role"], ACTOR)
 
 
-def _ensure_sources(projects: dict[str, Project], fake_base_url: str) -> dict[str, list[SourceConfig]]:
-    result: dict[str, list[SourceConfig]] = {}
-    for key, specs in SOURCES.items():
-        project = projects[key]
-        result[key] = []
-        for source_type, path, token, username, config in specs:
-            with public_session() as session:
-                source = session.exec(
-                    select(SourceConfig).where(
-                        SourceConfig.project_id == project.id, SourceConfig.source_type == source_type
-                    )
-                ).first()
-                if source is None:
-                    source = SourceConfig(
-                        tenant_id=project.tenant_id,
-                        project_id=project.id,
-                        name=f"{project.name} {source_type.replace('_', ' ').title()}",
-                        source_type=source_type,
-                        base_url=fake_base_url.rstrip("/") + path,
-                        username=username,
-                        token_encrypted=encrypt_secret(token),
-                        config_json=config,
-                        request_budget_per_minute=6000,
-                    )
-                    session.add(source)
-                    session.flush()
-                    audit.record(
-                        session,
-                        ACTOR,
-                        "source.create",
-                        "source",
-                        source.id,
-                        new=audit.snapshot(source),
-                        tenant_id=source.tenant_id,
-                    )
-                    session.commit()
-                result[key].append(source)
-    return result
+@contextlib.contextmanager
+def _fake_tools(base_url: str) -> Iterator[list[DemoSource]]:
+    """The demo's fake tools at base_url: use the running ones (make run), else serve them for the seed."""
+    app, catalogue = build_demo()
+    try:
+        httpx.get(f"{base_url}/health", timeout=2).raise_for_status()
+        yield catalogue
+        return
+    except httpx.HTTPError:
+        pass
+    port = urlsplit(base_url).port or 8900
+    with serve(app, port=port):
+        yield catalogue
+
+
+def _ensure_sources(
+    projects: dict[str, Project], base_url: str, catalogue: list[DemoSource]
+) -> list[tuple[Project, int]]:
+    """One source per catalogue entry (created through the same service as the admin portal)."""
+    made: list[tuple[Project, int]] = []
+    for spec in catalogue:
+        project = projects[spec.project_key]
+        with public_session() as session:
+            source = session.exec(
+                select(SourceConfig).where(SourceConfig.project_id == project.id, SourceConfig.name == spec.name)
+            ).first()
+        if source is None:
+            created = sources.create_source(
+                project.tenant_id,
+                sources.SourceCreate(
+                    project_id=project.id,
+                    name=spec.name,
+                    source_type=spec.source_type,
+                    base_url=base_url.rstrip("/") + spec.path,
+                    username=spec.username,
+                    token=spec.token,
+                    config_json=spec.config_json,
+                    historical_import_days=400,
+                    request_budget_per_minute=6000,
+                ),
+                ACTOR,
+            )
+            mappings = spec.field_mappings
+            if mappings is None:
+                discovery = sources.discover_fields(created.id, tenant_id=project.tenant_id)
+                mappings = sources.proposed_mappings(discovery) if discovery.ok else {}
+            if mappings:
+                sources.save_field_mappings(created.id, mappings, ACTOR)
+            made.append((project, created.id))
+        else:
+            made.append((project, source.id))
+    return made
+
+
+def _sync_all(tenants: dict[str, Tenant], made: list[tuple[Project, int]], log: Callable[[str], Any]) -> None:
+    from etl.sync import run_sync
+
+    slug_of = {t.id: t.slug for t in tenants.values()}
+    for project, source_id in made:
+        with public_session() as session:
+            already = session.get(SourceConfig, source_id).last_success_at
+        try:
+            run = run_sync(slug_of[project.tenant_id], source_id, "incremental" if already else "backfill")
+        except SourceError as exc:  # recorded on the source and its run; the demo goes on
+            log(f"{slug_of[project.tenant_id]}/{project.key} source {source_id}: sync failed: {exc}")
+            continue
+        log(
+            f"{slug_of[project.tenant_id]}/{project.key} source {source_id}: {run.status}, "
+            f"{run.items_upserted} work items, {run.prs_upserted} pull requests"
+            + (f" ({run.error})" if run.error else "")
+        )
+
+
+def _approve_demo_exceptions(
+    tenants: dict[str, Tenant], projects: dict[str, Project], log: Callable[[str], Any]
+) -> None:
+    """A few approved exceptions by named people, one of them expiring soon, as teams really have."""
+    from services.exceptions import approve_exception
+
+    for project in projects.values():
+        slug = next(t.slug for t in tenants.values() if t.id == project.tenant_id)
+        with tenant_session(slug) as session:
+            already = session.exec(
+                select(DmtException.id)
+                .join(WorkItem, WorkItem.id == DmtException.work_item_id)
+                .where(WorkItem.project_id == project.id)
+                .limit(1)
+            ).first()
+            if already:
+                continue
+            candidates = session.exec(
+                select(WorkItem.id)
+                .where(
+                    WorkItem.project_id == project.id,
+                    WorkItem.status_category == "done",
+                    sa.or_(WorkItem.unit_testing_status.is_(None), WorkItem.unit_testing_status != "done"),
+                )
+                .order_by(WorkItem.id)
+                .limit(3)
+            ).all()
+        now = utcnow()
+        for n, item_id in enumerate(candidates):
+            approve_exception(
+                slug, item_id, approved_by=["Paula Manager", "Lena Lead", "Gloria Lead"][n % 3],
+                reason=["Legacy module without a test harness; covered by end-to-end tests",
+                        "Hotfix shipped under incident; tests follow in the next sprint",
+                        "Generated code excluded from unit testing by policy"][n % 3],
+                expires_at=now + timedelta(days=[45, 4, 90][n % 3]), actor=ACTOR,
+            )  # fmt: skip
+        if candidates:
+            log(f"{slug}/{project.key}: {len(candidates)} approved exceptions")
+
+
+def _analyse(tenants: dict[str, Tenant], projects: dict[str, Project], log: Callable[[str], Any]) -> None:
+    from etl.forecast import forecast_project
+    from etl.insights import generate_insights
+
+    for project in projects.values():
+        slug = next(t.slug for t in tenants.values() if t.id == project.tenant_id)
+        forecast_project(slug, project.id)
+        generate_insights(slug, project.id)
+        log(f"{slug}/{project.key}: forecasts and insights written")
 
 
 def seed(fake_base_url: str | None = None, log: Callable[[str], Any] = print) -> None:
+    # The demo's sources are the fake tools on this machine: allow loopback for this process.
+    os.environ["ALLOW_PRIVATE_SOURCE_URLS"] = "true"
+    reset_settings_cache()
+    base_url = (fake_base_url or "http://127.0.0.1:8900").rstrip("/")
     upgrade_public()
     migrate_tenants(all_tenant_slugs())
     _ensure_admin(log)
     tenants = _ensure_tenants(log)
     projects = _ensure_projects(tenants)
     _ensure_users(tenants, projects)
-    sources = _ensure_sources(projects, fake_base_url or "http://127.0.0.1:8900")
-    from etl.demo import load_demo_history
-
-    for seed_number, (key, project) in enumerate(sorted(projects.items()), start=1):
-        tenant = next(t for t in tenants.values() if t.id == project.tenant_id)
-        loaded = load_demo_history(tenant.slug, project.id, [s.id for s in sources[key]], seed=seed_number)
-        if loaded:
-            log(f"{tenant.slug}/{key}: demo history loaded ({loaded})")
+    with _fake_tools(base_url) as catalogue:
+        made = _ensure_sources(projects, base_url, catalogue)
+        _sync_all(tenants, made, log)
+    _approve_demo_exceptions(tenants, projects, log)
+    _analyse(tenants, projects, log)
     log("demo ready")

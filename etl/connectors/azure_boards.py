@@ -52,6 +52,7 @@ from etl.connectors.base import (
     SourceDataError,
     SourceNotFound,
     SourceSettings,
+    canonical_dmt_value,
 )
 from etl.connectors.http import SourceHttpClient, budget_for
 from etl.connectors.linking import azure_work_item_key
@@ -286,7 +287,7 @@ def dmt_fields(fields: Mapping[str, Any], mapping: Mapping[str, Any] | None) -> 
     out: dict[str, Any] = {}
     out["ac_quality"] = snake(mapped_value(fields, mapping, "ac_quality"))
     out["has_unit_test_task"] = to_bool(mapped_value(fields, mapping, "unit_test_task"))
-    out["unit_testing_status"] = snake(mapped_value(fields, mapping, "unit_testing_status"))
+    out["unit_testing_status"] = canonical_dmt_value(snake(mapped_value(fields, mapping, "unit_testing_status")))
     out["coverage_percent"] = to_float(mapped_value(fields, mapping, "coverage"))
     ci = mapped_value(fields, mapping, "ci_evidence")
     out["ci_evidence_url"] = str(ci).strip() if ci not in (None, "") else None

@@ -246,3 +246,25 @@ class BaseConnector(abc.ABC):
 
     def close(self) -> None:
         """Release HTTP connections."""
+
+
+#: Option texts teams use for the same DMT value, after slugging ("N/A" -> "n_a").
+DMT_VALUE_SYNONYMS = {
+    "n_a": "not_applicable",
+    "na": "not_applicable",
+    "not_needed": "not_applicable",
+    "complete": "done",
+    "completed": "done",
+    "passed": "done",
+    "untestable": "not_testable",
+    "not_started_yet": "not_started",
+    "todo": "not_started",
+    "to_do": "not_started",
+}
+
+
+def canonical_dmt_value(slug: str | None) -> str | None:
+    """The platform's value for a slugged option text the mapping did not translate."""
+    if slug is None:
+        return None
+    return DMT_VALUE_SYNONYMS.get(slug, slug)

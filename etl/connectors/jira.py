@@ -43,6 +43,7 @@ from etl.connectors.base import (
     SourceNotFound,
     SourcePermissionError,
     SourceSettings,
+    canonical_dmt_value,
 )
 from etl.connectors.http import SourceHttpClient
 from etl.connectors.registry import register_connector
@@ -186,7 +187,7 @@ def _mapped_value(text: str | None, spec: dict[str, Any]) -> str | None:
     lowered = {str(k).strip().lower(): v for k, v in values.items()}
     if text.strip().lower() in lowered:
         return lowered[text.strip().lower()]
-    return _slug(text) or None
+    return canonical_dmt_value(_slug(text) or None)
 
 
 def _truthy(value: Any, spec: dict[str, Any]) -> bool | None:

@@ -27,6 +27,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from tests.fakes.dmt_profile import draw_profile
 from tests.fakes.server import FaultControls, install_faults
 
 DEFAULT_TOKEN = "ado-pat-0123456789abcdef"
@@ -86,6 +87,7 @@ CUSTOM_FIELDS = [
         "picklistId": "5c2b4f0e-1a0b-4a49-9a6e-2d7d3b0f0a02",
         "items": ["Done", "In Progress", "Not Started", "Not Applicable"],
     },
+    {"name": "Unit Test Task", "referenceName": "Custom.UnitTestTask", "type": "boolean", "isPicklist": False},
     {"name": "Code Coverage", "referenceName": "Custom.CodeCoverage", "type": "double", "isPicklist": False},
     {"name": "CI Evidence URL", "referenceName": "Custom.CIEvidenceUrl", "type": "string", "isPicklist": False},
     {"name": "DMT Sign-off", "referenceName": "Custom.DMTSignoff", "type": "boolean", "isPicklist": False},
@@ -320,14 +322,18 @@ def generate_dataset(
             fields["Microsoft.VSTS.Common.ClosedBy"] = identity_ref(person, f"https://dev.azure.com/{organization}")
         if work_type != "Task":
             fields["Microsoft.VSTS.Scheduling.StoryPoints"] = float(rng.choice([1, 2, 3, 5, 8, 13]))
-            fields["Custom.ACQuality"] = rng.choice(["Testable", "Testable", "Not Testable", "Missing"])
-            fields["Custom.UnitTestingStatus"] = (
-                "Done" if closed and rng.random() < 0.8 else rng.choice(["In Progress", "Not Started"])
-            )
+            profile = draw_profile(rng, done=bool(closed), started=bool(activated))
+            fields["Custom.ACQuality"] = profile.ac_quality or "Missing"
+            if profile.unit_testing:
+                fields["Custom.UnitTestingStatus"] = (
+                    "Not Applicable" if profile.unit_testing == "N/A" else profile.unit_testing
+                )
+            fields["Custom.UnitTestTask"] = profile.unit_test_task
             if closed:
-                fields["Custom.CodeCoverage"] = round(rng.uniform(40, 98), 1)
-                fields["Custom.DMTSignoff"] = rng.random() < 0.7
-                if rng.random() < 0.7:
+                if profile.coverage is not None:
+                    fields["Custom.CodeCoverage"] = profile.coverage
+                fields["Custom.DMTSignoff"] = profile.signed_off
+                if profile.has_ci:
                     fields["Custom.CIEvidenceUrl"] = (
                         f"https://dev.azure.com/{organization}/{project}/_build/results?buildId={1000 + item_id}"
                     )

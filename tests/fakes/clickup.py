@@ -27,6 +27,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from tests.fakes.dmt_profile import draw_profile
 from tests.fakes.jira import DEFAULT_PEOPLE
 from tests.fakes.server import FaultControls, install_faults
 
@@ -313,21 +314,17 @@ class ClickUpDataset:
             options = next(f for f in self.fields if f["key"] == key)["type_config"]["options"]
             return next(o["orderindex"] for o in options if o["name"] == name)
 
-        custom_values["ac_quality"] = option(
-            "ac_quality", rng.choices(["Testable", "Not Testable", "Missing", None], [70, 10, 10, 10])[0]
-        )
-        custom_values["unit_test_task"] = rng.random() < 0.7
-        custom_values["unit_testing_status"] = option(
-            "unit_testing_status",
-            rng.choices(["Done", "In Progress", "Not Started", "N/A", None], [65, 10, 10, 5, 10])[0],
-        )
+        profile = draw_profile(rng, done=bool(done), started=bool(started))
+        custom_values["ac_quality"] = option("ac_quality", profile.ac_quality)
+        custom_values["unit_test_task"] = profile.unit_test_task
+        custom_values["unit_testing_status"] = option("unit_testing_status", profile.unit_testing)
         # ClickUp returns number field values as strings.
-        custom_values["coverage"] = None if rng.random() < 0.15 else f"{rng.uniform(40, 98):.1f}"
-        if started and rng.random() < 0.8:
+        custom_values["coverage"] = None if profile.coverage is None else f"{profile.coverage:.1f}"
+        if profile.has_pr:
             custom_values["pr_links"] = f"https://github.com/acme/shop/pull/{2000 + index}"
-            if rng.random() < 0.75:
+            if profile.has_ci:
                 custom_values["ci_evidence"] = f"https://ci.acme.example/builds/{9000 + index}"
-        custom_values["dmt_signoff"] = bool(done and rng.random() < 0.7)
+        custom_values["dmt_signoff"] = profile.signed_off
         if rng.random() < 0.05:
             approver = rng.choice(self.users)
             custom_values["exception_approved_by"] = [

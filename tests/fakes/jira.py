@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from tests.fakes.dmt_profile import draw_profile
 from tests.fakes.server import FaultControls, install_faults
 
 DEFAULT_PEOPLE: list[dict[str, str]] = [
@@ -376,19 +377,20 @@ class JiraDataset:
             option_id = next(o for o, v in OPTION_FIELDS[field_id] if v == name)
             return {"self": f"{base}/rest/api/3/customFieldOption/{option_id}", "value": name, "id": option_id}
 
-        ac = rng.choices(["Testable", "Not Testable", "Missing", None], [70, 10, 10, 10])[0]
-        unit = rng.choices(["Done", "In Progress", "Not Started", "N/A", None], [65, 10, 10, 5, 10])[0]
-        coverage = None if rng.random() < 0.15 else round(rng.uniform(40, 98), 1)
+        profile = draw_profile(rng, done=done, started=bool(started))
+        ac = profile.ac_quality
+        unit = profile.unit_testing
+        coverage = None if profile.coverage is None and rng.random() < 0.5 else profile.coverage
         pr = None
         ci = None
-        if started and rng.random() < 0.8:
+        if profile.has_pr:
             pr_number = 100 + index
             pr = f"https://github.com/acme/shop/pull/{pr_number}"
             if rng.random() < 0.1:
                 pr += f" https://github.com/acme/api/pull/{pr_number + 7}"
-            if rng.random() < 0.75:
+            if profile.has_ci:
                 ci = f"https://ci.acme.example/builds/{5000 + index}"
-        signoff = [option(F_SIGNOFF, "Signed off")] if done and rng.random() < 0.7 else None
+        signoff = [option(F_SIGNOFF, "Signed off")] if profile.signed_off else None
         exception = rng.random() < 0.05
         expiry = (plan.created + timedelta(days=rng.choice([-30, 20, 60, 120]))).date() if exception else None
         fields: dict[str, Any] = {
@@ -450,7 +452,16 @@ class JiraDataset:
             "summary": f"{rng.choice(['Checkout', 'Search', 'Profile', 'Cart', 'Payments', 'Login'])} "
             f"{rng.choice(['shows wrong total', 'needs pagination', 'supports SSO', 'loads slowly', 'export to CSV'])}"
             f" ({key})",
-            "subtasks": [],
+            "subtasks": [
+                {
+                    "id": str(900000 + index),
+                    "key": f"{key}-UT",
+                    "self": f"{base}/rest/api/3/issue/{900000 + index}",
+                    "fields": {"summary": f"Unit tests for {key}", "issuetype": {"name": "Sub-task", "subtask": True}},
+                }
+            ]
+            if profile.unit_test_task
+            else [],
             "issuelinks": [],
             "description": {
                 "type": "doc",
