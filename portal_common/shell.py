@@ -15,6 +15,13 @@ PORTAL_LABELS = {"company": "Company portal", "admin": "Admin portal"}
 SIGN_OUT_URL = "/api/auth/signout"
 
 
+def sign_out_form(*children: rx.Component) -> rx.Component:
+    """Sign-out is a real POST (a full navigation: the API clears the HttpOnly cookie)."""
+    from portal_common.auth_pages import native_form
+
+    return native_form(*children, method="post", action=SIGN_OUT_URL, style={"margin": "0"})
+
+
 def _is_active(nav_route: str, page_route: str) -> bool:
     if nav_route == "/":
         return page_route == "/"
@@ -57,11 +64,13 @@ def sidebar(page_route: str) -> rx.Component:
         brand(),
         rx.vstack(*[nav_link(spec, page_route) for spec in nav_items()], spacing="1", width="100%"),
         rx.spacer(),
-        rx.el.a(
-            rx.icon("log-out", size=16),
-            rx.text("Sign out"),
-            href=SIGN_OUT_URL,
-            style=styles.nav_link_style,
+        sign_out_form(
+            rx.el.button(
+                rx.icon("log-out", size=16),
+                rx.text("Sign out"),
+                type="submit",
+                style={**styles.nav_link_style, "background": "none", "border": "none", "cursor": "pointer"},
+            ),
         ),
         style=styles.sidebar_style,
         as_="nav",
@@ -81,7 +90,9 @@ def mobile_menu(page_route: str) -> rx.Component:
                     for spec in nav_items()
                 ],
                 rx.menu.separator(),
-                rx.menu.item("Sign out", on_click=rx.redirect(SIGN_OUT_URL, is_external=True), color="red"),
+                rx.menu.item(
+                    "Sign out", on_click=rx.call_script("document.getElementById('sign-out').click()"), color="red"
+                ),
             ),
         ),
         display=styles.SHOW_ON_PHONE,
@@ -104,9 +115,7 @@ def header(title: str) -> rx.Component:
                 align="end",
             ),
             rx.avatar(fallback=AuthState.user_name.to(str)[:1], size="2", radius="full"),
-            rx.el.a(
-                "Sign out", href=SIGN_OUT_URL, id="sign-out", style={"font_size": "14px", "color": "var(--accent-11)"}
-            ),
+            sign_out_form(rx.button("Sign out", type="submit", variant="ghost", size="2", id="sign-out")),
             align="center",
             spacing="3",
         ),

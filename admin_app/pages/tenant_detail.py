@@ -24,12 +24,12 @@ def project_options() -> rx.Component:
     )
 
 
-def project_picker(name: str = "project_id", optional: bool = False) -> rx.Component:
+def project_picker(element_id: str, optional: bool = False) -> rx.Component:
     return rx.el.select(
         rx.el.option("(no project)" if optional else "Choose a project", value=""),
         project_options(),
-        name=name,
-        id=name,
+        name="project_id",
+        id=element_id,
         style=_native_select_style(),
     )
 
@@ -144,7 +144,7 @@ def users_section() -> rx.Component:
                         "At least 10 characters; tell it to the user over a safe channel.",
                     ),
                     rx.grid(
-                        field("Project", project_picker(optional=True)),
+                        field("Project", project_picker("user-project", optional=True)),
                         field("Role", select_input("role", ROLES, id="user-role")),
                         columns="2",
                         spacing="2",
@@ -174,7 +174,7 @@ def users_section() -> rx.Component:
                             style=_native_select_style(),
                         ),
                     ),
-                    field("Project", project_picker("project_id")),
+                    field("Project", project_picker("role-project")),
                     field(
                         "Role",
                         select_input("role", [*ROLES, ("none", "No role (remove access)")], id="role-role"),

@@ -1,0 +1,213 @@
+"""Browser tests against the BUILT portals (scripts/portal.sh run), on free ports, on the test database.
+
+`make test` builds both portals first; a stale build is rebuilt by `portal.sh run`
+(slow), so run `make build` after changing portal code. The portals get the test
+process's DATABASE_URL/REDIS_URL; one granian worker each keeps the machine free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+READY_TIMEOUT = float(os.environ.get("E2E_READY_TIMEOUT", "600"))  # a stale build is rebuilt first
+
+ADMIN_EMAIL = "ada.admin@platform-e2e.com"
+ADMIN_PASSWORD = "admin-password-e2e"
+COMPANY_EMAIL = "carol@acme-e2e.com"
+COMPANY_PASSWORD = "carol-password-e2e"
+
+
+@dataclass(frozen=True)
+class Portal:
+    app: str
+    url: str
+    log: Path
+
+
+@dataclass(frozen=True)
+class Seed:
+    tenant_id: int
+    tenant_slug: str
+    project_id: int
+    admin_email: str = ADMIN_EMAIL
+    admin_password: str = ADMIN_PASSWORD
+    company_email: str = COMPANY_EMAIL
+    company_password: str = COMPANY_PASSWORD
+    admin_name: str = "Ada Admin"
+    company_name: str = "Carol Company"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            return response.status
+    except Exception:  # noqa: BLE001 - not up yet
+        return 0
+
+
+@contextlib.contextmanager
+def run_portal(app: str, database_url: str, redis_url: str, tmp: Path) -> Iterator[Portal]:
+    """Start `scripts/portal.sh run <app> <free port>`; wait until UI and API answer; stop it."""
+    port = _free_port()
+    log = tmp / f"{app}-{port}.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PORTAL_WORKERS": "1",
+        "ALLOW_PRIVATE_SOURCE_URLS": "true",
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(ROOT / "scripts" / "portal.sh"), "run", app, str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{app} exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+            if _get(f"{url}/ping") == 200 and _get(f"{url}/api/health") == 200 and _get(f"{url}/login") == 200:
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError(f"{app} not ready after {READY_TIMEOUT:.0f} s:\n{log.read_text()[-4000:]}")
+        yield Portal(app=app, url=url, log=log)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def seed(database_url: str) -> Seed:
+    """A platform admin, a tenant with a project, and a company user of that tenant (through services)."""
+    from models.enums import ProjectRole, UserRole
+    from services.audit import Actor
+    from services.projects import ProjectCreate, create_project
+    from services.tenants import TenantCreate, create_tenant
+    from services.users import UserCreate, create_user, set_project_role
+
+    actor = Actor.system("e2e-seed")
+    slug = f"acme_{uuid.uuid4().hex[:6]}"
+    tenant = create_tenant(TenantCreate(name="Acme E2E", slug=slug), actor)
+    project = create_project(ProjectCreate(tenant_id=tenant.id or 0, key="WEB", name="Web shop"), actor)
+    create_user(
+        UserCreate(email=ADMIN_EMAIL, password=ADMIN_PASSWORD, full_name="Ada Admin", role=UserRole.PLATFORM_ADMIN),
+        actor,
+    )
+    carol = create_user(
+        UserCreate(email=COMPANY_EMAIL, password=COMPANY_PASSWORD, full_name="Carol Company", tenant_id=tenant.id),
+        actor,
+    )
+    set_project_role(carol.id or 0, project.id or 0, ProjectRole.TECH_LEAD, actor)
+    return Seed(tenant_id=tenant.id or 0, tenant_slug=slug, project_id=project.id or 0)
+
+
+@pytest.fixture(scope="session")
+def company_portal(database_url: str, redis_url: str, seed: Seed, tmp_path_factory) -> Iterator[Portal]:
+    with run_portal("dmt_app", database_url, redis_url, tmp_path_factory.mktemp("company")) as portal:
+        yield portal
+
+
+@pytest.fixture(scope="session")
+def admin_portal(database_url: str, redis_url: str, seed: Seed, tmp_path_factory) -> Iterator[Portal]:
+    with run_portal("admin_app", database_url, redis_url, tmp_path_factory.mktemp("admin")) as portal:
+        yield portal
+
+
+@pytest.fixture(scope="session")
+def empty_database_url(database_url: str) -> Iterator[str]:
+    """A second, migrated database with no users at all (for first-run registration)."""
+    from models.migrate import upgrade_public
+
+    server = make_url(database_url)
+    name = f"dmt_e2e_empty_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    engine = sa.create_engine(url)
+    try:
+        upgrade_public(engine)
+        yield url
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def fresh_admin_portal(empty_database_url: str, redis_url: str, tmp_path_factory) -> Iterator[Portal]:
+    with run_portal("admin_app", empty_database_url, redis_url, tmp_path_factory.mktemp("fresh")) as portal:
+        yield portal
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies) at 1440x900."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(20_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def sign_in(page, portal: Portal, email: str, password: str) -> None:
+    """Fill the sign-in form of a portal and submit it (a real form POST)."""
+    page.goto(f"{portal.url}/login")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(password)
+    page.locator("#sign-in").click()

@@ -1,0 +1,52 @@
+"""Every admin page renders in the shell; screenshots at 1440x900 go to docs/screenshots/admin-<page>.png."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from services.sources import list_sources
+from tests.e2e.conftest import ROOT, Portal, Seed, sign_in
+
+pytestmark = pytest.mark.e2e
+
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(800)  # let the last state update paint
+    page.screenshot(path=str(SHOTS / f"admin-{name}.png"))
+
+
+def test_admin_pages_render_and_are_screenshotted(page, admin_portal: Portal, seed: Seed) -> None:
+    page.goto(f"{admin_portal.url}/login")
+    expect(page.locator("#sign-in")).to_be_visible()
+    shoot(page, "login")
+
+    sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
+    expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
+
+    pages = [
+        ("tenants", "/tenants", "Tenants"),
+        ("tenant-detail", f"/tenants/{seed.tenant_id}", "Acme E2E"),
+        ("project-detail", f"/projects/{seed.project_id}", "WEB · Web shop"),
+        ("sources", "/sources", "Sources"),
+        ("health", "/health", "Health"),
+        ("audit", "/audit", "Audit log"),
+    ]
+    sources = list_sources(tenant_id=seed.tenant_id)
+    if sources:
+        pages.append(("source-detail", f"/sources/{sources[0].id}", sources[0].name))
+    for name, path, heading in pages:
+        page.goto(f"{admin_portal.url}{path}")
+        expect(page.get_by_role("heading", name=heading).first).to_be_visible()
+        if name == "health":
+            expect(page.get_by_text("Checked at ")).to_contain_text("UTC", timeout=15_000)
+        shoot(page, name)
+
+    # Phone width: the sidebar gives way to the menu button.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{admin_portal.url}/tenants")
+    expect(page.get_by_role("button", name="Menu")).to_be_visible()
+    shoot(page, "tenants-phone")

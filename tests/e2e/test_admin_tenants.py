@@ -1,0 +1,94 @@
+"""Create a tenant, a project and a company user through the admin UI; the user can then sign in."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import Portal, Seed, sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+def test_admin_creates_tenant_project_and_user_who_can_sign_in(
+    page, admin_portal: Portal, company_portal: Portal, seed: Seed
+) -> None:
+    slug = f"globex_{uuid.uuid4().hex[:5]}"
+    sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
+    expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
+    page.goto(f"{admin_portal.url}/tenants")
+
+    # Tenant, with a write-only AI key.
+    page.locator("#new-tenant").click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("#name").fill("Globex Corporation")
+    dialog.locator("#slug").fill(slug)
+    dialog.locator("#retention_days").fill("400")
+    dialog.locator("#ai_provider").select_option("openai")
+    dialog.locator("#ai_model").fill("gpt-4o-mini")
+    dialog.locator("#ai_api_key").fill("sk-test-secret-9876")
+    dialog.locator("#create-tenant").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    row = page.get_by_role("row").filter(has_text=slug)
+    expect(row).to_contain_text("Globex Corporation")
+    expect(row).to_contain_text("key set")
+    assert "sk-test-secret" not in page.content()
+
+    # A duplicate slug is refused with the service's words.
+    page.locator("#new-tenant").click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("#name").fill("Globex again")
+    dialog.locator("#slug").fill(slug)
+    dialog.locator("#create-tenant").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("already exists")
+    page.keyboard.press("Escape")
+
+    # Search and the status filter.
+    page.locator("#tenant-search").fill(slug)
+    expect(page.get_by_role("row").filter(has_text="Acme E2E")).to_have_count(0)
+    expect(page.get_by_role("row").filter(has_text=slug)).to_have_count(1)
+
+    # Project.
+    page.get_by_role("link", name="Globex Corporation").click()
+    expect(page).to_have_url(re.compile(r"/tenants/\d+"))
+    expect(page.get_by_text("Schema tenant_" + slug)).to_be_visible()
+    page.locator("#project-key").fill("SHOP")
+    page.locator("#project-name").fill("Online shop")
+    page.locator("#create-project").click()
+    expect(page.get_by_role("row").filter(has_text="Online shop")).to_be_visible()
+
+    # Company user with a role on the project.
+    email = f"gina.{uuid.uuid4().hex[:4]}@globex-e2e.com"
+    page.locator("#user-name").fill("Gina Globex")
+    page.locator("#user-email").fill(email)
+    page.locator("#user-password").fill("gina-password-1")
+    page.locator("#user-project").select_option(label="SHOP - Online shop")
+    page.locator("#user-role").select_option("project_manager")
+    page.locator("#create-user").click()
+    user_row = page.get_by_role("row").filter(has_text=email)
+    expect(user_row).to_contain_text("SHOP: project_manager")
+
+    # The new user signs in to the company portal.
+    other = page.context.browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        user_page = other.new_page()
+        sign_in(user_page, company_portal, email, "gina-password-1")
+        expect(user_page.locator("#signed-in-user")).to_have_text("Gina Globex")
+    finally:
+        other.close()
+
+    # Deactivating the tenant locks its users out.
+    page.goto(f"{admin_portal.url}/tenants")
+    row = page.get_by_role("row").filter(has_text=slug)
+    row.get_by_role("button", name="Deactivate").click()
+    expect(row).to_contain_text("inactive")
+    locked = page.context.browser.new_context()
+    try:
+        user_page = locked.new_page()
+        sign_in(user_page, company_portal, email, "gina-password-1")
+        expect(user_page.get_by_role("alert")).to_contain_text("deactivated")
+    finally:
+        locked.close()

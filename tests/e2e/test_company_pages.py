@@ -1,0 +1,184 @@
+"""Company portal in a real browser: every page with demo data, drill-down, resolve a flag, download an export.
+
+Each page is also saved to docs/screenshots/company-<page>.png at 1440x900.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import Portal, Seed, sign_in
+
+pytestmark = pytest.mark.e2e
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def demo(seed: Seed) -> Seed:
+    """Demo history (13 sprints, items, PRs, flags, metrics), forecasts, insights and a notification."""
+    from sqlmodel import select
+
+    from etl.demo import load_demo_history
+    from etl.forecast import forecast_project
+    from etl.insights import generate_insights
+    from models.db import public_session, tenant_session
+    from models.public import SourceConfig, User
+    from models.tenant import DeveloperIdentity, WorkItem
+    from services.notifications import create_for_users
+
+    with public_session() as session:
+        sources = []
+        for source_type, name in (("jira", "Jira"), ("github", "GitHub")):
+            src = SourceConfig(
+                tenant_id=seed.tenant_id,
+                project_id=seed.project_id,
+                name=f"Demo {name}",
+                source_type=source_type,
+                base_url=f"https://{source_type}.demo.example",
+            )
+            session.add(src)
+            sources.append(src)
+        session.commit()
+        ids = [s.id or 0 for s in sources]
+        carol = session.exec(select(User).where(User.email == seed.company_email)).one()
+    load_demo_history(seed.tenant_slug, seed.project_id, ids[0], ids[1], seed=7)
+    forecast_project(seed.tenant_slug, seed.project_id)
+    generate_insights(seed.tenant_slug, seed.project_id)
+    with tenant_session(seed.tenant_slug) as session:
+        # Carol works on the project too: link her account to the busiest identity.
+        busiest = session.exec(
+            select(WorkItem.assignee_identity_id)
+            .where(WorkItem.project_id == seed.project_id, WorkItem.assignee_identity_id.is_not(None))
+            .limit(1)
+        ).first()
+        ident = session.get(DeveloperIdentity, busiest)
+        assert ident is not None
+        ident.user_id = carol.id
+        session.add(ident)
+        session.commit()
+    create_for_users(
+        seed.tenant_id,
+        [carol.id or 0],
+        kind="critical_flags",
+        title="New critical DMT flags in WEB",
+        body="Unit testing is not finished on items marked done.",
+        severity="critical",
+        link="/compliance",
+        tenant_slug=seed.tenant_slug,
+    )
+    return seed
+
+
+def _open(page: Page, portal: Portal, route: str) -> None:
+    page.goto(f"{portal.url}{route}")
+    expect(page.get_by_text("Loading…")).to_have_count(0, timeout=30_000)
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(1200)  # let the charts finish their entry animation
+    page.screenshot(path=str(SHOTS / f"company-{name}.png"))
+
+
+def test_every_page_shows_the_demo_data(page: Page, company_portal: Portal, demo: Seed) -> None:
+    sign_in(page, company_portal, demo.company_email, demo.company_password)
+    expect(page.locator("#signed-in-user")).to_have_text(demo.company_name)
+
+    _open(page, company_portal, "/dashboard")
+    expect(page.locator("[data-kpi=velocity]")).to_contain_text("pts")
+    expect(page.locator("[data-kpi=compliance_rate]")).to_contain_text("%")
+    expect(page.locator("#notification-bell")).to_have_text(re.compile(r"\d+"))
+    _shot(page, "dashboard")
+
+    _open(page, company_portal, "/velocity")
+    expect(page.get_by_text("Committed vs completed")).to_be_visible()
+    expect(page.get_by_text("Next sprint P50")).to_be_visible()
+    expect(page.locator(".recharts-bar-rectangle").first).to_be_visible()
+    _shot(page, "velocity")
+
+    _open(page, company_portal, "/throughput")
+    expect(page.get_by_text("Completed items by type")).to_be_visible()
+    _shot(page, "throughput")
+
+    _open(page, company_portal, "/quality")
+    expect(page.get_by_text("Flags by rule")).to_be_visible()
+    _shot(page, "quality")
+
+    _open(page, company_portal, "/pr-health")
+    expect(page.get_by_text("Per repository")).to_be_visible()
+    _shot(page, "pr-health")
+
+    _open(page, company_portal, "/team")
+    links = page.locator("table a[href*='demo'], table a[href^='http']")
+    expect(links.first).to_be_visible()
+    expect(page.get_by_text("Burndown (points remaining)")).to_be_visible()
+    _shot(page, "team")
+
+    _open(page, company_portal, "/developers")
+    expect(page.locator(".developer-row").first).to_be_visible()
+    expect(page.get_by_text("You see names because")).to_be_visible()
+    _shot(page, "developers")
+
+    _open(page, company_portal, "/me")
+    expect(page.get_by_text("Points completed vs team average")).to_be_visible()
+    _shot(page, "me")
+
+    _open(page, company_portal, "/compliance")
+    expect(page.locator(".flag-row").first).to_be_visible()
+    _shot(page, "compliance")
+
+    _open(page, company_portal, "/insights")
+    expect(page.locator(".insight-card").first).to_be_visible()
+    _shot(page, "insights")
+
+    _open(page, company_portal, "/notifications")
+    expect(page.get_by_text("New critical DMT flags in WEB")).to_be_visible()
+    _shot(page, "notifications")
+
+    _open(page, company_portal, "/exports")
+    expect(page.locator("#start-export")).to_be_visible()
+    _shot(page, "exports")
+
+
+def test_drill_down_lists_the_items_behind_a_sprint_figure(page: Page, company_portal: Portal, demo: Seed) -> None:
+    sign_in(page, company_portal, demo.company_email, demo.company_password)
+    _open(page, company_portal, "/velocity")
+    page.locator(".drill").nth(1).click()  # completed points of the oldest sprint shown
+    dialog = page.locator("#drill-dialog")
+    expect(dialog).to_contain_text("Items completed")
+    expect(dialog.locator("tbody tr").first).to_be_visible()
+    expect(dialog.locator("a[href^='http']").first).to_be_visible()
+
+
+def test_tech_lead_resolves_a_flag_with_a_note(page: Page, company_portal: Portal, demo: Seed) -> None:
+    sign_in(page, company_portal, demo.company_email, demo.company_password)
+    _open(page, company_portal, "/compliance")
+    total_before = page.get_by_text(re.compile(r"^Flags \(\d+\)$")).inner_text()
+    page.locator(".resolve-flag").first.click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("Resolve this flag?")
+    page.locator("#resolve-note").fill("Covered by the end-to-end suite; approved in review")
+    page.locator("#confirm-resolve").click()
+    expect(page.get_by_text(re.compile(r"resolved; the note is recorded"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Flags \(\d+\)$"))).not_to_have_text(total_before)
+
+
+def test_export_builds_with_progress_and_downloads(page: Page, company_portal: Portal, demo: Seed) -> None:
+    sign_in(page, company_portal, demo.company_email, demo.company_password)
+    _open(page, company_portal, "/exports")
+    page.locator("#start-export").click()
+    link = page.locator(".download-export").first
+    expect(link).to_be_visible(timeout=60_000)
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    path = download.path()
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(path)["Sprints"]
+    assert sheet.max_row > 5  # header + the demo's sprints
