@@ -333,6 +333,16 @@ def upgrade() -> None:
         unique=False,
         schema="tenant",
     )
+    op.create_index(
+        "ix_pull_requests_linked_keys",
+        "pull_requests",
+        ["linked_keys"],
+        unique=False,
+        schema="tenant",
+        postgresql_using="gin",
+        postgresql_ops={"linked_keys": "jsonb_path_ops"},
+    )
+    op.create_index("ix_pull_requests_url", "pull_requests", ["url"], unique=False, schema="tenant")
     op.create_table(
         "sprint_metrics",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -530,6 +540,15 @@ def upgrade() -> None:
         unique=False,
         schema="tenant",
     )
+    op.create_index(
+        "ix_work_items_pr_links",
+        "work_items",
+        ["pr_links"],
+        unique=False,
+        schema="tenant",
+        postgresql_using="gin",
+        postgresql_ops={"pr_links": "jsonb_path_ops"},
+    )
     op.create_table(
         "compliance_flags",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -708,6 +727,7 @@ def downgrade() -> None:
         schema="tenant",
     )
     op.drop_table("compliance_flags", schema="tenant")
+    op.drop_index("ix_work_items_pr_links", table_name="work_items", schema="tenant")
     op.drop_index("ix_work_items_updated", table_name="work_items", schema="tenant")
     op.drop_index(
         "ix_work_items_project_status", table_name="work_items", schema="tenant"
@@ -728,6 +748,8 @@ def downgrade() -> None:
     op.drop_index(
         "ix_pull_requests_project_created", table_name="pull_requests", schema="tenant"
     )
+    op.drop_index("ix_pull_requests_url", table_name="pull_requests", schema="tenant")
+    op.drop_index("ix_pull_requests_linked_keys", table_name="pull_requests", schema="tenant")
     op.drop_index(
         "ix_pull_requests_author", table_name="pull_requests", schema="tenant"
     )
