@@ -45,8 +45,20 @@ def reset_client() -> None:
     _client = None
 
 
+#: Events that do not change what dashboards show (progress ticks, notifications).
+_NO_DATA_CHANGE = {"sync.started", "sync.progress", "notification.created", "export.progress", "export.finished"}
+
+
 def publish_event(event_type: str, tenant: str | None, **fields: Any) -> None:
-    """Publish one live event. Never raises: a dashboard missing one update must not fail a sync."""
+    """Publish one live event. Never raises: a dashboard missing one update must not fail a sync.
+
+    Events that change a tenant's data also bump its data version, which makes
+    the cached dashboard reads (services/read_cache.py) stale.
+    """
+    if tenant and event_type not in _NO_DATA_CHANGE:
+        from services.read_cache import bump_data_version
+
+        bump_data_version(tenant)
     payload = {"type": event_type, "tenant": tenant or "", "at": time.time(), **fields}
     try:
         redis_client().xadd(STREAM, {"data": json.dumps(payload, default=str)}, maxlen=STREAM_MAXLEN, approximate=True)
