@@ -488,7 +488,12 @@ def _sprint_rows(session: Session, project_id: int, include_future: bool = False
         if len(metrics) < len([s for s in sprints if s.state != "future"])
         else {}
     )
-    flags = _open_flags_by_sprint(session, project_id)
+    # Open flags per sprint: the read model's snapshot when every sprint has one, else counted live.
+    flags = (
+        {sid: (int(m.open_flags or 0), int(m.open_critical_flags or 0)) for sid, m in metrics.items()}
+        if not live and metrics
+        else _open_flags_by_sprint(session, project_id)
+    )
     out: list[SprintPoint] = []
     for s in sprints:
         sid = s.id or 0
@@ -1487,20 +1492,29 @@ def list_flags(user: CurrentUser, filters: FlagFilters | None = None) -> FlagPag
             if value not in (None, "", "all"):
                 where.append(f"{column} = :{name}")
                 params[name] = value
-        base = (
-            f"FROM {t['compliance_flags']} f JOIN {t['work_items']} w ON w.id = f.work_item_id "
-            f"LEFT JOIN {t['sprints']} s ON s.id = w.sprint_id WHERE " + " AND ".join(where)
+        # Join the items only when a filter or the sort needs them; the page is cut from the flags
+        # first and its 25 rows joined afterwards, so 100,000 items are never scanned for one page.
+        needs_items = any(c.startswith("w.") for c in where) or filters.sort == "item_key"
+        flags_from = f"FROM {t['compliance_flags']} f" + (
+            f" JOIN {t['work_items']} w ON w.id = f.work_item_id" if needs_items else ""
         )
+        base = f"{flags_from} WHERE " + " AND ".join(where)
         direction = "DESC" if filters.descending else "ASC"
         order = f"{_FLAG_SORTS[filters.sort]} {direction} NULLS LAST, f.opened_at DESC, f.id DESC"
         count_stmt = sa.text(f"SELECT count(*) {base}").bindparams(sa.bindparam("projects", expanding=True))
         total = int(session.execute(count_stmt, params).scalar_one())
         pages = max(1, math.ceil(total / page_size))
+        page_order = order.replace("w.item_key", "coalesce(w.item_key, w.source_item_id)")
         stmt = sa.text(
+            "WITH page AS ("
+            f"SELECT f.id, row_number() OVER (ORDER BY {page_order}) AS n {base} "
+            f"ORDER BY {page_order} LIMIT :lim OFFSET :off) "
             "SELECT f.id, f.project_id, f.rule_id, f.severity, f.message, f.status, f.work_item_id, "
             "coalesce(w.item_key, w.source_item_id) AS item_key, w.title, w.url, w.sprint_id, s.name AS sprint_name, "
             "w.assignee_identity_id, w.assignee_name, f.opened_at, f.resolved_at, f.resolved_by, f.resolution "
-            f"{base} ORDER BY {order} LIMIT :lim OFFSET :off"
+            f"FROM page JOIN {t['compliance_flags']} f ON f.id = page.id "
+            f"JOIN {t['work_items']} w ON w.id = f.work_item_id LEFT JOIN {t['sprints']} s ON s.id = w.sprint_id "
+            "ORDER BY page.n"
         ).bindparams(sa.bindparam("projects", expanding=True))
         rows = session.execute(stmt, {**params, "lim": page_size, "off": (page - 1) * page_size}).mappings().all()
         namers: dict[int, _Namer] = {}
@@ -1605,16 +1619,20 @@ def developer_options(user: CurrentUser, project_id: int) -> list[Choice]:
     require_project(user, project_id)
     with tenant_session(user.tenant_slug or "") as session:
         t = _tables(session)
-        ids = [
-            int(r[0])
-            for r in session.execute(
-                sa.text(
-                    f"SELECT DISTINCT assignee_identity_id FROM {t['work_items']} "
-                    "WHERE project_id = :p AND assignee_identity_id IS NOT NULL"
-                ),
-                {"p": project_id},
-            )
-        ]
+        schema = tenant_schema_of(session)
+        from_read_model = f'SELECT DISTINCT identity_id FROM "{schema}".developer_metrics WHERE project_id = :p'
+        ids = [int(r[0]) for r in session.execute(sa.text(from_read_model), {"p": project_id})]
+        if not ids:
+            ids = [
+                int(r[0])
+                for r in session.execute(
+                    sa.text(
+                        f"SELECT DISTINCT assignee_identity_id FROM {t['work_items']} "
+                        "WHERE project_id = :p AND assignee_identity_id IS NOT NULL"
+                    ),
+                    {"p": project_id},
+                )
+            ]
         namer = _Namer(session, user, project_id)
         if namer.named:
             namer.load(set(ids))
