@@ -14,6 +14,9 @@ from services.health import database_status, redis_status
 
 AUTO_REFRESH_SECONDS = 10
 
+#: Client tokens with a running auto-refresh loop in this process.
+_REFRESHING: set[str] = set()
+
 
 class HealthRow(TypedDict):
     id: int
@@ -93,6 +96,16 @@ class HealthState(AdminState):
     @rx.event(background=True)
     async def auto_refresh(self):
         """Re-check every few seconds while the Health page stays open (worker ping included)."""
+        token = self.router.session.client_token
+        if token in _REFRESHING:
+            return
+        _REFRESHING.add(token)
+        try:
+            await self._auto_refresh_loop()
+        finally:
+            _REFRESHING.discard(token)
+
+    async def _auto_refresh_loop(self) -> None:
         while True:
             await asyncio.sleep(AUTO_REFRESH_SECONDS)
             async with self:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from services.sources import list_sources
+from services.audit import Actor
+from services.sources import SourceCreate, create_source, list_sources
 from tests.e2e.conftest import ROOT, Portal, Seed, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -35,14 +36,29 @@ def test_admin_pages_render_and_are_screenshotted(page, admin_portal: Portal, se
         ("health", "/health", "Health"),
         ("audit", "/audit", "Audit log"),
     ]
-    sources = list_sources(tenant_id=seed.tenant_id)
-    if sources:
-        pages.append(("source-detail", f"/sources/{sources[0].id}", sources[0].name))
+    sources = list_sources(tenant_id=seed.tenant_id) or [
+        create_source(
+            seed.tenant_id,
+            SourceCreate(
+                project_id=seed.project_id,
+                name="Acme GitHub",
+                source_type="github",
+                base_url="http://127.0.0.1:9",
+                token="ghp_example_token_1234",
+                config_json={"repositories": ["acme/web", "acme/api"]},
+            ),
+            Actor.system("e2e"),
+        )
+    ]
+    pages.append(("source-detail", f"/sources/{sources[0].id}", sources[0].name))
     for name, path, heading in pages:
         page.goto(f"{admin_portal.url}{path}")
         expect(page.get_by_role("heading", name=heading).first).to_be_visible()
         if name == "health":
-            expect(page.get_by_text("Checked at ")).to_contain_text("UTC", timeout=15_000)
+            checked = page.get_by_text("Checked at ")
+            expect(checked).to_contain_text("UTC", timeout=15_000)
+            first = checked.inner_text()
+            expect(checked).not_to_have_text(first, timeout=20_000)  # refreshes by itself
         shoot(page, name)
 
     # Phone width: the sidebar gives way to the menu button.
