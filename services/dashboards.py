@@ -1521,7 +1521,9 @@ def list_flags(user: CurrentUser, filters: FlagFilters | None = None) -> FlagPag
         items = []
         for r in rows:
             pid = int(r["project_id"])
-            namer = namers.setdefault(pid, _Namer(session, user, pid))
+            if pid not in namers:
+                namers[pid] = _Namer(session, user, pid)
+            namer = namers[pid]
             items.append(
                 FlagRow(
                     id=int(r["id"]),

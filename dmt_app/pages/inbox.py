@@ -350,15 +350,13 @@ def exports_page() -> rx.Component:
                                         rx.table.cell(
                                             rx.cond(
                                                 j.download_url != "",
-                                                rx.el.a(
-                                                    rx.button(
-                                                        rx.icon("download", size=14),
-                                                        "Download",
-                                                        size="1",
-                                                        variant="soft",
-                                                    ),
-                                                    href=j.download_url,
-                                                    download=j.filename,
+                                                rx.button(
+                                                    rx.icon("download", size=14),
+                                                    "Download",
+                                                    size="1",
+                                                    variant="soft",
+                                                    # The authorised API route streams the file (cookie session).
+                                                    on_click=rx.download(url=j.download_url, filename=j.filename),
                                                     class_name="download-export",
                                                 ),
                                                 rx.cond(j.error != "", rx.text(j.error, size="1", color="red")),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar
+from urllib.parse import parse_qs
 
 from portal_common import AuthState
 from services import dashboards as dash
@@ -87,7 +88,7 @@ class CompanyState(AuthState):
             options = await self.call(dash.user_projects, user)
             self.projects = [ProjectOpt(id=str(p.id), label=f"{p.name} ({p.key})", role=p.role) for p in options]
             ids = [p["id"] for p in self.projects]
-            query = str(self.router.page.params.get("project", "") or "")
+            query = (parse_qs(self.router.url.query or "").get("project") or [""])[0]
             if project is None and query in ids:
                 self.project_id = query  # a link to a given project (?project=ID)
             elif self.project_id not in ids:
