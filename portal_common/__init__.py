@@ -21,7 +21,13 @@ Add a page:
     def projects() -> rx.Component:
         return rx.vstack(...)
 
-and import the module from the portal package (dmt_app/pages/__init__.py).
+Any module under dmt_app/pages (or admin_app/pages) is imported by the app, so the
+decorator is all it takes. Styles live in portal_common.styles; small pieces in
+portal_common.components (page_header, section, field, data_table, status_badge,
+error_callout, stat). Links to server routes (/api/..., downloads) must be real
+navigations: use portal_common.components.api_link, not rx.link (React Router
+would keep them inside the app). Live events: `on_live` of the page, or watch
+AuthState.live_seq / live_last_type.
 """
 
 from portal_common.registry import PAGES, PageSpec

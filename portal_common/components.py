@@ -126,3 +126,15 @@ def stat(label: str | rx.Var, value: Any, hint: str | rx.Var | None = None, colo
         ),
         width="100%",
     )
+
+
+def api_link(*children: rx.Component | str, href: str | rx.Var, **props: Any) -> rx.Component:
+    """A link to a server route (/api/..., downloads): a real browser navigation.
+
+    Reflex renders every internal <a>/rx.link as a React Router link, which
+    navigates inside the single-page app and never reaches the server; the
+    `reloadDocument` flag makes the browser fetch the URL itself (so downloads,
+    redirects and Set-Cookie work).
+    """
+    custom = {"reloadDocument": True, **props.pop("custom_attrs", {})}
+    return rx.el.a(*children, href=href, custom_attrs=custom, **props)

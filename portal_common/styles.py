@@ -121,3 +121,23 @@ STATUS_COLORS: dict[str, str] = {
     "low": "blue",
     "info": "gray",
 }
+
+#: Native <select> elements (always submitted with their form) styled like Radix inputs.
+native_select_style: dict[str, Any] = {
+    "width": "100%",
+    "height": "32px",
+    "padding": "0 8px",
+    "border_radius": "6px",
+    "border": "1px solid var(--gray-a7)",
+    "background": "var(--color-surface)",
+    "font_size": "14px",
+}
+
+#: Old/new values in the audit log.
+values_style: dict[str, Any] = {
+    "white_space": "pre-wrap",
+    "font_family": "ui-monospace, SFMono-Regular, Menlo, monospace",
+    "font_size": "12px",
+    "max_width": "320px",
+    "word_break": "break-word",
+}

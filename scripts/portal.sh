@@ -88,7 +88,8 @@ do_build() {
   # The API URL (with the port) is baked into the bundle.
   REFLEX_API_URL="http://localhost:$port" REFLEX_DEPLOY_URL="http://localhost:$port" \
     "$PY" -m reflex export --frontend-only --no-zip --env prod --loglevel warning
-  rm -rf "$REFLEX_WEB_WORKDIR"/dist-*
+  # Port copies of older builds are refreshed on their next run; drop the ones unused for a day.
+  find "$REFLEX_WEB_WORKDIR" -maxdepth 1 -name 'dist-*' -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
   echo "$want" > "$stamp"
   echo "$port" > "$REFLEX_WEB_WORKDIR/.dmt-build-port"
   echo "$app: build done" >&2

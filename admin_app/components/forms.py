@@ -6,6 +6,7 @@ from typing import Any
 
 import reflex as rx
 
+from portal_common import styles
 from portal_common.components import field
 
 AI_PROVIDERS = [("local", "Local statistics (no external calls)"), ("openai", "OpenAI-compatible endpoint")]
@@ -22,15 +23,7 @@ def select_input(name: str, options: list[tuple[str, str]] | list[str], **props:
         *[rx.el.option(label, value=value) for value, label in pairs],
         name=name,
         id=props.pop("id", name),
-        style={
-            "width": "100%",
-            "height": "32px",
-            "padding": "0 8px",
-            "border_radius": "6px",
-            "border": "1px solid var(--gray-a7)",
-            "background": "var(--color-surface)",
-            "font_size": "14px",
-        },
+        style=styles.native_select_style,
         **props,
     )
 

@@ -6,26 +6,10 @@ import reflex as rx
 
 from admin_app.components.forms import text_input
 from admin_app.state.audit import AuditRow, AuditState
-from portal_common import page
+from portal_common import page, styles
 from portal_common.components import data_table, empty_row, field, page_header
 
-MUTED = "var(--gray-11)"
-SELECT_STYLE = {
-    "width": "100%",
-    "height": "32px",
-    "padding": "0 8px",
-    "border_radius": "6px",
-    "border": "1px solid var(--gray-a7)",
-    "background": "var(--color-surface)",
-    "font_size": "14px",
-}
-VALUES_STYLE = {
-    "white_space": "pre-wrap",
-    "font_family": "ui-monospace, SFMono-Regular, Menlo, monospace",
-    "font_size": "12px",
-    "max_width": "320px",
-    "word_break": "break-word",
-}
+MUTED = styles.MUTED
 
 
 def choice_select(name: str, all_label: str, options: rx.Var, current: rx.Var, labelled: bool = False) -> rx.Component:
@@ -40,7 +24,7 @@ def choice_select(name: str, all_label: str, options: rx.Var, current: rx.Var, l
         name=name,
         id=f"audit-{name}",
         default_value=current,
-        style=SELECT_STYLE,
+        style=styles.native_select_style,
     )
 
 
@@ -77,8 +61,8 @@ def row(r: AuditRow) -> rx.Component:
         rx.table.cell(r["tenant"]),
         rx.table.cell(rx.code(r["action"])),
         rx.table.cell(r["entity"]),
-        rx.table.cell(rx.text(r["old_values"], style=VALUES_STYLE, color="var(--red-11)")),
-        rx.table.cell(rx.text(r["new_values"], style=VALUES_STYLE, color="var(--green-11)")),
+        rx.table.cell(rx.text(r["old_values"], style=styles.values_style, color="var(--red-11)")),
+        rx.table.cell(rx.text(r["new_values"], style=styles.values_style, color="var(--green-11)")),
     )
 
 

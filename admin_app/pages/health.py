@@ -5,10 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from admin_app.state.health import HealthRow, HealthState
-from portal_common import page
+from portal_common import page, styles
 from portal_common.components import data_table, empty_row, page_header, status_badge
 
-MUTED = "var(--gray-11)"
+MUTED = styles.MUTED
 
 
 def check_card(title: str, ok: rx.Var, text: rx.Var, extra: rx.Component | None = None) -> rx.Component:

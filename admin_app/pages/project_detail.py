@@ -7,7 +7,7 @@ import reflex as rx
 from admin_app.components.forms import text_input
 from admin_app.state.project_detail import ProjectDetailState, RuleRow, SourceRow
 from etl.rules import SEVERITIES
-from portal_common import page
+from portal_common import page, styles
 from portal_common.components import data_table, empty_row, error_callout, field, page_header, section, status_badge
 
 
@@ -16,15 +16,15 @@ def rule_row(r: RuleRow) -> rx.Component:
         rx.table.cell(
             rx.checkbox(name="rule_" + r["id"] + "_enabled", default_checked=r["enabled"]),
         ),
-        rx.table.cell(rx.code(r["id"]), rx.text(r["message"], size="1", color="var(--gray-11)")),
+        rx.table.cell(rx.code(r["id"]), rx.text(r["message"], size="1", color=styles.MUTED)),
         rx.table.cell(
             rx.el.select(
                 *[rx.el.option(s, value=s) for s in SEVERITIES],
                 name="rule_" + r["id"] + "_severity",
                 default_value=r["severity"],
-                style={"height": "28px", "border_radius": "6px", "border": "1px solid var(--gray-a7)"},
+                style={**styles.native_select_style, "width": "auto", "height": "28px"},
             ),
-            rx.text("default " + r["default_severity"], size="1", color="var(--gray-11)"),
+            rx.text("default " + r["default_severity"], size="1", color=styles.MUTED),
         ),
     )
 

@@ -14,7 +14,7 @@ from admin_app.state.sources import (
     SourceListRow,
     SourcesState,
 )
-from portal_common import page
+from portal_common import page, styles
 from portal_common.components import (
     data_table,
     empty_row,
@@ -26,7 +26,7 @@ from portal_common.components import (
     status_badge,
 )
 
-MUTED = "var(--gray-11)"
+MUTED = styles.MUTED
 
 
 # --------------------------------------------------------------------------- shared form parts

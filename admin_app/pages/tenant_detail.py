@@ -6,7 +6,7 @@ import reflex as rx
 
 from admin_app.components.forms import dialog, form_buttons, select_input, text_input
 from admin_app.state.tenant_detail import ProjectRow, TenantDetailState, UserRow
-from portal_common import page
+from portal_common import page, styles
 from portal_common.components import data_table, empty_row, error_callout, field, page_header, section, status_badge
 
 ROLES = [
@@ -30,20 +30,8 @@ def project_picker(element_id: str, optional: bool = False) -> rx.Component:
         project_options(),
         name="project_id",
         id=element_id,
-        style=_native_select_style(),
+        style=styles.native_select_style,
     )
-
-
-def _native_select_style() -> dict[str, str]:
-    return {
-        "width": "100%",
-        "height": "32px",
-        "padding": "0 8px",
-        "border_radius": "6px",
-        "border": "1px solid var(--gray-a7)",
-        "background": "var(--color-surface)",
-        "font_size": "14px",
-    }
 
 
 def project_row(p: ProjectRow) -> rx.Component:
@@ -57,7 +45,7 @@ def project_row(p: ProjectRow) -> rx.Component:
 
 def user_row(u: UserRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(u["full_name"], weight="medium"), rx.text(u["email"], size="1", color="var(--gray-11)")),
+        rx.table.cell(rx.text(u["full_name"], weight="medium"), rx.text(u["email"], size="1", color=styles.MUTED)),
         rx.table.cell(rx.text(rx.cond(u["roles"] != "", u["roles"], "no project role"), size="2")),
         rx.table.cell(status_badge(rx.cond(u["is_active"], "active", "inactive"))),
         rx.table.cell(rx.text(u["last_login_at"], size="1")),
@@ -171,7 +159,7 @@ def users_section() -> rx.Component:
                             ),
                             name="user_id",
                             id="role-user",
-                            style=_native_select_style(),
+                            style=styles.native_select_style,
                         ),
                     ),
                     field("Project", project_picker("role-project")),

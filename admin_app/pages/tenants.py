@@ -11,7 +11,7 @@ from admin_app.components.forms import (
     text_input,
 )
 from admin_app.state.tenants import TenantRow, TenantsState
-from portal_common import page
+from portal_common import page, styles
 from portal_common.components import data_table, empty_row, error_callout, field, page_header, status_badge
 
 
@@ -80,7 +80,7 @@ def tenant_row(t: TenantRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.link(t["name"], href="/tenants/" + t["id"].to(str), weight="medium"),
-            rx.text(t["slug"], size="1", color="var(--gray-11)"),
+            rx.text(t["slug"], size="1", color=styles.MUTED),
         ),
         rx.table.cell(status_badge(t["status"])),
         rx.table.cell(t["projects"]),
@@ -89,7 +89,7 @@ def tenant_row(t: TenantRow) -> rx.Component:
         rx.table.cell(t["retention_days"].to(str) + " d"),
         rx.table.cell(
             rx.text(t["ai_provider"]),
-            rx.text(rx.cond(t["ai_key_set"], "key set", "no key"), size="1", color="var(--gray-11)"),
+            rx.text(rx.cond(t["ai_key_set"], "key set", "no key"), size="1", color=styles.MUTED),
         ),
         rx.table.cell(
             rx.hstack(
