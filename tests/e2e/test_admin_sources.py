@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import Portal, Seed, sign_in
+from tests.e2e.test_admin_pages import shoot
 from tests.fakes import jira as fake_jira
 from tests.fakes.server import serve
 
@@ -77,6 +78,8 @@ def test_source_checks_mapping_and_live_sync_progress(page, admin_portal: Portal
     expect(page.get_by_text("40 records read, 38 saved")).to_be_visible(timeout=5_000)
     assert time.monotonic() - started < 3.0
     expect(page.locator("#sync-progress")).to_be_visible()
+    page.get_by_text("Connection checks").scroll_into_view_if_needed()
+    shoot(page, "source-checks")
 
 
 def test_wrong_token_shows_the_tools_error(page, admin_portal: Portal, seed: Seed, jira_site) -> None:

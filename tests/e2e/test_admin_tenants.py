@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import Portal, Seed, sign_in
+from tests.e2e.test_admin_pages import shoot
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +31,7 @@ def test_admin_creates_tenant_project_and_user_who_can_sign_in(
     dialog.locator("#ai_provider").select_option("openai")
     dialog.locator("#ai_model").fill("gpt-4o-mini")
     dialog.locator("#ai_api_key").fill("sk-test-secret-9876")
+    shoot(page, "tenant-create")
     dialog.locator("#create-tenant").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     row = page.get_by_role("row").filter(has_text=slug)
