@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from http.cookies import CookieError, SimpleCookie
 
 from services.auth import SESSION_COOKIE, CurrentUser, user_from_portal_session
 
@@ -13,21 +12,16 @@ class NotSignedIn(Exception):
 
 
 def session_secret(cookie_header: str | None) -> str | None:
-    """The session secret in a Cookie header, or None."""
-    if not cookie_header:
-        return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except CookieError:
-        # One malformed cookie must not hide ours: fall back to a plain split.
-        for part in cookie_header.split(";"):
-            name, _, value = part.strip().partition("=")
-            if name == SESSION_COOKIE and value:
-                return value
-        return None
-    morsel = jar.get(SESSION_COOKIE)
-    return morsel.value if morsel and morsel.value else None
+    """The session secret in a Cookie header, or None.
+
+    Parsed by hand: http.cookies stops at the first malformed cookie, and one
+    bad cookie set by another app on the same host must not hide ours.
+    """
+    for part in (cookie_header or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE and value:
+            return value.strip('"')
+    return None
 
 
 async def resolve_user(cookie_header: str | None, portal: str) -> CurrentUser | None:
