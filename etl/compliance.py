@@ -2,8 +2,8 @@
 
 One evaluation is one transaction of a handful of statements:
 
-1. `_dmt_facts` (temp table): one row per judged item with the array of rules
-   it fails and its verdict, built in one pass over work_items joined with PR,
+1. `_dmt_facts` (temp table): one row per judged item that fails a rule or
+   whose verdict changed, with the array of rules it fails and its verdict, built in one pass over work_items joined with PR,
    exception and evidence aggregates (each predicate of `etl/rules.py` is
    evaluated once per item); `_dmt_fail` unnests it to (item, rule, severity).
 2. `_dmt_act`   (temp table): each failing pair classified against the existing
@@ -192,14 +192,20 @@ def _facts_sql(schema: str, scoped: bool, switchable: set[str]) -> str:
         LEFT JOIN exc ON exc.work_item_id = i.id
         LEFT JOIN _dmt_proj pc ON pc.project_id = i.project_id
     )
-    SELECT z.*, (z.old_compliant IS DISTINCT FROM z.compliant
-                 OR z.old_failures IS DISTINCT FROM z.failures) AS changed
+    SELECT y.id, y.project_id, y.status_category, y.assignee_identity_id, y.updated_at_source, y.fails,
+           y.compliant, y.failures, y.changed
     FROM (
-        SELECT v.id, v.project_id, v.status_category, v.assignee_identity_id, v.updated_at_source, v.fails,
-               CASE WHEN v.status_category = 'done' THEN v.fails <@ v.nonblocking END AS compliant,
-               to_jsonb(v.fails) AS failures, v.old_compliant, v.old_failures
-        FROM (SELECT f.*, {failing_rules_array_sql(switchable)} AS fails FROM facts f) v
-    ) z
+        SELECT z.*, (z.old_compliant IS DISTINCT FROM z.compliant
+                     OR z.old_failures IS DISTINCT FROM z.failures) AS changed
+        FROM (
+            SELECT v.id, v.project_id, v.status_category, v.assignee_identity_id, v.updated_at_source, v.fails,
+                   CASE WHEN v.status_category = 'done' THEN v.fails <@ v.nonblocking END AS compliant,
+                   to_jsonb(v.fails) AS failures, v.old_compliant, v.old_failures
+            FROM (SELECT f.*, {failing_rules_array_sql(switchable)} AS fails FROM facts f) v
+        ) z
+    ) y
+    -- Passing items whose verdict is unchanged need no further work: keep the table small.
+    WHERE cardinality(y.fails) > 0 OR y.changed
     """
 
 
@@ -340,7 +346,11 @@ def evaluate_compliance(tenant_slug: str, work_item_ids: list[int] | None = None
         conn.execute(sa.text(statements["items"]), {"now": now})
         conn.execute(sa.text(statements["unjudged"]), {"now": now})
         step("work_items")
-        evaluated = conn.execute(sa.text("SELECT count(*) FROM _dmt_facts")).scalar_one()
+        scope_join = "JOIN _dmt_scope sc ON sc.id = w.id" if scoped else ""
+        evaluated = conn.execute(sa.text(
+            f'SELECT count(*) FROM "{schema}".work_items w {scope_join} '
+            "WHERE NOT w.is_deleted AND w.status_category IN ('done', 'in_progress')"
+        )).scalar_one()
         critical = conn.execute(sa.text(
             "SELECT a.project_id, a.assignee_identity_id, count(*) FROM _dmt_act a "
             "WHERE a.action IN ('open', 'reopen') AND a.severity = 'critical' "
