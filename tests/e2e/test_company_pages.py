@@ -167,7 +167,9 @@ def test_tech_lead_resolves_a_flag_with_a_note(page: Page, company_portal: Porta
     expect(page.get_by_text(re.compile(r"^Flags \(\d+\)$"))).not_to_have_text(total_before)
 
 
-def test_export_builds_with_progress_and_downloads(page: Page, company_portal: Portal, demo: Seed) -> None:
+def test_export_builds_with_progress_and_downloads(
+    page: Page, company_portal: Portal, demo: Seed, tmp_path: Path
+) -> None:
     sign_in(page, company_portal, demo.company_email, demo.company_password)
     _open(page, company_portal, "/exports")
     page.locator("#start-export").click()
@@ -177,8 +179,36 @@ def test_export_builds_with_progress_and_downloads(page: Page, company_portal: P
         link.click()
     download = info.value
     assert download.suggested_filename.endswith(".xlsx")
-    path = download.path()
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
     from openpyxl import load_workbook
 
     sheet = load_workbook(path)["Sprints"]
     assert sheet.max_row > 5  # header + the demo's sprints
+
+
+def test_open_page_refreshes_live_when_a_flag_is_resolved_elsewhere(
+    page: Page, company_portal: Portal, demo: Seed
+) -> None:
+    """A flag resolved by someone else (another tab, the API) leaves this page's table within ~2 s."""
+    from models.db import tenant_session
+    from models.tenant import ComplianceFlag
+    from services.audit import Actor
+    from services.flags import resolve_flag
+
+    sign_in(page, company_portal, demo.company_email, demo.company_password)
+    _open(page, company_portal, "/compliance")
+    heading = page.get_by_text(re.compile(r"^Flags \(\d+\)$"))
+    before = int(re.findall(r"\d+", heading.inner_text())[0])
+    page.wait_for_timeout(1500)  # the page's live loop is subscribed
+    with tenant_session(demo.tenant_slug) as session:
+        flag = session.exec(
+            ComplianceFlag.__table__.select()  # type: ignore[attr-defined]
+            .where(
+                ComplianceFlag.__table__.c.status == "open", ComplianceFlag.__table__.c.project_id == demo.project_id
+            )  # type: ignore[attr-defined]
+            .limit(1)
+        ).first()
+    assert flag is not None
+    resolve_flag(demo.tenant_slug, flag.id, Actor.system("e2e"), "resolved from another place")
+    expect(heading).to_have_text(f"Flags ({before - 1})", timeout=4_000)
