@@ -94,3 +94,36 @@ def test_admin_creates_tenant_project_and_user_who_can_sign_in(
         expect(user_page.get_by_role("alert")).to_contain_text("deactivated")
     finally:
         locked.close()
+
+
+def test_admin_edits_a_tenant_and_tunes_project_rules(page, admin_portal: Portal, seed: Seed) -> None:
+    from models.db import public_session
+    from services.projects import get_project
+    from services.tenants import get_tenant
+
+    sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
+    expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
+    page.goto(f"{admin_portal.url}/tenants")
+    row = page.get_by_role("row").filter(has_text=seed.tenant_slug)
+    row.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator("#name")).to_have_value("Acme E2E")
+    dialog.locator("#retention_days").fill("1000")
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_role("row").filter(has_text=seed.tenant_slug)).to_contain_text("1000 d")
+
+    page.goto(f"{admin_portal.url}/projects/{seed.project_id}")
+    expect(page.locator("input[name='name']")).to_have_value("Web shop")  # loaded
+    page.locator("input[name='coverage_threshold']").fill("90")
+    page.get_by_role("row").filter(has_text="low_coverage").get_by_role("checkbox").click()
+    page.locator("select[name='rule_missing_ci_evidence_severity']").select_option("critical")
+    page.locator("#save-settings").click()
+    expect(page.get_by_text("DMT settings saved")).to_be_visible()
+
+    with public_session() as session:
+        assert get_tenant(session, seed.tenant_id).retention_days == 1000
+        project = get_project(session, seed.project_id)
+    assert project.coverage_threshold == 90
+    assert project.rules_config["low_coverage"]["enabled"] is False
+    assert project.rules_config["missing_ci_evidence"] == {"enabled": True, "severity": "critical"}
