@@ -340,13 +340,19 @@ def load_work_items(
 def _link_items_to_prs(session: Session, item_ids: list[int]) -> int:
     """Link changed work items to the PRs that name their key, or whose URL the item lists."""
     schema = tenant_schema_of(session)
+    # One GIN probe per item (LATERAL + OFFSET 0 keeps the planner from turning it
+    # into an items x PRs join filter). The GIN index has fastupdate off: with a
+    # pending list every probe rescans all fresh entries (measured 300x slower).
     by_key = session.execute(
         sa.text(
             f"""INSERT INTO "{schema}".work_item_pull_requests (work_item_id, pull_request_id, link_source)
                 SELECT wi.id, pr.id, 'key'
                 FROM "{schema}".work_items wi
-                JOIN "{schema}".pull_requests pr
-                  ON pr.project_id = wi.project_id AND pr.linked_keys @> jsonb_build_array(wi.item_key)
+                CROSS JOIN LATERAL (
+                    SELECT p.id FROM "{schema}".pull_requests p
+                    WHERE p.linked_keys @> jsonb_build_array(wi.item_key) AND p.project_id = wi.project_id
+                    OFFSET 0
+                ) pr
                 WHERE wi.id = ANY(CAST(:ids AS int[])) AND wi.item_key IS NOT NULL
                 ON CONFLICT (work_item_id, pull_request_id) DO NOTHING"""
         ),
@@ -456,8 +462,11 @@ def _link_prs_to_items(session: Session, pr_ids: list[int]) -> tuple[int, list[i
             f"""INSERT INTO "{schema}".work_item_pull_requests (work_item_id, pull_request_id, link_source)
                 SELECT wi.id, pr.id, 'tool'
                 FROM "{schema}".pull_requests pr
-                JOIN "{schema}".work_items wi
-                  ON wi.project_id = pr.project_id AND wi.pr_links @> jsonb_build_array(pr.url)
+                CROSS JOIN LATERAL (
+                    SELECT w.id FROM "{schema}".work_items w
+                    WHERE w.pr_links @> jsonb_build_array(pr.url) AND w.project_id = pr.project_id
+                    OFFSET 0
+                ) wi
                 WHERE pr.id = ANY(CAST(:ids AS int[])) AND pr.url IS NOT NULL
                 ON CONFLICT (work_item_id, pull_request_id) DO NOTHING"""
         ),

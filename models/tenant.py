@@ -80,8 +80,11 @@ class WorkItem(SQLModel, table=True):
         sa.Index("ix_work_items_item_key", "item_key"),
         sa.Index("ix_work_items_assignee", "assignee_identity_id"),
         sa.Index("ix_work_items_updated", "source_id", "updated_at_source"),
-        # PR <-> item linking (etl/loader.py) matches URLs and keys with @> containment.
-        sa.Index("ix_work_items_pr_links", "pr_links", postgresql_using="gin", postgresql_ops={"pr_links": "jsonb_path_ops"}),
+        # PR links by URL (etl/loader.py); fastupdate off keeps probes fast right after bulk loads.
+        sa.Index(
+            "ix_work_items_pr_links", "pr_links", postgresql_using="gin",
+            postgresql_ops={"pr_links": "jsonb_path_ops"}, postgresql_with={"fastupdate": "off"},
+        ),
         {"schema": TENANT},
     )
 
@@ -152,8 +155,10 @@ class PullRequest(SQLModel, table=True):
         sa.UniqueConstraint("source_id", "source_pr_id", name="uq_pull_requests_source_pr"),
         sa.Index("ix_pull_requests_project_created", "project_id", "created_at_source"),
         sa.Index("ix_pull_requests_author", "author_identity_id"),
+        # PR <-> item links by key and URL (etl/loader.py); fastupdate off, see above.
         sa.Index(
-            "ix_pull_requests_linked_keys", "linked_keys", postgresql_using="gin", postgresql_ops={"linked_keys": "jsonb_path_ops"}
+            "ix_pull_requests_linked_keys", "linked_keys", postgresql_using="gin",
+            postgresql_ops={"linked_keys": "jsonb_path_ops"}, postgresql_with={"fastupdate": "off"},
         ),
         sa.Index("ix_pull_requests_url", "url"),
         {"schema": TENANT},

@@ -341,6 +341,7 @@ def upgrade() -> None:
         schema="tenant",
         postgresql_using="gin",
         postgresql_ops={"linked_keys": "jsonb_path_ops"},
+        postgresql_with={"fastupdate": "off"},
     )
     op.create_index("ix_pull_requests_url", "pull_requests", ["url"], unique=False, schema="tenant")
     op.create_table(
@@ -548,6 +549,7 @@ def upgrade() -> None:
         schema="tenant",
         postgresql_using="gin",
         postgresql_ops={"pr_links": "jsonb_path_ops"},
+        postgresql_with={"fastupdate": "off"},
     )
     op.create_table(
         "compliance_flags",

@@ -1,0 +1,342 @@
+"""`python -m bench sync [--size N]`: sync N Jira issues and N/2 GitHub PRs from the tool fakes.
+
+Runs two measurements in subprocesses, N (default 5,000) and 10 x N, each in
+a fresh database of its own (created and dropped here) with the fakes served
+at zero latency by a third process, and reports:
+
+- end-to-end records/s (items + PRs, through run_sync: HTTP, normalise, load,
+  compliance and metrics after load) and items/s for the Jira stream alone;
+- rows/s of the load path alone (etl.loader on pre-normalised batches of
+  1,000), for both ways of shipping a batch (JSONB recordset, COPY staging),
+  on insert and on an unchanged re-load;
+- the share of wall time spent waiting on the tool (HTTP, inside the
+  connector's page iterator) versus our own code (normalise, load, after-load);
+- peak RSS of each run and the ratio large/small (flat memory means ~1).
+
+The last line printed is one JSON object. `--child` runs one size in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------- fakes process
+def serve_fakes(size: int, seed: int, jira_port: int, github_port: int) -> None:
+    """Serve the Jira and GitHub fakes (zero latency) until killed; run in its own process."""
+    import threading
+
+    import uvicorn
+
+    from tests.fakes import github as gh_fake
+    from tests.fakes import jira as jira_fake
+
+    jira_data = jira_fake.generate_dataset(seed=seed, size=size, project_key="ACME")
+    gh_data = gh_fake.generate_dataset(
+        seed=seed, size=size // 2, repositories=["acme/shop"],
+        work_item_keys=[f"ACME-{n}" for n in range(1, size + 1)], days=180, rate_limit=1_000_000_000,
+    )  # fmt: skip
+    servers = []
+    for app, port in ((jira_fake.create_app(jira_data), jira_port), (gh_fake.create_app(gh_data), github_port)):
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+        servers.append(server)
+        threading.Thread(target=server.run, daemon=True).start()
+    print(json.dumps({"jira_user": jira_data.api_user_email, "jira_token": jira_data.token, "github_token": gh_fake.DEFAULT_TOKEN}), flush=True)
+    while True:
+        time.sleep(3600)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"fake server on port {port} did not start")
+
+
+@contextmanager
+def fakes_process(size: int, seed: int) -> Iterator[tuple[str, str, dict[str, str]]]:
+    jira_port, gh_port = _free_port(), _free_port()
+    code = f"from bench.sync import serve_fakes; serve_fakes({size}, {seed}, {jira_port}, {gh_port})"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        secrets = json.loads(proc.stdout.readline())
+        _wait_port(jira_port)
+        _wait_port(gh_port)
+        yield f"http://127.0.0.1:{jira_port}", f"http://127.0.0.1:{gh_port}", secrets
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def bench_database() -> Iterator[str]:
+    """A fresh database on DATABASE_URL's server, dropped afterwards."""
+    from core.settings import require_database_url, reset_settings_cache
+    from models import db as dbmod
+    from models.migrate import upgrade_public
+
+    server = make_url(require_database_url())
+    name = f"dmt_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    os.environ["DATABASE_URL"] = server.set(database=name).render_as_string(hide_password=False)
+    reset_settings_cache()
+    dbmod.dispose_engines()
+    try:
+        upgrade_public()
+        yield name
+    finally:
+        dbmod.dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# --------------------------------------------------------------------------- timing
+class Timer:
+    def __init__(self) -> None:
+        self.http = 0.0
+        self.normalise = 0.0
+        self.load = 0.0
+        self.after_load = 0.0
+
+    def wrap(self, fn: Any, attribute: str) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                setattr(self, attribute, getattr(self, attribute) + time.perf_counter() - started)
+
+        return timed
+
+
+class TimedConnector:
+    """Wraps a connector: time spent waiting for pages (the tool) and normalising."""
+
+    def __init__(self, inner: Any, timer: Timer) -> None:
+        self._inner = inner
+        self._timer = timer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _timed(self, pages: Iterator[Any]) -> Iterator[Any]:
+        iterator = iter(pages)
+        while True:
+            started = time.perf_counter()
+            try:
+                page = next(iterator)
+            except StopIteration:
+                self._timer.http += time.perf_counter() - started
+                return
+            self._timer.http += time.perf_counter() - started
+            yield page
+
+    def extract_work_items(self, start: Any, end: Any) -> Iterator[Any]:
+        return self._timed(self._inner.extract_work_items(start, end))
+
+    def extract_pull_requests(self, start: Any, end: Any) -> Iterator[Any]:
+        return self._timed(self._inner.extract_pull_requests(start, end))
+
+    def normalize_work_item(self, raw: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._inner.normalize_work_item(raw)
+        finally:
+            self._timer.normalise += time.perf_counter() - started
+
+    def normalize_pull_request(self, raw: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._inner.normalize_pull_request(raw)
+        finally:
+            self._timer.normalise += time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- one size
+def _load_path(slug: str, rows: int, strategy: str, source_id: int) -> dict[str, float]:
+    """rows/s of etl.loader alone on pre-normalised batches of 1,000 (insert, then unchanged)."""
+    from bench._fake_tracker import FakeTrackerConnector, TrackerData
+    from etl.connectors.base import SourceSettings
+    from etl.loader import load_work_items
+    from models.db import tenant_session
+
+    data = TrackerData(size=rows, seed=3)
+    normaliser = FakeTrackerConnector(SourceSettings(source_type="jira", base_url="http://unused", token="x"))
+    timings = {"insert": 0.0, "unchanged": 0.0}
+    with tenant_session(slug) as session:
+        for phase in ("insert", "unchanged"):
+            for first in range(0, rows, 1000):
+                batch = [normaliser.normalize_work_item(data.item(i)) for i in range(first, min(rows, first + 1000))]
+                started = time.perf_counter()
+                load_work_items(session, batch, source_id=source_id, project_id=1, source_type="jira", strategy=strategy)  # type: ignore[arg-type]
+                session.commit()
+                timings[phase] += time.perf_counter() - started
+    normaliser.close()
+    return {phase: round(rows / seconds) for phase, seconds in timings.items()}
+
+
+def run_one(size: int, seed: int = 1) -> dict[str, Any]:
+    """One measurement in this process (fresh database, fakes in a subprocess)."""
+    os.environ.setdefault("ALLOW_PRIVATE_SOURCE_URLS", "true")
+    from core.crypto import encrypt_secret
+    from core.settings import reset_settings_cache
+
+    reset_settings_cache()
+    import etl.sync as sync_module
+    from models.db import public_session
+    from models.public import Project, SourceConfig
+    from services import sources
+    from services.audit import Actor
+    from services.tenants import TenantCreate, create_tenant
+
+    timer = Timer()
+    real_get_connector = sync_module.get_connector
+    sync_module.get_connector = lambda kind, settings: TimedConnector(real_get_connector(kind, settings), timer)  # type: ignore[assignment]
+    sync_module.load_work_items = timer.wrap(sync_module.load_work_items, "load")  # type: ignore[assignment]
+    sync_module.load_pull_requests = timer.wrap(sync_module.load_pull_requests, "load")  # type: ignore[assignment]
+    sync_module._call_quietly = timer.wrap(sync_module._call_quietly, "after_load")  # type: ignore[assignment]
+    use_lock = bool(os.environ.get("REDIS_URL"))
+    with bench_database(), fakes_process(size, seed) as (jira_url, gh_url, secrets):
+        tenant = create_tenant(TenantCreate(name="Bench", slug="bench"), Actor.system("bench"))
+        with public_session() as s:
+            project = Project(tenant_id=tenant.id, key="ACME", name="Acme")
+            s.add(project)
+            s.flush()
+            jira = SourceConfig(
+                tenant_id=tenant.id, project_id=project.id or 0, name="Jira", source_type="jira", base_url=jira_url,
+                username=secrets["jira_user"], token_encrypted=encrypt_secret(secrets["jira_token"]),
+                config_json={"project_key": "ACME", "deployment": "cloud"}, historical_import_days=3650,
+                request_budget_per_minute=10_000_000,
+            )  # fmt: skip
+            github = SourceConfig(
+                tenant_id=tenant.id, project_id=project.id or 0, name="GitHub", source_type="github", base_url=gh_url,
+                token_encrypted=encrypt_secret(secrets["github_token"]),
+                config_json={"repositories": ["acme/shop"], "project_keys": ["ACME"]}, historical_import_days=3650,
+                request_budget_per_minute=10_000_000,
+            )  # fmt: skip
+            s.add(jira)
+            s.add(github)
+            s.commit()
+        found = sources.discover_fields(jira.id or 0)
+        sources.save_field_mappings(jira.id or 0, sources.proposed_mappings(found), Actor.system("bench"))
+
+        started = time.perf_counter()
+        items_run = sync_module.run_sync("bench", jira.id or 0, "backfill", lock=use_lock)
+        items_s = time.perf_counter() - started
+        items_http, items_norm, items_load, items_after = timer.http, timer.normalise, timer.load, timer.after_load
+        started = time.perf_counter()
+        prs_run = sync_module.run_sync("bench", github.id or 0, "backfill", lock=use_lock)
+        prs_s = time.perf_counter() - started
+        total_s = items_s + prs_s
+        records = items_run.items_upserted + prs_run.prs_upserted
+        load_json = _load_path("bench", min(size, 20_000), "json", 9001)
+        load_copy = _load_path("bench", min(size, 20_000), "copy", 9002)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "size": size,
+        "items": items_run.items_upserted,
+        "prs": prs_run.prs_upserted,
+        "errors": items_run.errors_count + prs_run.errors_count,
+        "seconds": round(total_s, 2),
+        "records_per_s": round(records / total_s),
+        "items_per_s": round(items_run.items_upserted / items_s),
+        "items_per_s_excluding_http_wait": round(items_run.items_upserted / max(items_s - items_http, 1e-9)),
+        "prs_per_s": round(prs_run.prs_upserted / prs_s),
+        "http_wait_share": round(timer.http / total_s, 3),
+        "our_code_share": round(1 - timer.http / total_s, 3),
+        "items_http_wait_share": round(items_http / items_s, 3),
+        "normalise_share": round(timer.normalise / total_s, 3),
+        "load_share": round(timer.load / total_s, 3),
+        "after_load_share": round(timer.after_load / total_s, 3),
+        "items_seconds": {
+            "total": round(items_s, 2),
+            "http_wait": round(items_http, 2),
+            "normalise": round(items_norm, 2),
+            "load": round(items_load, 2),
+            "compliance_and_metrics": round(items_after, 2),
+        },
+        "load_rows_per_s_json": load_json,
+        "load_rows_per_s_copy": load_copy,
+        "peak_rss_mb": round(rss_mb, 1),
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench sync")
+    parser.add_argument("--size", type=int, default=5000, help="Jira issues in the small run (the large run is 10x)")
+    parser.add_argument("--large", type=int, default=None, help="size of the large run (default 10 x size; 0 to skip)")
+    parser.add_argument("--child", action="store_true", help="run one size in this process")
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_one(args.size)), flush=True)
+        return 0
+    sizes = [args.size]
+    large = args.size * 10 if args.large is None else args.large
+    if large:
+        sizes.append(large)
+    results = []
+    for size in sizes:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench", "sync", "--child", "--size", str(size)],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
+            return proc.returncode
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    small = results[0]
+    out: dict[str, Any] = {
+        "benchmark": "sync",
+        "runs": results,
+        "records_per_s": small["records_per_s"],
+        "items_per_s": small["items_per_s"],
+        "load_rows_per_s": max(small["load_rows_per_s_json"]["insert"], small["load_rows_per_s_copy"]["insert"]),
+        "http_wait_share": small["http_wait_share"],
+        "our_code_share": small["our_code_share"],
+    }
+    if len(results) > 1:
+        out["rss_ratio_large_over_small"] = round(results[1]["peak_rss_mb"] / small["peak_rss_mb"], 2)
+    out["goals"] = {
+        "items_per_s>=3000": small["items_per_s"] >= 3000,
+        "load_rows_per_s>=40000": out["load_rows_per_s"] >= 40_000,
+        "rss_ratio<=1.3": out.get("rss_ratio_large_over_small", 0) <= 1.3 if len(results) > 1 else None,
+    }
+    print(json.dumps(out))
+    return 0
