@@ -28,4 +28,9 @@ config = rx.Config(
         )
     ],
     disable_plugins=[rx.plugins.SitemapPlugin],
+    # Both portals share reflex.lock/, and each build prunes it to the JavaScript
+    # packages its own pages use; listing the union here keeps one stable lockfile
+    # whichever portal was built last. Add a package here when a page starts
+    # using a component library the other portal does not (versions as Reflex pins them).
+    frontend_packages=["recharts@3.10.1", "@radix-ui/react-form@0.3.0"],
 )
