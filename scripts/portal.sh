@@ -88,6 +88,16 @@ do_build() {
   # The API URL (with the port) is baked into the bundle.
   REFLEX_API_URL="http://localhost:$port" REFLEX_DEPLOY_URL="http://localhost:$port" \
     "$PY" -m reflex export --frontend-only --no-zip --env prod --loglevel warning
+  # Reflex writes reflex.lock/package.json compact or bun writes it indented, depending on
+  # the path a build took: keep one form so the committed file does not flip.
+  "$PY" - <<'PYEOF'
+import json, pathlib
+p = pathlib.Path("reflex.lock/package.json")
+if p.exists():
+    text = json.dumps(json.loads(p.read_text()), indent=2)
+    if p.read_text() != text:
+        p.write_text(text)
+PYEOF
   # Port copies of older builds are refreshed on their next run; drop the ones unused for a day.
   find "$REFLEX_WEB_WORKDIR" -maxdepth 1 -name 'dist-*' -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
   echo "$want" > "$stamp"
