@@ -55,8 +55,27 @@ class HealthState(AdminState):
     @rx.event
     async def load(self):
         await self.require_admin()
-        await self._refresh(ping_workers=True)
-        return HealthState.auto_refresh
+        self.workers_text = "pinging workers ..."
+        await self._refresh(ping_workers=False)
+        return [HealthState.ping_workers, HealthState.auto_refresh]
+
+    @rx.event(background=True)
+    async def ping_workers(self):
+        """The worker ping takes up to a second: show the rest first."""
+        async with self:
+            await self.require_admin()
+        workers = await self.call(admin_queries.celery_workers, 1.0)
+        async with self:
+            self._show_workers(workers)
+
+    def _show_workers(self, workers: dict[str, Any]) -> None:
+        self.workers = list(workers["workers"])
+        self.workers_ok = bool(workers["ok"]) and bool(self.workers)
+        self.workers_text = (
+            f"{len(self.workers)} answering"
+            if self.workers
+            else ("no worker answered the ping within 1 s" if workers["ok"] else str(workers.get("error", "")))
+        )
 
     async def _refresh(self, ping_workers: bool) -> None:
         db, redis = await asyncio.gather(self.call(database_status), self.call(redis_status))
@@ -66,14 +85,7 @@ class HealthState(AdminState):
         self.queue_ok, self.queue_depth = bool(queue["ok"]), int(queue["depth"])
         self.queue_text = f"{queue['depth']} waiting" if queue["ok"] else str(queue.get("error", ""))
         if ping_workers:
-            workers = await self.call(admin_queries.celery_workers, 1.0)
-            self.workers = list(workers["workers"])
-            self.workers_ok = bool(workers["ok"]) and bool(self.workers)
-            self.workers_text = (
-                f"{len(self.workers)} answering"
-                if self.workers
-                else ("no worker answered the ping within 1 s" if workers["ok"] else str(workers.get("error", "")))
-            )
+            self._show_workers(await self.call(admin_queries.celery_workers, 1.0))
         rows = await self.call(admin_queries.source_health)
         self.rows = [HealthRow(**{k: r[k] for k in HealthRow.__annotations__}) for r in rows]
         from datetime import UTC, datetime
@@ -119,8 +131,4 @@ class HealthState(AdminState):
             workers = await self.call(admin_queries.celery_workers, 1.0)
             async with self:
                 await self._refresh(ping_workers=False)
-                self.workers = list(workers["workers"])
-                self.workers_ok = bool(workers["ok"]) and bool(self.workers)
-                self.workers_text = (
-                    f"{len(self.workers)} answering" if self.workers else "no worker answered the ping within 1 s"
-                )
+                self._show_workers(workers)
