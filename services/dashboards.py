@@ -483,11 +483,10 @@ def _sprint_rows(session: Session, project_id: int, include_future: bool = False
         m.sprint_id: m
         for m in session.execute(sa.select(*columns).where(SprintMetrics.__table__.c.project_id == project_id))  # type: ignore[attr-defined]
     }
-    live = (
-        _live_sprint_figures(session, project_id)
-        if len(metrics) < len([s for s in sprints if s.state != "future"])
-        else {}
-    )
+    # Sprints the metrics job has not reached yet (a fresh tenant, a sprint that just started)
+    # are aggregated live, and only those.
+    missing = [s.id or 0 for s in sprints if s.state != "future" and s.id not in metrics]
+    live = _live_sprint_figures(session, project_id, missing) if missing else {}
     # Open flags per sprint: the read model's snapshot when every sprint has one, else counted live.
     flags = (
         {sid: (int(m.open_flags or 0), int(m.open_critical_flags or 0)) for sid, m in metrics.items()}
@@ -540,8 +539,9 @@ def _as_percent(rate: float | None) -> float | None:
     return rate * 100.0
 
 
-def _live_sprint_figures(session: Session, project_id: int) -> dict[int, dict[str, Any]]:
+def _live_sprint_figures(session: Session, project_id: int, sprint_ids: list[int]) -> dict[int, dict[str, Any]]:
     t = _tables(session)
+    ids = {"p": project_id, "ids": list(sprint_ids)}
     rows = session.execute(
         sa.text(
             f"""
@@ -558,11 +558,11 @@ def _live_sprint_figures(session: Session, project_id: int) -> dict[int, dict[st
                    count(*) FILTER (WHERE w.status_category = 'done' AND w.dmt_compliant) AS compliant,
                    count(*) FILTER (WHERE w.status_category = 'done' AND w.dmt_compliant IS NOT NULL) AS judged
             FROM {t["work_items"]} w
-            WHERE w.project_id = :p AND w.sprint_id IS NOT NULL AND NOT w.is_deleted
+            WHERE w.project_id = :p AND w.sprint_id = ANY(:ids) AND NOT w.is_deleted
             GROUP BY w.sprint_id
             """
         ),
-        {"p": project_id},
+        ids,
     ).mappings()
     out: dict[int, dict[str, Any]] = {}
     for r in rows:
@@ -582,11 +582,11 @@ def _live_sprint_figures(session: Session, project_id: int) -> dict[int, dict[st
         sa.text(
             f"""
             SELECT sprint_id, item_type, count(*) AS n FROM {t["work_items"]}
-            WHERE project_id = :p AND sprint_id IS NOT NULL AND status_category = 'done' AND NOT is_deleted
+            WHERE project_id = :p AND sprint_id = ANY(:ids) AND status_category = 'done' AND NOT is_deleted
             GROUP BY sprint_id, item_type
             """
         ),
-        {"p": project_id},
+        ids,
     ).all()
     for sprint_id, item_type, n in by_type:
         out.setdefault(int(sprint_id), {}).setdefault("throughput_by_type", {})[item_type or "other"] = int(n)

@@ -301,3 +301,23 @@ def test_rating_an_insight_records_thumbs_and_note(a: Seeded) -> None:
     assert rated.rating == -1 and rated.rating_note == "not actionable"
     with pytest.raises(ValidationFailed):
         dash.rate_insight(a.user("viewer"), a.insight_id, 5)
+
+
+def test_sprints_missing_from_the_read_model_are_aggregated_live(database_url: str, make_tenant) -> None:
+    s = seed_tenant(make_tenant("dashpart"))
+    with tenant_session(s.slug) as db:
+        for name, vel in (("S1", 20.0), ("S2", 30.0)):
+            db.add(
+                SprintMetrics(
+                    project_id=s.project_id,
+                    sprint_id=s.sprints[name],
+                    sprint_name=name,
+                    committed_points=50,
+                    completed_points=vel,
+                    velocity=vel,
+                )
+            )
+        db.commit()
+    by = {p.sprint_name: p for p in dash.velocity_series(s.user("viewer"), s.project_id).points}
+    assert by["S1"].completed_points == 20 and by["S2"].completed_points == 30
+    assert by["S3"].completed_points == 10 and by["S3"].committed_points == 15  # not yet in the read model
