@@ -693,7 +693,6 @@ def kpis(user: CurrentUser, project_id: int) -> Kpis:
     prev = points[max(0, idx - TREND_WINDOW) : idx]
     result.sprint_id, result.sprint_name, result.sprint_state = cur.sprint_id, cur.sprint_name, cur.state
     result.has_data = True
-    prev_crit = [float(p.open_critical_flags) for p in prev] if prev else []
     result.cards = [
         _card(
             "velocity",
@@ -742,12 +741,12 @@ def kpis(user: CurrentUser, project_id: int) -> Kpis:
         ),
         _card(
             "open_critical_flags",
-            "Open critical flags",
-            float(open_critical),
-            prev_crit,
+            "Critical flags (sprint)",
+            float(cur.open_critical_flags),
+            [float(p.open_critical_flags) for p in prev],
             "",
             False,
-            "critical DMT flags open now (trend: per sprint)",
+            f"open on this sprint's items; {open_critical} open in the whole project",
         ),
     ]
     return result

@@ -50,7 +50,12 @@ def team() -> rx.Component:
         ),
     )
     return rx.vstack(
-        toolbar("Team & sprints", "Sprint deep-dive: burndown, burnup and every item with its link", s, sprint_picker),
+        toolbar(
+            "Team & sprints",
+            "Every sprint of the team, and a deep-dive: burndown, burnup and each item with its link",
+            s,
+            sprint_picker,
+        ),
         page_body(
             s,
             rx.cond(
@@ -141,6 +146,62 @@ def team() -> rx.Component:
                         columns=rx.breakpoints(initial="1", lg="2"),
                         spacing="4",
                         width="100%",
+                    ),
+                    card(
+                        "All sprints",
+                        rx.box(
+                            rx.table.root(
+                                rx.table.header(
+                                    rx.table.row(
+                                        *[
+                                            rx.table.column_header_cell(h)
+                                            for h in (
+                                                "Sprint",
+                                                "State",
+                                                "Committed",
+                                                "Completed",
+                                                "Items done",
+                                                "Blocked",
+                                                "DMT %",
+                                                "Open flags",
+                                                "",
+                                            )
+                                        ]
+                                    )
+                                ),
+                                rx.table.body(
+                                    rx.foreach(
+                                        d.sprints,
+                                        lambda p: rx.table.row(
+                                            rx.table.cell(rx.text(p.sprint_name, weight="medium")),
+                                            rx.table.cell(p.state),
+                                            rx.table.cell(p.committed_points),
+                                            rx.table.cell(p.completed_points),
+                                            rx.table.cell(p.completed_items, " / ", p.committed_items),
+                                            rx.table.cell(p.blocked_items),
+                                            rx.table.cell(_val(p.compliance_rate)),
+                                            rx.table.cell(p.open_flags),
+                                            rx.table.cell(
+                                                rx.button(
+                                                    "Open",
+                                                    size="1",
+                                                    variant="soft",
+                                                    on_click=s.pick_sprint(p.sprint_id.to_string()),
+                                                    disabled=p.sprint_id == d.sprint.sprint_id,
+                                                )
+                                            ),
+                                        ),
+                                    )
+                                ),
+                                variant="surface",
+                                size="1",
+                                width="100%",
+                            ),
+                            overflow_x="auto",
+                            max_height="320px",
+                            overflow_y="auto",
+                            width="100%",
+                        ),
                     ),
                     card(
                         rx.text("Items (", d.items_total, ")"),
