@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -42,7 +43,22 @@ class MetricsResult:
     seconds: float
 
 
-def _prepare(conn: Connection, schema: str, sprint_ids: list[int] | None) -> None:
+class _Timed:
+    """Connection wrapper that logs each statement's duration (for tuning big tenants)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn, self.steps = conn, []  # type: ignore[var-annotated]
+
+    def execute(self, statement: Any, params: Any = None) -> Any:
+        started = time.perf_counter()
+        result = self.conn.execute(statement, params)
+        text = str(statement).split()
+        label = next((w for w in text if w.startswith("_m_") or w.endswith("_metrics")), text[0])
+        self.steps.append((label, round(time.perf_counter() - started, 3)))
+        return result
+
+
+def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None) -> None:
     s = f'"{schema}"'
     where = "WHERE sp.id = ANY(:ids)" if sprint_ids is not None else ""
     conn.execute(sa.text(f"""
@@ -89,6 +105,15 @@ def _prepare(conn: Connection, schema: str, sprint_ids: list[int] | None) -> Non
         JOIN _m_sprints s ON s.id = m.sprint_id
         JOIN {s}.work_items w ON w.id = m.item_id
     """))
+    conn.execute(sa.text("ANALYZE _m_items"))
+    # Bugs of the sprints' projects, read once (defects are counted by creation time in a window).
+    conn.execute(sa.text(f"""
+        CREATE TEMP TABLE _m_bugs ON COMMIT DROP AS
+        SELECT b.project_id, b.created_at_source FROM {s}.work_items b
+        WHERE b.item_type = 'bug' AND NOT b.is_deleted AND b.created_at_source IS NOT NULL
+          AND b.project_id IN (SELECT project_id FROM _m_sprints)
+    """))
+    conn.execute(sa.text("ANALYZE _m_bugs"))
     # PRs of the sprints' projects that were opened or merged inside a sprint window.
     conn.execute(sa.text(f"""
         CREATE TEMP TABLE _m_prs ON COMMIT DROP AS
@@ -107,11 +132,12 @@ def _prepare(conn: Connection, schema: str, sprint_ids: list[int] | None) -> Non
         WHERE (p.created_at_source >= s.win_start AND p.created_at_source < s.win_end)
            OR (p.merged_at >= s.win_start AND p.merged_at < s.win_end)
     """))
+    conn.execute(sa.text("ANALYZE _m_prs"))
     # Review submissions from pull_requests.reviewers (each PR's list expanded once), attributed to
     # identities, self-reviews excluded, then placed in the sprint windows of the PR's project.
     conn.execute(sa.text(f"""
         CREATE TEMP TABLE _m_reviews ON COMMIT DROP AS
-        WITH reviews AS (
+        WITH reviews AS MATERIALIZED (
             SELECT p.project_id, p.author_identity_id,
                    coalesce(CASE WHEN (e->>'identity_id') ~ '^[0-9]+$' THEN (e->>'identity_id')::int END,
                             (SELECT a.identity_id FROM {s}.identity_aliases a
@@ -132,6 +158,7 @@ def _prepare(conn: Connection, schema: str, sprint_ids: list[int] | None) -> Non
         WHERE r.identity_id IS NOT NULL AND r.identity_id IS DISTINCT FROM r.author_identity_id
         GROUP BY s.id, r.identity_id
     """))
+    conn.execute(sa.text("ANALYZE _m_reviews"))
 
 
 def _sprint_sql(schema: str) -> str:
@@ -184,7 +211,7 @@ def _sprint_sql(schema: str) -> str:
     LEFT JOIN (
         SELECT s2.id AS sprint_id, count(*) AS defects
         FROM _m_sprints s2
-        JOIN {s}.work_items b ON b.project_id = s2.project_id AND b.item_type = 'bug' AND NOT b.is_deleted
+        JOIN _m_bugs b ON b.project_id = s2.project_id
         WHERE b.created_at_source >= s2.win_start AND b.created_at_source < s2.win_end
         GROUP BY s2.id
     ) d ON d.sprint_id = s.id
@@ -279,7 +306,7 @@ def rebuild_metrics(tenant_slug: str, sprint_ids: list[int] | None = None) -> Me
     now = utcnow()
     with tenant_session(tenant_slug) as session:
         schema = tenant_schema_of(session)
-        conn = session.connection()
+        conn = _Timed(session.connection())
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{schema}:metrics"})
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         conn.execute(sa.text("SET LOCAL jit = off"))
@@ -292,6 +319,7 @@ def rebuild_metrics(tenant_slug: str, sprint_ids: list[int] | None = None) -> Me
             "WHERE d.sprint_id = s.id AND d.computed_at <> :now"
         ), {"now": now})
         session.commit()
+    log.info("metrics %s steps: %s", tenant_slug, conn.steps)
     result = MetricsResult(int(sprints), int(developers), round(time.perf_counter() - started, 3))
     publish_event("metrics.rebuilt", tenant_slug, sprint_ids=sprint_ids, **asdict(result))
     log.info("metrics %s: %s", tenant_slug, result)
