@@ -90,10 +90,10 @@ def dialog(
     )
 
 
-def form_buttons(submit_label: str, submit_id: str | None = None) -> rx.Component:
+def form_buttons(submit_label: str, submit_id: str | None = None, loading: rx.Var | bool = False) -> rx.Component:
     return rx.hstack(
         rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
-        rx.button(submit_label, type="submit", id=submit_id or None),
+        rx.button(submit_label, type="submit", id=submit_id or None, loading=loading),
         justify="end",
         width="100%",
         spacing="2",

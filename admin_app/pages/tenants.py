@@ -34,7 +34,7 @@ def create_dialog() -> rx.Component:
                     "Data older than this is archived and removed each quarter (30-3650).",
                 ),
                 *ai_settings_fields(),
-                form_buttons("Create tenant", "create-tenant"),
+                form_buttons("Create tenant", "create-tenant", loading=TenantsState.creating),
                 spacing="3",
                 width="100%",
             ),

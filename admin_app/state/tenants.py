@@ -87,6 +87,9 @@ class TenantsState(AdminState):
     @rx.event
     async def load(self):
         await self.require_admin()
+        await self._load_rows()
+
+    async def _load_rows(self) -> None:
         status = None if self.status_filter == "all" else self.status_filter
         data = await self.call(admin_queries.tenant_overview, self.search, status)
         self.rows = [tenant_row(d) for d in data]
@@ -111,9 +114,16 @@ class TenantsState(AdminState):
         self.edit_open = value
         self.edit_error = ""
 
-    @rx.event
+    creating: bool = False
+
+    @rx.event(background=True)
     async def create(self, form: dict[str, Any]):
-        user = await self.require_admin()
+        """Create the tenant; provisioning its schema takes seconds, so the state lock is not held meanwhile."""
+        async with self:
+            user = await self.require_admin()
+            actor = self.actor_of(user)
+            self.creating = True
+            self.create_error = ""
         try:
             data = tenants.TenantCreate(
                 name=form_str(form, "name"),
@@ -121,12 +131,16 @@ class TenantsState(AdminState):
                 retention_days=form_int(form, "retention_days", 730),
                 **ai_fields(form, keep_key_when_empty=False),
             )
-            tenant = await self.call(tenants.create_tenant, data, self.actor_of(user))
+            tenant = await self.call(tenants.create_tenant, data, actor)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog in words
-            self.create_error = error_message(exc)
+            async with self:
+                self.creating = False
+                self.create_error = error_message(exc)
             return None
-        self.create_open = False
-        await self.load()
+        async with self:
+            self.creating = False
+            self.create_open = False
+            await self._load_rows()
         return rx.toast.success(f"Tenant {tenant.name} created (schema tenant_{tenant.slug})")
 
     @rx.event
