@@ -257,13 +257,11 @@ def checks() -> rx.Component:
                 rx.callout.root(
                     rx.callout.icon(rx.icon("circle-check")),
                     rx.callout.text(
-                        "Connected as ",
-                        rx.text.strong(SourceDetailState.test_identity),
-                        ". ",
-                        SourceDetailState.test_message,
-                        " ",
-                        SourceDetailState.test_details,
+                        rx.text("Connected as ", rx.text.strong(SourceDetailState.test_identity), size="2"),
+                        rx.text(SourceDetailState.test_message, size="2"),
+                        rx.text(SourceDetailState.test_details, size="1", color=MUTED),
                     ),
+                    id="test-result-ok",
                     color_scheme="green",
                     width="100%",
                 ),
