@@ -256,10 +256,11 @@ def checks() -> rx.Component:
                 SourceDetailState.test_ok,
                 rx.callout.root(
                     rx.callout.icon(rx.icon("circle-check")),
-                    rx.callout.text(
+                    rx.vstack(
                         rx.text("Connected as ", rx.text.strong(SourceDetailState.test_identity), size="2"),
                         rx.text(SourceDetailState.test_message, size="2"),
                         rx.text(SourceDetailState.test_details, size="1", color=MUTED),
+                        spacing="1",
                     ),
                     id="test-result-ok",
                     color_scheme="green",
