@@ -64,6 +64,7 @@ class KpiCard(BaseModel):
     direction: str = "none"  # up, down, flat, none
     good: bool | None = None  # is the change good news?
     hint: str = ""
+    drill_metric: str = ""  # drill_down() metric listing the items behind the value
 
 
 class Kpis(BaseModel):
@@ -693,6 +694,14 @@ def kpis(user: CurrentUser, project_id: int) -> Kpis:
     prev = points[max(0, idx - TREND_WINDOW) : idx]
     result.sprint_id, result.sprint_name, result.sprint_state = cur.sprint_id, cur.sprint_name, cur.state
     result.has_data = True
+    drills = {
+        "velocity": "completed",
+        "throughput": "completed",
+        "compliance_rate": "noncompliant",
+        "cycle_time": "completed",
+        "blocked_items": "blocked",
+        "open_critical_flags": "flags",
+    }
     result.cards = [
         _card(
             "velocity",
@@ -749,6 +758,8 @@ def kpis(user: CurrentUser, project_id: int) -> Kpis:
             f"open on this sprint's items; {open_critical} open in the whole project",
         ),
     ]
+    for card in result.cards:
+        card.drill_metric = drills.get(card.key, "")
     return result
 
 

@@ -144,8 +144,11 @@ def card(title: str | rx.Var, *children: rx.Component, right: rx.Component | Non
     )
 
 
-def kpi_card(c: Any) -> rx.Component:
-    """One KPI: value, and the change against the previous sprints (green when good news)."""
+def kpi_card(c: Any, sprint_id: rx.Var | None = None) -> rx.Component:
+    """One KPI: value, and the change against the previous sprints (green when good news).
+
+    With `sprint_id`, a click lists the items behind the value (the drill-down dialog).
+    """
     color = rx.cond(
         c.good == True,  # noqa: E712 - a JS comparison: good may be null
         "var(--green-11)",
@@ -176,6 +179,16 @@ def kpi_card(c: Any) -> rx.Component:
         ),
         width="100%",
         custom_attrs={"data-kpi": c.key},
+        **(
+            {
+                "on_click": DrillState.show(sprint_id, c.drill_metric, ""),
+                "cursor": "pointer",
+                "_hover": {"box_shadow": "0 0 0 2px var(--accent-a6)"},
+                "title": "Show the items behind this figure",
+            }
+            if sprint_id is not None
+            else {}
+        ),
     )
 
 

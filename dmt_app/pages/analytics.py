@@ -55,14 +55,15 @@ def dashboard() -> rx.Component:
                     rx.text.strong(s.kpi.sprint_name),
                     " (",
                     s.kpi.sprint_state,
-                    "): changes are against the average of up to three previous sprints.",
+                    "): changes are against the average of up to three previous sprints; "
+                    "click a card for the items behind it.",
                     size="2",
                     color=styles.MUTED,
                 ),
                 empty(s.kpi.empty_message, "plug"),
             ),
             rx.grid(
-                rx.foreach(s.kpi.cards, kpi_card),
+                rx.foreach(s.kpi.cards, lambda c: kpi_card(c, s.kpi.sprint_id)),
                 columns=rx.breakpoints(initial="1", sm="2", lg="3"),
                 spacing="4",
                 width="100%",

@@ -20,6 +20,8 @@ class DrillState(CompanyState):
     @rx.event
     async def show(self, sprint_id: int, metric: str, item_type: str = ""):
         """Open the dialog and load the items behind the point."""
+        if not sprint_id or not metric:
+            return  # a figure with no sprint behind it (no sprints yet)
         self.drill_open = True
         self.drill_loading = True
         self.drill_error = ""

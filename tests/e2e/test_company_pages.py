@@ -153,6 +153,10 @@ def test_drill_down_lists_the_items_behind_a_sprint_figure(page: Page, company_p
     expect(dialog).to_contain_text("Items completed")
     expect(dialog.locator("tbody tr").first).to_be_visible()
     expect(dialog.locator("a[href^='http']").first).to_be_visible()
+    page.keyboard.press("Escape")
+    _open(page, company_portal, "/dashboard")
+    page.locator("[data-kpi=blocked_items]").click()
+    expect(dialog).to_contain_text("Items blocked during the sprint")
 
 
 def test_tech_lead_resolves_a_flag_with_a_note(page: Page, company_portal: Portal, demo: Seed) -> None:
