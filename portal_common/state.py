@@ -40,6 +40,15 @@ def current_portal() -> str:
     return _portal["name"]
 
 
+def events_for(user: CurrentUser, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events a user may see: their own tenant's (platform admins: every tenant's)."""
+    if user.portal == PORTAL_ADMIN:
+        return list(batch)
+    if not user.tenant_slug:
+        return []
+    return [e for e in batch if e.get("tenant") == user.tenant_slug]
+
+
 async def _still_connected(token: str) -> bool:
     app = _portal["app"]
     try:
@@ -121,10 +130,7 @@ class AuthState(rx.State):
                     user = self._user
                     if user is None:
                         continue
-                    if user.portal == PORTAL_ADMIN:
-                        relevant = batch
-                    else:
-                        relevant = [e for e in batch if e.get("tenant") == user.tenant_slug]
+                    relevant = events_for(user, batch)
                     if not relevant:
                         continue
                     self.live_seq += 1

@@ -37,3 +37,15 @@ def test_every_source_type_has_a_form() -> None:
     for spec in SOURCE_FORMS.values():
         assert spec.base_url_help and spec.token_help
         assert all(f.help for f in spec.config)
+
+
+def test_live_events_reach_only_their_tenant_while_admins_see_all() -> None:
+    from portal_common.state import events_for
+    from services.auth import CurrentUser
+
+    batch = [{"type": "sync.progress", "tenant": "acme"}, {"type": "sync.progress", "tenant": "globex"}]
+    carol = CurrentUser(1, "c@acme.com", "Carol", "company_user", 1, "acme", "Acme")
+    admin = CurrentUser(2, "a@platform.com", "Ada", "platform_admin", None, None, None)
+    assert events_for(carol, batch) == [batch[0]]
+    assert events_for(admin, batch) == batch
+    assert events_for(CurrentUser(3, "x@y.com", "X", "company_user", 9, None, None), batch) == []
