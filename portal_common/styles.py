@@ -35,6 +35,7 @@ sidebar_style: dict[str, Any] = {
     "display": HIDE_ON_PHONE,
     "flex_direction": "column",
     "gap": "4px",
+    "overflow_y": "auto",
 }
 
 nav_link_style: dict[str, Any] = {

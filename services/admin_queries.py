@@ -6,7 +6,7 @@ admin states call them off the event loop.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ CELERY_QUEUE = "celery"
 
 
 def _fmt(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
 # --------------------------------------------------------------------------- tenants
@@ -197,9 +197,9 @@ def audit_page(
     if entity_id:
         conditions.append(AuditLog.entity_id == entity_id.strip())
     if day := _parse_day(date_from):
-        conditions.append(AuditLog.at >= datetime.combine(day, time.min).astimezone())
+        conditions.append(AuditLog.at >= datetime.combine(day, time.min, tzinfo=UTC))
     if day := _parse_day(date_to):
-        conditions.append(AuditLog.at < datetime.combine(day + timedelta(days=1), time.min).astimezone())
+        conditions.append(AuditLog.at < datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC))
     page = max(page, 1)
     with public_session() as session:
         total = session.exec(select(sa.func.count()).select_from(AuditLog).where(*conditions)).one()
@@ -214,7 +214,7 @@ def audit_page(
         items = [
             {
                 "id": r.id,
-                "at": r.at.strftime("%Y-%m-%d %H:%M:%S"),
+                "at": r.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
                 "actor": r.actor_email or "",
                 "tenant": tenant_name or "",
                 "action": r.action,

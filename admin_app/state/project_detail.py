@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, TypedDict
 
 import reflex as rx
@@ -83,7 +84,9 @@ class ProjectDetailState(AdminState):
                 name=s.name,
                 source_type=s.source_type,
                 status=s.status,
-                last_sync_at=s.last_sync_at.strftime("%Y-%m-%d %H:%M") if s.last_sync_at else "never",
+                last_sync_at=s.last_sync_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+                if s.last_sync_at
+                else "never",
                 is_active=s.is_active,
             )
             for s in found

@@ -3,6 +3,7 @@ sync / historical import with live progress, run history."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, TypedDict
 
 import reflex as rx
@@ -58,7 +59,12 @@ class RunRow(TypedDict):
 
 
 def _fmt(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    """A timestamp in UTC (naive values are taken as UTC)."""
+    if not value:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class SourcesState(AdminState):
