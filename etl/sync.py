@@ -276,6 +276,7 @@ def _sync_stream(ctx: _Context, connector: BaseConnector, stream: str) -> None:
         normalise = connector.normalize_pull_request  # type: ignore[assignment]
         id_field, record_type = "source_pr_id", "pull_request"
 
+    pages = prefetch(pages)
     newest: datetime | None = None
     batch: list[dict[str, Any]] = []
     errors: list[SyncItemError] = []
@@ -302,6 +303,57 @@ def _sync_stream(ctx: _Context, connector: BaseConnector, stream: str) -> None:
     _commit_batch(ctx, stream, batch, errors, fetched, pages_seen)
     _advance_cursor(ctx, stream, newest)
     log.info("source %s %s: stream done", source.id, stream)
+
+
+PREFETCH_PAGES = 3
+_DONE = object()
+
+
+def prefetch(pages: Iterator[Any], depth: int = PREFETCH_PAGES) -> Iterator[Any]:
+    """Pull pages from the tool in a background thread while we normalise and load.
+
+    At most `depth` pages wait in the queue, so memory stays bounded. An error
+    raised by the connector is re-raised here, in the sync's thread.
+    """
+    import queue
+
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(exc)
+
+    worker = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            while True:
+                slots.get_nowait()
+        worker.join(timeout=5)
 
 
 def _item_error(ctx: _Context, record_type: str, raw: Any, exc: Exception) -> SyncItemError:
