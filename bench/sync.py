@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # --------------------------------------------------------------------------- fakes process
-def serve_fakes(size: int, seed: int, jira_port: int, github_port: int) -> None:
+def serve_fakes(size: int, seed: int, jira_port: int, github_port: int, prs: int | None = None) -> None:
     """Serve the Jira and GitHub fakes (zero latency) until killed; run in its own process."""
     import threading
 
@@ -50,7 +50,7 @@ def serve_fakes(size: int, seed: int, jira_port: int, github_port: int) -> None:
 
     jira_data = jira_fake.generate_dataset(seed=seed, size=size, project_key="ACME")
     gh_data = gh_fake.generate_dataset(
-        seed=seed, size=size // 2, repositories=["acme/shop"],
+        seed=seed, size=size // 2 if prs is None else prs, repositories=["acme/shop"],
         work_item_keys=[f"ACME-{n}" for n in range(1, size + 1)], days=180, rate_limit=1_000_000_000,
     )  # fmt: skip
     servers = []
@@ -80,9 +80,9 @@ def _wait_port(port: int, timeout: float = 60) -> None:
 
 
 @contextmanager
-def fakes_process(size: int, seed: int) -> Iterator[tuple[str, str, dict[str, str]]]:
+def fakes_process(size: int, seed: int, prs: int) -> Iterator[tuple[str, str, dict[str, str]]]:
     jira_port, gh_port = _free_port(), _free_port()
-    code = f"from bench.sync import serve_fakes; serve_fakes({size}, {seed}, {jira_port}, {gh_port})"
+    code = f"from bench.sync import serve_fakes; serve_fakes({size}, {seed}, {jira_port}, {gh_port}, {prs})"
     proc = subprocess.Popen(
         [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, text=True,
@@ -211,7 +211,7 @@ def _load_path(slug: str, rows: int, strategy: str, source_id: int) -> dict[str,
     return {phase: round(rows / seconds) for phase, seconds in timings.items()}
 
 
-def run_one(size: int, seed: int = 1) -> dict[str, Any]:
+def run_one(size: int, seed: int = 1, pr_share: float = 0.5) -> dict[str, Any]:
     """One measurement in this process (fresh database, fakes in a subprocess)."""
     os.environ.setdefault("ALLOW_PRIVATE_SOURCE_URLS", "true")
     from core.crypto import encrypt_secret
@@ -232,7 +232,7 @@ def run_one(size: int, seed: int = 1) -> dict[str, Any]:
     sync_module.load_pull_requests = timer.wrap(sync_module.load_pull_requests, "load")  # type: ignore[assignment]
     sync_module._call_quietly = timer.wrap(sync_module._call_quietly, "after_load")  # type: ignore[assignment]
     use_lock = bool(os.environ.get("REDIS_URL"))
-    with bench_database(), fakes_process(size, seed) as (jira_url, gh_url, secrets):
+    with bench_database(), fakes_process(size, seed, max(1, int(size * pr_share))) as (jira_url, gh_url, secrets):
         tenant = create_tenant(TenantCreate(name="Bench", slug="bench"), Actor.system("bench"))
         with public_session() as s:
             project = Project(tenant_id=tenant.id, key="ACME", name="Acme")
@@ -301,10 +301,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench sync")
     parser.add_argument("--size", type=int, default=5000, help="Jira issues in the small run (the large run is 10x)")
     parser.add_argument("--large", type=int, default=None, help="size of the large run (default 10 x size; 0 to skip)")
+    parser.add_argument("--pr-share", type=float, default=0.5, help="GitHub PRs per Jira issue (default 0.5: N/2 PRs)")
     parser.add_argument("--child", action="store_true", help="run one size in this process")
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_one(args.size)), flush=True)
+        print(json.dumps(run_one(args.size, pr_share=args.pr_share)), flush=True)
         return 0
     sizes = [args.size]
     large = args.size * 10 if args.large is None else args.large
@@ -313,7 +314,7 @@ def main(argv: list[str]) -> int:
     results = []
     for size in sizes:
         proc = subprocess.run(
-            [sys.executable, "-m", "bench", "sync", "--child", "--size", str(size)],
+            [sys.executable, "-m", "bench", "sync", "--child", "--size", str(size), "--pr-share", str(args.pr_share)],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
@@ -324,6 +325,7 @@ def main(argv: list[str]) -> int:
     small = results[0]
     out: dict[str, Any] = {
         "benchmark": "sync",
+        "pr_share": args.pr_share,
         "runs": results,
         "records_per_s": small["records_per_s"],
         "items_per_s": small["items_per_s"],

@@ -87,7 +87,7 @@ def lock_ttl_seconds() -> int:
 
 
 @contextlib.contextmanager
-def source_lock(source_id: int, *, wait_seconds: float = 0.0) -> Iterator[None]:
+def source_lock(tenant_slug: str, source_id: int, *, wait_seconds: float = 0.0) -> Iterator[None]:
     """Hold the per-source Redis lock for the duration of a sync.
 
     The lock has a short TTL renewed by a heartbeat thread, so a worker killed
@@ -95,7 +95,7 @@ def source_lock(source_id: int, *, wait_seconds: float = 0.0) -> Iterator[None]:
     SyncAlreadyRunning when another process holds it after `wait_seconds`.
     """
     client = redis_client()
-    key = f"dmt:sync-lock:{source_id}"
+    key = f"dmt:sync-lock:{tenant_slug}:{source_id}"
     token = uuid.uuid4().hex
     ttl = lock_ttl_seconds()
     deadline = time.monotonic() + wait_seconds
@@ -159,7 +159,7 @@ def run_sync(
     """
     if kind not in (SyncKind.INCREMENTAL, SyncKind.BACKFILL, SyncKind.RECONCILE):
         raise ValueError(f"unknown sync kind {kind!r} (incremental, backfill, reconcile)")
-    guard = source_lock(source_id, wait_seconds=lock_wait_seconds) if lock else contextlib.nullcontext()
+    guard = source_lock(tenant_slug, source_id, wait_seconds=lock_wait_seconds) if lock else contextlib.nullcontext()
     with guard:
         return _run_locked(tenant_slug, source_id, str(kind), task_id, batch_size, count_failure, on_batch)
 

@@ -19,6 +19,7 @@ and may add beat entries with `register_periodic`.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import random
@@ -196,7 +197,7 @@ def schedule_due_syncs() -> list[int]:
         due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
         if due > now or (source.last_success_at is not None and source.last_success_at >= due):
             continue
-        marker = f"dmt:sync-scheduled:{source.id}:{due.date().isoformat()}"
+        marker = f"dmt:sync-scheduled:{slug}:{source.id}:{due.date().isoformat()}"
         if not redis_client().set(marker, now.isoformat(), nx=True, ex=3600):
             continue
         sync_source.apply_async(args=[slug, source.id, str(SyncKind.INCREMENTAL)])
@@ -215,6 +216,76 @@ def reconcile_all_sources() -> list[int]:
             reconcile_source.apply_async(args=[slug, source.id], countdown=random.uniform(0, 600))
             queued.append(source.id)
     return queued
+
+
+# --------------------------------------------------------------------------- derived data
+def _jsonable(value: Any) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    return json.loads(json.dumps(value, default=str))
+
+
+def _active_tenant_slugs() -> list[str]:
+    from services.tenants import active_tenant_slugs
+
+    return active_tenant_slugs()
+
+
+@app.task(name="dmt.evaluate_compliance")
+def evaluate_compliance_task(tenant_slug: str, work_item_ids: list[int] | None = None) -> Any:
+    """Re-evaluate the DMT rules for a tenant (or some of its items)."""
+    from etl.compliance import evaluate_compliance
+
+    return _jsonable(evaluate_compliance(tenant_slug, work_item_ids))
+
+
+@app.task(name="dmt.rebuild_metrics")
+def rebuild_metrics_task(tenant_slug: str, sprint_ids: list[int] | None = None) -> Any:
+    """Rebuild the sprint and developer read models of a tenant (or some sprints)."""
+    from etl.metrics import rebuild_metrics
+
+    return _jsonable(rebuild_metrics(tenant_slug, sprint_ids))
+
+
+@app.task(name="dmt.generate_insights")
+def generate_insights_task(tenant_slug: str, project_id: int | None = None) -> int:
+    """Write the AI (or local statistical) insights of a tenant's projects; returns how many."""
+    from etl.insights import generate_insights
+
+    return len(generate_insights(tenant_slug, project_id))
+
+
+@app.task(name="dmt.refresh_all_tenants")
+def refresh_all_tenants() -> list[str]:
+    """Daily: compliance (exceptions expire with time), then metrics, for every active tenant."""
+    slugs = _active_tenant_slugs()
+    for slug in slugs:
+        evaluate_compliance_task.apply_async(args=[slug], link=rebuild_metrics_task.si(slug))
+    return slugs
+
+
+@app.task(name="dmt.insights_all_tenants")
+def insights_all_tenants() -> list[str]:
+    """Daily: fresh insights for every active tenant, one task each."""
+    slugs = _active_tenant_slugs()
+    for slug in slugs:
+        generate_insights_task.apply_async(args=[slug])
+    return slugs
+
+
+@app.task(name="dmt.notify_sprints_ending")
+def notify_sprints_ending_task() -> int:
+    """Daily: tell leads about sprints ending within their project's notice period."""
+    from etl.metrics import notify_sprints_ending
+
+    return sum(notify_sprints_ending(slug) or 0 for slug in _active_tenant_slugs())
+
+
+register_periodic("refresh-derived-daily", "dmt.refresh_all_tenants", crontab(hour=4, minute=0))
+register_periodic("insights-daily", "dmt.insights_all_tenants", crontab(hour=5, minute=0))
+register_periodic("sprints-ending-daily", "dmt.notify_sprints_ending", crontab(hour=7, minute=0))
 
 
 # --------------------------------------------------------------------------- other modules' tasks

@@ -198,6 +198,6 @@ def test_reconcile_refuses_to_delete_everything_when_the_source_lists_nothing(en
 
 
 def test_a_second_sync_of_the_same_source_is_skipped(env: Env) -> None:
-    with source_lock(env.source_id), pytest.raises(SyncAlreadyRunning):
+    with source_lock(env.slug, env.source_id), pytest.raises(SyncAlreadyRunning):
         run_sync(env.slug, env.source_id)
     assert run_sync(env.slug, env.source_id).status == "succeeded"

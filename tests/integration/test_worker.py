@@ -84,7 +84,7 @@ def test_second_sync_of_a_running_source_is_skipped_with_a_message(make_tenant, 
     tenant = make_tenant("wk")
     source_id = add_source(tenant.id)
     monkeypatch.setenv("DMT_SYNC_LOCK_TTL", "1")
-    with source_lock(source_id):
+    with source_lock(tenant.slug, source_id):
         monkeypatch.setattr(worker, "lock_ttl_seconds", lambda: -4)  # do not wait in the test
         result = worker.sync_source.apply(args=[tenant.slug, source_id, "incremental"], throw=True).get()
     assert result["status"] == "skipped" and "already running" in result["message"]
@@ -95,3 +95,11 @@ def test_open_breaker_refuses_the_task_without_retrying(make_tenant, fake_connec
     source_id = add_source(tenant.id, circuit_open=True, consecutive_failures=3, last_error="boom")
     result = worker.sync_source.apply(args=[tenant.slug, source_id, "backfill"], throw=True).get()
     assert result["status"] == "refused" and "reset" in result["message"]
+
+
+def test_derived_data_tasks_run_for_a_tenant(make_tenant) -> None:
+    tenant = make_tenant("wk")
+    compliance = worker.evaluate_compliance_task.apply(args=[tenant.slug], throw=True).get()
+    metrics = worker.rebuild_metrics_task.apply(args=[tenant.slug], throw=True).get()
+    assert isinstance(compliance, dict) and isinstance(metrics, dict)
+    assert {"schedule-due-syncs", "refresh-derived-daily", "sprints-ending-daily"} <= set(worker.app.conf.beat_schedule)
