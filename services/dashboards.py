@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -467,8 +470,38 @@ def _pct(part: float | None, whole: float | None) -> float | None:
     return round(100.0 * float(part or 0) / float(whole), 1)
 
 
+_ROWS_MEMO: ContextVar[dict[tuple[str, int, bool], list[SprintPoint]] | None] = ContextVar(
+    "dashboards_rows_memo", default=None
+)
+
+
+@contextmanager
+def one_page_load() -> Iterator[None]:
+    """Inside this block the per-sprint figures are read once and shared by every call.
+
+    For a page that shows several views of the same sprints (the dashboard: KPIs and
+    velocity). The memo lives only for the block, so nothing is ever served stale.
+    """
+    token = _ROWS_MEMO.set({})
+    try:
+        yield
+    finally:
+        _ROWS_MEMO.reset(token)
+
+
 def _sprint_rows(session: Session, project_id: int, include_future: bool = False) -> list[SprintPoint]:
     """Per-sprint figures, oldest first: the read model when filled, else live aggregates."""
+    memo = _ROWS_MEMO.get()
+    key = (tenant_schema_of(session), project_id, include_future)
+    if memo is not None and key in memo:
+        return list(memo[key])
+    rows = _read_sprint_rows(session, project_id, include_future)
+    if memo is not None:
+        memo[key] = rows
+    return list(rows)
+
+
+def _read_sprint_rows(session: Session, project_id: int, include_future: bool) -> list[SprintPoint]:
     sprints = session.exec(
         select(Sprint)
         .where(Sprint.project_id == project_id)

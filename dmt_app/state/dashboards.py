@@ -21,7 +21,8 @@ class DashboardState(CompanyState):
     forecast: dash.Forecast = dash.Forecast()
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
-        return dash.kpis(user, project_id), dash.velocity_series(user, project_id)
+        with dash.one_page_load():
+            return dash.kpis(user, project_id), dash.velocity_series(user, project_id)
 
     def _apply(self, data: Any) -> None:
         self.kpi, v = data

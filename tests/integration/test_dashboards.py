@@ -322,3 +322,11 @@ def test_sprints_missing_from_the_read_model_are_aggregated_live(database_url: s
     by = {p.sprint_name: p for p in dash.velocity_series(s.user("viewer"), s.project_id).points}
     assert by["S1"].completed_points == 20 and by["S2"].completed_points == 30
     assert by["S3"].completed_points == 10 and by["S3"].committed_points == 15  # not yet in the read model
+
+
+def test_one_page_load_shares_the_sprint_figures_and_gives_the_same_numbers(a: Seeded) -> None:
+    user = a.user("viewer")
+    alone = (dash.kpis(user, a.project_id), dash.velocity_series(user, a.project_id))
+    with dash.one_page_load():
+        shared = (dash.kpis(user, a.project_id), dash.velocity_series(user, a.project_id))
+    assert shared == alone
