@@ -68,6 +68,8 @@ source_hash() {
     "$PY" -c "import reflex; print(reflex.__version__)" 2>/dev/null || true
     cat rxconfig.py
     find portal_common "$app" -name '*.py' -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 cat
+    # Constants the pages render at compile time.
+    cat etl/rules.py models/enums.py
     [ -d assets ] && find assets -type f -print0 | sort -z | xargs -0 cat
     echo "port=$1"
   } 2>/dev/null | sha256sum | cut -d' ' -f1
