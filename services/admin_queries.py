@@ -233,3 +233,64 @@ def _pretty(values: dict[str, Any] | None) -> str:
     if not values:
         return ""
     return "\n".join(f"{k}: {v}" for k, v in values.items())
+
+
+# --------------------------------------------------------------------------- retention
+def retention_jobs(tenant_id: int | None = None) -> list[dict[str, Any]]:
+    """Retention jobs (newest first) with tenant name/slug, row counts from the manifest and the delete phrase."""
+    from models.public import RetentionJob
+    from services.retention import confirmation_phrase
+
+    with public_session() as session:
+        query = select(RetentionJob, Tenant).join(Tenant, col(Tenant.id) == col(RetentionJob.tenant_id))
+        if tenant_id is not None:
+            query = query.where(RetentionJob.tenant_id == tenant_id)
+        rows = session.exec(query.order_by(col(RetentionJob.created_at).desc(), col(RetentionJob.id).desc())).all()
+        result: list[dict[str, Any]] = []
+        for job, tenant in rows:
+            tables = ((job.manifest or {}).get("tables") or {}) if isinstance(job.manifest, dict) else {}
+            counts = {name: int((meta or {}).get("rows", 0)) for name, meta in tables.items()}
+            result.append(
+                {
+                    "id": job.id,
+                    "tenant_id": tenant.id,
+                    "tenant": tenant.name,
+                    "tenant_slug": tenant.slug,
+                    "quarter": job.quarter,
+                    "status": str(job.status),
+                    "archive_uri": job.archive_uri or "",
+                    "row_counts": ", ".join(f"{name}: {n}" for name, n in counts.items() if n) or "",
+                    "total_rows": sum(counts.values()),
+                    "error": job.error or "",
+                    "created_at": _fmt(job.created_at),
+                    "archived_at": _fmt(job.archived_at),
+                    "verified_at": _fmt(job.verified_at),
+                    "deleted_at": _fmt(job.deleted_at),
+                    "restored_at": _fmt(job.restored_at),
+                    "phrase": confirmation_phrase(tenant.slug, job.quarter),
+                }
+            )
+        return result
+
+
+# --------------------------------------------------------------------------- CI tokens
+def tenant_api_tokens(tenant_id: int) -> list[dict[str, Any]]:
+    """A tenant's CI API tokens, newest first (never the secret or its hash)."""
+    from models.public import ApiToken
+
+    with public_session() as session:
+        rows = session.exec(
+            select(ApiToken).where(ApiToken.tenant_id == tenant_id).order_by(col(ApiToken.created_at).desc())
+        ).all()
+        return [
+            {
+                "id": t.id,
+                "name": t.name,
+                "scopes": ", ".join(t.scopes or []),
+                "created_at": _fmt(t.created_at),
+                "last_used_at": _fmt(t.last_used_at),
+                "revoked": t.revoked_at is not None,
+                "revoked_at": _fmt(t.revoked_at),
+            }
+            for t in rows
+        ]
