@@ -449,6 +449,68 @@ def syncs() -> rx.Component:
     )
 
 
+WEBHOOK_HELP = {
+    "github": "GitHub: Settings → Webhooks → Payload URL = the URL, Content type application/json, "
+    "Secret = the secret (HMAC).",
+    "jira": "Jira: System → Webhooks → URL = the URL, Secret = the secret (signs X-Hub-Signature).",
+    "azure_devops": "Azure DevOps: Service hooks → Web Hooks → URL = the URL, basic authentication "
+    "password = the secret.",
+}
+
+
+def webhooks_card() -> rx.Component:
+    return rx.vstack(
+        rx.text(
+            "Webhooks let the tool tell DMT about changes as they happen (an incremental sync starts at once). "
+            "Generating a secret replaces the previous one.",
+            size="2",
+            color=MUTED,
+        ),
+        error_callout(SourceDetailState.webhook_error),
+        rx.button(
+            rx.icon("key-round", size=14),
+            "Generate webhook secret",
+            on_click=SourceDetailState.generate_webhook_secret,
+            variant="soft",
+            id="generate-webhook-secret",
+        ),
+        rx.cond(
+            SourceDetailState.webhook_secret != "",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("key-round")),
+                rx.vstack(
+                    rx.text(
+                        "Paste both into the tool's webhook settings now: the secret is shown only this once.",
+                        size="2",
+                        weight="medium",
+                    ),
+                    rx.text("Webhook URL", size="1", color=MUTED),
+                    rx.code(SourceDetailState.webhook_url, id="webhook-url", style={"word_break": "break-all"}),
+                    rx.text("Secret", size="1", color=MUTED),
+                    rx.code(SourceDetailState.webhook_secret, id="webhook-secret", style={"word_break": "break-all"}),
+                    rx.text(WEBHOOK_HELP["github"], size="1"),
+                    rx.text(WEBHOOK_HELP["jira"], size="1"),
+                    rx.text(WEBHOOK_HELP["azure_devops"], size="1"),
+                    rx.button(
+                        "I have copied it: hide",
+                        size="1",
+                        variant="soft",
+                        on_click=SourceDetailState.hide_webhook_secret,
+                    ),
+                    spacing="1",
+                    width="100%",
+                ),
+                color_scheme="amber",
+                width="100%",
+                id="webhook-once",
+            ),
+            rx.text("Webhook URL: ", rx.code(SourceDetailState.webhook_url), size="2"),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
 def status_strip() -> rx.Component:
     return rx.grid(
         rx.vstack(rx.text("Status", size="1", color=MUTED), status_badge(SourceDetailState.status), spacing="1"),
@@ -506,6 +568,7 @@ def source_detail() -> rx.Component:
             ),
             section("Synchronisation", syncs()),
             section("Connection checks", checks()),
+            section("Webhooks", webhooks_card()),
             section("Field mapping", mapping_editor()),
             section("Settings", edit_form()),
             width="100%",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from admin_app.components.forms import dialog, form_buttons, select_input, text_input
-from admin_app.state.tenant_detail import ProjectRow, TenantDetailState, UserRow
+from admin_app.state.tenant_detail import ProjectRow, TenantDetailState, TokenRow, UserRow
 from portal_common import page, styles
 from portal_common.components import data_table, empty_row, error_callout, field, page_header, section, status_badge
 
@@ -182,6 +182,98 @@ def users_section() -> rx.Component:
     )
 
 
+def token_row(t: TokenRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(t["name"], weight="medium")),
+        rx.table.cell(rx.code(t["scopes"])),
+        rx.table.cell(rx.text(t["created_at"], size="1")),
+        rx.table.cell(rx.text(rx.cond(t["last_used_at"] != "", t["last_used_at"], "never"), size="1")),
+        rx.table.cell(status_badge(rx.cond(t["revoked"], "revoked", "active"))),
+        rx.table.cell(
+            rx.cond(
+                t["revoked"],
+                rx.fragment(),
+                rx.button(
+                    "Revoke",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=TenantDetailState.revoke_token(t["id"]),
+                ),
+            )
+        ),
+    )
+
+
+def curl_example() -> rx.Var:
+    return (
+        "curl -X POST "
+        + TenantDetailState.api_base
+        + '/api/evidence -H "Authorization: Bearer '
+        + TenantDetailState.new_token
+        + '" -H "Content-Type: application/json" -d \'{"work_item_key":"ACME-12","coverage_percent":87.5,'
+        + '"build_url":"https://ci.example.com/1"}\''
+    )
+
+
+def tokens_section() -> rx.Component:
+    return section(
+        "CI tokens",
+        rx.text(
+            "CI pipelines post coverage and build links to /api/evidence with one of these tokens.",
+            size="2",
+            color=styles.MUTED,
+        ),
+        error_callout(TenantDetailState.token_error),
+        rx.cond(
+            TenantDetailState.new_token != "",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("key-round")),
+                rx.vstack(
+                    rx.text(
+                        "Token ",
+                        rx.text.strong(TenantDetailState.new_token_name),
+                        ": store it in the pipeline's secrets now, it is shown only this once.",
+                        size="2",
+                    ),
+                    rx.code(TenantDetailState.new_token, id="new-token", style={"word_break": "break-all"}),
+                    rx.text("Example", size="1", color=styles.MUTED),
+                    rx.code(curl_example(), id="curl-example", style={"word_break": "break-all", "font_size": "12px"}),
+                    rx.button(
+                        "I have copied it: hide", size="1", variant="soft", on_click=TenantDetailState.hide_token
+                    ),
+                    spacing="1",
+                    width="100%",
+                ),
+                color_scheme="amber",
+                width="100%",
+            ),
+        ),
+        data_table(
+            ["Name", "Scopes", "Created", "Last used", "Status", ""],
+            rx.cond(
+                TenantDetailState.token_rows.length() > 0,
+                rx.foreach(TenantDetailState.token_rows, token_row),
+                empty_row(6, "No CI tokens yet."),
+            ),
+        ),
+        rx.form(
+            rx.hstack(
+                rx.box(
+                    field("Token name", text_input("token_name", id="token-name", placeholder="GitHub Actions main")),
+                    flex="1",
+                ),
+                rx.button("Create token", type="submit", id="create-token"),
+                align="end",
+                spacing="2",
+                width="100%",
+            ),
+            on_submit=TenantDetailState.create_token,
+            width="100%",
+        ),
+    )
+
+
 def reset_dialog() -> rx.Component:
     return dialog(
         "Reset password",
@@ -216,6 +308,7 @@ def tenant_detail() -> rx.Component:
             ),
             projects_section(),
             users_section(),
+            tokens_section(),
             reset_dialog(),
             width="100%",
             spacing="4",

@@ -48,6 +48,16 @@ def int_param(state: rx.State, name: str) -> int:
         return 0
 
 
+def portal_base_url(state: rx.State) -> str:
+    """This portal's base URL as the browser sees it (else the configured admin portal URL)."""
+    origin = getattr(state.router.url, "origin", "") or ""
+    if origin.startswith(("http://", "https://")) and len(origin) > len("https://"):
+        return origin.rstrip("/")
+    from core.settings import get_settings
+
+    return get_settings().admin_portal_url.rstrip("/")
+
+
 def form_str(form: dict[str, Any], name: str) -> str:
     return str(form.get(name) or "").strip()
 

@@ -9,9 +9,9 @@ from typing import Any, TypedDict
 import reflex as rx
 
 from admin_app.source_types import SOURCE_FORMS, config_as_text, config_from_form
-from admin_app.state.base import AdminState, error_message, form_int, form_str, int_param
+from admin_app.state.base import AdminState, error_message, form_int, form_str, int_param, portal_base_url
 from models.enums import SyncKind
-from services import admin_queries, sources
+from services import admin_queries, sources, webhooks
 
 
 class SourceListRow(TypedDict):
@@ -196,6 +196,10 @@ class SourceDetailState(AdminState):
     sync_estimate: int = 0
     sync_message: str = ""
 
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_error: str = ""
+
     @rx.var
     def sync_percent(self) -> int:
         """Progress of the running sync against the size of the last finished run of the same kind."""
@@ -212,6 +216,8 @@ class SourceDetailState(AdminState):
         self.test_done = False
         self.discovered = []
         self.discovery_message = ""
+        self.webhook_secret = self.webhook_error = ""
+        self.webhook_url = portal_base_url(self) + f"/api/webhooks/{self.source_id}"
         await self._reload()
 
     async def _reload(self) -> None:
@@ -399,6 +405,23 @@ class SourceDetailState(AdminState):
         history = await self.call(sources.run_history, self.source_id, limit=20)
         self._estimate_from(history, kind)
         return None
+
+    @rx.event
+    async def generate_webhook_secret(self):
+        """A new webhook secret (replacing any older one), shown once with the URL to paste in the tool."""
+        user = await self.require_admin()
+        try:
+            secret = await self.call(webhooks.rotate_webhook_secret, self.source_id, self.actor_of(user))
+        except Exception as exc:  # noqa: BLE001
+            self.webhook_error = error_message(exc)
+            return
+        self.webhook_error = ""
+        self.webhook_url = portal_base_url(self) + f"/api/webhooks/{self.source_id}"
+        self.webhook_secret = secret
+
+    @rx.event
+    def hide_webhook_secret(self):
+        self.webhook_secret = ""
 
     @rx.event
     async def reset_circuit(self):

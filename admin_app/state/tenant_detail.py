@@ -6,9 +6,9 @@ from typing import Any, TypedDict
 
 import reflex as rx
 
-from admin_app.state.base import AdminState, error_message, form_int, form_str, int_param
+from admin_app.state.base import AdminState, error_message, form_int, form_str, int_param, portal_base_url
 from models.enums import ProjectRole, UserRole
-from services import admin_queries, projects, users
+from services import admin_queries, api_tokens, projects, users
 
 
 class ProjectRow(TypedDict):
@@ -28,8 +28,22 @@ class UserRow(TypedDict):
     last_login_at: str
 
 
+class TokenRow(TypedDict):
+    id: int
+    name: str
+    scopes: str
+    created_at: str
+    last_used_at: str
+    revoked: bool
+
+
 class TenantDetailState(AdminState):
     tenant_id: int = 0
+    token_rows: list[TokenRow] = []
+    token_error: str = ""
+    new_token: str = ""
+    new_token_name: str = ""
+    api_base: str = ""
     tenant_name: str = ""
     tenant_slug: str = ""
     tenant_status: str = ""
@@ -56,6 +70,8 @@ class TenantDetailState(AdminState):
             return
         self.not_found = ""
         self.tenant_name, self.tenant_slug, self.tenant_status = tenant.name, tenant.slug, tenant.status
+        self.new_token = self.token_error = ""
+        self.api_base = portal_base_url(self)
         await self._reload()
 
     async def _reload(self) -> None:
@@ -76,6 +92,8 @@ class TenantDetailState(AdminState):
             )
             for u in ulist
         ]
+        tokens = await self.call(admin_queries.tenant_api_tokens, self.tenant_id)
+        self.token_rows = [TokenRow(**{k: t[k] for k in TokenRow.__annotations__}) for t in tokens]
 
     @rx.event
     async def create_project(self, form: dict[str, Any]):
@@ -174,3 +192,35 @@ class TenantDetailState(AdminState):
             return None
         self.reset_open = False
         return rx.toast.success(f"Password of {self.reset_email} reset; their sessions were signed out")
+
+    @rx.event
+    async def create_token(self, form: dict[str, Any]):
+        """A CI token for this tenant; the secret is shown once."""
+        user = await self.require_admin()
+        try:
+            row, secret = await self.call(
+                api_tokens.create_api_token, self.tenant_id, form_str(form, "token_name"), self.actor_of(user)
+            )
+        except Exception as exc:  # noqa: BLE001
+            self.token_error = error_message(exc)
+            return None
+        self.token_error = ""
+        self.new_token, self.new_token_name = secret, row.name
+        self.api_base = portal_base_url(self)
+        await self._reload()
+        return None
+
+    @rx.event
+    def hide_token(self):
+        self.new_token = ""
+
+    @rx.event
+    async def revoke_token(self, token_id: int):
+        user = await self.require_admin()
+        try:
+            await self.call(api_tokens.revoke_api_token, token_id, self.tenant_id, self.actor_of(user))
+        except Exception as exc:  # noqa: BLE001
+            self.token_error = error_message(exc)
+            return None
+        await self._reload()
+        return rx.toast.info("Token revoked: CI calls with it are refused")
