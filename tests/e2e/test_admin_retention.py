@@ -1,0 +1,182 @@
+"""Retention in the admin UI (create, archive, verify, typed hard delete, restore); webhook secret shown once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from playwright.sync_api import expect
+from sqlmodel import func, select
+
+from tests.e2e.conftest import Portal, Seed, sign_in
+from tests.e2e.test_admin_pages import shoot
+
+pytestmark = pytest.mark.e2e
+
+Q1 = datetime(2025, 2, 10, 12, tzinfo=UTC)
+Q2 = datetime(2025, 5, 10, 12, tzinfo=UTC)
+ITEMS_PER_QUARTER = 4
+
+
+def seed_history() -> tuple[object, str]:
+    """A tenant with work items, pull requests and their links in 2025Q1 and 2025Q2."""
+    from models.db import tenant_session
+    from models.tenant import PullRequest, WorkItem, WorkItemPullRequest
+    from services.audit import Actor
+    from services.projects import ProjectCreate, create_project
+    from services.tenants import TenantCreate, create_tenant
+
+    actor = Actor.system("e2e-retention")
+    slug = f"ret_{uuid.uuid4().hex[:6]}"
+    name = f"Retention {slug[-6:]}"
+    tenant = create_tenant(TenantCreate(name=name, slug=slug), actor)
+    project = create_project(ProjectCreate(tenant_id=tenant.id or 0, key="RET", name="Retention"), actor)
+    with tenant_session(tenant) as session:
+        for quarter, when in (("q1", Q1), ("q2", Q2)):
+            for i in range(ITEMS_PER_QUARTER):
+                item = WorkItem(
+                    source_id=1,
+                    project_id=project.id,
+                    source_type="jira",
+                    source_item_id=f"{quarter}-{i}",
+                    item_key=f"RET-{quarter}{i}",
+                    title=f"{quarter} item {i}",
+                    status="Done",
+                    status_category="done",
+                    created_at_source=when,
+                    done_at=when,
+                    raw_data={"key": f"RET-{i}"},
+                    labels=["a"],
+                )
+                session.add(item)
+                session.flush()
+                pr = PullRequest(
+                    source_id=2,
+                    project_id=project.id,
+                    source_type="github",
+                    source_pr_id=f"{quarter}-pr{i}",
+                    title=f"RET-{quarter}{i} change",
+                    created_at_source=when,
+                    merged_at=when,
+                    state="merged",
+                )
+                session.add(pr)
+                session.flush()
+                session.add(WorkItemPullRequest(work_item_id=item.id, pull_request_id=pr.id))
+        session.commit()
+    return tenant, name
+
+
+def counts(tenant) -> dict[str, int]:
+    from models.db import tenant_session
+    from models.tenant import PullRequest, WorkItem
+
+    with tenant_session(tenant) as session:
+        return {
+            "items": session.exec(select(func.count()).select_from(WorkItem)).one(),
+            "prs": session.exec(select(func.count()).select_from(PullRequest)).one(),
+        }
+
+
+def test_retention_archive_verify_typed_delete_and_restore(page, admin_portal: Portal, seed: Seed) -> None:
+    from models.db import public_session
+    from services.retention import list_jobs
+
+    tenant, name = seed_history()
+    full = {"items": 2 * ITEMS_PER_QUARTER, "prs": 2 * ITEMS_PER_QUARTER}
+    assert counts(tenant) == full
+
+    sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
+    expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
+    page.get_by_role("link", name="Retention").first.click()
+    expect(page.get_by_role("heading", name="Data retention")).to_be_visible()
+
+    # A quarter that has not ended is refused, in words.
+    page.locator("#retention-tenant").select_option(label=name)
+    page.locator("#retention-quarter").fill("2999Q4")
+    page.locator("#create-job").click()
+    expect(page.get_by_role("alert")).to_contain_text("has not ended yet")
+
+    page.locator("#retention-quarter").fill("2025Q1")
+    page.locator("#create-job").click()
+    expect(page.get_by_text("created for 2025Q1")).to_be_visible()
+    with public_session() as session:
+        jobs = list_jobs(session, tenant.id)
+    assert len(jobs) == 1
+    job_id = jobs[0].id
+
+    page.locator("#retention-filter").select_option(label=name)
+    status = page.locator(f"#status-{job_id}")
+    expect(status).to_have_text("pending")
+
+    page.locator(f"#archive-{job_id}").click()
+    expect(status).to_have_text("archived", timeout=60_000)
+    rows = page.locator(f"#rows-{job_id}")
+    expect(rows).to_contain_text(f"work_items: {ITEMS_PER_QUARTER}")
+    expect(rows).to_contain_text(f"pull_requests: {ITEMS_PER_QUARTER}")
+    expect(page.locator(f"#delete-{job_id}")).to_be_disabled()  # only a verified archive may be deleted
+
+    page.locator(f"#verify-{job_id}").click()
+    expect(status).to_have_text("verified", timeout=60_000)
+    expect(page.get_by_text("the archive matches the database")).to_be_visible()
+
+    # Hard delete: the button stays disabled until the exact phrase is typed.
+    phrase = f"DELETE {tenant.slug} 2025Q1"
+    page.locator(f"#delete-{job_id}").click()
+    expect(page.locator("#delete-phrase")).to_have_text(phrase)
+    confirm = page.locator("#confirm-delete")
+    expect(confirm).to_be_disabled()
+    page.locator("#delete-confirmation").fill(f"DELETE {tenant.slug} 2025Q2")
+    expect(confirm).to_be_disabled()
+    page.locator("#delete-confirmation").press("Enter")  # no implicit submit past a disabled button
+    page.wait_for_timeout(500)
+    assert counts(tenant) == full
+    page.locator("#delete-confirmation").fill(phrase)
+    expect(confirm).to_be_enabled()
+    shoot(page, "retention-delete")
+    confirm.click()
+    expect(status).to_have_text("deleted", timeout=60_000)
+    assert counts(tenant) == {"items": ITEMS_PER_QUARTER, "prs": ITEMS_PER_QUARTER}  # only 2025Q2 is left
+
+    page.locator(f"#restore-{job_id}").click()
+    expect(status).to_have_text("restored", timeout=60_000)
+    expect(page.get_by_text("rows are back")).to_be_visible()
+    assert counts(tenant) == full
+    shoot(page, "retention")
+
+
+def test_webhook_secret_is_shown_once(page, admin_portal: Portal, seed: Seed) -> None:
+    from models.db import public_session
+    from models.public import SourceConfig
+
+    with public_session() as session:
+        source = SourceConfig(
+            tenant_id=seed.tenant_id,
+            project_id=seed.project_id,
+            name="Hooked GitHub",
+            source_type="github",
+            base_url="https://api.github.com",
+            config_json={"owner": "acme", "repo": "web"},
+        )
+        session.add(source)
+        session.commit()
+        source_id = source.id
+
+    sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
+    expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
+    page.goto(f"{admin_portal.url}/sources/{source_id}")
+    expect(page.get_by_role("heading", name="Hooked GitHub")).to_be_visible()
+    page.locator("#generate-webhook-secret").click()
+    secret = page.locator("#webhook-secret")
+    expect(secret).to_be_visible()
+    value = secret.inner_text().strip()
+    assert len(value) >= 20
+    expect(page.locator("#webhook-url")).to_have_text(f"{admin_portal.url}/api/webhooks/{source_id}")
+    with public_session() as session:
+        stored = session.get(SourceConfig, source_id)
+        assert stored is not None and stored.webhook_secret_encrypted and value not in stored.webhook_secret_encrypted
+    page.reload()
+    expect(page.get_by_role("heading", name="Hooked GitHub")).to_be_visible()
+    expect(page.locator("#generate-webhook-secret")).to_be_visible()
+    assert value not in page.content()  # shown once: gone after a reload
