@@ -173,6 +173,8 @@ def test_webhook_secret_is_shown_once(page, admin_portal: Portal, seed: Seed) ->
     value = secret.inner_text().strip()
     assert len(value) >= 20
     expect(page.locator("#webhook-url")).to_have_text(f"{admin_portal.url}/api/webhooks/{source_id}")
+    page.get_by_role("heading", name="Webhooks").evaluate("e => e.scrollIntoView({block: 'start'})")
+    shoot(page, "source-webhooks")
     with public_session() as session:
         stored = session.get(SourceConfig, source_id)
         assert stored is not None and stored.webhook_secret_encrypted and value not in stored.webhook_secret_encrypted
@@ -180,3 +182,33 @@ def test_webhook_secret_is_shown_once(page, admin_portal: Portal, seed: Seed) ->
     expect(page.get_by_role("heading", name="Hooked GitHub")).to_be_visible()
     expect(page.locator("#generate-webhook-secret")).to_be_visible()
     assert value not in page.content()  # shown once: gone after a reload
+
+
+def test_ci_token_is_shown_once_and_can_be_revoked(page, admin_portal: Portal, seed: Seed) -> None:
+    from models.db import public_session
+    from models.public import ApiToken
+
+    sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
+    expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
+    page.goto(f"{admin_portal.url}/tenants/{seed.tenant_id}")
+    expect(page.get_by_role("heading", name="CI tokens")).to_be_visible()
+    page.locator("#token-name").fill("GitHub Actions main")
+    page.locator("#create-token").click()
+    token = page.locator("#new-token")
+    expect(token).to_contain_text("dmt_ci_")
+    value = token.inner_text().strip()
+    expect(page.locator("#curl-example")).to_contain_text(
+        f'curl -X POST {admin_portal.url}/api/evidence -H "Authorization: Bearer {value}"'
+    )
+    page.get_by_role("heading", name="CI tokens").evaluate("e => e.scrollIntoView({block: 'center'})")
+    shoot(page, "ci-tokens")
+    row = page.get_by_role("row").filter(has_text="GitHub Actions main")
+    row.get_by_role("button", name="Revoke").click()
+    expect(row).to_contain_text("revoked")
+    with public_session() as session:
+        stored = session.exec(select(ApiToken).where(ApiToken.tenant_id == seed.tenant_id)).all()
+        assert [t.name for t in stored] == ["GitHub Actions main"] and stored[0].revoked_at is not None
+        assert value not in stored[0].token_hash
+    page.reload()
+    expect(page.get_by_role("heading", name="CI tokens")).to_be_visible()
+    assert value not in page.content()
