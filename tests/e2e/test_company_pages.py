@@ -96,27 +96,27 @@ def test_every_page_shows_the_demo_data(page: Page, company_portal: Portal, demo
     _shot(page, "dashboard")
 
     _open(page, company_portal, "/velocity")
-    expect(page.get_by_text("Committed vs completed")).to_be_visible()
+    expect(page.get_by_role("heading", name="Committed vs completed", exact=True)).to_be_visible()
     expect(page.get_by_text("Next sprint P50")).to_be_visible()
     expect(page.locator(".recharts-bar-rectangle").first).to_be_visible()
     _shot(page, "velocity")
 
     _open(page, company_portal, "/throughput")
-    expect(page.get_by_text("Completed items by type")).to_be_visible()
+    expect(page.get_by_role("heading", name="Completed items by type", exact=True)).to_be_visible()
     _shot(page, "throughput")
 
     _open(page, company_portal, "/quality")
-    expect(page.get_by_text("Flags by rule")).to_be_visible()
+    expect(page.get_by_role("heading", name="Flags by rule", exact=True)).to_be_visible()
     _shot(page, "quality")
 
     _open(page, company_portal, "/pr-health")
-    expect(page.get_by_text("Per repository")).to_be_visible()
+    expect(page.get_by_role("heading", name="Per repository", exact=True)).to_be_visible()
     _shot(page, "pr-health")
 
     _open(page, company_portal, "/team")
     links = page.locator("table a[href*='demo'], table a[href^='http']")
     expect(links.first).to_be_visible()
-    expect(page.get_by_text("Burndown (points remaining)")).to_be_visible()
+    expect(page.get_by_role("heading", name="Burndown (points remaining)", exact=True)).to_be_visible()
     _shot(page, "team")
 
     _open(page, company_portal, "/developers")
@@ -125,7 +125,7 @@ def test_every_page_shows_the_demo_data(page: Page, company_portal: Portal, demo
     _shot(page, "developers")
 
     _open(page, company_portal, "/me")
-    expect(page.get_by_text("Points completed vs team average")).to_be_visible()
+    expect(page.get_by_role("heading", name="Points completed vs team average", exact=True)).to_be_visible()
     _shot(page, "me")
 
     _open(page, company_portal, "/compliance")
