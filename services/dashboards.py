@@ -1373,7 +1373,7 @@ def _totals(identity_id: int, name: str, rows: list[dict[str, Any]], is_me: bool
         identity_id=identity_id,
         name=name,
         is_me=is_me,
-        sprints_active=len({r["sprint_id"] for r in rows}),
+        sprints_active=len({r["sprint_id"] for r in rows if r["items"]}),  # sprints with finished work
         items_completed=sum(r["items"] for r in rows),
         points_completed=round(sum(r["points"] for r in rows), 1),
         avg_cycle_time_days=_round(sum(c * n for c, n in cycles) / sum(n for _, n in cycles)) if cycles else None,
