@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -283,6 +284,7 @@ def logout(refresh_token: str | None = None, session_token: str | None = None) -
 
 
 def revoke_all_sessions(user_id: int) -> None:
+    forget_cached_users()
     now = utcnow()
     with public_session() as session:
         session.execute(
@@ -298,16 +300,37 @@ def revoke_all_sessions(user_id: int) -> None:
         session.commit()
 
 
+#: Resolved bearer tokens, kept briefly per process: a dashboard burst of requests
+#: checks the signature every time but reads the user, tenant and roles once.
+#: A deactivation or role change reaches API calls within this many seconds.
+ACCESS_USER_TTL_SECONDS = 10.0
+_access_users: dict[str, tuple[float, CurrentUser]] = {}
+
+
 def user_from_access_token(token: str) -> CurrentUser:
     try:
         claims = decode_access_token(token)
     except InvalidToken as exc:
         raise AuthenticationFailed(str(exc)) from exc
+    key = hash_secret(token)
+    cached = _access_users.get(key)
+    now = time.monotonic()
+    if cached and cached[0] > now:
+        return cached[1]
     with public_session() as session:
         user = session.get(User, int(claims["sub"]))
         if not _usable(session, user):
             raise AuthenticationFailed("this account is deactivated")
-        return _current_user(session, user)
+        current = _current_user(session, user)
+    if len(_access_users) > 10_000:
+        _access_users.clear()
+    _access_users[key] = (now + ACCESS_USER_TTL_SECONDS, current)
+    return current
+
+
+def forget_cached_users() -> None:
+    """Drop this process's resolved tokens (after a deactivation or role change here)."""
+    _access_users.clear()
 
 
 # --------------------------------------------------------------------------- portals

@@ -145,6 +145,9 @@ def set_project_role(user_id: int, project_id: int, role: ProjectRole | None, ac
             row.role = role
         else:
             session.add(UserProjectRole(user_id=user_id, project_id=project_id, role=role))
+        from services.auth import forget_cached_users
+
+        forget_cached_users()
         audit.record(
             session,
             actor,
