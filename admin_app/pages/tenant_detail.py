@@ -269,6 +269,7 @@ def tokens_section() -> rx.Component:
                 width="100%",
             ),
             on_submit=TenantDetailState.create_token,
+            reset_on_submit=True,
             width="100%",
         ),
     )

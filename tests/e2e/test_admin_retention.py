@@ -173,7 +173,7 @@ def test_webhook_secret_is_shown_once(page, admin_portal: Portal, seed: Seed) ->
     value = secret.inner_text().strip()
     assert len(value) >= 20
     expect(page.locator("#webhook-url")).to_have_text(f"{admin_portal.url}/api/webhooks/{source_id}")
-    page.get_by_role("heading", name="Webhooks").evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.locator("#generate-webhook-secret").evaluate("e => e.scrollIntoView({block: 'center'})")
     shoot(page, "source-webhooks")
     with public_session() as session:
         stored = session.get(SourceConfig, source_id)
