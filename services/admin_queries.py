@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from models.db import public_session
 from models.public import AuditLog, Project, SourceConfig, Tenant, User, UserProjectRole
+from services.audit import AuditFilter, list_audit
 from services.projects import ProjectPublic, get_project
 from services.tenants import TenantPublic, get_tenant, list_tenants
 from services.users import UserPublic
@@ -184,49 +185,38 @@ def audit_page(
     page: int = 1,
     page_size: int = 25,
 ) -> dict[str, Any]:
-    """One page of the audit log, newest first, with the total count for the filters."""
-    conditions: list[Any] = []
-    if tenant_id:
-        conditions.append(AuditLog.tenant_id == tenant_id)
-    if user:
-        conditions.append(col(AuditLog.actor_email).ilike(f"%{user.strip()}%"))
-    if action:
-        conditions.append(AuditLog.action == action)
-    if entity_type:
-        conditions.append(AuditLog.entity_type == entity_type)
-    if entity_id:
-        conditions.append(AuditLog.entity_id == entity_id.strip())
-    if day := _parse_day(date_from):
-        conditions.append(AuditLog.at >= datetime.combine(day, time.min, tzinfo=UTC))
-    if day := _parse_day(date_to):
-        conditions.append(AuditLog.at < datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC))
-    page = max(page, 1)
+    """One page of the audit log for the admin portal (the query is services.audit.list_audit)."""
+    since = _parse_day(date_from)
+    until = _parse_day(date_to)
+    filters = AuditFilter(
+        tenant_id=tenant_id or None,
+        actor=user,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        since=datetime.combine(since, time.min, tzinfo=UTC) if since else None,
+        until=datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC) if until else None,
+    )
     with public_session() as session:
-        total = session.exec(select(sa.func.count()).select_from(AuditLog).where(*conditions)).one()
-        rows = session.exec(
-            select(AuditLog, Tenant.name)
-            .join(Tenant, Tenant.id == AuditLog.tenant_id, isouter=True)
-            .where(*conditions)
-            .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        ).all()
-        items = [
-            {
-                "id": r.id,
-                "at": r.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                "actor": r.actor_email or "",
-                "tenant": tenant_name or "",
-                "action": r.action,
-                "entity": f"{r.entity_type} {r.entity_id or ''}".strip(),
-                "old_values": _pretty(r.old_values),
-                "new_values": _pretty(r.new_values),
-                "ip_address": r.ip_address or "",
-            }
-            for r, tenant_name in rows
-        ]
-    pages = max(1, -(-int(total) // page_size))
-    return {"items": items, "total": int(total), "page": page, "pages": pages}
+        result = list_audit(session, filters, page, page_size)
+        tenant_ids = {e.tenant_id for e in result.entries if e.tenant_id}
+        names = dict(session.exec(select(Tenant.id, Tenant.name).where(col(Tenant.id).in_(tenant_ids))).all()) if tenant_ids else {}
+    items = [
+        {
+            "id": e.id,
+            "at": e.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "actor": e.actor_email or "",
+            "tenant": names.get(e.tenant_id, "") if e.tenant_id else "",
+            "action": e.action,
+            "entity": f"{e.entity_type} {e.entity_id or ''}".strip(),
+            "old_values": _pretty(e.old_values),
+            "new_values": _pretty(e.new_values),
+            "ip_address": e.ip_address or "",
+        }
+        for e in result.entries
+    ]
+    pages = max(1, -(-result.total // page_size))
+    return {"items": items, "total": result.total, "page": result.page, "pages": pages}
 
 
 def _pretty(values: dict[str, Any] | None) -> str:

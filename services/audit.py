@@ -92,6 +92,7 @@ class AuditFilter(BaseModel):
     actor: str | None = None  # email substring
     action: str | None = None  # prefix, e.g. "tenant." or "source.create"
     entity_type: str | None = None
+    entity_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -131,6 +132,8 @@ def list_audit(session: Session, filters: AuditFilter, page: int = 1, page_size:
         conditions.append(AuditLog.action.startswith(filters.action.strip()))
     if filters.entity_type:
         conditions.append(AuditLog.entity_type == filters.entity_type)
+    if filters.entity_id:
+        conditions.append(AuditLog.entity_id == filters.entity_id.strip())
     if filters.since:
         conditions.append(AuditLog.at >= filters.since)
     if filters.until:
