@@ -32,7 +32,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _drive(base: str, token: str, pid: int, clients: int, total: int, max_seconds: float) -> tuple[list[float], int, float]:
+async def _drive(
+    base: str, token: str, pid: int, clients: int, total: int, max_seconds: float
+) -> tuple[list[float], int, float]:
     latencies: list[float] = []
     errors = 0
     counter = iter(range(total))
@@ -64,8 +66,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
 
+    from bench._db import bench_database
     from bench.portal import _generate
-    from bench.sync import _free_port, _wait_port, bench_database
+    from bench.sync import _free_port, _wait_port
 
     result: dict[str, Any] = {"benchmark": "api", "size": args.size, "clients": args.clients, "workers": args.workers}
     with bench_database():
@@ -97,9 +100,25 @@ def main(argv: list[str]) -> int:
         token = login(email, password).tokens.access_token
         port = _free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_company_api", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"],
-            env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "api.app:create_company_api",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env={**os.environ},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         try:
             _wait_port(port)

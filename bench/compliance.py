@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+
+from bench._db import bench_database
 
 PROJECTS = 10
 SPRINTS_PER_PROJECT = 10
@@ -35,19 +34,24 @@ IDENTITIES = 50
 def _generate(conn: Any, schema: str, n: int, project_ids: list[int]) -> None:
     s = f'"{schema}"'
     conn.execute(sa.text("SELECT setseed(0.42)"))
-    conn.execute(sa.text(f"""
+    conn.execute(
+        sa.text(f"""
         INSERT INTO {s}.developer_identities (display_name, primary_email)
-        SELECT 'Dev ' || g, 'dev' || g || '@bench.example' FROM generate_series(1, {IDENTITIES}) g"""))
-    conn.execute(sa.text(f"""
+        SELECT 'Dev ' || g, 'dev' || g || '@bench.example' FROM generate_series(1, {IDENTITIES}) g""")
+    )
+    conn.execute(
+        sa.text(f"""
         INSERT INTO {s}.sprints (project_id, name, state, start_date, end_date, complete_date)
         SELECT p.pid, 'Sprint ' || k, 'closed',
                timestamptz '2024-01-01 09:00+00' + (k - 1) * interval '14 days',
                timestamptz '2024-01-01 09:00+00' + k * interval '14 days',
                timestamptz '2024-01-01 09:00+00' + k * interval '14 days'
         FROM unnest(CAST(:pids AS int[])) AS p(pid), generate_series(1, {SPRINTS_PER_PROJECT}) k"""),
-        {"pids": project_ids})
+        {"pids": project_ids},
+    )
     # Items: 70 % done, 15 % in progress, 15 % to do; most DMT fields compliant.
-    conn.execute(sa.text(f"""
+    conn.execute(
+        sa.text(f"""
         INSERT INTO {s}.work_items (
             source_id, project_id, source_type, source_item_id, item_key, item_type, title, status,
             status_category, story_points, labels, sprint_id, sprint_name, sprint_history,
@@ -82,9 +86,12 @@ def _generate(conn: Any, schema: str, n: int, project_ids: list[int]) -> None:
                            (SELECT array_agg(id ORDER BY id) FROM {s}.developer_identities) AS ids) c
         JOIN {s}.sprints sp ON sp.project_id = pids[1 + (g % {PROJECTS})]
                           AND sp.name = 'Sprint ' || (1 + (g / {PROJECTS}) % {SPRINTS_PER_PROJECT})
-    """), {"n": n, "pids": project_ids})
+    """),
+        {"n": n, "pids": project_ids},
+    )
     # One PR per third item, linked to it.
-    conn.execute(sa.text(f"""
+    conn.execute(
+        sa.text(f"""
         INSERT INTO {s}.pull_requests (
             source_id, project_id, source_type, source_pr_id, number, repository, title, state, is_draft,
             author_identity_id, created_at_source, updated_at_source, first_review_at, merged_at,
@@ -98,14 +105,19 @@ def _generate(conn: Any, schema: str, n: int, project_ids: list[int]) -> None:
                    'submitted_at', w.started_at + interval '4 hours')),
                1, 1, 0, 1, CASE WHEN random() < 0.9 THEN 'success' ELSE 'failure' END,
                'https://ci.bench/pr/' || w.id, random() < 0.8, jsonb_build_array(w.item_key), false, now(), now()
-        FROM {s}.work_items w WHERE w.id % 3 = 1"""))
-    conn.execute(sa.text(f"""
+        FROM {s}.work_items w WHERE w.id % 3 = 1""")
+    )
+    conn.execute(
+        sa.text(f"""
         INSERT INTO {s}.work_item_pull_requests (work_item_id, pull_request_id, link_source)
-        SELECT p.source_pr_id::bigint, p.id, 'title' FROM {s}.pull_requests p"""))
-    conn.execute(sa.text(f"""
+        SELECT p.source_pr_id::bigint, p.id, 'title' FROM {s}.pull_requests p""")
+    )
+    conn.execute(
+        sa.text(f"""
         INSERT INTO {s}.dmt_exceptions (work_item_id, approved_by, reason, expires_at, created_at)
         SELECT id, 'Bench Lead', 'bench', now() + (1 + id % 30) * interval '1 day', now()
-        FROM {s}.work_items WHERE id % 200 = 0"""))
+        FROM {s}.work_items WHERE id % 200 = 0""")
+    )
 
 
 # ---------------------------------------------------------------- the per-item ORM baseline
@@ -136,7 +148,8 @@ def _baseline(slug: str, sample_ids: list[int], thresholds: dict[int, float]) ->
                 continue
             now = utcnow()
             prs = session.exec(
-                select(PullRequest).join(WorkItemPullRequest, WorkItemPullRequest.pull_request_id == PullRequest.id)
+                select(PullRequest)
+                .join(WorkItemPullRequest, WorkItemPullRequest.pull_request_id == PullRequest.id)
                 .where(WorkItemPullRequest.work_item_id == item_id)
             ).all()
             evidence = session.exec(select(CoverageEvidence).where(CoverageEvidence.work_item_id == item_id)).all()
@@ -146,8 +159,15 @@ def _baseline(slug: str, sample_ids: list[int], thresholds: dict[int, float]) ->
             valid = bool(exceptions) or bool(
                 item.exception_approved_by and item.exception_expires_at and item.exception_expires_at > now
             )
-            covs = [c for c in [item.coverage_percent, *(p.coverage_percent for p in prs),
-                                *(e.coverage_percent for e in evidence)] if c is not None]
+            covs = [
+                c
+                for c in [
+                    item.coverage_percent,
+                    *(p.coverage_percent for p in prs),
+                    *(e.coverage_percent for e in evidence),
+                ]
+                if c is not None
+            ]
             coverage = max(covs) if covs else None
             na = item.unit_testing_status == "not_applicable"
             failing = {
@@ -155,23 +175,35 @@ def _baseline(slug: str, sample_ids: list[int], thresholds: dict[int, float]) ->
                 "missing_unit_test_task": not item.has_unit_test_task and not na and not valid,
                 "unit_testing_not_done": item.unit_testing_status not in ("done", "not_applicable") and not valid,
                 "low_coverage": (coverage is None or coverage < thresholds.get(item.project_id, 80.0))
-                and not na and not valid,
+                and not na
+                and not valid,
                 "missing_pr_link": not item.pr_links and not prs,
-                "missing_ci_evidence": not (item.ci_evidence_url or any(p.ci_status == "success" for p in prs)
-                                            or any(e.build_url for e in evidence)),
+                "missing_ci_evidence": not (
+                    item.ci_evidence_url
+                    or any(p.ci_status == "success" for p in prs)
+                    or any(e.build_url for e in evidence)
+                ),
                 "missing_dmt_signoff": not (item.dmt_signoff or any(p.dmt_signoff for p in prs)),
                 "exception_expiring": False,
             }
             failures = sorted(r for r, bad in failing.items() if bad)
             for rule_id, bad in failing.items():
                 flag = session.exec(
-                    select(ComplianceFlag).where(ComplianceFlag.work_item_id == item_id,
-                                                 ComplianceFlag.rule_id == rule_id)
+                    select(ComplianceFlag).where(
+                        ComplianceFlag.work_item_id == item_id, ComplianceFlag.rule_id == rule_id
+                    )
                 ).first()
                 severity = str(RULES_BY_ID[rule_id].severity) if item.status_category == "done" else "info"
                 if bad and flag is None:
-                    session.add(ComplianceFlag(work_item_id=item_id, project_id=item.project_id, rule_id=rule_id,
-                                               severity=severity, message=RULES_BY_ID[rule_id].message))
+                    session.add(
+                        ComplianceFlag(
+                            work_item_id=item_id,
+                            project_id=item.project_id,
+                            rule_id=rule_id,
+                            severity=severity,
+                            message=RULES_BY_ID[rule_id].message,
+                        )
+                    )
                     session.flush()
                 elif not bad and flag is not None and flag.status == "open":
                     flag.status, flag.resolution, flag.resolved_at = "resolved", "auto", now
@@ -196,21 +228,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args(argv)
 
-    from core.settings import require_database_url, reset_settings_cache
     from models import db as dbmod
-    from models.migrate import upgrade_public
 
-    server = make_url(require_database_url())
-    name = f"dmt_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    os.environ["DATABASE_URL"] = server.set(database=name).render_as_string(hide_password=False)
-    reset_settings_cache()
-    dbmod.dispose_engines()
     result: dict[str, Any] = {"benchmark": "compliance", "size": args.size}
-    try:
-        upgrade_public()
+    with bench_database(keep=args.keep):
         from etl.compliance import evaluate_compliance
         from etl.metrics import rebuild_metrics
         from models.db import public_session, tenant_schema_of, tenant_session
@@ -240,14 +261,22 @@ def main(argv: list[str]) -> int:
         # Baseline first, on a sample; then its writes are undone so the set-based run starts clean.
         sample = min(args.sample, args.size)
         with tenant_session(tenant.slug) as session:
-            ids = [r[0] for r in session.connection().execute(sa.text(
-                f"SELECT id FROM {s}.work_items ORDER BY hashint4(id::int) LIMIT :k"), {"k": sample})]
+            ids = [
+                r[0]
+                for r in session.connection().execute(
+                    sa.text(f"SELECT id FROM {s}.work_items ORDER BY hashint4(id::int) LIMIT :k"), {"k": sample}
+                )
+            ]
         baseline = _baseline(tenant.slug, ids, thresholds)
         with tenant_session(tenant.slug) as session:
             session.connection().execute(sa.text(f"TRUNCATE {s}.compliance_flags"))
-            session.connection().execute(sa.text(
-                f"UPDATE {s}.work_items SET dmt_compliant = NULL, compliance_failures = '[]'::jsonb "
-                "WHERE id = ANY(:ids)"), {"ids": ids})
+            session.connection().execute(
+                sa.text(
+                    f"UPDATE {s}.work_items SET dmt_compliant = NULL, compliance_failures = '[]'::jsonb "
+                    "WHERE id = ANY(:ids)"
+                ),
+                {"ids": ids},
+            )
             session.commit()
         result["baseline_sample"] = sample
         result["baseline_sample_seconds"] = round(baseline, 2)
@@ -264,29 +293,33 @@ def main(argv: list[str]) -> int:
 
         changed = min(args.changed, args.size)
         with tenant_session(tenant.slug) as session:
-            changed_ids = [r[0] for r in session.connection().execute(sa.text(
-                f"UPDATE {s}.work_items SET dmt_signoff = NOT coalesce(dmt_signoff, false), "
-                "unit_testing_status = CASE WHEN unit_testing_status = 'done' THEN 'in_progress' ELSE 'done' END, "
-                "updated_at_source = now() "
-                f"WHERE id IN (SELECT id FROM {s}.work_items ORDER BY hashint4(id::int + 7) LIMIT :k) "
-                "RETURNING id"), {"k": changed})]
+            changed_ids = [
+                r[0]
+                for r in session.connection().execute(
+                    sa.text(
+                        f"UPDATE {s}.work_items SET dmt_signoff = NOT coalesce(dmt_signoff, false), "
+                        "unit_testing_status = CASE WHEN unit_testing_status = 'done' THEN 'in_progress' ELSE 'done' END, "
+                        "updated_at_source = now() "
+                        f"WHERE id IN (SELECT id FROM {s}.work_items ORDER BY hashint4(id::int + 7) LIMIT :k) "
+                        "RETURNING id"
+                    ),
+                    {"k": changed},
+                )
+            ]
             session.commit()
         incremental = evaluate_compliance(tenant.slug, changed_ids)
         result["incremental_items"] = changed
         result["incremental_seconds"] = round(incremental.seconds, 3)
-        result["incremental_changes"] = {"opened": incremental.opened, "resolved": incremental.resolved,
-                                         "reopened": incremental.reopened}
+        result["incremental_changes"] = {
+            "opened": incremental.opened,
+            "resolved": incremental.resolved,
+            "reopened": incremental.reopened,
+        }
 
         metrics = rebuild_metrics(tenant.slug)
         result["metrics_sprints"] = metrics.sprints
         result["metrics_developer_rows"] = metrics.developer_rows
         result["metrics_seconds"] = round(metrics.seconds, 2)
         result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    finally:
-        dbmod.dispose_engines()
-        if not args.keep:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     print(json.dumps(result))
     return 0

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
-import uuid
 
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from bench._db import bench_database
 
 
 def main(argv: list[str]) -> int:
@@ -22,20 +19,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--parallel", type=int, default=4)
     args = parser.parse_args(argv)
 
-    from core.settings import require_database_url, reset_settings_cache
-    from models import db as dbmod
-    from models.migrate import migrate_tenants, upgrade_public
+    from models.migrate import migrate_tenants
 
-    server = make_url(require_database_url())
-    name = f"dmt_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    os.environ["DATABASE_URL"] = server.set(database=name).render_as_string(hide_password=False)
-    reset_settings_cache()
-    dbmod.dispose_engines()
-    try:
-        upgrade_public()
+    with bench_database():
         slugs = [f"bench_{i:05d}" for i in range(args.tenants)]
         started = time.perf_counter()
         first = migrate_tenants(slugs, parallel=args.parallel)
@@ -54,10 +40,5 @@ def main(argv: list[str]) -> int:
             "already_current_on_rerun": second.already_current,
             "failed": len(first.failed) + len(second.failed),
         }
-    finally:
-        dbmod.dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     print(json.dumps(result))
     return 0 if result["failed"] == 0 else 1

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+
+from bench._db import bench_database
 
 SPRINTS = 52
 IDENTITIES = 60
@@ -178,21 +177,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args(argv)
 
-    from core.settings import require_database_url, reset_settings_cache
     from models import db as dbmod
-    from models.migrate import upgrade_public
 
-    server = make_url(require_database_url())
-    name = f"dmt_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    os.environ["DATABASE_URL"] = server.set(database=name).render_as_string(hide_password=False)
-    reset_settings_cache()
-    dbmod.dispose_engines()
     result: dict[str, Any] = {"benchmark": "portal", "size": args.size, "runs": args.runs, "goal_ms": GOAL_MS}
-    try:
-        upgrade_public()
+    with bench_database(keep=args.keep):
         from etl.metrics import rebuild_metrics
         from models.db import tenant_schema_of, tenant_session
         from models.enums import ProjectRole
@@ -235,11 +223,5 @@ def main(argv: list[str]) -> int:
         result["worst_read_model_ms"] = worst
         result["worst_live_ms"] = max(result["live_ms"].values())
         result["goal_met"] = worst < GOAL_MS
-    finally:
-        dbmod.dispose_engines()
-        if not args.keep:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     print(json.dumps(result))
     return 0
