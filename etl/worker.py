@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import random
+from datetime import datetime
 from typing import Any
 
 from celery import Celery, signals
@@ -174,7 +175,7 @@ def _active_sources() -> list[tuple[Any, str]]:
 
 
 @app.task(name="dmt.schedule_due_syncs")
-def schedule_due_syncs() -> list[int]:
+def schedule_due_syncs(now: datetime | None = None) -> list[int]:
     """Every minute: queue the nightly sync of each active source whose time (UTC) has passed today.
 
     A source is due when today's "HH:MM" is past and it has not succeeded since.
@@ -184,7 +185,7 @@ def schedule_due_syncs() -> list[int]:
     """
     from services.realtime import redis_client
 
-    now = utcnow()
+    now = now or utcnow()
     queued: list[int] = []
     for source, slug in _active_sources():
         if source.circuit_open or source.status == SourceStatus.SYNCING:

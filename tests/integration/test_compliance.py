@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from etl.compliance import evaluate_compliance
+from models.base import utcnow
 from models.db import public_session, tenant_session
 from models.public import AuditLog, Notification
 from models.tenant import ComplianceFlag, CoverageEvidence, WorkItem
@@ -134,7 +135,8 @@ def test_manual_resolve_is_recorded_audited_and_reopened_only_after_the_item_cha
     assert [a.entity_id for a in audit if a.tenant_id == tenant.id] == [str(flag.id)]
     r = evaluate_compliance(tenant.slug)
     assert r.reopened == 0 and flags_of(tenant.slug, i)["missing_dmt_signoff"].status == "resolved"
-    update_item(tenant.slug, i, updated_at_source=NOW + timedelta(minutes=5), title="edited")
+    # Edited in the tool after the manual resolve (NOW is import time; the resolve happened just now).
+    update_item(tenant.slug, i, updated_at_source=utcnow() + timedelta(minutes=5), title="edited")
     r = evaluate_compliance(tenant.slug)
     f = flags_of(tenant.slug, i)["missing_dmt_signoff"]
     assert r.reopened == 1 and f.status == "open" and f.reopened_count == 1 and f.resolved_by is None
