@@ -26,7 +26,7 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen) -> bool:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
                 if response.status < 500:
                     return True
-        except Exception:  # noqa: BLE001, S112 - not up yet
+        except Exception:  # noqa: BLE001 - not up yet
             time.sleep(0.5)
     return False
 
@@ -47,7 +47,9 @@ def run_everything() -> int:
 
     def start(name: str, argv: list[str]) -> subprocess.Popen:
         log = (logs / f"{name}.log").open("ab")
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True)
+        proc = subprocess.Popen(
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True
+        )
         processes.append((name, proc))
         return proc
 
@@ -70,13 +72,25 @@ def run_everything() -> int:
             return 1
         print("migrating and seeding demo data (first run takes a minute)...", flush=True)
         seed = subprocess.run(
-            [str(bin_dir / "dmt"), "seed-demo", "--fake-base-url", f"http://127.0.0.1:{FAKES_PORT}"], env=env, cwd=PROJECT_ROOT
+            [str(bin_dir / "dmt"), "seed-demo", "--fake-base-url", f"http://127.0.0.1:{FAKES_PORT}"],
+            env=env,
+            cwd=PROJECT_ROOT,
         )
         if seed.returncode != 0:
             return seed.returncode
         start("worker", [str(bin_dir / "celery"), "-A", "etl.worker", "worker", "--loglevel=info", "--concurrency=2"])
-        start("beat", [str(bin_dir / "celery"), "-A", "etl.worker", "beat", "--loglevel=info",
-                       "--schedule", str(PROJECT_ROOT / ".data" / "run" / "celerybeat-schedule")])
+        start(
+            "beat",
+            [
+                str(bin_dir / "celery"),
+                "-A",
+                "etl.worker",
+                "beat",
+                "--loglevel=info",
+                "--schedule",
+                str(PROJECT_ROOT / ".data" / "run" / "celerybeat-schedule"),
+            ],
+        )
         company = start("company-portal", ["bash", "scripts/portal.sh", "run", "dmt_app", str(COMPANY_PORT)])
         admin = start("admin-portal", ["bash", "scripts/portal.sh", "run", "admin_app", str(ADMIN_PORT)])
         ok = _wait_http(f"http://127.0.0.1:{COMPANY_PORT}/api/health", 180, company) and _wait_http(

@@ -52,7 +52,7 @@ def install_faults(app: FastAPI, controls: FaultControls) -> None:
     """Middleware applying latency and queued failures to every request."""
 
     @app.middleware("http")
-    async def faults(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def faults(request: Request, call_next):
         with controls.lock:
             controls.paths_seen.append(request.url.path)
         failure = controls.pop_failure()
