@@ -26,7 +26,7 @@ from models.db import public_session, tenant_session
 from models.enums import ProjectRole, UserRole
 from models.migrate import migrate_tenants, upgrade_public
 from models.public import Project, SourceConfig, Tenant, User
-from models.tenant import DmtException, WorkItem
+from models.tenant import DeveloperIdentity, DmtException, WorkItem
 from services import sources
 from services.audit import Actor
 from services.projects import ProjectCreate, create_project
@@ -49,11 +49,11 @@ PROJECTS = [
 ]
 
 USERS = [
-    {"email": "lead@acme.example", "name": "Lena Lead", "tenant": "acme", "role": ProjectRole.TECH_LEAD},
-    {"email": "dev@acme.example", "name": "Dev Patel", "tenant": "acme", "role": ProjectRole.DEVELOPER},
+    {"email": "lead@acme.example", "name": "Alice Martin", "tenant": "acme", "role": ProjectRole.TECH_LEAD},
+    {"email": "dev@acme.example", "name": "Bruno Silva", "tenant": "acme", "role": ProjectRole.DEVELOPER},
     {"email": "pm@acme.example", "name": "Paula Manager", "tenant": "acme", "role": ProjectRole.PROJECT_MANAGER},
     {"email": "viewer@acme.example", "name": "Victor Viewer", "tenant": "acme", "role": ProjectRole.VIEWER},
-    {"email": "lead@globex.example", "name": "Gloria Lead", "tenant": "globex", "role": ProjectRole.TECH_LEAD},
+    {"email": "lead@globex.example", "name": "Chen Wei", "tenant": "globex", "role": ProjectRole.TECH_LEAD},
 ]
 
 
@@ -186,6 +186,34 @@ def _sync_all(tenants: dict[str, Tenant], made: list[tuple[Project, int]], log: 
         )
 
 
+#: Demo sign-ins that are also people in the fake tools (their work email there differs):
+#: the manual identity mapping an admin would make, so "My metrics" and names join up.
+DEMO_PEOPLE = {
+    "lead@acme.example": "alice.martin@acme.example",
+    "dev@acme.example": "bruno.silva@acme.example",
+    "lead@globex.example": "chen.wei@acme.example",
+}
+
+
+def _link_demo_people(tenants: dict[str, Tenant]) -> None:
+    from etl.identity import add_manual_alias
+
+    with public_session() as session:
+        users = {u.email: u for u in session.exec(select(User).where(User.email.in_(list(DEMO_PEOPLE))))}
+    for email, tool_email in DEMO_PEOPLE.items():
+        user = users.get(email)
+        tenant = next((t for t in tenants.values() if user and t.id == user.tenant_id), None)
+        if user is None or tenant is None:
+            continue
+        with tenant_session(tenant.slug) as session:
+            identity = session.exec(select(DeveloperIdentity).where(DeveloperIdentity.primary_email == tool_email)).first()
+            if identity is None or identity.user_id == user.id:
+                continue
+            identity.user_id = user.id
+            add_manual_alias(session, identity.id, "email", email)
+            session.commit()
+
+
 def _approve_demo_exceptions(
     tenants: dict[str, Tenant], projects: dict[str, Project], log: Callable[[str], Any]
 ) -> None:
@@ -251,6 +279,7 @@ def seed(fake_base_url: str | None = None, log: Callable[[str], Any] = print) ->
     with _fake_tools(base_url) as catalogue:
         made = _ensure_sources(projects, base_url, catalogue)
         _sync_all(tenants, made, log)
+    _link_demo_people(tenants)
     _approve_demo_exceptions(tenants, projects, log)
     _analyse(tenants, projects, log)
     log("demo ready")
