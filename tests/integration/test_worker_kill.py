@@ -33,14 +33,14 @@ SIZE = 3000
 pytestmark = pytest.mark.slow
 
 
-def start_worker(database_url: str, redis_url: str, queue: str, name: str, log: Path) -> subprocess.Popen:
+def start_worker(database_url: str, redis_url: str, queue: str, name: str, log: Path, plugins: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "PYTHONPATH": str(ROOT),
         "ALLOW_PRIVATE_SOURCE_URLS": "true",
-        "DMT_CONNECTOR_PLUGINS": "bench._fake_tracker:register_fake_connectors",
+        "DMT_CONNECTOR_PLUGINS": plugins,
         "DMT_SYNC_LOCK_TTL": "4",
         "DMT_VISIBILITY_TIMEOUT": "6",
     }
@@ -70,18 +70,31 @@ def item_counts(slug: str) -> tuple[int, int]:
         )  # type: ignore[return-value]
 
 
-@pytest.fixture
-def slow_source(make_tenant) -> Iterator[tuple[str, int, FaultControls]]:
+@pytest.fixture(params=["tracker", "jira"])
+def slow_source(request, make_tenant) -> Iterator[tuple[str, int, FaultControls]]:
+    """A slow source: the small fake tracker, or the faithful Jira fake with the real connector."""
     tenant = make_tenant("kill")
     controls = FaultControls(latency_seconds=0.4)
-    with serve(create_app(TrackerData(size=SIZE), controls)) as url:
+    if request.param == "tracker":
+        app = create_app(TrackerData(size=SIZE), controls)
+        config: dict = {}
+        username, token = None, TOKEN
+    else:
+        from tests.fakes import jira as jira_fake
+
+        dataset = jira_fake.generate_dataset(seed=5, size=SIZE, project_key="ACME")
+        app = jira_fake.create_app(dataset, controls)
+        config = {"project_key": "ACME", "deployment": "cloud", "max_workers": 2}
+        username, token = dataset.api_user_email, dataset.token
+    with serve(app) as url:
         with public_session() as s:
             project = Project(tenant_id=tenant.id, key="PROJ", name="Project")
             s.add(project)
             s.flush()
             source = SourceConfig(
                 tenant_id=tenant.id, project_id=project.id or 0, name="slow jira", source_type="jira",
-                base_url=url, token_encrypted=encrypt_secret(TOKEN), historical_import_days=3650,
+                base_url=url, username=username, token_encrypted=encrypt_secret(token), config_json=config,
+                historical_import_days=3650,
             )  # fmt: skip
             s.add(source)
             s.commit()
@@ -94,9 +107,12 @@ def test_sigkill_mid_sync_loses_nothing_and_duplicates_nothing(
     from etl.worker import sync_source
 
     slug, source_id, _controls = slow_source
+    with public_session() as s:
+        real_jira = bool(s.get(SourceConfig, source_id).config_json)
+    plugins = "" if real_jira else "bench._fake_tracker:register_fake_connectors"
     queue = f"dmt_kill_{uuid.uuid4().hex[:8]}"
     log = tmp_path / "worker.log"
-    first = start_worker(database_url, redis_url, queue, "first", log)
+    first = start_worker(database_url, redis_url, queue, "first", log, plugins)
     second = None
     try:
         result = sync_source.apply_async(args=[slug, source_id, "incremental"], queue=queue)
@@ -110,7 +126,7 @@ def test_sigkill_mid_sync_loses_nothing_and_duplicates_nothing(
         loaded_at_kill = item_counts(slug)[0]
         assert 0 < loaded_at_kill < SIZE, "the kill must land mid-sync"
 
-        second = start_worker(database_url, redis_url, queue, "second", log)
+        second = start_worker(database_url, redis_url, queue, "second", log, plugins)
         deadline = time.monotonic() + 120
         while True:
             with tenant_session(slug) as s:
