@@ -116,7 +116,7 @@ case "$cmd" in
     port="$3"
     do_build "$canonical_port"
     if [ -n "${REDIS_URL:-}" ]; then
-      export REFLEX_REDIS_URL="$REDIS_URL"
+      export REFLEX_REDIS_URL="${REFLEX_REDIS_URL:-$REDIS_URL}"
       export GRANIAN_WORKERS="${PORTAL_WORKERS:-2}"
     else
       export GRANIAN_WORKERS=1
