@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Celery, signals
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 SYNC_MAX_RETRIES = int(os.environ.get("DMT_SYNC_MAX_RETRIES", "3"))
 RETRY_BASE_SECONDS = float(os.environ.get("DMT_SYNC_RETRY_BASE_SECONDS", "30"))
 RETRY_MAX_SECONDS = 15 * 60
+STALE_SYNCING = timedelta(hours=6)
 
 
 def _redis_url() -> str:
@@ -188,7 +189,10 @@ def schedule_due_syncs(now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     queued: list[int] = []
     for source, slug in _active_sources():
-        if source.circuit_open or source.status == SourceStatus.SYNCING:
+        running = source.status == SourceStatus.SYNCING and (
+            source.last_sync_at is not None and now - source.last_sync_at < STALE_SYNCING
+        )  # a "syncing" left behind by a killed worker does not block the schedule for ever
+        if source.circuit_open or running:
             continue
         try:
             hour, minute = (int(x) for x in (source.sync_time or "02:00").split(":"))

@@ -52,11 +52,13 @@ def test_nightly_scheduler_queues_due_sources_once(make_tenant, monkeypatch) -> 
     done_today = add_source(tenant.id, sync_time=past, last_success_at=now, n=3)
     broken = add_source(tenant.id, sync_time=past, circuit_open=True, n=4)
     inactive = add_source(tenant.id, sync_time=past, is_active=False, n=5)
+    running = add_source(tenant.id, sync_time=past, status="syncing", last_sync_at=now - timedelta(minutes=3), n=6)
+    stale = add_source(tenant.id, sync_time=past, status="syncing", last_sync_at=now - timedelta(hours=7), n=7)
     sent: list[list[Any]] = []
     monkeypatch.setattr(worker.sync_source, "apply_async", lambda args, **kw: sent.append(args))
     queued = worker.schedule_due_syncs(now)
-    assert due in queued
-    assert not {not_yet, done_today, broken, inactive} & set(queued)
+    assert due in queued and stale in queued
+    assert not {not_yet, done_today, broken, inactive, running} & set(queued)
     assert [tenant.slug, due, "incremental"] in sent
     # The next minute's check does not queue it again.
     assert due not in worker.schedule_due_syncs(now)
