@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     demo_password: str = Field(default="demo-pass-2026", alias="DMT_DEMO_PASSWORD")
 
     archive_dir: Path = Field(default=PROJECT_ROOT / ".data" / "archives")
+    # S3-compatible archive store (AWS S3, MinIO, Ceph...): used instead of
+    # archive_dir when a bucket is set.
+    archive_s3_bucket: str = ""
+    archive_s3_prefix: str = "dmt-archives/"
+    archive_s3_endpoint_url: str = ""
+    archive_s3_region: str = "us-east-1"
+    archive_s3_access_key: str = ""
+    archive_s3_secret_key: str = ""
     export_dir: Path = Field(default=PROJECT_ROOT / ".data" / "exports")
 
     def fernet_key_list(self) -> list[str]:

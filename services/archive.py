@@ -12,16 +12,18 @@ own column types.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import json
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -128,6 +130,81 @@ class FileStore:
         return self.path_for(key).exists()
 
 
+class S3FileStore:
+    """Archives in an S3-compatible bucket (AWS S3, MinIO, Ceph): the same interface as FileStore.
+
+    Archives are streamed through a local temporary file, so memory stays flat.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> None:
+        import boto3
+
+        self.bucket = bucket
+        self.prefix = prefix
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            region_name=region or None,
+            aws_access_key_id=access_key or None,
+            aws_secret_access_key=secret_key or None,
+        )
+
+    def _object(self, key: str) -> str:
+        if ".." in key.split("/"):
+            raise ValueError(f"archive key {key!r} leaves the archive prefix")
+        return f"{self.prefix}{key}"
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._object(key)}"
+
+    @contextlib.contextmanager
+    def open_write(self, key: str) -> Iterator[IO[bytes]]:
+        with tempfile.TemporaryFile() as spool:
+            yield spool
+            spool.seek(0)
+            self.client.upload_fileobj(spool, self.bucket, self._object(key))
+
+    @contextlib.contextmanager
+    def open_read(self, key: str) -> Iterator[IO[bytes]]:
+        with tempfile.TemporaryFile() as spool:
+            self.client.download_fileobj(self.bucket, self._object(key), spool)
+            spool.seek(0)
+            yield spool
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._object(key))
+        except ClientError:
+            return False
+        return True
+
+
+def default_store() -> FileStore | S3FileStore:
+    """The configured archive store: S3-compatible when ARCHIVE_S3_BUCKET is set, else ARCHIVE_DIR."""
+    s = get_settings()
+    if s.archive_s3_bucket:
+        return S3FileStore(
+            s.archive_s3_bucket,
+            prefix=s.archive_s3_prefix,
+            endpoint_url=s.archive_s3_endpoint_url,
+            region=s.archive_s3_region,
+            access_key=s.archive_s3_access_key,
+            secret_key=s.archive_s3_secret_key,
+        )
+    return FileStore()
+
+
 # --------------------------------------------------------------------------- write / read
 def _rows(conn: Connection, selection: TableSelection, schema: str, table: str) -> Iterator[str]:
     result = conn.execution_options(stream_results=True, yield_per=5000).execute(
@@ -138,7 +215,7 @@ def _rows(conn: Connection, selection: TableSelection, schema: str, table: str) 
 
 
 def write_archive(
-    tenant_slug: str, selection: TableSelection, store: FileStore, key: str, meta: dict[str, Any]
+    tenant_slug: str, selection: TableSelection, store: FileStore | S3FileStore, key: str, meta: dict[str, Any]
 ) -> dict[str, Any]:
     """Stream the selected rows into store[key] (tar.gz); return the manifest."""
     schema = schema_for(tenant_slug)
@@ -174,7 +251,7 @@ def write_archive(
     return manifest
 
 
-def read_manifest(store: FileStore, key: str) -> dict[str, Any]:
+def read_manifest(store: FileStore | S3FileStore, key: str) -> dict[str, Any]:
     with store.open_read(key) as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
         member = tar.extractfile("manifest.json")
         if member is None:
@@ -182,7 +259,7 @@ def read_manifest(store: FileStore, key: str) -> dict[str, Any]:
         return json.loads(member.read())
 
 
-def iter_archive_rows(store: FileStore, key: str, table: str) -> Iterator[bytes]:
+def iter_archive_rows(store: FileStore | S3FileStore, key: str, table: str) -> Iterator[bytes]:
     with store.open_read(key) as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
         member = tar.extractfile(f"tables/{table}.jsonl.gz")
         if member is None:
@@ -200,7 +277,9 @@ class VerifyReport:
         return [f"{t}: {d['problem']}" for t, d in self.tables.items() if d.get("problem")]
 
 
-def verify_archive(tenant_slug: str, selection: TableSelection, store: FileStore, key: str) -> VerifyReport:
+def verify_archive(
+    tenant_slug: str, selection: TableSelection, store: FileStore | S3FileStore, key: str
+) -> VerifyReport:
     """Re-read the archive (its own checksums) and compare it with the live rows it claims to hold."""
     manifest = read_manifest(store, key)
     schema = schema_for(tenant_slug)
@@ -226,7 +305,9 @@ def verify_archive(tenant_slug: str, selection: TableSelection, store: FileStore
     return VerifyReport(ok=all("problem" not in e for e in tables.values()), tables=tables)
 
 
-def restore_rows(conn: Connection, tenant_slug: str, store: FileStore, key: str, batch: int = 2000) -> dict[str, int]:
+def restore_rows(
+    conn: Connection, tenant_slug: str, store: FileStore | S3FileStore, key: str, batch: int = 2000
+) -> dict[str, int]:
     """Insert the archive's rows back (rows that still exist are kept); reset id sequences."""
     schema = schema_for(tenant_slug)
     manifest = read_manifest(store, key)

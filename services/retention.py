@@ -18,7 +18,16 @@ from models.db import get_engine, public_session
 from models.enums import RetentionStatus
 from models.public import RetentionJob, Tenant
 from services import audit
-from services.archive import FileStore, delete_rows, quarter_selection, restore_rows, verify_archive, write_archive
+from services.archive import (
+    FileStore,
+    S3FileStore,
+    default_store,
+    delete_rows,
+    quarter_selection,
+    restore_rows,
+    verify_archive,
+    write_archive,
+)
 from services.audit import Actor
 from services.errors import Conflict, NotFound, ValidationFailed
 
@@ -100,8 +109,8 @@ def list_jobs(session: Session, tenant_id: int | None = None) -> list[RetentionJ
     return list(session.exec(query).all())
 
 
-def archive_job(job_id: int, actor: Actor, store: FileStore | None = None) -> RetentionJob:
-    store = store or FileStore()
+def archive_job(job_id: int, actor: Actor, store: FileStore | S3FileStore | None = None) -> RetentionJob:
+    store = store or default_store()
     with public_session() as session:
         job, tenant = _job(session, job_id)
         if job.status not in (RetentionStatus.PENDING, RetentionStatus.FAILED, RetentionStatus.RESTORED):
@@ -139,8 +148,8 @@ def archive_job(job_id: int, actor: Actor, store: FileStore | None = None) -> Re
         return job
 
 
-def verify_job(job_id: int, actor: Actor, store: FileStore | None = None) -> RetentionJob:
-    store = store or FileStore()
+def verify_job(job_id: int, actor: Actor, store: FileStore | S3FileStore | None = None) -> RetentionJob:
+    store = store or default_store()
     with public_session() as session:
         job, tenant = _job(session, job_id)
         if job.status not in (RetentionStatus.ARCHIVED, RetentionStatus.VERIFIED):
@@ -191,8 +200,8 @@ def delete_job_data(job_id: int, confirmation: str, actor: Actor) -> RetentionJo
     return job
 
 
-def restore_job(job_id: int, actor: Actor, store: FileStore | None = None) -> dict[str, int]:
-    store = store or FileStore()
+def restore_job(job_id: int, actor: Actor, store: FileStore | S3FileStore | None = None) -> dict[str, int]:
+    store = store or default_store()
     with public_session() as session:
         job, tenant = _job(session, job_id)
         if job.archive_uri is None:
