@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar
 from urllib.parse import parse_qs
 
+import reflex as rx
+
 from portal_common import AuthState
 from services import dashboards as dash
 from services.auth import CurrentUser
@@ -144,3 +146,27 @@ def fmt_num(value: float | None, digits: int = 1) -> str:
     if float(value).is_integer():
         return str(int(value))
     return f"{value:.{digits}f}"
+
+
+class ProjectPageEvents(rx.State, mixin=True):
+    """The events of a page that shows one project's data: load, switch project, live refresh.
+
+    A Reflex mixin: each page state that lists it first gets its own copies of
+    these handlers, which call that state's `_refresh` / `_live` (CompanyState).
+    """
+
+    @rx.event
+    async def load(self):
+        self.loading = True
+        yield
+        await self._refresh()
+
+    @rx.event
+    async def pick_project(self, value: str):
+        self.loading = True
+        yield
+        await self._refresh(value)
+
+    @rx.event
+    async def on_live(self, events: list[dict[str, Any]]):
+        await self._live(events)

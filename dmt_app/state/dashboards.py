@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from dmt_app.state.base import CompanyState, rule_totals
+from dmt_app.state.base import CompanyState, ProjectPageEvents, rule_totals
 from services import dashboards as dash
 from services.auth import CurrentUser
 
@@ -15,7 +15,7 @@ def _dump(rows: list[Any]) -> list[dict[str, Any]]:
     return [r.model_dump() for r in rows]
 
 
-class DashboardState(CompanyState):
+class DashboardState(ProjectPageEvents, CompanyState):
     kpi: dash.Kpis = dash.Kpis(project_id=0)
     velocity_chart: list[dict[str, Any]] = []
     forecast: dash.Forecast = dash.Forecast()
@@ -28,22 +28,6 @@ class DashboardState(CompanyState):
         self.kpi, v = data
         self.velocity_chart = _dump(v.points[-6:])
         self.forecast = v.forecast
-
-    @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
-
-    @rx.event
-    async def pick_project(self, value: str):
-        self.loading = True
-        yield
-        await self._refresh(value)
-
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
-        await self._live(events)
 
 
 def velocity_rows(v: dash.VelocitySeries) -> list[dict[str, Any]]:
@@ -63,7 +47,7 @@ def velocity_rows(v: dash.VelocitySeries) -> list[dict[str, Any]]:
     return rows
 
 
-class VelocityState(CompanyState):
+class VelocityState(ProjectPageEvents, CompanyState):
     data: dash.VelocitySeries = dash.VelocitySeries(project_id=0)
     chart: list[dict[str, Any]] = []
 
@@ -74,24 +58,8 @@ class VelocityState(CompanyState):
         self.data = data
         self.chart = velocity_rows(data)
 
-    @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
 
-    @rx.event
-    async def pick_project(self, value: str):
-        self.loading = True
-        yield
-        await self._refresh(value)
-
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
-        await self._live(events)
-
-
-class ThroughputState(CompanyState):
+class ThroughputState(ProjectPageEvents, CompanyState):
     data: dash.ThroughputSeries = dash.ThroughputSeries(project_id=0)
     chart: list[dict[str, Any]] = []
 
@@ -102,24 +70,8 @@ class ThroughputState(CompanyState):
         self.data = data
         self.chart = _dump(data.rows)
 
-    @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
 
-    @rx.event
-    async def pick_project(self, value: str):
-        self.loading = True
-        yield
-        await self._refresh(value)
-
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
-        await self._live(events)
-
-
-class QualityState(CompanyState):
+class QualityState(ProjectPageEvents, CompanyState):
     data: dash.Quality = dash.Quality(project_id=0)
     chart: list[dict[str, Any]] = []
     rules_chart: list[dict[str, Any]] = []
@@ -132,24 +84,8 @@ class QualityState(CompanyState):
         self.chart = _dump(data.series)
         self.rules_chart = rule_totals(data.flags_by_rule)
 
-    @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
 
-    @rx.event
-    async def pick_project(self, value: str):
-        self.loading = True
-        yield
-        await self._refresh(value)
-
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
-        await self._live(events)
-
-
-class PrHealthState(CompanyState):
+class PrHealthState(ProjectPageEvents, CompanyState):
     data: dash.PrHealth = dash.PrHealth(project_id=0)
     buckets: list[dict[str, Any]] = []
     series: list[dict[str, Any]] = []
@@ -161,22 +97,6 @@ class PrHealthState(CompanyState):
         self.data = data
         self.buckets = _dump(data.buckets)
         self.series = _dump(data.series)
-
-    @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
-
-    @rx.event
-    async def pick_project(self, value: str):
-        self.loading = True
-        yield
-        await self._refresh(value)
-
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
-        await self._live(events)
 
 
 class TeamState(CompanyState):
@@ -276,7 +196,7 @@ class DevelopersState(CompanyState):
         await self._live(events)
 
 
-class MeState(CompanyState):
+class MeState(ProjectPageEvents, CompanyState):
     detail: dash.DeveloperDetail = dash.DeveloperDetail(project_id=0)
     chart: list[dict[str, Any]] = []
 
@@ -286,19 +206,3 @@ class MeState(CompanyState):
     def _apply(self, data: Any) -> None:
         self.detail = data
         self.chart = _dump(data.series)
-
-    @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
-
-    @rx.event
-    async def pick_project(self, value: str):
-        self.loading = True
-        yield
-        await self._refresh(value)
-
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
-        await self._live(events)

@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from dmt_app.state.base import CompanyState, _unread
+from dmt_app.state.base import CompanyState, ProjectPageEvents, _unread
 from models.db import public_session
 from services import dashboards as dash
 from services import exports, notifications
@@ -14,7 +14,7 @@ from services.auth import CurrentUser
 from services.errors import ServiceError
 
 
-class InsightsState(CompanyState):
+class InsightsState(ProjectPageEvents, CompanyState):
     items: list[dash.Insight] = []
     rate_open: bool = False
     rate_id: int = 0
@@ -27,22 +27,6 @@ class InsightsState(CompanyState):
 
     def _apply(self, data: Any) -> None:
         self.items = data
-
-    @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
-
-    @rx.event
-    async def pick_project(self, value: str):
-        self.loading = True
-        yield
-        await self._refresh(value)
-
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
-        await self._live(events)
 
     @rx.event
     def ask_rating(self, insight_id: int, value: int):
