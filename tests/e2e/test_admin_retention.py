@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
@@ -14,57 +13,22 @@ from tests.e2e.test_admin_pages import shoot
 
 pytestmark = pytest.mark.e2e
 
-Q1 = datetime(2025, 2, 10, 12, tzinfo=UTC)
-Q2 = datetime(2025, 5, 10, 12, tzinfo=UTC)
 ITEMS_PER_QUARTER = 4
 
 
 def seed_history() -> tuple[object, str]:
     """A tenant with work items, pull requests and their links in 2025Q1 and 2025Q2."""
-    from models.db import tenant_session
-    from models.tenant import PullRequest, WorkItem, WorkItemPullRequest
     from services.audit import Actor
     from services.projects import ProjectCreate, create_project
     from services.tenants import TenantCreate, create_tenant
+    from tests.integration.test_retention_and_backup import write_quarter_history
 
     actor = Actor.system("e2e-retention")
     slug = f"ret_{uuid.uuid4().hex[:6]}"
     name = f"Retention {slug[-6:]}"
     tenant = create_tenant(TenantCreate(name=name, slug=slug), actor)
     project = create_project(ProjectCreate(tenant_id=tenant.id or 0, key="RET", name="Retention"), actor)
-    with tenant_session(tenant) as session:
-        for quarter, when in (("q1", Q1), ("q2", Q2)):
-            for i in range(ITEMS_PER_QUARTER):
-                item = WorkItem(
-                    source_id=1,
-                    project_id=project.id,
-                    source_type="jira",
-                    source_item_id=f"{quarter}-{i}",
-                    item_key=f"RET-{quarter}{i}",
-                    title=f"{quarter} item {i}",
-                    status="Done",
-                    status_category="done",
-                    created_at_source=when,
-                    done_at=when,
-                    raw_data={"key": f"RET-{i}"},
-                    labels=["a"],
-                )
-                session.add(item)
-                session.flush()
-                pr = PullRequest(
-                    source_id=2,
-                    project_id=project.id,
-                    source_type="github",
-                    source_pr_id=f"{quarter}-pr{i}",
-                    title=f"RET-{quarter}{i} change",
-                    created_at_source=when,
-                    merged_at=when,
-                    state="merged",
-                )
-                session.add(pr)
-                session.flush()
-                session.add(WorkItemPullRequest(work_item_id=item.id, pull_request_id=pr.id))
-        session.commit()
+    write_quarter_history(tenant, project.id or 0, ITEMS_PER_QUARTER, with_flags=False)
     return tenant, name
 
 

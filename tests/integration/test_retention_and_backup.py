@@ -27,52 +27,44 @@ Q1 = datetime(2025, 2, 10, 12, tzinfo=UTC)
 Q2 = datetime(2025, 5, 10, 12, tzinfo=UTC)
 
 
+def write_quarter_history(tenant, project_id: int, per_quarter: int = 5, *, with_flags: bool = True) -> None:
+    """Work items, pull requests and their links in 2025Q1 and 2025Q2 (also used by the retention browser test)."""
+    with tenant_session(tenant) as session:
+        for quarter, when in (("q1", Q1), ("q2", Q2)):
+            for i in range(per_quarter):
+                item = WorkItem(
+                    source_id=1, project_id=project_id, source_type="jira", source_item_id=f"{quarter}-{i}",
+                    item_key=f"RET-{quarter}{i}", title=f"{quarter} item {i}", status="Done", status_category="done",
+                    created_at_source=when, done_at=when, raw_data={"key": f"RET-{i}", "nested": {"n": i}},
+                    labels=["a", "b"],
+                )  # fmt: skip
+                session.add(item)
+                session.flush()
+                pr = PullRequest(
+                    source_id=2, project_id=project_id, source_type="github", source_pr_id=f"{quarter}-pr{i}",
+                    title=f"RET-{quarter}{i} change", created_at_source=when, merged_at=when, state="merged",
+                )  # fmt: skip
+                session.add(pr)
+                session.flush()
+                session.add(WorkItemPullRequest(work_item_id=item.id, pull_request_id=pr.id))
+                if with_flags:
+                    session.add(
+                        ComplianceFlag(
+                            work_item_id=item.id,
+                            project_id=project_id,
+                            rule_id="low_coverage",
+                            severity="high",
+                            message="m",
+                        )
+                    )
+        session.commit()
+
+
 @pytest.fixture
 def tenant_with_history(make_tenant):
     tenant = make_tenant("ret")
     project = create_project(ProjectCreate(tenant_id=tenant.id, key="RET", name="Retention"), ACTOR)
-    with tenant_session(tenant) as session:
-        for quarter, when in (("q1", Q1), ("q2", Q2)):
-            for i in range(5):
-                item = WorkItem(
-                    source_id=1,
-                    project_id=project.id,
-                    source_type="jira",
-                    source_item_id=f"{quarter}-{i}",
-                    item_key=f"RET-{quarter}{i}",
-                    title=f"{quarter} item {i}",
-                    status="Done",
-                    status_category="done",
-                    created_at_source=when,
-                    done_at=when,
-                    raw_data={"key": f"RET-{i}", "nested": {"n": i}},
-                    labels=["a", "b"],
-                )
-                session.add(item)
-                session.flush()
-                pr = PullRequest(
-                    source_id=2,
-                    project_id=project.id,
-                    source_type="github",
-                    source_pr_id=f"{quarter}-pr{i}",
-                    title=f"RET-{quarter}{i} change",
-                    created_at_source=when,
-                    merged_at=when,
-                    state="merged",
-                )
-                session.add(pr)
-                session.flush()
-                session.add(WorkItemPullRequest(work_item_id=item.id, pull_request_id=pr.id))
-                session.add(
-                    ComplianceFlag(
-                        work_item_id=item.id,
-                        project_id=project.id,
-                        rule_id="low_coverage",
-                        severity="high",
-                        message="m",
-                    )
-                )
-        session.commit()
+    write_quarter_history(tenant, project.id)
     return tenant, project
 
 
