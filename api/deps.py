@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
-from services.auth import SESSION_COOKIE, CurrentUser, user_from_access_token, user_from_portal_session
+from services.auth import (
+    SESSION_COOKIE,
+    CurrentUser,
+    cached_user_from_access_token,
+    user_from_access_token,
+    user_from_portal_session,
+)
 from services.errors import AuthenticationFailed, PermissionDenied
 
 
@@ -18,26 +25,28 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def current_user(request: Request) -> CurrentUser:
+async def current_user(request: Request) -> CurrentUser:
+    """The caller, resolved on the event loop when its token was seen recently, else in a worker thread."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        return user_from_access_token(auth[7:].strip())
+        token = auth[7:].strip()
+        return cached_user_from_access_token(token) or await run_in_threadpool(user_from_access_token, token)
     portal = getattr(request.app.state, "portal", None)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and portal:
-        user = user_from_portal_session(cookie, portal)
+        user = await run_in_threadpool(user_from_portal_session, cookie, portal)
         if user:
             return user
     raise AuthenticationFailed("sign in first: send 'Authorization: Bearer <access token>'")
 
 
-def platform_admin(user: Annotated[CurrentUser, Depends(current_user)]) -> CurrentUser:
+async def platform_admin(user: Annotated[CurrentUser, Depends(current_user)]) -> CurrentUser:
     if not user.is_platform_admin:
         raise PermissionDenied("this needs a platform administrator")
     return user
 
 
-def company_user(user: Annotated[CurrentUser, Depends(current_user)]) -> CurrentUser:
+async def company_user(user: Annotated[CurrentUser, Depends(current_user)]) -> CurrentUser:
     if user.is_platform_admin or not user.tenant_slug:
         raise PermissionDenied("this needs a company user (platform administrators have no company data)")
     return user

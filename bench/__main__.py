@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 import sys
 from pathlib import Path
@@ -17,6 +18,9 @@ def main() -> int:
         print("usage: python -m bench NAME [--size N]\nbenchmarks: " + ", ".join(available()))
         return 2
     name = sys.argv[1]
+    # Step timings of the engine (etl.*) go to stderr; the JSON result stays stdout's last line.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("etl").setLevel(logging.INFO)
     if name not in available():
         print(f"unknown benchmark {name!r}; available: {', '.join(available())}", file=sys.stderr)
         return 2

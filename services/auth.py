@@ -307,11 +307,27 @@ ACCESS_USER_TTL_SECONDS = 10.0
 _access_users: dict[str, tuple[float, CurrentUser]] = {}
 
 
-def user_from_access_token(token: str) -> CurrentUser:
+def _access_claims(token: str) -> dict:
     try:
-        claims = decode_access_token(token)
+        return decode_access_token(token)
     except InvalidToken as exc:
         raise AuthenticationFailed(str(exc)) from exc
+
+
+def cached_user_from_access_token(token: str) -> CurrentUser | None:
+    """The user of a valid access token when this process resolved it recently, else None (no I/O).
+
+    Raises AuthenticationFailed for a bad, expired or foreign token, like `user_from_access_token`.
+    """
+    _access_claims(token)
+    cached = _access_users.get(hash_secret(token))
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    return None
+
+
+def user_from_access_token(token: str) -> CurrentUser:
+    claims = _access_claims(token)
     key = hash_secret(token)
     cached = _access_users.get(key)
     now = time.monotonic()
