@@ -26,7 +26,7 @@ def test_every_command_in_compose_exists() -> None:
     dmt = _dmt_commands()
     for name, service in COMPOSE["services"].items():
         command = service.get("command")
-        if not command or "image" in service and "build" not in service:
+        if not command or ("image" in service and "build" not in service):
             continue  # third-party images (postgres, redis, nginx)
         program, *args = command
         if program == "dmt":
