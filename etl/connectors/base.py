@@ -244,7 +244,7 @@ class BaseConnector(abc.ABC):
     def normalize_pull_request(self, raw: dict[str, Any]) -> NormalizedPullRequest:
         raise SourceDataError(f"{self.source_type} does not provide pull requests")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release HTTP connections."""
 
 
