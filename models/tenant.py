@@ -85,7 +85,8 @@ class WorkItem(SQLModel, table=True):
             "ix_work_items_pr_links", "pr_links", postgresql_using="gin",
             postgresql_ops={"pr_links": "jsonb_path_ops"}, postgresql_with={"fastupdate": "off"},
         ),
-        {"schema": TENANT},
+        # Half of each page kept free so verdict and sync rewrites are HOT updates (migration t0002).
+        {"schema": TENANT, "postgresql_with": {"fillfactor": 50}},
     )
 
     id: int | None = Field(default=None, primary_key=True)

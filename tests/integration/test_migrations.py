@@ -57,3 +57,28 @@ def test_tenant_migration_matches_the_models(database_url: str) -> None:
             assert column.name in columns, f"{schema}.{table.name}.{column.name} missing from the migration"
             assert columns[column.name]["nullable"] == column.nullable, f"{table.name}.{column.name} nullability"
         assert set(columns) == {c.name for c in table.columns}, f"{table.name}: migration has extra columns"
+
+
+def test_a_schema_at_an_older_revision_is_brought_to_head(database_url: str) -> None:
+    """A tenant migrated to t0001 only (before work_items got its fillfactor) reaches head and keeps its rows."""
+    from models.migrate import tenant_upgrade_sql
+
+    slug = f"o{uuid.uuid4().hex[:8]}"
+    schema = f"tenant_{slug}"
+    with get_engine().begin() as conn:
+        conn.exec_driver_sql(
+            f'CREATE SCHEMA "{schema}";\n'
+            + tenant_upgrade_sql(None, schema).split("-- Running upgrade t0001 -> t0002")[0]
+        )
+        conn.execute(sa.text(f"INSERT INTO \"{schema}\".developer_identities (display_name) VALUES ('Ann')"))
+    assert tenant_versions()[schema] == "t0001"
+    report = migrate_tenants([slug])
+    assert report.applied == 1 and report.failed == {}
+    with get_engine().connect() as conn:
+        assert tenant_versions()[schema] == head_revision("tenant")
+        options = conn.execute(
+            sa.text("SELECT reloptions FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+            {"t": f'"{schema}".work_items'},
+        ).scalar()
+        assert "fillfactor=50" in options
+        assert conn.execute(sa.text(f'SELECT count(*) FROM "{schema}".developer_identities')).scalar() == 1
