@@ -40,14 +40,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # --------------------------------------------------------------------------- fakes process
-def serve_fakes(size: int, seed: int, jira_port: int, github_port: int, prs: int | None = None) -> None:
-    """Serve the Jira and GitHub fakes (zero latency) until killed; run in its own process."""
+def serve_fakes(
+    size: int, seed: int, jira_port: int, github_port: int, prs: int | None = None, latency: float = 0.0
+) -> None:
+    """Serve the Jira and GitHub fakes until killed, every request delayed by `latency` s; run in its own process."""
     import threading
 
     import uvicorn
 
     from tests.fakes import github as gh_fake
     from tests.fakes import jira as jira_fake
+    from tests.fakes.server import FaultControls
 
     jira_data = jira_fake.generate_dataset(seed=seed, size=size, project_key="ACME")
     gh_data = gh_fake.generate_dataset(
@@ -55,7 +58,9 @@ def serve_fakes(size: int, seed: int, jira_port: int, github_port: int, prs: int
         work_item_keys=[f"ACME-{n}" for n in range(1, size + 1)], days=180, rate_limit=1_000_000_000,
     )  # fmt: skip
     servers = []
-    for app, port in ((jira_fake.create_app(jira_data), jira_port), (gh_fake.create_app(gh_data), github_port)):
+    controls = FaultControls(latency_seconds=latency)
+    apps = ((jira_fake.create_app(jira_data, controls), jira_port), (gh_fake.create_app(gh_data, controls), github_port))
+    for app, port in apps:
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
         servers.append(server)
         threading.Thread(target=server.run, daemon=True).start()
@@ -81,9 +86,9 @@ def _wait_port(port: int, timeout: float = 60) -> None:
 
 
 @contextmanager
-def fakes_process(size: int, seed: int, prs: int) -> Iterator[tuple[str, str, dict[str, str]]]:
+def fakes_process(size: int, seed: int, prs: int, latency: float = 0.0) -> Iterator[tuple[str, str, dict[str, str]]]:
     jira_port, gh_port = _free_port(), _free_port()
-    code = f"from bench.sync import serve_fakes; serve_fakes({size}, {seed}, {jira_port}, {gh_port}, {prs})"
+    code = f"from bench.sync import serve_fakes; serve_fakes({size}, {seed}, {jira_port}, {gh_port}, {prs}, {latency})"
     proc = subprocess.Popen(
         [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, text=True,
@@ -222,7 +227,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_one(size: int, seed: int = 1, pr_share: float = 0.5) -> dict[str, Any]:
+def run_one(size: int, seed: int = 1, pr_share: float = 0.5, latency: float = 0.0, budget: int = 10_000_000) -> dict[str, Any]:
     """One measurement in this process (fresh database, fakes in a subprocess)."""
     os.environ.setdefault("ALLOW_PRIVATE_SOURCE_URLS", "true")
     from core.crypto import encrypt_secret
@@ -245,7 +250,8 @@ def run_one(size: int, seed: int = 1, pr_share: float = 0.5) -> dict[str, Any]:
     real_prefetch = sync_module.prefetch
     sync_module.prefetch = lambda pages, *a: timed_pages(real_prefetch(pages, *a), timer, "wait")  # type: ignore[assignment]
     use_lock = bool(os.environ.get("REDIS_URL"))
-    with bench_database(), fakes_process(size, seed, max(1, int(size * pr_share))) as (jira_url, gh_url, secrets):
+    prs = max(1, int(size * pr_share))
+    with bench_database(), fakes_process(size, seed, prs, latency) as (jira_url, gh_url, secrets):
         tenant = create_tenant(TenantCreate(name="Bench", slug="bench"), Actor.system("bench"))
         with public_session() as s:
             project = Project(tenant_id=tenant.id, key="ACME", name="Acme")
@@ -255,7 +261,7 @@ def run_one(size: int, seed: int = 1, pr_share: float = 0.5) -> dict[str, Any]:
                 tenant_id=tenant.id, project_id=project.id or 0, name="Jira", source_type="jira", base_url=jira_url,
                 username=secrets["jira_user"], token_encrypted=encrypt_secret(secrets["jira_token"]),
                 config_json={"project_key": "ACME", "deployment": "cloud"}, historical_import_days=3650,
-                request_budget_per_minute=10_000_000,
+                request_budget_per_minute=budget,
             )  # fmt: skip
             github = SourceConfig(
                 tenant_id=tenant.id, project_id=project.id or 0, name="GitHub", source_type="github", base_url=gh_url,
@@ -321,10 +327,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--size", type=int, default=5000, help="Jira issues in the small run (the large run is 10x)")
     parser.add_argument("--large", type=int, default=None, help="size of the large run (default 10 x size; 0 to skip)")
     parser.add_argument("--pr-share", type=float, default=0.5, help="GitHub PRs per Jira issue (default 0.5: N/2 PRs)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the fakes add to every request (0.2: realistic)")
+    parser.add_argument(
+        "--budget", type=int, default=10_000_000, help="the Jira source's request budget per minute (default: unlimited)"
+    )
     parser.add_argument("--child", action="store_true", help="run one size in this process")
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_one(args.size, pr_share=args.pr_share)), flush=True)
+        result = run_one(args.size, pr_share=args.pr_share, latency=args.latency, budget=args.budget)
+        print(json.dumps(result), flush=True)
         return 0
     sizes = [args.size]
     large = args.size * 10 if args.large is None else args.large
@@ -333,7 +344,8 @@ def main(argv: list[str]) -> int:
     results = []
     for size in sizes:
         proc = subprocess.run(
-            [sys.executable, "-m", "bench", "sync", "--child", "--size", str(size), "--pr-share", str(args.pr_share)],
+            [sys.executable, "-m", "bench", "sync", "--child", "--size", str(size), "--pr-share", str(args.pr_share),
+             "--latency", str(args.latency), "--budget", str(args.budget)],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
@@ -345,6 +357,8 @@ def main(argv: list[str]) -> int:
     out: dict[str, Any] = {
         "benchmark": "sync",
         "pr_share": args.pr_share,
+        "latency_s": args.latency,
+        "jira_budget_per_minute": args.budget,
         "runs": results,
         "records_per_s": small["records_per_s"],
         "items_per_s": small["items_per_s"],

@@ -982,7 +982,8 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
             values = [{"id": oid, "value": name, "disabled": False} for oid, name in OPTION_FIELDS[field_id]]
             return {"maxResults": 100, "startAt": 0, "total": len(values), "isLast": True, "values": values}
 
-    def run_search(jql: str, start: int, max_results: int, fields_param: Any, expand: Any) -> tuple[list, int]:
+    def matching(jql: str) -> tuple[list, str]:
+        """The (updated, index) entries a JQL selects, and its ORDER BY field."""
         project, bounds, order = parse_jql(jql, dataset)
         if project is not None and project.upper() != dataset.project_key.upper():
             raise JqlError(f"The value '{project}' does not exist for the field 'project'.")
@@ -997,7 +998,10 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
                 hi = min(hi, bisect.bisect_left(entries, (ms, -1)))
             else:
                 hi = min(hi, bisect.bisect_left(entries, (ms + 1, -1)))
-        selected = entries[lo:hi] if hi > lo else []
+        return (entries[lo:hi] if hi > lo else []), order
+
+    def run_search(jql: str, start: int, max_results: int, fields_param: Any, expand: Any) -> tuple[list, int]:
+        selected, order = matching(jql)
         if order in ("created", "key", "id"):
             selected = sorted(selected, key=lambda e: e[1])
         page = selected[start : start + max_results]
@@ -1076,6 +1080,21 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
                     json.dumps({"o": start + len(issues), "q": hashlib.sha1(jql.encode()).hexdigest()[:12]}).encode()  # noqa: S324
                 ).decode()
             return render(body, request)
+
+        @app.post("/rest/api/3/search/approximate-count")
+        async def approximate_count(request: Request) -> Any:
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            jql = str((body or {}).get("jql") or "") if isinstance(body, dict) else ""
+            if not jql.strip():
+                return error(400, "Unbounded JQL queries are not allowed here. Please add a search restriction.")
+            try:
+                selected, _ = matching(jql)
+            except JqlError as exc:
+                return error(400, str(exc))
+            return {"count": len(selected)}
 
         @app.api_route("/rest/api/2/search", methods=["GET", "POST"])
         @app.api_route("/rest/api/3/search", methods=["GET", "POST"])

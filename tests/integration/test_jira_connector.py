@@ -202,3 +202,37 @@ def test_large_dataset_is_generated_lazily() -> None:
     issue = dataset.issue(99_999)
     assert issue["key"] == "ACME-100000" and issue["fields"]["project"]["key"] == "ACME"
     assert dataset._index is None  # nothing built until the first search
+
+
+def test_backfill_windows_are_balanced_by_issue_count(site: Site) -> None:
+    connector = site.connector(config_json={"deployment": site.deployment, "max_workers": 3, "page_size": 10})
+    start = connector._earliest_update()
+    assert start is not None
+    end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    windows = connector._balanced_windows(start, end)
+    ordered = sorted(windows)
+    # The windows tile [start, end): nothing is fetched twice and nothing is left out.
+    assert ordered[0][0] == start.replace(second=0, microsecond=0) and ordered[-1][1] == end
+    assert all(a[1] == b[0] for a, b in zip(ordered, ordered[1:], strict=False))
+    counts = {w: connector._count_issues(w) for w in windows}
+    assert sum(counts.values()) == site.dataset.live_count()
+    target = max(10 * 2, -(-site.dataset.live_count() // (3 * 4)))
+    assert all(c <= target or w[1] - w[0] < timedelta(minutes=2) for w, c in counts.items())
+    assert [counts[w] for w in windows] == sorted(counts.values(), reverse=True)  # largest first
+    equal_time = connector._windows(start, end)
+    assert max(counts.values()) < max(connector._count_issues(w) for w in equal_time)
+
+
+def test_without_issue_counts_the_backfill_uses_equal_time_windows(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = site.connector(config_json={"deployment": site.deployment, "max_workers": 3, "page_size": 10})
+
+    def no_count(window: Any) -> int:
+        raise SourceNotFound("the count endpoint is not there on this site")
+
+    monkeypatch.setattr(connector, "_count_issues", no_count)
+    start, end = datetime(2020, 1, 1, tzinfo=UTC), datetime.now(UTC).replace(second=0, microsecond=0)
+    assert connector._balanced_windows(start, end) == connector._windows(start, end)
+    ids = [r["id"] for r in _extract(connector)]
+    assert len(ids) == len(set(ids)) == site.dataset.live_count()
