@@ -227,7 +227,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_one(size: int, seed: int = 1, pr_share: float = 0.5, latency: float = 0.0, budget: int = 10_000_000) -> dict[str, Any]:
+def run_one(
+    size: int, seed: int = 1, pr_share: float = 0.5, latency: float = 0.0, budget: int = 10_000_000, workers: int = 4
+) -> dict[str, Any]:
     """One measurement in this process (fresh database, fakes in a subprocess)."""
     os.environ.setdefault("ALLOW_PRIVATE_SOURCE_URLS", "true")
     from core.crypto import encrypt_secret
@@ -260,7 +262,8 @@ def run_one(size: int, seed: int = 1, pr_share: float = 0.5, latency: float = 0.
             jira = SourceConfig(
                 tenant_id=tenant.id, project_id=project.id or 0, name="Jira", source_type="jira", base_url=jira_url,
                 username=secrets["jira_user"], token_encrypted=encrypt_secret(secrets["jira_token"]),
-                config_json={"project_key": "ACME", "deployment": "cloud"}, historical_import_days=3650,
+                config_json={"project_key": "ACME", "deployment": "cloud", "max_workers": workers},
+                historical_import_days=3650,
                 request_budget_per_minute=budget,
             )  # fmt: skip
             github = SourceConfig(
@@ -331,10 +334,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--budget", type=int, default=10_000_000, help="the Jira source's request budget per minute (default: unlimited)"
     )
+    parser.add_argument("--workers", type=int, default=4, help="the Jira source's parallel date windows (max_workers)")
     parser.add_argument("--child", action="store_true", help="run one size in this process")
     args = parser.parse_args(argv)
     if args.child:
-        result = run_one(args.size, pr_share=args.pr_share, latency=args.latency, budget=args.budget)
+        result = run_one(
+            args.size, pr_share=args.pr_share, latency=args.latency, budget=args.budget, workers=args.workers
+        )
         print(json.dumps(result), flush=True)
         return 0
     sizes = [args.size]
@@ -345,7 +351,7 @@ def main(argv: list[str]) -> int:
     for size in sizes:
         proc = subprocess.run(
             [sys.executable, "-m", "bench", "sync", "--child", "--size", str(size), "--pr-share", str(args.pr_share),
-             "--latency", str(args.latency), "--budget", str(args.budget)],
+             "--latency", str(args.latency), "--budget", str(args.budget), "--workers", str(args.workers)],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
@@ -359,6 +365,7 @@ def main(argv: list[str]) -> int:
         "pr_share": args.pr_share,
         "latency_s": args.latency,
         "jira_budget_per_minute": args.budget,
+        "jira_workers": args.workers,
         "runs": results,
         "records_per_s": small["records_per_s"],
         "items_per_s": small["items_per_s"],

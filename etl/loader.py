@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+import orjson
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 from sqlmodel import Session
@@ -225,9 +226,20 @@ def _upsert(session: Session, spec: _TableSpec, rows: list[dict[str, Any]], stra
 _JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
 def _dumps(value: Any) -> str:
-    """JSON text PostgreSQL accepts: jsonb refuses \\u0000, so NUL characters are dropped."""
-    text = json.dumps(value, default=_json_default, separators=(",", ":"))
+    """JSON text PostgreSQL accepts: jsonb refuses \\u0000, so NUL characters are dropped.
+
+    orjson writes a 1,000-record batch several times faster than the standard
+    library; what it refuses (integers beyond 64 bits, exotic types) goes
+    through `json.dumps` with the same defaults.
+    """
+    try:
+        text = orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        text = json.dumps(value, default=_json_default, separators=(",", ":"))
     return _JSON_NUL.sub(r"\1", text) if "\\u0000" in text else text
 
 

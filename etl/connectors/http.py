@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 from etl.connectors.base import (
     SourceAuthError,
@@ -542,6 +543,10 @@ class SourceHttpClient:
     def _decode(self, response: httpx.Response) -> Any:
         if response.status_code == 304 or response.status_code == 204 or not response.content:
             return None
+        try:
+            return orjson.loads(response.content)  # several times faster on 100-issue pages
+        except orjson.JSONDecodeError:
+            pass  # NaN, very large integers, ...: let the standard library decide
         try:
             return json.loads(response.content)
         except (ValueError, UnicodeDecodeError) as exc:

@@ -20,13 +20,14 @@ Without them it falls back to status-name heuristics.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import queue
 import re
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -52,7 +53,9 @@ SEARCH_PAGE_SIZE = 100
 ID_PAGE_SIZE = 1000
 CHANGELOG_PAGE_SIZE = 100
 SPLIT_ROUNDS = 4  # rounds of count-and-split when balancing backfill windows
-CHANGELOG_WORKERS = 8  # concurrent changelog completions per connector (each still within the budget)
+# Concurrent changelog completions per window worker: a page of 100 issues holds about four truncated
+# changelogs, each one request of the tool's latency; every request still passes the source's budget.
+CHANGELOG_WORKERS_PER_WINDOW = 4
 DEFAULT_WORKERS = 4
 SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
 EPIC_LINK_SCHEMA = "com.pyxis.greenhopper.jira:gh-epic-link"
@@ -824,24 +827,38 @@ class JiraConnector(BaseConnector):
         total = changelog.get("total")
         return isinstance(total, int) and total > len(changelog.get("histories") or [])
 
-    def _complete_changelogs(self, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Complete the truncated changelogs of one search page, several issues at a time.
+    def _with_complete_changelogs(self, pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+        """Yield search pages with complete changelogs, completing one page's while the next page is fetched.
 
         Busy issues (a few percent) need one or more extra requests each; at a
-        real tool's latency, fetching them one after the other would dominate a
-        backfill. The shared pool is bounded, and every request still passes
-        the source's request budget.
+        real tool's latency, fetching them one after the other, or even
+        waiting for them before asking for the next page, would dominate a
+        backfill. They go to a bounded shared pool; every request still passes
+        the source's request budget, and a failure is raised here.
         """
-        truncated = [issue for issue in page if self._changelog_truncated(issue)]
-        if len(truncated) == 1:
-            self._complete_changelog(truncated[0])
-        elif truncated:
-            with self._runtime_lock:
-                if self._changelog_pool is None:
-                    self._changelog_pool = ThreadPoolExecutor(CHANGELOG_WORKERS, thread_name_prefix="jira-changelog")
-            for _ in self._changelog_pool.map(self._complete_changelog, truncated):
-                pass  # re-raises the first failure
+        pending: collections.deque[tuple[list[dict[str, Any]], list[Future[Any]]]] = collections.deque()
+        for page in pages:
+            truncated = [issue for issue in page if self._changelog_truncated(issue)]
+            futures = [self._changelog_executor().submit(self._complete_changelog, i) for i in truncated]
+            pending.append((page, futures))
+            if len(pending) > 1:
+                yield self._finished(*pending.popleft())
+        while pending:
+            yield self._finished(*pending.popleft())
+
+    @staticmethod
+    def _finished(page: list[dict[str, Any]], futures: list[Future[Any]]) -> list[dict[str, Any]]:
+        for future in futures:
+            future.result()  # re-raises the request's failure
         return page
+
+    def _changelog_executor(self) -> ThreadPoolExecutor:
+        with self._runtime_lock:
+            if self._changelog_pool is None:
+                self._changelog_pool = ThreadPoolExecutor(
+                    self.max_workers * CHANGELOG_WORKERS_PER_WINDOW, thread_name_prefix="jira-changelog"
+                )
+            return self._changelog_pool
 
     def _complete_changelog(self, issue: dict[str, Any]) -> dict[str, Any]:
         """Fetch the rest of a changelog the search truncated (histories total > returned)."""
@@ -967,10 +984,11 @@ class JiraConnector(BaseConnector):
         fields = self._fetch_fields()
         windows = self._balanced_windows(start, end)
         if len(windows) == 1:
-            for page in self._search_pages(
-                self._window_jql(*windows[0]), fields=fields, expand="changelog", page_size=self.page_size
-            ):
-                yield self._complete_changelogs(page)
+            yield from self._with_complete_changelogs(
+                self._search_pages(
+                    self._window_jql(*windows[0]), fields=fields, expand="changelog", page_size=self.page_size
+                )
+            )
             return
         yield from self._parallel_pages(windows, fields)
 
@@ -990,10 +1008,10 @@ class JiraConnector(BaseConnector):
         def fetch(window: tuple[datetime, datetime]) -> None:
             try:
                 jql = self._window_jql(*window)
-                for page in self._search_pages(
-                    jql, fields=fields, expand="changelog", page_size=self.page_size, stop=stop
+                for page in self._with_complete_changelogs(
+                    self._search_pages(jql, fields=fields, expand="changelog", page_size=self.page_size, stop=stop)
                 ):
-                    put(self._complete_changelogs(page))
+                    put(page)
             except SourceError as exc:
                 put(exc)
             except Exception as exc:  # noqa: BLE001 - surfaced to the consumer thread, not swallowed

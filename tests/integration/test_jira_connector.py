@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -213,7 +214,7 @@ def test_backfill_windows_are_balanced_by_issue_count(site: Site) -> None:
     ordered = sorted(windows)
     # The windows tile [start, end): nothing is fetched twice and nothing is left out.
     assert ordered[0][0] == start.replace(second=0, microsecond=0) and ordered[-1][1] == end
-    assert all(a[1] == b[0] for a, b in zip(ordered, ordered[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ordered))
     counts = {w: connector._count_issues(w) for w in windows}
     assert sum(counts.values()) == site.dataset.live_count()
     target = max(10 * 2, -(-site.dataset.live_count() // (3 * 4)))
@@ -236,3 +237,17 @@ def test_without_issue_counts_the_backfill_uses_equal_time_windows(
     assert connector._balanced_windows(start, end) == connector._windows(start, end)
     ids = [r["id"] for r in _extract(connector)]
     assert len(ids) == len(set(ids)) == site.dataset.live_count()
+
+
+def test_a_failed_changelog_request_fails_the_extract(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl.connectors.base import SourceUnavailable
+
+    connector = site.connector()
+
+    def unavailable(issue: dict) -> dict:
+        raise SourceUnavailable(f"changelog of {issue['key']}: the site answered 503 three times")
+
+    monkeypatch.setattr(connector, "_complete_changelog", unavailable)
+    with pytest.raises(SourceUnavailable, match="answered 503"):
+        _extract(connector)
+    connector.close()

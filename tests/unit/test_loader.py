@@ -148,3 +148,16 @@ def test_pull_requests_link_to_items_in_either_load_order(make_tenant) -> None:
         assert res.touched_work_item_ids  # PROJ-2 is re-evaluated
         res = load_pull_requests(s, [pr(2, ["PROJ-2"])], source_id=2, project_id=1, source_type="github")
         assert (res.updated, res.links_created) == (0, 0)
+
+
+def test_batch_json_matches_the_standard_library_and_survives_odd_values() -> None:
+    import json
+    from datetime import UTC, date, datetime
+
+    from etl.loader import _dumps, _json_default
+
+    row = {"at": datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC), "day": date(2026, 1, 2), "n": 3, "x": 1.5,
+           "tags": {"b"}, "nested": [{"k": None}], "text": "caf\u00e9"}  # fmt: skip
+    assert json.loads(_dumps(row)) == json.loads(json.dumps(row, default=_json_default))
+    assert _dumps({"raw": "a\x00b", "keys": {1: "one"}}) == '{"raw":"ab","keys":{"1":"one"}}'
+    assert json.loads(_dumps({"big": 2**70}))["big"] == 2**70  # beyond orjson's 64 bits: standard library
