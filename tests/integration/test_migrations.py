@@ -82,3 +82,25 @@ def test_a_schema_at_an_older_revision_is_brought_to_head(database_url: str) -> 
         ).scalar()
         assert "fillfactor=50" in options
         assert conn.execute(sa.text(f'SELECT count(*) FROM "{schema}".developer_identities')).scalar() == 1
+
+
+def test_raw_payloads_use_lz4_where_the_server_has_it(database_url: str) -> None:
+    slug = f"z{uuid.uuid4().hex[:8]}"
+    upgrade_tenant_schema(slug)  # never fails: a server without lz4 keeps pglz (migration t0003)
+    with get_engine().connect() as conn:
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text("CREATE TEMP TABLE lz4_probe (x text COMPRESSION lz4)"))
+            has_lz4 = True
+        except sa.exc.DBAPIError:
+            has_lz4 = False
+        methods = conn.execute(
+            sa.text(
+                "SELECT c.relname, a.attcompression FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :s AND a.attname = 'raw_data'"
+            ),
+            {"s": f"tenant_{slug}"},
+        ).all()
+    assert {name for name, _ in methods} == {"work_items", "pull_requests"}
+    assert all(method == ("l" if has_lz4 else "") for _, method in methods), (has_lz4, methods)
