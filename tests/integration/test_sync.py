@@ -201,3 +201,25 @@ def test_a_second_sync_of_the_same_source_is_skipped(env: Env) -> None:
     with source_lock(env.slug, env.source_id), pytest.raises(SyncAlreadyRunning):
         run_sync(env.slug, env.source_id)
     assert run_sync(env.slug, env.source_id).status == "succeeded"
+
+
+def test_a_sync_that_fails_half_way_still_judges_what_it_loaded(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    import etl.sync as sync_module
+
+    real_load = sync_module.load_work_items
+    calls = {"n": 0}
+
+    def load_then_fail(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("the database went away"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(sync_module, "load_work_items", load_then_fail)
+    with pytest.raises(sa.exc.OperationalError):
+        run_sync(env.slug, env.source_id, "incremental", batch_size=100)
+    loaded = scalar(env.slug, "SELECT count(*) FROM S.work_items")
+    assert 0 < loaded < 450  # the first batch committed, the rest did not
+    judged = "status_category IN ('done', 'in_progress') AND NOT is_deleted"
+    assert scalar(env.slug, f"SELECT count(*) FROM S.work_items WHERE {judged}") > 0
+    assert scalar(env.slug, f"SELECT count(*) FROM S.work_items WHERE {judged} AND compliance_evaluated_at IS NULL") == 0
