@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -298,7 +299,37 @@ def _stream_batches(
     id_field: str,
     record_type: str,
 ) -> datetime | None:
-    """Normalise the pages and load them in batches; return the newest updated-at seen."""
+    """Normalise the pages and load them in batches; return the newest updated-at seen.
+
+    Batch k is written by a loader thread while this thread normalises batch
+    k+1 (most of a load is PostgreSQL's time, so the two overlap). Batches are
+    written one at a time and in order, and a failed load is raised here at
+    the next hand-off or at the end, so what is committed is always a prefix
+    of the stream.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-load") as loader:
+        writing: Future[None] | None = None
+
+        def hand_off(*batch_args: Any) -> None:
+            nonlocal writing
+            if writing is not None:
+                writing.result()
+            writing = loader.submit(_commit_batch, ctx, stream, *batch_args)
+
+        newest = _normalised_batches(ctx, pages, normalise, id_field, record_type, hand_off)
+        if writing is not None:
+            writing.result()
+    return newest
+
+
+def _normalised_batches(
+    ctx: _Context,
+    pages: Iterator[Any],
+    normalise: Callable[[dict[str, Any]], dict[str, Any]],
+    id_field: str,
+    record_type: str,
+    hand_off: Callable[..., None],
+) -> datetime | None:
     newest: datetime | None = None
     batch: list[dict[str, Any]] = []
     errors: list[SyncItemError] = []
@@ -320,9 +351,9 @@ def _stream_batches(
                 newest = updated
             batch.append(record)
         if len(batch) >= ctx.batch_size:
-            _commit_batch(ctx, stream, batch, errors, fetched, pages_seen)
+            hand_off(batch, errors, fetched, pages_seen)
             batch, errors, fetched, pages_seen = [], [], 0, 0
-    _commit_batch(ctx, stream, batch, errors, fetched, pages_seen)
+    hand_off(batch, errors, fetched, pages_seen)
     return newest
 
 
