@@ -332,6 +332,11 @@ class JiraDataset:
             return i
         return None
 
+    def is_generated(self, index: int) -> bool:
+        """True while the issue is exactly as generated (never edited through the API): its JSON never changes."""
+        with self._lock:
+            return index not in self._overrides
+
     def issue(self, index: int) -> dict[str, Any]:
         """The full issue (Cloud shape, base URL placeholder) with its complete changelog."""
         with self._lock:
@@ -746,9 +751,51 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
         root = str(request.scope.get("root_path") or "").rstrip("/")
         return f"{request.url.scheme}://{request.url.netloc}{root}"
 
-    def render(obj: Any, request: Request) -> Response:
-        """The JSON answer with the {base} placeholder filled, serialised once (pages of 100 issues are large)."""
-        return Response(json.dumps(obj).replace("{base}", base_of(request)), media_type="application/json")
+    def render(obj: Any, request: Request, issues_json: list[str] | None = None) -> Response:
+        """The JSON answer with the {base} placeholder filled; `issues_json` (already JSON) becomes its "issues"."""
+        text = json.dumps(obj)
+        if issues_json is not None:
+            text = text[:-1] + (", " if len(text) > 2 else "") + '"issues": [' + ", ".join(issues_json) + "]}"
+        return Response(text.replace("{base}", base_of(request)), media_type="application/json")
+
+    # A search result's JSON per (issue, fields asked, changelog expanded): generated issues never change,
+    # so each is built and serialised once, like a real site's index serving a page from storage.
+    search_json_cache: dict[tuple[int, frozenset[str] | None, bool], str] = {}
+
+    def search_issue_json(index: int, wanted: set[str] | None, with_changelog: bool) -> str:
+        key = (index, frozenset(wanted) if wanted is not None else None, with_changelog)
+        generated = dataset.is_generated(index)  # an issue edited through the API is rendered afresh
+        cached = search_json_cache.get(key) if generated else None
+        if cached is not None:
+            return cached
+        full = dataset.issue(index)
+        issue: dict[str, Any] = {
+            "expand": full["expand"],
+            "id": full["id"],
+            "self": full["self"],
+            "key": full["key"],
+            "fields": server_fields({k: v for k, v in full["fields"].items() if wanted is None or k in wanted}),
+        }
+        if with_changelog:
+            histories = full["changelog"]["histories"]
+            limit = dataset.changelog_limit
+            issue["changelog"] = {
+                "startAt": 0,
+                "maxResults": min(limit, len(histories)),
+                "total": len(histories),
+                "histories": histories[:limit],
+            }
+        text = json.dumps(issue)
+        if generated:
+            search_json_cache[key] = text
+        return text
+
+    def prerender_search_pages() -> None:
+        """Serialise every issue as a full search (*all fields, changelog) returns it, before serving."""
+        for _, index in dataset.index():
+            search_issue_json(index, None, True)
+
+    app.state.prerender_search_pages = prerender_search_pages
 
     def server_fields(fields: dict[str, Any]) -> dict[str, Any]:
         if cloud:
@@ -998,33 +1045,15 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
                 hi = min(hi, bisect.bisect_left(entries, (ms + 1, -1)))
         return (entries[lo:hi] if hi > lo else []), order
 
-    def run_search(jql: str, start: int, max_results: int, fields_param: Any, expand: Any) -> tuple[list, int]:
+    def run_search(jql: str, start: int, max_results: int, fields_param: Any, expand: Any) -> tuple[list[str], int]:
+        """One page of the issues a JQL selects, each already JSON, and how many it selects in all."""
         selected, order = matching(jql)
         if order in ("created", "key", "id"):
             selected = sorted(selected, key=lambda e: e[1])
         page = selected[start : start + max_results]
         wanted = _wanted_fields(fields_param)
         expands = set(str(expand or "").replace(" ", "").split(",")) if not isinstance(expand, list) else set(expand)
-        issues = []
-        for _, index in page:
-            full = dataset.issue(index)
-            issue: dict[str, Any] = {
-                "expand": full["expand"],
-                "id": full["id"],
-                "self": full["self"],
-                "key": full["key"],
-                "fields": server_fields({k: v for k, v in full["fields"].items() if wanted is None or k in wanted}),
-            }
-            if "changelog" in expands:
-                histories = full["changelog"]["histories"]
-                limit = dataset.changelog_limit
-                issue["changelog"] = {
-                    "startAt": 0,
-                    "maxResults": min(limit, len(histories)),
-                    "total": len(histories),
-                    "histories": histories[:limit],
-                }
-            issues.append(issue)
+        issues = [search_issue_json(index, wanted, "changelog" in expands) for _, index in page]
         return issues, len(selected)
 
     def page_cap(fields_param: Any, expand: Any) -> int:
@@ -1072,12 +1101,12 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
                 issues, total = run_search(jql, start, max_results, fields_param, expand)
             except JqlError as exc:
                 return error(400, str(exc))
-            body: dict[str, Any] = {"issues": issues, "isLast": start + len(issues) >= total}
+            body: dict[str, Any] = {"isLast": start + len(issues) >= total}
             if not body["isLast"]:
                 body["nextPageToken"] = base64.urlsafe_b64encode(
                     json.dumps({"o": start + len(issues), "q": hashlib.sha1(jql.encode()).hexdigest()[:12]}).encode()  # noqa: S324
                 ).decode()
-            return render(body, request)
+            return render(body, request, issues)
 
         @app.post("/rest/api/3/search/approximate-count")
         async def approximate_count(request: Request) -> Any:
@@ -1120,14 +1149,9 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
             except JqlError as exc:
                 return error(400, str(exc))
             return render(
-                {
-                    "expand": "schema,names",
-                    "startAt": start,
-                    "maxResults": max_results,
-                    "total": total,
-                    "issues": issues,
-                },
+                {"expand": "schema,names", "startAt": start, "maxResults": max_results, "total": total},
                 request,
+                issues,
             )
 
     return app
