@@ -105,6 +105,14 @@ def parse_jira_datetime(value: Any) -> datetime | None:
     text = str(value).strip()
     if not text:
         return None
+    if len(text) >= 10 and text[4] == "-" and text[7] == "-":
+        # The common case (ISO 8601 with any offset spelling): Python 3.11's parser reads it directly.
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if re.fullmatch(r"-?\d+(\.\d+)?", text):
         return parse_jira_datetime(float(text))
     text = text.replace("Z", "+00:00").replace(" ", "T", 1) if "T" not in text and len(text) > 10 else text
