@@ -109,7 +109,8 @@ def test_admin_onboards_a_company_and_the_tech_lead_sees_synced_data(
     # Project ONB.
     page.get_by_role("link", name="Onboard Industries").click()
     expect(page).to_have_url(re.compile(r"/tenants/\d+"))
-    expect(page.get_by_text("Schema tenant_" + slug)).to_be_visible()
+    # exact: the "created (schema ...)" toast of the previous step may still be on screen.
+    expect(page.get_by_text("Schema tenant_" + slug, exact=True)).to_be_visible()
     page.locator("#project-key").fill("ONB")
     page.locator("#project-name").fill("Onboarding")
     page.locator("#create-project").click()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis.asyncio as aioredis
@@ -26,7 +27,9 @@ class Producer:
 
 
 def fetch(tenant: str, user_id: int, parts: tuple[object, ...], produce: Producer) -> str:
-    return asyncio.run(read_cache.cached_json_async(tenant, user_id, parts, produce))
+    """Run the lookup on a fresh event loop in its own thread (the browser tests leave one running here)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, read_cache.cached_json_async(tenant, user_id, parts, produce)).result()
 
 
 def test_hit_until_the_tenant_data_changes(redis_url: str) -> None:
