@@ -142,6 +142,9 @@ class _Context:
     on_batch: Callable[[SyncRun], None] | None = None
     #: Items loaded since the last compliance evaluation (evaluated every COMPLIANCE_EVERY and at stream end).
     pending_compliance: list[int] = field(default_factory=list)
+    #: Rows inserted per stream, and how many of them the planner's statistics have seen.
+    inserted: dict[str, int] = field(default_factory=dict)
+    analysed: dict[str, int] = field(default_factory=dict)
 
 
 def run_sync(
@@ -286,6 +289,7 @@ def _sync_stream(ctx: _Context, connector: BaseConnector, stream: str) -> None:
     try:
         newest = _stream_batches(ctx, stream, prefetch(pages), normalise, id_field, record_type)
     finally:
+        _call_quietly(_refresh_statistics, ctx, stream)
         _flush_compliance(ctx)  # what was loaded is judged, even when the stream failed half-way
     _advance_cursor(ctx, stream, newest)
     log.info("source %s %s: stream done", source.id, stream)
@@ -466,6 +470,9 @@ def _commit_batch(
             run.prs_upserted += result.inserted + result.updated
         session.commit()
     ctx.touched_sprints.update(result.touched_sprint_ids)
+    ctx.inserted[stream] = ctx.inserted.get(stream, 0) + result.inserted
+    if _digits(ctx.inserted[stream]) > _digits(ctx.analysed.get(stream, 0)):
+        _call_quietly(_refresh_statistics, ctx, stream)  # 1,000, 10,000, 100,000 ... rows into the stream
     ctx.pending_compliance.extend(result.touched_work_item_ids)
     if len(ctx.pending_compliance) >= COMPLIANCE_EVERY:
         _flush_compliance(ctx)
@@ -484,6 +491,39 @@ def _commit_batch(
     )
     if ctx.on_batch is not None:
         ctx.on_batch(run)
+
+
+#: Tables whose statistics a stream's inserts make stale.
+STREAM_TABLES = {
+    "work_items": ("work_items", "work_item_pull_requests"),
+    "pull_requests": ("pull_requests", "work_item_pull_requests"),
+}
+#: A stream that inserted at least this many rows since the last ANALYZE refreshes its tables' statistics.
+ANALYZE_AFTER_INSERTS = 1000
+
+
+def _digits(n: int) -> int:
+    return len(str(n)) if n > 0 else 0
+
+
+def _refresh_statistics(ctx: _Context, stream: str) -> None:
+    """ANALYZE the tables a bulk load grew, so the next statements are planned for their real size.
+
+    Autovacuum analyses a table only after a share of it changed and a while
+    later; during a first backfill the planner otherwise keeps believing the
+    table is nearly empty. Measured: linking 1,000 PRs by key went from under
+    0.1 s to 17 s per batch at 50,000 work items whose statistics predated the
+    load (an index scan per PR over every item of the project). Runs when a
+    stream's inserts grow by a power of ten and at the end of a stream.
+    """
+    if ctx.inserted.get(stream, 0) - ctx.analysed.get(stream, 0) < ANALYZE_AFTER_INSERTS:
+        return
+    with tenant_session(ctx.tenant_slug) as session:
+        schema = tenant_schema_of(session)
+        for table in STREAM_TABLES[stream]:
+            session.execute(sa.text(f'ANALYZE "{schema}".{table}'))
+        session.commit()
+    ctx.analysed[stream] = ctx.inserted[stream]
 
 
 def _flush_compliance(ctx: _Context) -> None:

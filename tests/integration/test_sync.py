@@ -223,3 +223,16 @@ def test_a_sync_that_fails_half_way_still_judges_what_it_loaded(env: Env, monkey
     judged = "status_category IN ('done', 'in_progress') AND NOT is_deleted"
     assert scalar(env.slug, f"SELECT count(*) FROM S.work_items WHERE {judged}") > 0
     assert scalar(env.slug, f"SELECT count(*) FROM S.work_items WHERE {judged} AND compliance_evaluated_at IS NULL") == 0
+
+
+def test_a_bulk_load_refreshes_the_planner_statistics(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without it, statements after a first backfill are planned for an empty table (17 s per batch measured)."""
+    import etl.sync as sync_module
+
+    monkeypatch.setattr(sync_module, "ANALYZE_AFTER_INSERTS", 100)
+    reltuples = "SELECT reltuples::int FROM pg_class WHERE oid = CAST(:t AS regclass)"
+    with tenant_session(env.slug) as s:
+        table = f'"{tenant_schema_of(s)}".work_items'
+    assert scalar(env.slug, reltuples, t=table) == -1  # never analysed
+    run_sync(env.slug, env.source_id, "incremental", batch_size=100)
+    assert scalar(env.slug, reltuples, t=table) == 450
