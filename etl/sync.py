@@ -511,10 +511,11 @@ def _refresh_statistics(ctx: _Context, stream: str) -> None:
 
     Autovacuum analyses a table only after a share of it changed and a while
     later; during a first backfill the planner otherwise keeps believing the
-    table is nearly empty. Measured: linking 1,000 PRs by key went from under
-    0.1 s to 17 s per batch at 50,000 work items whose statistics predated the
-    load (an index scan per PR over every item of the project). Runs when a
-    stream's inserts grow by a power of ten and at the end of a stream.
+    table is nearly empty. Measured: linking 1,000 PRs by key took 17 s per
+    batch at 50,000 work items whose statistics predated the load (an index
+    scan per PR over every item of the project); with fresh statistics the PR
+    sync ran at 234 PRs/s instead of 73. Runs when a stream's inserts grow by
+    a power of ten and at the end of a stream.
     """
     if ctx.inserted.get(stream, 0) - ctx.analysed.get(stream, 0) < ANALYZE_AFTER_INSERTS:
         return
