@@ -27,14 +27,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from bench._db import bench_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,31 +107,6 @@ def fakes_process(size: int, seed: int, prs: int, latency: float = 0.0) -> Itera
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """A fresh database on DATABASE_URL's server, dropped afterwards."""
-    from core.settings import require_database_url, reset_settings_cache
-    from models import db as dbmod
-    from models.migrate import upgrade_public
-
-    server = make_url(require_database_url())
-    name = f"dmt_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    os.environ["DATABASE_URL"] = server.set(database=name).render_as_string(hide_password=False)
-    reset_settings_cache()
-    dbmod.dispose_engines()
-    try:
-        upgrade_public()
-        yield name
-    finally:
-        dbmod.dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --------------------------------------------------------------------------- timing
