@@ -11,11 +11,7 @@ in to the company portal and sees ONB's flags and sprints.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.celery_worker import start_worker, stop_worker, wait_until_ready
 from tests.e2e.conftest import Portal, Seed, sign_in
 from tests.fakes import jira as fake_jira
 from tests.fakes.server import serve
@@ -46,37 +43,13 @@ def jira_site() -> Iterator[tuple[str, fake_jira.JiraDataset]]:
 def celery_worker(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Path]:
     """A real worker on the default queue (Sync now uses `apply_async` without a queue); stopped afterwards."""
     log = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PYTHONPATH": str(ROOT),
-        "ALLOW_PRIVATE_SOURCE_URLS": "true",
-    }
-    cmd = [
-        str(Path(sys.executable).with_name("celery")), "-A", "etl.worker", "worker", "--pool=solo",
-        "--concurrency=1", "-Q", "celery", "-n", f"onboarding-{uuid.uuid4().hex[:6]}@%h",
-        "--without-gossip", "--without-mingle", "--loglevel=info",
-    ]  # fmt: skip
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    name = f"onboarding-{uuid.uuid4().hex[:6]}"
+    proc = start_worker(database_url, redis_url, queue="celery", name=name, log=log)
     try:
-        deadline = time.monotonic() + 60
-        while "ready." not in log.read_text(errors="replace"):
-            if proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"worker not ready after 60 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+        wait_until_ready(proc, log)
         yield log
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_worker(proc)
 
 
 def _shot(page: Page, name: str) -> None:

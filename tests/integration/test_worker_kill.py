@@ -7,10 +7,8 @@ so the kill lands after the first batch committed and before the last.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from core.crypto import encrypt_secret
 from models.db import public_session, tenant_schema_of, tenant_session
 from models.public import Project, SourceConfig
 from models.tenant import SyncRun
+from tests import celery_worker
 from tests.fakes.server import FaultControls, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,32 +33,8 @@ pytestmark = pytest.mark.slow
 
 
 def start_worker(database_url: str, redis_url: str, queue: str, name: str, log: Path, plugins: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PYTHONPATH": str(ROOT),
-        "ALLOW_PRIVATE_SOURCE_URLS": "true",
-        "DMT_CONNECTOR_PLUGINS": plugins,
-        "DMT_SYNC_LOCK_TTL": "4",
-        "DMT_VISIBILITY_TIMEOUT": "6",
-    }
-    celery = Path(sys.executable).with_name("celery")
-    cmd = [
-        str(celery), "-A", "etl.worker", "worker", "--pool=solo", "--concurrency=1", "-Q", queue,
-        "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel=info",
-    ]  # fmt: skip
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    env = {"DMT_CONNECTOR_PLUGINS": plugins, "DMT_SYNC_LOCK_TTL": "4", "DMT_VISIBILITY_TIMEOUT": "6"}
+    return celery_worker.start_worker(database_url, redis_url, queue=queue, name=name, log=log, env=env)
 
 
 def item_counts(slug: str) -> tuple[int, int]:
@@ -140,7 +115,7 @@ def test_sigkill_mid_sync_loses_nothing_and_duplicates_nothing(
     finally:
         for proc in (first, second):
             if proc is not None:
-                stop(proc)
+                celery_worker.stop_worker(proc)
 
     total, distinct = item_counts(slug)
     assert (total, distinct) == (SIZE, SIZE)

@@ -1,0 +1,52 @@
+"""A real Celery worker as a subprocess, for the tests that need the pipeline end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_worker(
+    database_url: str, redis_url: str, *, queue: str, name: str, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`celery worker` on `queue` (solo pool, one task at a time), its output appended to `log`."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PYTHONPATH": str(ROOT),
+        "ALLOW_PRIVATE_SOURCE_URLS": "true",
+        **(env or {}),
+    }
+    cmd = [
+        str(Path(sys.executable).with_name("celery")), "-A", "etl.worker", "worker", "--pool=solo",
+        "--concurrency=1", "-Q", queue, "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
+        "--loglevel=info",
+    ]  # fmt: skip
+    with log.open("ab") as out:
+        return subprocess.Popen(cmd, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_until_ready(proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while "ready." not in log.read_text(errors="replace"):
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"worker not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
