@@ -183,12 +183,13 @@ def _load_path(slug: str, rows: int, strategy: str, source_id: int) -> dict[str,
     from bench._fake_tracker import FakeTrackerConnector, TrackerData
     from etl.connectors.base import SourceSettings
     from etl.loader import load_work_items
+    from etl.sync import bulk_allocation_gc
     from models.db import tenant_session
 
     data = TrackerData(size=rows, seed=3)
     normaliser = FakeTrackerConnector(SourceSettings(source_type="jira", base_url="http://unused", token="x"))
     timings = {"insert": 0.0, "unchanged": 0.0}
-    with tenant_session(slug) as session:
+    with tenant_session(slug) as session, bulk_allocation_gc():  # as run_sync loads
         for phase in ("insert", "unchanged"):
             for first in range(0, rows, 1000):
                 batch = [normaliser.normalize_work_item(data.item(i)) for i in range(first, min(rows, first + 1000))]
