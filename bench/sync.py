@@ -7,7 +7,7 @@ at zero latency by a third process, and reports:
 - end-to-end records/s (items + PRs, through run_sync: HTTP, normalise, load,
   compliance and metrics after load) and items/s for the Jira stream alone;
 - rows/s of the load path alone (etl.loader on pre-normalised batches of
-  1,000), for both ways of shipping a batch (JSONB recordset, COPY staging),
+  1,000), for each way of shipping a batch (typed arrays, JSONB recordset, COPY staging),
   on insert and on an unchanged re-load;
 - the share of wall time the sync thread waits for the tool's next page
   (what the 3-page prefetch does not hide) versus our own code (normalise,
@@ -100,6 +100,7 @@ def fakes_process(size: int, seed: int, prs: int, latency: float = 0.0) -> Itera
         secrets = json.loads(proc.stdout.readline())
         _wait_port(jira_port)
         _wait_port(gh_port)
+        FAKES_PID[0] = proc.pid
         yield f"http://127.0.0.1:{jira_port}", f"http://127.0.0.1:{gh_port}", secrets
     finally:
         proc.terminate()
@@ -110,6 +111,38 @@ def fakes_process(size: int, seed: int, prs: int, latency: float = 0.0) -> Itera
 
 
 # --------------------------------------------------------------------------- timing
+FAKES_PID = [0]
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """CPU seconds so far of this process, the fakes process and every PostgreSQL process on the machine."""
+    postgres = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == "postgres":
+                        postgres += _process_cpu(int(entry))
+            except OSError:
+                continue
+    return {"ours": _process_cpu(os.getpid()), "postgresql": postgres, "fake_tool": _process_cpu(FAKES_PID[0])}
+
+
+def cpu_used(before: dict[str, float]) -> dict[str, float]:
+    after = cpu_snapshot()
+    return {k: round(after[k] - before[k], 2) for k in before}
+
+
 class Timer:
     def __init__(self) -> None:
         self.http = 0.0
@@ -179,24 +212,37 @@ class TimedConnector:
 
 # --------------------------------------------------------------------------- one size
 def _load_path(slug: str, rows: int, strategy: str, source_id: int) -> dict[str, float]:
-    """rows/s of etl.loader alone on pre-normalised batches of 1,000 (insert, then unchanged)."""
+    """rows/s of the load path alone, as run_sync writes: pre-normalised batches of 1,000, LOAD_CONNECTIONS at a
+    time, each as its two transactions (sprints and people, then the records); insert, then an unchanged re-load."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from bench._fake_tracker import FakeTrackerConnector, TrackerData
     from etl.connectors.base import SourceSettings
-    from etl.loader import load_work_items
-    from etl.sync import bulk_allocation_gc
+    from etl.loader import load_work_items, resolve_dimensions
+    from etl.sync import LOAD_CONNECTIONS, bulk_allocation_gc
     from models.db import tenant_session
 
     data = TrackerData(size=rows, seed=3)
     normaliser = FakeTrackerConnector(SourceSettings(source_type="jira", base_url="http://unused", token="x"))
+    where: dict[str, Any] = {"source_id": source_id, "project_id": 1, "source_type": "jira"}
+
+    def write(batch: list[Any]) -> None:
+        with tenant_session(slug) as session:
+            dimensions = resolve_dimensions(session, "work_items", batch, **where)
+            session.commit()
+            load_work_items(session, batch, strategy=strategy, dimensions=dimensions, **where)  # type: ignore[arg-type]
+            session.commit()
+
     timings = {"insert": 0.0, "unchanged": 0.0}
-    with tenant_session(slug) as session, bulk_allocation_gc():  # as run_sync loads
-        for phase in ("insert", "unchanged"):
-            for first in range(0, rows, 1000):
-                batch = [normaliser.normalize_work_item(data.item(i)) for i in range(first, min(rows, first + 1000))]
-                started = time.perf_counter()
-                load_work_items(session, batch, source_id=source_id, project_id=1, source_type="jira", strategy=strategy)  # type: ignore[arg-type]
-                session.commit()
-                timings[phase] += time.perf_counter() - started
+    with bulk_allocation_gc(), ThreadPoolExecutor(LOAD_CONNECTIONS, thread_name_prefix="bench-load") as pool:
+        for phase in timings:
+            batches = [
+                [normaliser.normalize_work_item(data.item(i)) for i in range(first, min(rows, first + 1000))]
+                for first in range(0, rows, 1000)
+            ]
+            started = time.perf_counter()
+            list(pool.map(write, batches))
+            timings[phase] = time.perf_counter() - started
     normaliser.close()
     return {phase: round(rows / seconds) for phase, seconds in timings.items()}
 
@@ -256,9 +302,11 @@ def run_one(
         found = sources.discover_fields(jira.id or 0)
         sources.save_field_mappings(jira.id or 0, sources.proposed_mappings(found), Actor.system("bench"))
 
+        cpu_before = cpu_snapshot()
         started = time.perf_counter()
         items_run = sync_module.run_sync("bench", jira.id or 0, "backfill", lock=use_lock)
         items_s = time.perf_counter() - started
+        items_cpu = cpu_used(cpu_before)
         items_http, items_norm, items_load, items_after = timer.http, timer.normalise, timer.load, timer.after_load
         items_wait = timer.wait
         rss_after_items = _peak_rss_mb()
@@ -268,8 +316,11 @@ def run_one(
         total_s = items_s + prs_s
         rss_after_prs = _peak_rss_mb()
         records = items_run.items_upserted + prs_run.prs_upserted
-        load_json = _load_path("bench", min(size, 20_000), "json", 9001)
-        load_copy = _load_path("bench", min(size, 20_000), "copy", 9002)
+        from etl.loader import STRATEGIES
+
+        load_paths = {
+            strategy: _load_path("bench", min(size, 20_000), strategy, 9001 + n) for n, strategy in enumerate(STRATEGIES)
+        }
     rss_mb = _peak_rss_mb()
     return {
         "size": size,
@@ -295,8 +346,9 @@ def run_one(
             "load": round(items_load, 2),
             "compliance_and_metrics": round(items_after, 2),
         },
-        "load_rows_per_s_json": load_json,
-        "load_rows_per_s_copy": load_copy,
+        # CPU seconds each process used during the item sync (2 cores: at most 2 x total).
+        "items_cpu_seconds": items_cpu,
+        **{f"load_rows_per_s_{strategy}": rates for strategy, rates in load_paths.items()},
         "peak_rss_mb": round(rss_mb, 1),
         "peak_rss_mb_after_items_sync": round(rss_after_items, 1),
         "peak_rss_mb_after_pr_sync": round(rss_after_prs, 1),
@@ -347,7 +399,7 @@ def main(argv: list[str]) -> int:
         "runs": results,
         "records_per_s": small["records_per_s"],
         "items_per_s": small["items_per_s"],
-        "load_rows_per_s": max(small["load_rows_per_s_json"]["insert"], small["load_rows_per_s_copy"]["insert"]),
+        "load_rows_per_s": small["load_rows_per_s_arrays"]["insert"],  # the strategy the sync uses
         "tool_wait_share": small["tool_wait_share"],
         "our_code_share": small["our_code_share"],
     }

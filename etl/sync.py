@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import logging
@@ -38,7 +39,7 @@ from sqlmodel import Session, select
 from core.crypto import decrypt_secret
 from etl.connectors.base import BaseConnector, SourceError, SourceSettings
 from etl.connectors.registry import get_connector
-from etl.loader import LoadResult, load_pull_requests, load_work_items
+from etl.loader import LoadResult, load_pull_requests, load_work_items, resolve_dimensions
 from models.base import utcnow
 from models.db import public_session, tenant_schema_of, tenant_session
 from models.enums import ProjectRole, SourceStatus, SyncKind, SyncStatus
@@ -49,6 +50,12 @@ from services.realtime import publish_event, redis_client
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
+#: Batches written at the same time, each in its own transaction on its own connection: while one
+#: waits for PostgreSQL (most of a load), the other is prepared or written on the other core.
+LOAD_CONNECTIONS = 2
+#: Tries of one batch whose transaction PostgreSQL aborted as a deadlock or serialisation failure
+#: (two concurrent batches holding the same record, which a tool can return twice).
+WRITE_ATTEMPTS = 3
 #: Items loaded between two compliance evaluations during a stream: one set-based pass over several
 #: batches costs about half of one pass per batch (fixed statements per pass), and flags still
 #: appear while a long backfill runs.
@@ -182,6 +189,10 @@ class _Context:
     #: Rows inserted per stream, and how many of them the planner's statistics have seen.
     inserted: dict[str, int] = field(default_factory=dict)
     analysed: dict[str, int] = field(default_factory=dict)
+    #: Guards the fields above against the concurrent loader threads.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Progress last published (fetched + pages), so concurrent loaders never publish it going backwards.
+    published: int = -1
 
 
 def run_sync(
@@ -342,24 +353,24 @@ def _stream_batches(
 ) -> datetime | None:
     """Normalise the pages and load them in batches; return the newest updated-at seen.
 
-    Batch k is written by a loader thread while this thread normalises batch
-    k+1 (most of a load is PostgreSQL's time, so the two overlap). Batches are
-    written one at a time and in order, and a failed load is raised here at
-    the next hand-off or at the end, so what is committed is always a prefix
-    of the stream.
+    Up to LOAD_CONNECTIONS batches are written by loader threads while this
+    thread normalises the next one (most of a load is PostgreSQL's time, so
+    they overlap). A failed load is raised here at a later hand-off or at the
+    end. Batches may commit out of order; the cursor moves only after the
+    whole stream committed, so a failed sync is read again from the same
+    point and the idempotent load makes the repeat harmless.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-load") as loader:
-        writing: Future[None] | None = None
+    with ThreadPoolExecutor(max_workers=LOAD_CONNECTIONS, thread_name_prefix="sync-load") as loader:
+        writing: collections.deque[Future[None]] = collections.deque()
 
         def hand_off(*batch_args: Any) -> None:
-            nonlocal writing
-            if writing is not None:
-                writing.result()
-            writing = loader.submit(_commit_batch, ctx, stream, *batch_args)
+            while len(writing) >= LOAD_CONNECTIONS:
+                writing.popleft().result()
+            writing.append(loader.submit(_commit_batch, ctx, stream, *batch_args))
 
         newest = _normalised_batches(ctx, pages, normalise, id_field, record_type, hand_off)
-        if writing is not None:
-            writing.result()
+        while writing:
+            writing.popleft().result()
     return newest
 
 
@@ -484,18 +495,60 @@ def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
 def _commit_batch(
     ctx: _Context, stream: str, batch: list[dict[str, Any]], errors: list[SyncItemError], fetched: int, pages: int
 ) -> None:
-    """Load one batch, its item errors and the run's counters in one transaction."""
+    """Load one batch, its item errors and the run's counters, then update the run's bookkeeping."""
     if not batch and not errors and not fetched and not pages:
         return
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            result, run = _write_batch(ctx, stream, batch, errors, fetched, pages)
+            break
+        except Exception as exc:
+            if attempt == WRITE_ATTEMPTS or not _is_transient_conflict(exc):
+                raise
+            log.warning("source %s %s: batch aborted by %s, writing it again", ctx.source.id, stream, type(exc).__name__)
+    with ctx.lock:
+        ctx.touched_sprints.update(result.touched_sprint_ids)
+        ctx.inserted[stream] = ctx.inserted.get(stream, 0) + result.inserted
+        if _digits(ctx.inserted[stream]) > _digits(ctx.analysed.get(stream, 0)):
+            _call_quietly(_refresh_statistics, ctx, stream)  # 1,000, 10,000, 100,000 ... rows into the stream
+        ctx.pending_compliance.extend(result.touched_work_item_ids)
+        if len(ctx.pending_compliance) >= COMPLIANCE_EVERY:
+            _flush_compliance(ctx)
+        progress = run.items_fetched + run.prs_fetched + run.pages
+        if progress > ctx.published:
+            ctx.published = progress
+            publish_event(
+                "sync.progress",
+                ctx.tenant_slug,
+                source_id=ctx.source.id,
+                run_id=ctx.run_id,
+                stream=stream,
+                items_fetched=run.items_fetched,
+                items_upserted=run.items_upserted,
+                prs_fetched=run.prs_fetched,
+                prs_upserted=run.prs_upserted,
+                errors_count=run.errors_count,
+                pages=run.pages,
+            )
+        if ctx.on_batch is not None:
+            ctx.on_batch(run)
+
+
+def _write_batch(
+    ctx: _Context, stream: str, batch: list[dict[str, Any]], errors: list[SyncItemError], fetched: int, pages: int
+) -> tuple[LoadResult, SyncRun]:
+    """Two transactions: the batch's sprints and people (short, under a tenant lock), then its records,
+    item errors and the run's counters together."""
     source = ctx.source
     loader = load_work_items if stream == "work_items" else load_pull_requests
+    where = {"source_id": source.id or 0, "project_id": source.project_id, "source_type": source.source_type}
     with tenant_session(ctx.tenant_slug) as session:
-        result: LoadResult = loader(
-            session, batch, source_id=source.id or 0, project_id=source.project_id, source_type=source.source_type  # type: ignore[arg-type]
-        )
+        dimensions = resolve_dimensions(session, stream, batch, **where)  # type: ignore[arg-type]
+        session.commit()
+        result: LoadResult = loader(session, batch, dimensions=dimensions, **where)  # type: ignore[arg-type]
         for error in errors:
             session.add(error)
-        run = session.get(SyncRun, ctx.run_id, with_for_update=True)
+        run = session.get(SyncRun, ctx.run_id, with_for_update=True)  # last: the lock is held until commit
         assert run is not None
         run.pages += pages
         run.errors_count += len(errors)
@@ -506,28 +559,13 @@ def _commit_batch(
             run.prs_fetched += fetched
             run.prs_upserted += result.inserted + result.updated
         session.commit()
-    ctx.touched_sprints.update(result.touched_sprint_ids)
-    ctx.inserted[stream] = ctx.inserted.get(stream, 0) + result.inserted
-    if _digits(ctx.inserted[stream]) > _digits(ctx.analysed.get(stream, 0)):
-        _call_quietly(_refresh_statistics, ctx, stream)  # 1,000, 10,000, 100,000 ... rows into the stream
-    ctx.pending_compliance.extend(result.touched_work_item_ids)
-    if len(ctx.pending_compliance) >= COMPLIANCE_EVERY:
-        _flush_compliance(ctx)
-    publish_event(
-        "sync.progress",
-        ctx.tenant_slug,
-        source_id=source.id,
-        run_id=ctx.run_id,
-        stream=stream,
-        items_fetched=run.items_fetched,
-        items_upserted=run.items_upserted,
-        prs_fetched=run.prs_fetched,
-        prs_upserted=run.prs_upserted,
-        errors_count=run.errors_count,
-        pages=run.pages,
-    )
-    if ctx.on_batch is not None:
-        ctx.on_batch(run)
+    return result, run
+
+
+def _is_transient_conflict(exc: BaseException) -> bool:
+    """A deadlock or serialisation failure: PostgreSQL rolled the transaction back and it can simply run again."""
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None) in ("40P01", "40001")
 
 
 #: Tables whose statistics a stream's inserts make stale.

@@ -753,9 +753,9 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
 
     def render(obj: Any, request: Request, issues_json: list[str] | None = None) -> Response:
         """The JSON answer with the {base} placeholder filled; `issues_json` (already JSON) becomes its "issues"."""
-        text = json.dumps(obj)
+        text = json.dumps(obj, separators=(",", ":"))  # compact, as Jira answers
         if issues_json is not None:
-            text = text[:-1] + (", " if len(text) > 2 else "") + '"issues": [' + ", ".join(issues_json) + "]}"
+            text = text[:-1] + ("," if len(text) > 2 else "") + '"issues":[' + ",".join(issues_json) + "]}"
         return Response(text.replace("{base}", base_of(request)), media_type="application/json")
 
     # A search result's JSON per (issue, fields asked, changelog expanded): generated issues never change,
@@ -785,15 +785,47 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
                 "total": len(histories),
                 "histories": histories[:limit],
             }
-        text = json.dumps(issue)
+        text = json.dumps(issue, separators=(",", ":"))
         if generated:
             search_json_cache[key] = text
         return text
 
+    changelog_json_cache: dict[tuple[int, str, str, int, int], str] = {}
+
+    def changelog_page_json(index: int, issue_id: str, version: str, start: int, max_results: int) -> str:
+        """One page of `/issue/{id}/changelog` as JSON with the {base} placeholder (cached like search results)."""
+        key = (index, issue_id, version, start, max_results)
+        generated = dataset.is_generated(index)
+        cached = changelog_json_cache.get(key) if generated else None
+        if cached is not None:
+            return cached
+        histories = dataset.issue(index)["changelog"]["histories"]
+        url = f"{{base}}/rest/api/{version}/issue/{issue_id}/changelog"
+        body: dict[str, Any] = {
+            "self": f"{url}?startAt={start}&maxResults={max_results}",
+            "maxResults": max_results,
+            "startAt": start,
+            "total": len(histories),
+            "isLast": start + max_results >= len(histories),
+            "values": histories[start : start + max_results],
+        }
+        if not body["isLast"]:
+            body["nextPage"] = f"{url}?startAt={start + max_results}&maxResults={max_results}"
+        text = json.dumps(body, separators=(",", ":"))
+        if generated:
+            changelog_json_cache[key] = text
+        return text
+
     def prerender_search_pages() -> None:
-        """Serialise every issue as a full search (*all fields, changelog) returns it, before serving."""
+        """Serialise every issue as a full search (*all fields, changelog) returns it, and the changelog pages
+        of the issues whose changelog the search truncates (as the Cloud connector asks for them), before serving."""
         for _, index in dataset.index():
             search_issue_json(index, None, True)
+            full = dataset.issue(index)
+            total = len(full["changelog"]["histories"])
+            if total > dataset.changelog_limit:
+                for start in range(0, total, 100):
+                    changelog_page_json(index, str(full["id"]), "3", start, 100)
 
     app.state.prerender_search_pages = prerender_search_pages
 
@@ -974,25 +1006,8 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
             index = dataset.index_of(issue_id)
             if index is None:
                 return error(404, "Issue does not exist or you do not have permission to see it.")
-            histories = dataset.issue(index)["changelog"]["histories"]
-            version = api_version(request)
-            max_results = max(1, min(maxResults, 100))
-            page = histories[startAt : startAt + max_results]
-            base = base_of(request)
-            body = {
-                "self": f"{base}/rest/api/{version}/issue/{issue_id}/changelog?startAt={startAt}&maxResults={max_results}",
-                "maxResults": max_results,
-                "startAt": startAt,
-                "total": len(histories),
-                "isLast": startAt + max_results >= len(histories),
-                "values": page,
-            }
-            if not body["isLast"]:
-                body["nextPage"] = (
-                    f"{base}/rest/api/{version}/issue/{issue_id}/changelog?startAt={startAt + max_results}"
-                    f"&maxResults={max_results}"
-                )
-            return render(body, request)
+            text = changelog_page_json(index, issue_id, api_version(request), startAt, max(1, min(maxResults, 100)))
+            return Response(text.replace("{base}", base_of(request)), media_type="application/json")
 
         @app.get(f"/rest/api/{version}/issue/{{issue_id}}")
         def get_issue(issue_id: str, request: Request, expand: str = "") -> Any:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 @dataclass
@@ -50,19 +51,33 @@ class FaultControls:
 
 def install_faults(app: FastAPI, controls: FaultControls) -> None:
     """Middleware applying latency and queued failures to every request."""
+    app.add_middleware(_Faults, controls=controls)
 
-    @app.middleware("http")
-    async def faults(request: Request, call_next):
+
+class _Faults:
+    """Plain ASGI middleware: Starlette's BaseHTTPMiddleware would copy every response body through a
+    stream of its own, which on megabyte-sized search pages cost the fake more CPU than the page itself."""
+
+    def __init__(self, app: ASGIApp, controls: FaultControls) -> None:
+        self.app = app
+        self.controls = controls
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        controls = self.controls
         with controls.lock:
-            controls.paths_seen.append(request.url.path)
+            controls.paths_seen.append(Request(scope).url.path)
         failure = controls.pop_failure()
         if controls.latency_seconds:
             await asyncio.sleep(controls.latency_seconds)
         if failure:
             status, headers = failure
             message = "Rate limit exceeded" if status == 429 else "Service temporarily unavailable"
-            return JSONResponse({"message": message}, status_code=status, headers=headers)
-        return await call_next(request)
+            await JSONResponse({"message": message}, status_code=status, headers=headers)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def free_port() -> int:

@@ -225,6 +225,48 @@ def test_a_sync_that_fails_half_way_still_judges_what_it_loaded(env: Env, monkey
     assert scalar(env.slug, f"SELECT count(*) FROM S.work_items WHERE {judged} AND compliance_evaluated_at IS NULL") == 0
 
 
+def test_a_batch_aborted_as_a_deadlock_is_written_again_and_nothing_is_lost_or_doubled(
+    env: Env, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two loaders write batches at once; if PostgreSQL aborts one as a deadlock, that batch runs again."""
+    import psycopg
+
+    import etl.sync as sync_module
+
+    real_load = sync_module.load_work_items
+    calls = {"n": 0}
+
+    def deadlock_once(*args, **kwargs):
+        calls["n"] += 1
+        result = real_load(*args, **kwargs)  # written, then aborted before commit, as PostgreSQL would
+        if calls["n"] == 2:
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+        return result
+
+    monkeypatch.setattr(sync_module, "load_work_items", deadlock_once)
+    run = run_sync(env.slug, env.source_id, "incremental", batch_size=100)
+    assert run.status == "succeeded"
+    assert (run.items_fetched, run.items_upserted, run.errors_count) == (450, 450, 0)
+    assert scalar(env.slug, "SELECT count(*) FROM S.work_items") == 450
+    assert calls["n"] == 4  # three batches (one per page of 200), one of them twice
+    assert "aborted by DeadlockDetected, writing it again" in caplog.text
+
+
+def test_a_batch_failing_for_another_reason_is_not_retried(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    import etl.sync as sync_module
+
+    calls = {"n": 0}
+
+    def broken(*args, **kwargs):
+        calls["n"] += 1
+        raise sa.exc.IntegrityError("INSERT", {}, Exception("violates a constraint"))
+
+    monkeypatch.setattr(sync_module, "load_work_items", broken)
+    with pytest.raises(sa.exc.IntegrityError):
+        run_sync(env.slug, env.source_id, "incremental", batch_size=100)
+    assert calls["n"] <= sync_module.LOAD_CONNECTIONS + 1  # the batches in flight, once each
+
+
 def test_a_bulk_load_refreshes_the_planner_statistics(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without it, statements after a first backfill are planned for an empty table (17 s per batch measured)."""
     import etl.sync as sync_module

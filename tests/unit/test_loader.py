@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from etl.identity import add_manual_alias
-from etl.loader import load_pull_requests, load_work_items
+from etl.loader import STRATEGIES, load_pull_requests, load_work_items
 from models.db import tenant_schema_of, tenant_session
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -71,7 +71,7 @@ def count(session, sql: str) -> int:
     return session.execute(sa.text(sql.replace("S.", f'"{schema}".'))).scalar_one()
 
 
-@pytest.mark.parametrize("strategy", ["json", "copy"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_load_is_idempotent_and_resolves_sprints_and_people(make_tenant, strategy: str) -> None:
     tenant = make_tenant("ld")
     records = [item(n) for n in range(1, 41)]
@@ -105,6 +105,42 @@ def test_duplicate_keys_in_one_batch_keep_the_last_and_long_strings_are_clipped(
         s.commit()
         assert res.inserted == 1
         assert count(s, "SELECT length(title) FROM S.work_items") == 1000
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_values_of_the_wrong_python_type_load_as_their_column_type(make_tenant, strategy: str) -> None:
+    """Normalisers return typed values, but a plugin's strings, naive times and NULs must still load."""
+    tenant = make_tenant("ld")
+    odd = item(
+        7,
+        title=12345,
+        story_points="5",
+        reopened_count="2",
+        is_blocked="true",
+        created_at_source=datetime(2026, 1, 5, 9, 0),  # naive: UTC
+        updated_at_source="2026-01-06T10:00:00Z",
+        blocked_reason="waits\x00on ops",
+    )
+    with tenant_session(tenant.slug) as s:
+        res = load_work_items(s, [odd], source_id=1, project_id=1, source_type="jira", strategy=strategy)
+        s.commit()
+        assert res.inserted == 1
+        schema = tenant_schema_of(s)
+        row = s.execute(
+            sa.text(
+                f"""SELECT title, story_points, reopened_count, is_blocked, created_at_source, updated_at_source,
+                           blocked_reason, raw_data FROM "{schema}".work_items"""
+            )
+        ).one()
+    assert row.title == "12345" and row.story_points == 5.0 and row.reopened_count == 2 and row.is_blocked is True
+    assert row.created_at_source == T0 and row.updated_at_source == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+    assert row.blocked_reason == "waitson ops" and row.raw_data == {"id": 7, "text": "xy"}
+
+
+def test_a_value_that_is_not_of_its_column_type_names_the_column(make_tenant) -> None:
+    tenant = make_tenant("ld")
+    with tenant_session(tenant.slug) as s, pytest.raises(ValueError, match="story_points: 'many'"):
+        load_work_items(s, [item(1, story_points="many")], source_id=1, project_id=1, source_type="jira")
 
 
 def test_people_join_up_across_tools_by_email_and_manual_mapping(make_tenant) -> None:
@@ -161,3 +197,31 @@ def test_batch_json_matches_the_standard_library_and_survives_odd_values() -> No
     assert json.loads(_dumps(row)) == json.loads(json.dumps(row, default=_json_default))
     assert _dumps({"raw": "a\x00b", "keys": {1: "one"}}) == '{"raw":"ab","keys":{"1":"one"}}'
     assert json.loads(_dumps({"big": 2**70}))["big"] == 2**70  # beyond orjson's 64 bits: standard library
+
+
+def test_concurrent_loaders_create_each_sprint_and_person_once(make_tenant) -> None:
+    """Loaders resolve a batch's sprints and people under one tenant lock, then write records in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from etl.loader import resolve_dimensions
+
+    tenant = make_tenant("ld")
+    batches = [[item(n) for n in range(k * 50 + 1, k * 50 + 51)] for k in range(6)]
+    batches = [b if k % 2 else list(reversed(b)) for k, b in enumerate(batches)]  # opposite orders
+    where = {"source_id": 1, "project_id": 1, "source_type": "jira"}
+
+    def write(batch: list[dict[str, Any]]) -> int:
+        with tenant_session(tenant.slug) as s:
+            dims = resolve_dimensions(s, "work_items", batch, **where)
+            s.commit()
+            res = load_work_items(s, batch, dimensions=dims, **where)
+            s.commit()
+            return res.inserted
+
+    with ThreadPoolExecutor(3) as pool:
+        assert sum(pool.map(write, batches)) == 300
+    with tenant_session(tenant.slug) as s:
+        assert count(s, "SELECT count(*) FROM S.work_items") == 300
+        assert count(s, "SELECT count(*) FROM S.sprints") == 3
+        assert count(s, "SELECT count(*) FROM S.developer_identities") == 4
+        assert count(s, "SELECT count(*) FROM S.work_items WHERE sprint_id IS NULL OR assignee_identity_id IS NULL") == 0
