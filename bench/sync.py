@@ -60,7 +60,11 @@ def serve_fakes(
     jira_app = jira_fake.create_app(jira_data, controls)
     # A real site serves a page from its index; the fake builds each issue in Python. Building them
     # before the clock starts keeps the fake's own CPU (same two cores) out of the measurement.
-    jira_app.state.prerender_search_pages()
+    from etl.connectors.jira import SEARCH_FIELDS
+
+    jira_app.state.prerender_search_pages(  # the fields the connector asks for with the mapping discovery proposes
+        {*SEARCH_FIELDS, jira_fake.F_FLAGGED, *(spec["field"] for spec in jira_fake.FIELD_MAPPINGS.values())}
+    )
     apps = ((jira_app, jira_port), (gh_fake.create_app(gh_data, controls), github_port))
     for app, port in apps:
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))

@@ -56,10 +56,10 @@ LOAD_CONNECTIONS = 2
 #: Tries of one batch whose transaction PostgreSQL aborted as a deadlock or serialisation failure
 #: (two concurrent batches holding the same record, which a tool can return twice).
 WRITE_ATTEMPTS = 3
-#: Items loaded between two compliance evaluations during a stream: one set-based pass over several
-#: batches costs about half of one pass per batch (fixed statements per pass), and flags still
-#: appear while a long backfill runs.
-COMPLIANCE_EVERY = 5000
+#: Items loaded between two compliance evaluations during a stream. A set-based pass has a fixed cost
+#: (~30 ms), so passes cover several batches; they run in the background (see _flush_compliance), and
+#: flags appear while a long backfill runs instead of all at its end.
+COMPLIANCE_EVERY = 2000
 CURSOR_OVERLAP = timedelta(minutes=10)
 STREAMS = ("work_items", "pull_requests")
 RAW_PAYLOAD_LIMIT = 200_000  # characters of a failed record's payload kept in sync_item_errors
@@ -186,6 +186,8 @@ class _Context:
     on_batch: Callable[[SyncRun], None] | None = None
     #: Items loaded since the last compliance evaluation (evaluated every COMPLIANCE_EVERY and at stream end).
     pending_compliance: list[int] = field(default_factory=list)
+    #: Runs the evaluations one after the other, beside the loaders (created on first use).
+    judge: ThreadPoolExecutor | None = None
     #: Rows inserted per stream, and how many of them the planner's statistics have seen.
     inserted: dict[str, int] = field(default_factory=dict)
     analysed: dict[str, int] = field(default_factory=dict)
@@ -293,6 +295,8 @@ def _run_locked(
         _fail(ctx, exc, count_failure(exc) if callable(count_failure) else count_failure)
         raise
     finally:
+        if ctx.judge is not None:
+            ctx.judge.shutdown(wait=True)
         if connector is not None:
             with contextlib.suppress(Exception):
                 connector.close()
@@ -337,8 +341,11 @@ def _sync_stream(ctx: _Context, connector: BaseConnector, stream: str) -> None:
     try:
         newest = _stream_batches(ctx, stream, prefetch(pages), normalise, id_field, record_type)
     finally:
-        _call_quietly(_refresh_statistics, ctx, stream)
-        _flush_compliance(ctx)  # what was loaded is judged, even when the stream failed half-way
+        # The statistics are refreshed while the last items are judged (two connections, two cores).
+        analyse = threading.Thread(target=_call_quietly, args=(_refresh_statistics, ctx, stream), name="sync-analyze")
+        analyse.start()
+        _flush_compliance(ctx, wait=True)  # what was loaded is judged, even when the stream failed half-way
+        analyse.join()
     _advance_cursor(ctx, stream, newest)
     log.info("source %s %s: stream done", source.id, stream)
 
@@ -405,7 +412,14 @@ def _normalised_batches(
         if len(batch) >= ctx.batch_size:
             hand_off(batch, errors, fetched, pages_seen)
             batch, errors, fetched, pages_seen = [], [], 0, 0
-    hand_off(batch, errors, fetched, pages_seen)
+    # Nothing overlaps the last batch, so it is written in parts, one per loader connection.
+    parts = max(1, min(LOAD_CONNECTIONS, len(batch) // 100))
+    for n in range(parts):
+        part = batch[n * len(batch) // parts : (n + 1) * len(batch) // parts]
+        if n == 0:
+            hand_off(part, errors, fetched, pages_seen)  # the counters travel with the first part
+        else:
+            hand_off(part, [], 0, 0)
     return newest
 
 
@@ -512,8 +526,7 @@ def _commit_batch(
         if _digits(ctx.inserted[stream]) > _digits(ctx.analysed.get(stream, 0)):
             _call_quietly(_refresh_statistics, ctx, stream)  # 1,000, 10,000, 100,000 ... rows into the stream
         ctx.pending_compliance.extend(result.touched_work_item_ids)
-        if len(ctx.pending_compliance) >= COMPLIANCE_EVERY:
-            _flush_compliance(ctx)
+        judge_now = len(ctx.pending_compliance) >= COMPLIANCE_EVERY
         progress = run.items_fetched + run.prs_fetched + run.pages
         if progress > ctx.published:
             ctx.published = progress
@@ -532,6 +545,8 @@ def _commit_batch(
             )
         if ctx.on_batch is not None:
             ctx.on_batch(run)
+    if judge_now:
+        _flush_compliance(ctx)
 
 
 def _write_batch(
@@ -573,6 +588,19 @@ STREAM_TABLES = {
     "work_items": ("work_items", "work_item_pull_requests"),
     "pull_requests": ("pull_requests", "work_item_pull_requests"),
 }
+#: Columns no statement filters or joins on: ANALYZE skips them (reading each raw payload back out of its
+#: compressed storage was most of an ANALYZE's time; autovacuum still covers them later).
+UNPLANNED_COLUMNS = frozenset({"raw_data"})
+
+
+def _analysed_columns(table: str) -> str:
+    from models import tenant as tenant_models
+
+    model = {"work_items": tenant_models.WorkItem, "pull_requests": tenant_models.PullRequest}.get(table)
+    if model is None:
+        return ""
+    names = [c.name for c in model.__table__.columns if c.name not in UNPLANNED_COLUMNS]  # type: ignore[attr-defined]
+    return f" ({', '.join(names)})"
 #: A stream that inserted at least this many rows since the last ANALYZE refreshes its tables' statistics.
 ANALYZE_AFTER_INSERTS = 1000
 
@@ -597,16 +625,27 @@ def _refresh_statistics(ctx: _Context, stream: str) -> None:
     with tenant_session(ctx.tenant_slug) as session:
         schema = tenant_schema_of(session)
         for table in STREAM_TABLES[stream]:
-            session.execute(sa.text(f'ANALYZE "{schema}".{table}'))
+            session.execute(sa.text(f'ANALYZE "{schema}".{table}{_analysed_columns(table)}'))
         session.commit()
     ctx.analysed[stream] = ctx.inserted[stream]
 
 
-def _flush_compliance(ctx: _Context) -> None:
-    """Evaluate the items loaded since the last evaluation (one set-based pass for several batches)."""
-    ids, ctx.pending_compliance = ctx.pending_compliance, []
-    if ids and ctx.compliance is not None:
-        _call_quietly(ctx.compliance, ctx.tenant_slug, ids)
+def _flush_compliance(ctx: _Context, *, wait: bool = False) -> None:
+    """Evaluate the items loaded since the last evaluation (one set-based pass for several batches).
+
+    Passes run one at a time in the run's judge thread, beside the loaders, so
+    a stream never waits for them; `wait` returns once every pass submitted so
+    far is done (at the end of a stream, before its metrics are rebuilt).
+    """
+    with ctx.lock:
+        ids, ctx.pending_compliance = ctx.pending_compliance, []
+        if ids and ctx.compliance is not None:
+            if ctx.judge is None:
+                ctx.judge = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-judge")
+            ctx.judge.submit(_call_quietly, ctx.compliance, ctx.tenant_slug, ids)
+        judge = ctx.judge
+    if wait and judge is not None:
+        judge.submit(lambda: None).result()  # one worker, first in first out: every earlier pass is done
 
 
 def _advance_cursor(ctx: _Context, stream: str, newest: datetime | None) -> None:

@@ -27,6 +27,7 @@ import json
 import random
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -816,11 +817,13 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
             changelog_json_cache[key] = text
         return text
 
-    def prerender_search_pages() -> None:
-        """Serialise every issue as a full search (*all fields, changelog) returns it, and the changelog pages
-        of the issues whose changelog the search truncates (as the Cloud connector asks for them), before serving."""
+    def prerender_search_pages(fields: Iterable[str] | None = None) -> None:
+        """Serialise every issue as a search asking for `fields` (default *all) with its changelog returns it,
+        and the changelog pages of the issues whose changelog the search truncates (as the Cloud connector asks
+        for them), before serving."""
+        wanted = set(fields) if fields is not None else None
         for _, index in dataset.index():
-            search_issue_json(index, None, True)
+            search_issue_json(index, wanted, True)
             full = dataset.issue(index)
             total = len(full["changelog"]["histories"])
             if total > dataset.changelog_limit:

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from etl.connectors.base import SourceAuthError, SourceDataError, SourceNotFound, SourceSettings
-from etl.connectors.jira import JiraConnector
+from etl.connectors.jira import JiraConnector, normalize_jira_issue
 from etl.connectors.registry import get_connector
 from tests.fakes.jira import FIELD_MAPPINGS, JiraDataset, create_app, generate_dataset
 from tests.fakes.server import FaultControls, serve
@@ -251,3 +251,27 @@ def test_a_failed_changelog_request_fails_the_extract(site: Site, monkeypatch: p
     with pytest.raises(SourceUnavailable, match="answered 503"):
         _extract(connector)
     connector.close()
+
+
+def test_search_asks_only_for_the_fields_it_reads_and_normalises_as_with_every_field(site: Site) -> None:
+    """`*all` would bring every field of the site; the narrow list must lose nothing the normaliser uses."""
+    narrow = site.connector()
+    fields = narrow._fetch_fields().split(",")
+    assert "*all" not in fields and {"summary", "status", "subtasks", "issuelinks"} <= set(fields)
+    assert {spec["field"] for spec in FIELD_MAPPINGS.values()} <= set(fields)
+    assert "customfield_10021" in fields  # the Flagged field, found by name
+    wide = site.connector(config_json={"deployment": "auto", "max_workers": 3, "fields": ["*all"]})
+    assert wide._fetch_fields().startswith("*all,")
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def normalised(connector: JiraConnector) -> dict[str, dict]:
+        out = {}
+        for raw in _extract(connector):
+            record = dict(normalize_jira_issue(raw, connector._runtime_mappings(), connector.base_url, now=now))
+            out[record.pop("source_item_id")] = {k: v for k, v in record.items() if k != "raw_data"}
+        return out
+
+    kept, everything = normalised(narrow), normalised(wide)
+    assert len(kept) == site.dataset.size and kept == everything
+    raw = _extract(narrow)[0]
+    assert "reporter" not in raw["fields"] and "customfield_10016" in raw["fields"]
