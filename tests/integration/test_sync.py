@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -236,10 +237,14 @@ def test_a_batch_aborted_as_a_deadlock_is_written_again_and_nothing_is_lost_or_d
     real_load = sync_module.load_work_items
     calls = {"n": 0}
 
+    lock = threading.Lock()
+
     def deadlock_once(*args, **kwargs):
-        calls["n"] += 1
+        with lock:  # two loader threads
+            calls["n"] += 1
+            this_call = calls["n"]
         result = real_load(*args, **kwargs)  # written, then aborted before commit, as PostgreSQL would
-        if calls["n"] == 2:
+        if this_call == 2:
             raise psycopg.errors.DeadlockDetected("deadlock detected")
         return result
 
