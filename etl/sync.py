@@ -612,6 +612,8 @@ def _analysed_columns(table: str) -> str:
         return ""
     names = [c.name for c in model.__table__.columns if c.name not in UNPLANNED_COLUMNS]  # type: ignore[attr-defined]
     return f" ({', '.join(names)})"
+
+
 #: A stream that inserted at least this many rows since the last ANALYZE refreshes its tables' statistics.
 ANALYZE_AFTER_INSERTS = 1000
 
