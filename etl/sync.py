@@ -572,9 +572,11 @@ def _write_batch(
         dimensions = resolve_dimensions(session, stream, batch, **where)  # type: ignore[arg-type]
         session.commit()
         result: LoadResult = loader(session, batch, dimensions=dimensions, **where)  # type: ignore[arg-type]
-        for error in errors:
-            session.add(error)
-        run = session.get(SyncRun, ctx.run_id, with_for_update=True)  # last: the lock is held until commit
+        # Fresh rows on every attempt: an object flushed in an aborted transaction would not be inserted again.
+        session.add_all(SyncItemError(**error.model_dump(exclude={"id"})) for error in errors)
+        # Last, and FOR NO KEY UPDATE: the error rows' foreign keys take KEY SHARE locks on the run row, which
+        # a plain FOR UPDATE of the other loader would wait on while holding its own (a deadlock, seen in tests).
+        run = session.get(SyncRun, ctx.run_id, with_for_update={"key_share": True})
         assert run is not None
         run.pages += pages
         run.errors_count += len(errors)

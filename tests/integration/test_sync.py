@@ -257,19 +257,51 @@ def test_a_batch_aborted_as_a_deadlock_is_written_again_and_nothing_is_lost_or_d
     assert "aborted by DeadlockDetected, writing it again" in caplog.text
 
 
+def test_a_batch_retried_after_a_deadlock_keeps_its_item_errors(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    """PostgreSQL aborts the batch when it locks the run row, after its error rows were flushed (as in the
+    deadlock two loaders once ran into): the retry must insert them again."""
+    import psycopg
+    from sqlalchemy.orm import Session as OrmSession
+
+    env.data.malformed_items = {7}
+    fired = threading.Event()
+
+    def abort_once(state) -> None:
+        locks_run = state.is_select and state.statement._for_update_arg is not None
+        has_errors = any(isinstance(o, SyncItemError) for o in state.session.new)
+        if locks_run and has_errors and not fired.is_set():
+            fired.set()
+            state.session.flush()  # the error rows are inserted in the transaction about to be aborted
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+
+    sa.event.listen(OrmSession, "do_orm_execute", abort_once)
+    try:
+        run = run_sync(env.slug, env.source_id, "incremental", batch_size=100)
+    finally:
+        sa.event.remove(OrmSession, "do_orm_execute", abort_once)
+    assert fired.is_set() and "aborted by DeadlockDetected" in caplog.text
+    assert (run.status, run.items_upserted, run.errors_count) == ("partial", 449, 1)
+    with tenant_session(env.slug) as s:
+        errors = s.exec(select(SyncItemError).where(SyncItemError.sync_run_id == run.id)).all()
+    assert [e.source_record_id for e in errors] == ["100007"]
+
+
 def test_a_batch_failing_for_another_reason_is_not_retried(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     import etl.sync as sync_module
 
     calls = {"n": 0}
+    batches: list[str] = []
 
-    def broken(*args, **kwargs):
+    def broken(session, records, **kwargs):
         calls["n"] += 1
+        batches.append(records[0]["source_item_id"])
         raise sa.exc.IntegrityError("INSERT", {}, Exception("violates a constraint"))
 
     monkeypatch.setattr(sync_module, "load_work_items", broken)
     with pytest.raises(sa.exc.IntegrityError):
         run_sync(env.slug, env.source_id, "incremental", batch_size=100)
     assert calls["n"] <= sync_module.LOAD_CONNECTIONS + 1  # the batches in flight, once each
+    assert len(batches) == len(set(batches))  # no batch was written twice
 
 
 def test_a_bulk_load_refreshes_the_planner_statistics(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
