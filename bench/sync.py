@@ -223,7 +223,7 @@ def _load_path(slug: str, rows: int, strategy: str, source_id: int) -> dict[str,
 
     from bench._fake_tracker import FakeTrackerConnector, TrackerData
     from etl.connectors.base import SourceSettings
-    from etl.loader import load_work_items, resolve_dimensions
+    from etl.loader import load_batch
     from etl.sync import LOAD_CONNECTIONS, bulk_allocation_gc
     from models.db import tenant_session
 
@@ -233,9 +233,7 @@ def _load_path(slug: str, rows: int, strategy: str, source_id: int) -> dict[str,
 
     def write(batch: list[Any]) -> None:
         with tenant_session(slug) as session:
-            dimensions = resolve_dimensions(session, "work_items", batch, **where)
-            session.commit()
-            load_work_items(session, batch, strategy=strategy, dimensions=dimensions, **where)  # type: ignore[arg-type]
+            load_batch(session, "work_items", batch, strategy=strategy, **where)  # type: ignore[arg-type]
             session.commit()
 
     timings = {"insert": 0.0, "unchanged": 0.0}
@@ -333,8 +331,7 @@ def run_one(
     timer = Timer()
     real_get_connector = sync_module.get_connector
     sync_module.get_connector = lambda kind, settings: TimedConnector(real_get_connector(kind, settings), timer)  # type: ignore[assignment]
-    sync_module.load_work_items = timer.wrap(sync_module.load_work_items, "load")  # type: ignore[assignment]
-    sync_module.load_pull_requests = timer.wrap(sync_module.load_pull_requests, "load")  # type: ignore[assignment]
+    sync_module.load_batch = timer.wrap(sync_module.load_batch, "load")  # type: ignore[assignment]
     sync_module._call_quietly = timer.wrap(sync_module._call_quietly, "after_load")  # type: ignore[assignment]
     real_prefetch = sync_module.prefetch
     sync_module.prefetch = lambda pages, *a: timed_pages(real_prefetch(pages, *a), timer, "wait")  # type: ignore[assignment]

@@ -436,6 +436,25 @@ def resolve_dimensions(
     return dims
 
 
+def load_batch(
+    session: Session,
+    stream: str,
+    records: Sequence[dict[str, Any]],
+    *,
+    source_id: int,
+    project_id: int,
+    source_type: str,
+    strategy: Strategy = DEFAULT_STRATEGY,
+) -> LoadResult:
+    """One batch as a sync writes it: its sprints and people resolved and committed first (a short
+    transaction under the tenant lock), then its records upserted in a transaction the caller commits."""
+    where = {"source_id": source_id, "project_id": project_id, "source_type": source_type}
+    dimensions = resolve_dimensions(session, stream, records, **where)
+    session.commit()
+    loader = load_work_items if stream == "work_items" else load_pull_requests
+    return loader(session, records, strategy=strategy, dimensions=dimensions, **where)  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------- work items
 def load_work_items(
     session: Session,

@@ -39,7 +39,7 @@ from sqlmodel import Session, select
 from core.crypto import decrypt_secret
 from etl.connectors.base import BaseConnector, SourceError, SourceSettings
 from etl.connectors.registry import get_connector
-from etl.loader import LoadResult, load_pull_requests, load_work_items, resolve_dimensions
+from etl.loader import LoadResult, load_batch
 from models.base import utcnow
 from models.db import public_session, tenant_schema_of, tenant_session
 from models.enums import ProjectRole, SourceStatus, SyncKind, SyncStatus
@@ -566,12 +566,10 @@ def _write_batch(
     """Two transactions: the batch's sprints and people (short, under a tenant lock), then its records,
     item errors and the run's counters together."""
     source = ctx.source
-    loader = load_work_items if stream == "work_items" else load_pull_requests
-    where = {"source_id": source.id or 0, "project_id": source.project_id, "source_type": source.source_type}
     with tenant_session(ctx.tenant_slug) as session:
-        dimensions = resolve_dimensions(session, stream, batch, **where)  # type: ignore[arg-type]
-        session.commit()
-        result: LoadResult = loader(session, batch, dimensions=dimensions, **where)  # type: ignore[arg-type]
+        result = load_batch(
+            session, stream, batch, source_id=source.id or 0, project_id=source.project_id, source_type=source.source_type
+        )
         # Fresh rows on every attempt: an object flushed in an aborted transaction would not be inserted again.
         session.add_all(SyncItemError(**error.model_dump(exclude={"id"})) for error in errors)
         # Last, and FOR NO KEY UPDATE: the error rows' foreign keys take KEY SHARE locks on the run row, which

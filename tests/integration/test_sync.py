@@ -205,9 +205,9 @@ def test_a_second_sync_of_the_same_source_is_skipped(env: Env) -> None:
 
 
 def test_a_sync_that_fails_half_way_still_judges_what_it_loaded(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    import etl.sync as sync_module
+    import etl.loader as loader_module
 
-    real_load = sync_module.load_work_items
+    real_load = loader_module.load_work_items
     calls = {"n": 0}
 
     def load_then_fail(*args, **kwargs):
@@ -216,7 +216,7 @@ def test_a_sync_that_fails_half_way_still_judges_what_it_loaded(env: Env, monkey
             raise sa.exc.OperationalError("INSERT", {}, Exception("the database went away"))
         return real_load(*args, **kwargs)
 
-    monkeypatch.setattr(sync_module, "load_work_items", load_then_fail)
+    monkeypatch.setattr(loader_module, "load_work_items", load_then_fail)
     with pytest.raises(sa.exc.OperationalError):
         run_sync(env.slug, env.source_id, "incremental", batch_size=100)
     loaded = scalar(env.slug, "SELECT count(*) FROM S.work_items")
@@ -232,9 +232,9 @@ def test_a_batch_aborted_as_a_deadlock_is_written_again_and_nothing_is_lost_or_d
     """Two loaders write batches at once; if PostgreSQL aborts one as a deadlock, that batch runs again."""
     import psycopg
 
-    import etl.sync as sync_module
+    import etl.loader as loader_module
 
-    real_load = sync_module.load_work_items
+    real_load = loader_module.load_work_items
     calls = {"n": 0}
 
     lock = threading.Lock()
@@ -248,7 +248,7 @@ def test_a_batch_aborted_as_a_deadlock_is_written_again_and_nothing_is_lost_or_d
             raise psycopg.errors.DeadlockDetected("deadlock detected")
         return result
 
-    monkeypatch.setattr(sync_module, "load_work_items", deadlock_once)
+    monkeypatch.setattr(loader_module, "load_work_items", deadlock_once)
     run = run_sync(env.slug, env.source_id, "incremental", batch_size=100)
     assert run.status == "succeeded"
     assert (run.items_fetched, run.items_upserted, run.errors_count) == (450, 450, 0)
@@ -287,6 +287,7 @@ def test_a_batch_retried_after_a_deadlock_keeps_its_item_errors(env: Env, caplog
 
 
 def test_a_batch_failing_for_another_reason_is_not_retried(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    import etl.loader as loader_module
     import etl.sync as sync_module
 
     calls = {"n": 0}
@@ -297,7 +298,7 @@ def test_a_batch_failing_for_another_reason_is_not_retried(env: Env, monkeypatch
         batches.append(records[0]["source_item_id"])
         raise sa.exc.IntegrityError("INSERT", {}, Exception("violates a constraint"))
 
-    monkeypatch.setattr(sync_module, "load_work_items", broken)
+    monkeypatch.setattr(loader_module, "load_work_items", broken)
     with pytest.raises(sa.exc.IntegrityError):
         run_sync(env.slug, env.source_id, "incremental", batch_size=100)
     assert calls["n"] <= sync_module.LOAD_CONNECTIONS + 1  # the batches in flight, once each
