@@ -39,7 +39,7 @@ from sqlmodel import Session, select
 from core.crypto import decrypt_secret
 from etl.connectors.base import BaseConnector, SourceError, SourceSettings
 from etl.connectors.registry import get_connector
-from etl.loader import LoadResult, load_batch
+from etl.loader import DimensionCache, LoadResult, load_batch
 from models.base import utcnow
 from models.db import public_session, tenant_schema_of, tenant_session
 from models.enums import ProjectRole, SourceStatus, SyncKind, SyncStatus
@@ -201,6 +201,8 @@ class _Context:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Progress last published (fetched + pages), so concurrent loaders never publish it going backwards.
     published: int = -1
+    #: Sprints and people this run already wrote: later batches naming only those skip their transaction.
+    dimensions: DimensionCache = field(default_factory=DimensionCache)
 
 
 def run_sync(
@@ -568,8 +570,9 @@ def _write_batch(
     source = ctx.source
     with tenant_session(ctx.tenant_slug) as session:
         result = load_batch(
-            session, stream, batch, source_id=source.id or 0, project_id=source.project_id, source_type=source.source_type
-        )
+            session, stream, batch, source_id=source.id or 0, project_id=source.project_id, source_type=source.source_type,
+            cache=ctx.dimensions,
+        )  # fmt: skip
         # Fresh rows on every attempt: an object flushed in an aborted transaction would not be inserted again.
         session.add_all(SyncItemError(**error.model_dump(exclude={"id"})) for error in errors)
         # Last, and FOR NO KEY UPDATE: the error rows' foreign keys take KEY SHARE locks on the run row, which

@@ -225,3 +225,77 @@ def test_concurrent_loaders_create_each_sprint_and_person_once(make_tenant) -> N
         assert count(s, "SELECT count(*) FROM S.sprints") == 3
         assert count(s, "SELECT count(*) FROM S.developer_identities") == 4
         assert count(s, "SELECT count(*) FROM S.work_items WHERE sprint_id IS NULL OR assignee_identity_id IS NULL") == 0
+
+
+def _statements(session) -> list[str]:
+    """Every SQL statement the session's engine runs from now on (attach before the first statement)."""
+    seen: list[str] = []
+    sa.event.listen(session.get_bind(), "before_cursor_execute", lambda c, cur, sql, *a: seen.append(" ".join(sql.split())))
+    return seen
+
+
+def test_dimension_cache_skips_known_sprints_and_people_and_writes_new_ones(make_tenant) -> None:
+    from etl.loader import DimensionCache, load_batch
+
+    tenant = make_tenant("dc")
+    where = {"source_id": 1, "project_id": 1, "source_type": "jira"}
+    cache = DimensionCache()
+    with tenant_session(tenant.slug) as s:
+        first = load_batch(s, "work_items", [item(n) for n in range(1, 13)], cache=cache, **where)
+        s.commit()
+        assert first.inserted == 12 and first.sprints_upserted == 3
+        seen = _statements(s)
+        # Same sprints (as the first batch stated them) and people: no lock, no sprint or identity statement.
+        again = load_batch(s, "work_items", [item(n) for n in range(13, 25)], cache=cache, **where)
+        s.commit()
+        assert again.inserted == 12 and again.sprints_upserted == 0
+        assert not [q for q in seen if "advisory" in q or "sprints" in q or "identity_aliases a" in q]
+        # A new sprint, a sprint whose state changed and a new person go to the database; the rest comes from the cache.
+        seen.clear()
+        later = [item(25, sprint_name="Sprint 9", sprint_source_id="9", sprint_history=["Sprint 9"]),
+                 item(26, sprint_state="active"),  # Sprint 3, now active
+                 item(27, assignee_email="new@acme.test", assignee_account_id="acc-new", assignee_name="New")]  # fmt: skip
+        res = load_batch(s, "work_items", later, cache=cache, **where)
+        s.commit()
+        assert res.inserted == 3 and res.sprints_upserted == 2
+        assert any("advisory" in q for q in seen)
+        assert count(s, "SELECT count(*) FROM S.sprints") == 4
+        assert count(s, "SELECT state FROM S.sprints WHERE name = 'Sprint 3'") == "active"
+        assert count(s, "SELECT count(*) FROM S.developer_identities") == 5
+        assert count(s, "SELECT count(*) FROM S.work_items WHERE sprint_id IS NULL OR assignee_identity_id IS NULL") == 0
+        by_cache = count(s, "SELECT count(DISTINCT assignee_identity_id) FROM S.work_items WHERE assignee_email = 'dev1@acme.test'")
+        assert by_cache == 1  # the cached identity is the one the database resolved
+
+
+def test_dimension_cache_honours_a_manual_mapping_made_during_the_sync(make_tenant) -> None:
+    from etl.loader import DimensionCache, load_batch
+
+    tenant = make_tenant("dm")
+    where = {"source_id": 1, "project_id": 1, "source_type": "jira"}
+    cache = DimensionCache()
+    with tenant_session(tenant.slug) as s:
+        load_batch(s, "work_items", [item(n) for n in range(1, 9)], cache=cache, **where)
+        s.commit()
+        schema = tenant_schema_of(s)
+        lead = s.execute(sa.text(f'INSERT INTO "{schema}".developer_identities (display_name) VALUES (\'Lead\') RETURNING id')).scalar_one()
+        add_manual_alias(s, lead, "jira_account", "acc-1")  # an admin maps Dev 1's Jira account to another person
+        s.commit()
+        load_batch(s, "work_items", [item(n) for n in (9, 13)], cache=cache, **where)  # both assigned to acc-1
+        s.commit()
+        owners = s.execute(
+            sa.text(f'SELECT DISTINCT assignee_identity_id FROM "{schema}".work_items WHERE assignee_account_id = \'acc-1\'')
+        ).scalars().all()
+        assert owners == [lead]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_two_batches_in_one_transaction_count_only_their_own_rows(make_tenant, strategy: str) -> None:
+    """The COPY strategy's staging table is emptied by a commit; a second batch before it must not see the first."""
+    tenant = make_tenant("tx")
+    where = {"source_id": 1, "project_id": 1, "source_type": "jira", "strategy": strategy}
+    with tenant_session(tenant.slug) as s:
+        a = load_work_items(s, [item(n) for n in range(1, 6)], **where)
+        b = load_work_items(s, [item(n) for n in range(6, 9)], **where)
+        s.commit()
+        assert (a.inserted, b.inserted, b.received, len(b.touched_work_item_ids)) == (5, 3, 3, 3)
+        assert count(s, "SELECT count(*) FROM S.work_items") == 8
