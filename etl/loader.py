@@ -27,9 +27,11 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 import orjson
@@ -198,17 +200,42 @@ def _instant(value: Any, column: str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+_NONE = type(None)
+_TZINFO = attrgetter("tzinfo")
+_CLEAN = {  # column kind -> the Python types its values may already have (checked per column, in C)
+    "integer": frozenset({int, _NONE}),
+    "double precision": frozenset({float, _NONE}),
+    "boolean": frozenset({bool, _NONE}),
+    "timestamptz": frozenset({datetime, _NONE}),
+    "text": frozenset({str, _NONE}),
+}
+
+
+def _already_clean(kind: str, values: list[Any], limit: int | None) -> bool:
+    """True when a column needs no conversion: one C-level pass over its types (and its text, for NULs and length)."""
+    if not set(map(type, values)) <= _CLEAN[kind]:
+        return False
+    if kind == "text":
+        present = [v for v in values if v]
+        return "\x00" not in "".join(present) and (not limit or max(map(len, present), default=0) <= limit)
+    if kind == "timestamptz":
+        return None not in map(_TZINFO, filter(None, values))
+    return True
+
+
 def _column(spec: _TableSpec, column: str, values: list[Any], json_text: bool = True) -> list[Any]:
     """One column of the batch in its PostgreSQL type (JSON columns as JSON text unless `json_text` is false)."""
     kind = spec.types[column]
+    if kind == "jsonb":
+        return _json_column(values) if json_text else values
+    limit = spec.lengths.get(column)
+    if _already_clean(kind, values, limit):
+        return values
     if kind == "text":
-        limit = spec.lengths.get(column)
         return [
             v if v is None or (type(v) is str and (not limit or len(v) <= limit) and "\x00" not in v) else _text(v, limit)
             for v in values
         ]
-    if kind == "jsonb":
-        return [None if v is None else _dumps(v) for v in values] if json_text else values
     if kind == "integer":
         return [v if v is None or type(v) is int else _number(v, int, column) for v in values]
     if kind == "double precision":
@@ -218,6 +245,17 @@ def _column(spec: _TableSpec, column: str, values: list[Any], json_text: bool = 
     if kind == "timestamptz":
         return [v if v is None or (type(v) is datetime and v.tzinfo is not None) else _instant(v, column) for v in values]
     raise TypeError(f"no conversion for {column} ({kind})")
+
+
+def _json_column(values: list[Any]) -> list[str | None]:
+    """A column's values as JSON text (see `_dumps`), in one pass of orjson when it takes them all."""
+    try:
+        texts = [None if v is None else _orjson_dumps(v, default=_json_default, option=_ORJSON_OPTIONS).decode() for v in values]
+    except (TypeError, orjson.JSONEncodeError):
+        return [None if v is None else _dumps(v) for v in values]
+    if "\\u0000" in "".join(t for t in texts if t):
+        return [None if t is None else _JSON_NUL.sub(r"\1", t) for t in texts]
+    return texts
 
 
 def _columns(spec: _TableSpec, records: Iterable[dict[str, Any]], json_text: bool = True) -> list[list[Any]]:
@@ -236,7 +274,7 @@ def _columns(spec: _TableSpec, records: Iterable[dict[str, Any]], json_text: boo
             continue
         values = [record.get(column) for record in unique]
         default = spec.defaults.get(column)
-        if default is not None:
+        if default is not None and None in values:
             values = [default if v is None else v for v in values]
         columns.append(_column(spec, column, values, json_text))
     return columns
@@ -329,6 +367,7 @@ _JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+_orjson_dumps = orjson.dumps
 
 
 def _dumps(value: Any) -> str:
@@ -436,6 +475,10 @@ class Dimensions:
     manual_aliases: str | None = None  # the cache's view of the manual mappings when the batch was resolved
 
 
+#: How stale a sync's view of the manual identity mappings may get (an admin's mapping applies within this).
+MANUAL_ALIAS_CHECK_SECONDS = 1.0
+
+
 @dataclass
 class DimensionCache:
     """The sprints and people one sync has already written, shared by its loader threads.
@@ -445,12 +488,13 @@ class DimensionCache:
     not yet resolved go through the dimension transaction; a batch naming
     none skips it (its tenant lock, four statements and a commit). Manual
     identity mappings win over automatic ones, so the people are forgotten
-    when the tenant's manual aliases change (one cheap query per batch).
+    when the tenant's manual aliases change (at most one cheap query a second).
     """
 
     sprints: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     people: dict[PersonRef, int] = field(default_factory=dict)
     manual_aliases: str | None = None
+    checked_at: float = float("-inf")
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def split(
@@ -494,7 +538,11 @@ class DimensionCache:
                     self.people[ref] = identity_id
 
     def check_manual_aliases(self, session: Session) -> None:
-        """Forget the people when a manual mapping was added or changed since the last batch."""
+        """Forget the people when a manual mapping was added or changed (looked at once a second at most)."""
+        now = time.monotonic()
+        if now - self.checked_at < MANUAL_ALIAS_CHECK_SECONDS:
+            return
+        self.checked_at = now
         schema = tenant_schema_of(session)
         signature = session.execute(
             sa.text(
@@ -509,8 +557,18 @@ class DimensionCache:
                 self.manual_aliases = signature
 
 
-def _assignee(source_type: str, record: dict[str, Any]) -> PersonRef | None:
-    return person(source_type, record.get("assignee_account_id"), record.get("assignee_email"), record.get("assignee_name"))
+def _assignee_fields(record: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return (record.get("assignee_account_id"), record.get("assignee_email"), record.get("assignee_name"))
+
+
+def _assignees(source_type: str, records: Sequence[dict[str, Any]]) -> dict[tuple[Any, Any, Any], PersonRef | None]:
+    """Each distinct assignee of a batch (a dozen for 1,000 items) as a PersonRef, by its raw fields."""
+    refs: dict[tuple[Any, Any, Any], PersonRef | None] = {}
+    for record in records:
+        fields = _assignee_fields(record)
+        if fields not in refs:
+            refs[fields] = person(source_type, *fields)
+    return refs
 
 
 def _pr_people(source_type: str, record: dict[str, Any]) -> list[PersonRef]:
@@ -545,7 +603,7 @@ def resolve_dimensions(
         return Dimensions()
     sprints = _batch_sprints(records) if stream == "work_items" else {}
     if stream == "work_items":
-        refs = [ref for ref in (_assignee(source_type, r) for r in records) if ref is not None and ref.key]
+        refs = [ref for ref in _assignees(source_type, records).values() if ref is not None and ref.key]
     else:
         refs = [ref for r in records for ref in _pr_people(source_type, r) if ref.key]
     known = Dimensions()
@@ -617,6 +675,9 @@ def load_work_items(
         )
     result.sprints_upserted = dimensions.sprints_upserted
     sprint_ids, identities = dimensions.sprint_ids, dimensions.identities
+    assignee_ids = {
+        fields: identities.get(ref.key) if ref and ref.key else None for fields, ref in _assignees(source_type, records).items()
+    }
     enriched: list[dict[str, Any]] = []
     for record in records:
         row: dict[str, Any] = dict(record)
@@ -625,8 +686,7 @@ def load_work_items(
         row["source_type"] = source_type
         sprint_name = (row.get("sprint_name") or "")[:200]
         row["sprint_id"] = sprint_ids.get(sprint_name) if sprint_name else None
-        ref = _assignee(source_type, row)
-        row["assignee_identity_id"] = identities.get(ref.key) if ref and ref.key else None
+        row["assignee_identity_id"] = assignee_ids[_assignee_fields(record)]
         enriched.append(row)
     distinct, returned = _upsert(
         session, WORK_ITEMS, enriched, strategy, returning_extra=", t.sprint_id, t.item_key, t.pr_links"

@@ -267,9 +267,11 @@ def test_dimension_cache_skips_known_sprints_and_people_and_writes_new_ones(make
         assert by_cache == 1  # the cached identity is the one the database resolved
 
 
-def test_dimension_cache_honours_a_manual_mapping_made_during_the_sync(make_tenant) -> None:
+def test_dimension_cache_honours_a_manual_mapping_made_during_the_sync(make_tenant, monkeypatch) -> None:
+    import etl.loader
     from etl.loader import DimensionCache, load_batch
 
+    monkeypatch.setattr(etl.loader, "MANUAL_ALIAS_CHECK_SECONDS", 0.0)  # in production: within a second
     tenant = make_tenant("dm")
     where = {"source_id": 1, "project_id": 1, "source_type": "jira"}
     cache = DimensionCache()
