@@ -5,7 +5,8 @@ nested `fields`, `status.statusCategory`, avatar and `self` URLs, custom field
 ids, `changelog.histories`. Paging is the real one: Cloud `/rest/api/3/search/jql`
 with an opaque `nextPageToken` and `isLast`, Server `/rest/api/2/search` with
 `startAt`/`maxResults`/`total`; the search truncates changelogs longer than
-`changelog_limit` and `/rest/api/3/issue/{id}/changelog` pages the rest.
+`changelog_limit`; `/rest/api/3/changelog/bulkfetch` (Cloud, many issues at once) and
+`/rest/api/3/issue/{id}/changelog` page the rest.
 
 Issues are generated lazily from (seed, index), so `generate_dataset(size=100_000)`
 is instant; the sorted `updated` index is built on the first search (about a
@@ -153,6 +154,8 @@ class JiraDataset:
     time_zone: str = "America/Los_Angeles"
     changelog_limit: int = 20
     project_id: str = "10000"
+    #: Cloud's POST /rest/api/3/changelog/bulkfetch; False: a site answering 404 there (the connector falls back).
+    bulk_changelog: bool = True
 
     def __post_init__(self) -> None:
         if self.start is None:
@@ -1140,6 +1143,58 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
             except JqlError as exc:
                 return error(400, str(exc))
             return {"count": len(selected)}
+
+        @app.post("/rest/api/3/changelog/bulkfetch")
+        async def bulk_changelogs(request: Request) -> Any:
+            """Changelogs of up to 1,000 issues, oldest entry first (then smallest issue id), paged by token:
+            {"issueChangeLogs": [{"issueId", "changeHistories"}], "nextPageToken"}; fieldIds (<= 10) keeps the
+            entries changing those fields."""
+            if not dataset.bulk_changelog:
+                return error(404, "null for uri: /rest/api/3/changelog/bulkfetch")
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            wanted = body.get("issueIdsOrKeys") if isinstance(body, dict) else None
+            if not isinstance(wanted, list) or not wanted:
+                return error(400, "issueIdsOrKeys must contain at least one issue ID or key.")
+            if len(wanted) > 1000:
+                return error(400, "The maximum number of issues that can be requested is 1000.")
+            field_ids = body.get("fieldIds") or []
+            if not isinstance(field_ids, list) or len(field_ids) > 10:
+                return error(400, "The maximum number of field IDs is 10.")
+            page_size = max(1, min(int(body.get("maxResults") or 1000), 10000))
+            offset = 0
+            if body.get("nextPageToken"):
+                try:
+                    offset = int(json.loads(base64.urlsafe_b64decode(str(body["nextPageToken"])))["o"])
+                except (ValueError, KeyError, TypeError):
+                    return error(400, "The nextPageToken is invalid.")
+            entries: list[tuple[datetime, int, int, dict[str, Any]]] = []
+            for key in dict.fromkeys(str(k) for k in wanted):
+                index = dataset.index_of(key)
+                if index is None:
+                    continue  # issues that do not exist or the user cannot see are left out
+                full = dataset.issue(index)
+                for n, history in enumerate(full["changelog"]["histories"]):
+                    if field_ids:
+                        items = [i for i in history.get("items", []) if i.get("fieldId") in field_ids]
+                        if not items:
+                            continue
+                        history = {**history, "items": items}
+                    created = datetime.strptime(history["created"], "%Y-%m-%dT%H:%M:%S.%f%z")
+                    entries.append((created, int(full["id"]), n, history))
+            entries.sort(key=lambda e: (e[0], e[1], e[2]))
+            page = entries[offset : offset + page_size]
+            grouped: dict[int, list[dict[str, Any]]] = {}
+            for _, issue_id, _, history in page:
+                grouped.setdefault(issue_id, []).append(history)
+            out: dict[str, Any] = {
+                "issueChangeLogs": [{"issueId": str(i), "changeHistories": h} for i, h in grouped.items()]
+            }
+            if offset + page_size < len(entries):
+                out["nextPageToken"] = base64.urlsafe_b64encode(json.dumps({"o": offset + page_size}).encode()).decode()
+            return render(out, request)
 
         @app.api_route("/rest/api/2/search", methods=["GET", "POST"])
         @app.api_route("/rest/api/3/search", methods=["GET", "POST"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -118,9 +119,49 @@ def test_truncated_changelogs_are_completed(site: Site) -> None:
         got = by_id[full["id"]]["changelog"]
         assert got["total"] == len(got["histories"]) == len(full["changelog"]["histories"])
     follow_up = (
-        "/changelog" if site.deployment == "cloud" else f"/rest/api/2/issue/{site.dataset.issue(long_ones[0])['id']}"
+        "/changelog/bulkfetch"
+        if site.deployment == "cloud"
+        else f"/rest/api/2/issue/{site.dataset.issue(long_ones[0])['id']}"
     )
     assert any(p.endswith(follow_up) for p in site.controls.paths_seen)
+
+
+def _long_changelogs(site: Site) -> list[int]:
+    return [i for i in range(site.dataset.size) if len(site.dataset.issue(i)["changelog"]["histories"]) > site.dataset.changelog_limit]
+
+
+def test_cloud_bulk_changelogs_are_read_across_pages_in_order(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One bulk request per search page; its entries (oldest first, all issues mixed) are paged by token."""
+    if site.deployment != "cloud":
+        pytest.skip("the bulk changelog API is Cloud's")
+    import etl.connectors.jira as jira_module
+
+    monkeypatch.setattr(jira_module, "BULK_CHANGELOG_PAGE_SIZE", 7)  # an issue's entries split over pages
+    site.controls.paths_seen.clear()
+    by_id = {r["id"]: r for r in _extract(site.connector())}
+    for index in _long_changelogs(site):
+        full = site.dataset.issue(index)
+        assert [h["id"] for h in by_id[full["id"]]["changelog"]["histories"]] == [h["id"] for h in full["changelog"]["histories"]]
+    bulk = [p for p in site.controls.paths_seen if p.endswith("/changelog/bulkfetch")]
+    assert len(bulk) > len({i // 100 for i in _long_changelogs(site)})  # several pages per request
+    assert not [p for p in site.controls.paths_seen if re.search(r"/issue/\d+/changelog$", p)]
+
+
+def test_a_cloud_site_without_the_bulk_api_completes_changelogs_per_issue(site: Site) -> None:
+    if site.deployment != "cloud":
+        pytest.skip("the bulk changelog API is Cloud's")
+    site.dataset.bulk_changelog = False
+    try:
+        site.controls.paths_seen.clear()
+        connector = site.connector(config_json={"deployment": "auto", "max_workers": 1})
+        by_id = {r["id"]: r for r in _extract(connector)}
+        for index in _long_changelogs(site):
+            full = site.dataset.issue(index)
+            assert [h["id"] for h in by_id[full["id"]]["changelog"]["histories"]] == [h["id"] for h in full["changelog"]["histories"]]
+        assert [p for p in site.controls.paths_seen if p.endswith("/changelog/bulkfetch")] == ["/rest/api/3/changelog/bulkfetch"]
+        assert len([p for p in site.controls.paths_seen if re.search(r"/issue/\d+/changelog$", p)]) >= len(_long_changelogs(site))
+    finally:
+        site.dataset.bulk_changelog = True
 
 
 def test_incremental_extract_sees_only_changes(site: Site) -> None:
@@ -247,7 +288,11 @@ def test_a_failed_changelog_request_fails_the_extract(site: Site, monkeypatch: p
     def unavailable(issue: dict) -> dict:
         raise SourceUnavailable(f"changelog of {issue['key']}: the site answered 503 three times")
 
+    def bulk_unavailable(ids: list) -> dict:
+        raise SourceUnavailable(f"changelogs of {len(ids)} issues: the site answered 503 three times")
+
     monkeypatch.setattr(connector, "_complete_changelog", unavailable)
+    monkeypatch.setattr(connector, "_bulk_histories", bulk_unavailable)
     with pytest.raises(SourceUnavailable, match="answered 503"):
         _extract(connector)
     connector.close()
