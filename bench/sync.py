@@ -7,7 +7,7 @@ at zero latency by a third process, and reports:
 - end-to-end records/s (items + PRs, through run_sync: HTTP, normalise, load,
   compliance and metrics after load) and items/s for the Jira stream alone;
 - rows/s of the load path alone (etl.loader on pre-normalised batches of
-  1,000), for each way of shipping a batch (typed arrays, JSONB recordset, COPY staging),
+  1,000, 20,000 rows whatever N), for each way of shipping a batch (binary COPY staging, typed arrays, JSONB recordset),
   on insert and on an unchanged re-load;
 - the share of wall time the sync thread waits for the tool's next page
   (what the 3-page prefetch does not hide) versus our own code (normalise,
@@ -216,6 +216,8 @@ class TimedConnector:
 
 
 # --------------------------------------------------------------------------- one size
+#: Rows of the load-path measurement, whatever N (its own source in the same database, after the syncs).
+LOAD_PATH_ROWS = 20_000
 #: Batches of the load-path measurement normalised ahead of the clock at a time (10,000 rows, ~40 MB).
 LOAD_PATH_GROUP = 10
 
@@ -388,9 +390,9 @@ def run_one(
         from etl.loader import STRATEGIES
 
         load_paths = {
-            strategy: _load_path("bench", min(size, 20_000), strategy, 9001 + n) for n, strategy in enumerate(STRATEGIES)
+            strategy: _load_path("bench", LOAD_PATH_ROWS, strategy, 9001 + n) for n, strategy in enumerate(STRATEGIES)
         }
-        copy_ceiling = _copy_ceiling("bench", min(size, 20_000), 9100)
+        copy_ceiling = _copy_ceiling("bench", LOAD_PATH_ROWS, 9100)
     rss_mb = _peak_rss_mb()
     return {
         "size": size,

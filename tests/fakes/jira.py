@@ -795,6 +795,22 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
         return text
 
     changelog_json_cache: dict[tuple[int, str, str, int, int], str] = {}
+    entries_cache: dict[int, list[tuple[datetime, int, int, str]]] = {}
+
+    def changelog_entries(index: int) -> list[tuple[datetime, int, int, str]]:
+        """(created, issue id, position, history JSON) of an issue's whole changelog, for the bulk API (cached)."""
+        generated = dataset.is_generated(index)
+        cached = entries_cache.get(index) if generated else None
+        if cached is not None:
+            return cached
+        full = dataset.issue(index)
+        entries = [
+            (datetime.strptime(h["created"], "%Y-%m-%dT%H:%M:%S.%f%z"), int(full["id"]), n, json.dumps(h, separators=(",", ":")))
+            for n, h in enumerate(full["changelog"]["histories"])
+        ]
+        if generated:
+            entries_cache[index] = entries
+        return entries
 
     def changelog_page_json(index: int, issue_id: str, version: str, start: int, max_results: int) -> str:
         """One page of `/issue/{id}/changelog` as JSON with the {base} placeholder (cached like search results)."""
@@ -830,6 +846,7 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
             full = dataset.issue(index)
             total = len(full["changelog"]["histories"])
             if total > dataset.changelog_limit:
+                changelog_entries(index)
                 for start in range(0, total, 100):
                     changelog_page_json(index, str(full["id"]), "3", start, 100)
 
@@ -1170,31 +1187,31 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
                     offset = int(json.loads(base64.urlsafe_b64decode(str(body["nextPageToken"])))["o"])
                 except (ValueError, KeyError, TypeError):
                     return error(400, "The nextPageToken is invalid.")
-            entries: list[tuple[datetime, int, int, dict[str, Any]]] = []
+            entries: list[tuple[datetime, int, int, str]] = []
             for key in dict.fromkeys(str(k) for k in wanted):
                 index = dataset.index_of(key)
                 if index is None:
                     continue  # issues that do not exist or the user cannot see are left out
-                full = dataset.issue(index)
-                for n, history in enumerate(full["changelog"]["histories"]):
-                    if field_ids:
-                        items = [i for i in history.get("items", []) if i.get("fieldId") in field_ids]
-                        if not items:
-                            continue
-                        history = {**history, "items": items}
-                    created = datetime.strptime(history["created"], "%Y-%m-%dT%H:%M:%S.%f%z")
-                    entries.append((created, int(full["id"]), n, history))
+                if not field_ids:
+                    entries.extend(changelog_entries(index))
+                    continue
+                for created, issue_id, n, text in changelog_entries(index):
+                    history = json.loads(text)
+                    items = [i for i in history.get("items", []) if i.get("fieldId") in field_ids]
+                    if items:
+                        entries.append((created, issue_id, n, json.dumps({**history, "items": items}, separators=(",", ":"))))
             entries.sort(key=lambda e: (e[0], e[1], e[2]))
             page = entries[offset : offset + page_size]
-            grouped: dict[int, list[dict[str, Any]]] = {}
-            for _, issue_id, _, history in page:
-                grouped.setdefault(issue_id, []).append(history)
-            out: dict[str, Any] = {
-                "issueChangeLogs": [{"issueId": str(i), "changeHistories": h} for i, h in grouped.items()]
-            }
+            grouped: dict[int, list[str]] = {}
+            for _, issue_id, _, text in page:
+                grouped.setdefault(issue_id, []).append(text)
+            logs = ",".join(f'{{"issueId":"{i}","changeHistories":[{",".join(h)}]}}' for i, h in grouped.items())
+            token = ""
             if offset + page_size < len(entries):
-                out["nextPageToken"] = base64.urlsafe_b64encode(json.dumps({"o": offset + page_size}).encode()).decode()
-            return render(out, request)
+                token = base64.urlsafe_b64encode(json.dumps({"o": offset + page_size}).encode()).decode()
+                token = f',"nextPageToken":"{token}"'
+            text = '{"issueChangeLogs":[' + logs + "]" + token + "}"
+            return Response(text.replace("{base}", base_of(request)), media_type="application/json")
 
         @app.api_route("/rest/api/2/search", methods=["GET", "POST"])
         @app.api_route("/rest/api/3/search", methods=["GET", "POST"])

@@ -320,3 +320,24 @@ def test_search_asks_only_for_the_fields_it_reads_and_normalises_as_with_every_f
     assert len(kept) == site.dataset.size and kept == everything
     raw = _extract(narrow)[0]
     assert "reporter" not in raw["fields"] and "customfield_10016" in raw["fields"]
+
+
+def test_fake_bulk_changelog_api_filters_fields_and_refuses_bad_requests(site: Site) -> None:
+    """The fake answers as Jira Cloud documents: fieldIds keeps the entries changing those fields; limits give 400."""
+    if site.deployment != "cloud":
+        pytest.skip("the bulk changelog API is Cloud's")
+    import httpx
+
+    index = _long_changelogs(site)[0]
+    issue_id = site.dataset.issue(index)["id"]
+    auth = (site.dataset.api_user_email, site.dataset.token)
+    with httpx.Client(base_url=site.url, auth=auth) as client:
+        url = "/rest/api/3/changelog/bulkfetch"
+        everything = client.post(url, json={"issueIdsOrKeys": [issue_id]}).json()
+        statuses = client.post(url, json={"issueIdsOrKeys": [issue_id], "fieldIds": ["status"]}).json()
+        assert [log["issueId"] for log in everything["issueChangeLogs"]] == [issue_id]
+        kept = statuses["issueChangeLogs"][0]["changeHistories"]
+        assert kept and all(item["fieldId"] == "status" for h in kept for item in h["items"])
+        assert len(kept) < len(everything["issueChangeLogs"][0]["changeHistories"])
+        assert client.post(url, json={"issueIdsOrKeys": []}).status_code == 400
+        assert client.post(url, json={"issueIdsOrKeys": [str(n) for n in range(1001)]}).status_code == 400
