@@ -83,7 +83,7 @@ class WorkItem(SQLModel, table=True):
         # PR links by URL (etl/loader.py); fastupdate off keeps probes fast right after bulk loads.
         sa.Index(
             "ix_work_items_pr_links", "pr_links", postgresql_using="gin",
-            postgresql_ops={"pr_links": "jsonb_path_ops"}, postgresql_with={"fastupdate": "off"},
+            postgresql_ops={"pr_links": "jsonb_ops"}, postgresql_with={"fastupdate": "off"},
         ),
         # Half of each page kept free so verdict and sync rewrites are HOT updates (migration t0002).
         {"schema": TENANT, "postgresql_with": {"fillfactor": 50}},
@@ -159,7 +159,7 @@ class PullRequest(SQLModel, table=True):
         # PR <-> item links by key and URL (etl/loader.py); fastupdate off, see above.
         sa.Index(
             "ix_pull_requests_linked_keys", "linked_keys", postgresql_using="gin",
-            postgresql_ops={"linked_keys": "jsonb_path_ops"}, postgresql_with={"fastupdate": "off"},
+            postgresql_ops={"linked_keys": "jsonb_ops"}, postgresql_with={"fastupdate": "off"},
         ),
         sa.Index("ix_pull_requests_url", "url"),
         {"schema": TENANT},

@@ -184,6 +184,12 @@ def test_pull_requests_link_to_items_in_either_load_order(make_tenant) -> None:
         assert res.touched_work_item_ids  # PROJ-2 is re-evaluated
         res = load_pull_requests(s, [pr(2, ["PROJ-2"])], source_id=2, project_id=1, source_type="github")
         assert (res.updated, res.links_created) == (0, 0)
+        # A PR arriving after an item that lists its URL is linked from the PR's side.
+        load_work_items(s, [item(5, pr_links=["https://github.test/acme/api/pull/5"])], source_id=1, project_id=1, source_type="jira")
+        res = load_pull_requests(s, [pr(5, [])], source_id=2, project_id=1, source_type="github")
+        s.commit()
+        assert res.links_created == 1
+        assert count(s, "SELECT link_source FROM S.work_item_pull_requests l JOIN S.pull_requests p ON p.id = l.pull_request_id WHERE p.number = 5") == "tool"
 
 
 def test_batch_json_matches_the_standard_library_and_survives_odd_values() -> None:
