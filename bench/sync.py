@@ -231,7 +231,7 @@ def _load_path(slug: str, rows: int, strategy: str, source_id: int) -> dict[str,
     from bench._fake_tracker import FakeTrackerConnector, TrackerData
     from etl.connectors.base import SourceSettings
     from etl.loader import DimensionCache, load_batch
-    from etl.sync import LOAD_CONNECTIONS, bulk_allocation_gc
+    from etl.sync import BATCH_SIZE, LOAD_CONNECTIONS, bulk_allocation_gc
     from models.db import tenant_session
 
     data = TrackerData(size=rows, seed=3)
@@ -251,10 +251,10 @@ def _load_path(slug: str, rows: int, strategy: str, source_id: int) -> dict[str,
             cache = DimensionCache()  # each phase stands for one sync
             # LOAD_PATH_GROUP batches normalised before the clock starts (memory stays bounded), then written
             # as the sync hands them off: each loader takes the next batch as soon as it is free.
-            for group in range(0, rows, 1000 * LOAD_PATH_GROUP):
+            for group in range(0, rows, BATCH_SIZE * LOAD_PATH_GROUP):
                 batches = [
-                    [normaliser.normalize_work_item(data.item(i)) for i in range(first, min(rows, first + 1000))]
-                    for first in range(group, min(rows, group + 1000 * LOAD_PATH_GROUP), 1000)
+                    [normaliser.normalize_work_item(data.item(i)) for i in range(first, min(rows, first + BATCH_SIZE))]
+                    for first in range(group, min(rows, group + BATCH_SIZE * LOAD_PATH_GROUP), BATCH_SIZE)
                 ]
                 started = time.perf_counter()
                 list(pool.map(write, batches))

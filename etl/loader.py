@@ -249,11 +249,11 @@ def _column(spec: _TableSpec, column: str, values: list[Any], json_text: bool = 
 
 def _json_column(values: list[Any]) -> list[str | None]:
     """A column's values as JSON text (see `_dumps`), in one pass of orjson when it takes them all."""
-    try:
-        texts = [None if v is None else _orjson_dumps(v, default=_json_default, option=_ORJSON_OPTIONS).decode() for v in values]
+    try:  # orjson writes datetimes itself; sets, tuples, odd keys and huge integers take the slow path
+        texts = [None if v is None else _orjson_dumps(v).decode() for v in values]
     except (TypeError, orjson.JSONEncodeError):
         return [None if v is None else _dumps(v) for v in values]
-    if "\\u0000" in "".join(t for t in texts if t):
+    if "\\u0000" in "".join(filter(None, texts)):
         return [None if t is None else _JSON_NUL.sub(r"\1", t) for t in texts]
     return texts
 
@@ -386,7 +386,12 @@ def _dumps(value: Any) -> str:
 
 def _no_jit(session: Session) -> None:
     """JIT compiling the per-row probe plans costs more than running them (this transaction only)."""
-    session.execute(sa.text("SET LOCAL jit = off"))
+    _driver(session).execute("SET LOCAL jit = off")
+
+
+def _driver(session: Session) -> Any:
+    """The session's psycopg connection, in its transaction: for statements too simple for SQLAlchemy's overhead."""
+    return session.connection().connection.driver_connection
 
 
 # --------------------------------------------------------------------------- sprints
@@ -684,8 +689,9 @@ def load_work_items(
         row["assignee_identity_id"] = assignee_ids[_assignee_fields(record)]
         enriched.append(row)
     distinct, returned = _upsert(
-        session, WORK_ITEMS, enriched, strategy, returning_extra=", t.sprint_id, t.item_key, t.pr_links"
-    )
+        session, WORK_ITEMS, enriched, strategy,
+        returning_extra=", t.sprint_id, t.item_key, NULLIF(t.pr_links, '[]'::jsonb) AS pr_links",  # [] is not parsed
+    )  # fmt: skip
     inserted = sum(1 for r in returned if r.inserted)
     result.inserted = inserted
     result.updated = len(returned) - inserted
@@ -713,12 +719,12 @@ def _link_items_to_prs(session: Session, changed: Sequence[sa.Row], project_id: 
     keys = sorted({r.item_key for r in changed if r.item_key})
     urls = sorted({u for r in changed for u in (r.pr_links or []) if isinstance(u, str)})
     created = 0
-    if (keys or urls) and not session.execute(
-        sa.text(f'SELECT EXISTS (SELECT 1 FROM "{schema}".pull_requests WHERE project_id = :p)'), {"p": project_id}
-    ).scalar_one():
+    if (keys or urls) and not _driver(session).execute(
+        f'SELECT EXISTS (SELECT 1 FROM "{schema}".pull_requests WHERE project_id = %s)', (project_id,)
+    ).fetchone()[0]:
         return 0  # no PR to link to yet (a tracker's first backfill): skip the 1,000-key probe (~5 ms per batch)
     if keys:
-        session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        _driver(session).execute("SET LOCAL enable_seqscan = off")
         created += session.execute(
             sa.text(
                 f"""WITH cand AS MATERIALIZED (
@@ -735,7 +741,7 @@ def _link_items_to_prs(session: Session, changed: Sequence[sa.Row], project_id: 
             ),
             {"keys": keys, "ids": ids},
         ).rowcount or 0
-        session.execute(sa.text("SET LOCAL enable_seqscan = on"))
+        _driver(session).execute("SET LOCAL enable_seqscan = on")
     if urls:
         created += session.execute(
             sa.text(
@@ -839,7 +845,7 @@ def _link_prs_to_items(session: Session, changed: Sequence[sa.Row]) -> tuple[int
     urls = sorted({r.url for r in changed if r.url})
     by_url = 0
     if urls:
-        session.execute(sa.text("SET LOCAL enable_seqscan = off"))  # GIN bitmap scan, see _link_items_to_prs
+        _driver(session).execute("SET LOCAL enable_seqscan = off")  # GIN bitmap scan, see _link_items_to_prs
         by_url = session.execute(
             sa.text(
                 f"""WITH cand AS MATERIALIZED (
@@ -856,7 +862,7 @@ def _link_prs_to_items(session: Session, changed: Sequence[sa.Row]) -> tuple[int
             ),
             {"urls": urls, "ids": pr_ids},
         ).rowcount or 0
-        session.execute(sa.text("SET LOCAL enable_seqscan = on"))
+        _driver(session).execute("SET LOCAL enable_seqscan = on")
     touched = session.execute(
         sa.text(
             f"""SELECT DISTINCT wi.id, wi.sprint_id FROM "{schema}".work_item_pull_requests l
