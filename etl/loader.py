@@ -544,13 +544,11 @@ class DimensionCache:
             return
         self.checked_at = now
         schema = tenant_schema_of(session)
-        signature = session.execute(
-            sa.text(
-                f"""SELECT count(*) || ':' || coalesce(md5(string_agg(alias_type || '/' || alias_value || '=' || identity_id,
-                                                                     ',' ORDER BY id)), '')
-                    FROM "{schema}".identity_aliases WHERE source = 'manual'"""
-            )
-        ).scalar_one()
+        signature = _driver(session).execute(
+            f"""SELECT count(*) || ':' || coalesce(md5(string_agg(alias_type || '/' || alias_value || '=' || identity_id,
+                                                                 ',' ORDER BY id)), '')
+                FROM "{schema}".identity_aliases WHERE source = 'manual'"""
+        ).fetchone()[0]
         with self.lock:
             if signature != self.manual_aliases:
                 self.people.clear()
@@ -641,9 +639,10 @@ def load_batch(
     a transaction the caller commits."""
     where = {"source_id": source_id, "project_id": project_id, "source_type": source_type}
     dimensions = resolve_dimensions(session, stream, records, cache=cache, **where)
-    session.commit()
-    if cache is not None:
-        cache.remember(dimensions)
+    if not dimensions.from_cache:  # nothing written (at most the manual-mapping check): one transaction
+        session.commit()
+        if cache is not None:
+            cache.remember(dimensions)
     loader = load_work_items if stream == "work_items" else load_pull_requests
     return loader(session, records, strategy=strategy, dimensions=dimensions, **where)  # type: ignore[arg-type]
 
