@@ -277,7 +277,7 @@ def _copy_text(value: Any) -> str:
 
 def _copy_ceiling(slug: str, rows: int, source_id: int) -> int:
     """rows/s of a plain COPY of the same rows into work_items, BATCH_SIZE per transaction on LOAD_CONNECTIONS
-    connections: what PostgreSQL itself takes to store them (heap, 8 indexes, compressed payloads, WAL), with
+    connections: what PostgreSQL itself takes to store them (heap, 7 indexes, compressed payloads, WAL), with
     no upsert and no Python per row (the COPY text is built before the clock starts)."""
     from concurrent.futures import ThreadPoolExecutor
 

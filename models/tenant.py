@@ -79,7 +79,6 @@ class WorkItem(SQLModel, table=True):
         sa.Index("ix_work_items_project_status", "project_id", "status_category"),
         sa.Index("ix_work_items_item_key", "item_key"),
         sa.Index("ix_work_items_assignee", "assignee_identity_id"),
-        sa.Index("ix_work_items_updated", "source_id", "updated_at_source"),
         # PR links by URL (etl/loader.py); fastupdate off keeps probes fast right after bulk loads.
         sa.Index(
             "ix_work_items_pr_links", "pr_links", postgresql_using="gin",
