@@ -104,11 +104,11 @@ class WorkItem(SQLModel, table=True):
     parent_source_id: str | None = Field(default=None, max_length=100)
     labels: list[str] = json_field(list)
     # Sprint: resolved to tenant.sprints; sprint_history lists every sprint the item was in.
-    sprint_id: int | None = Field(default=None, foreign_key="tenant.sprints.id")
+    sprint_id: int | None = Field(default=None)  # sprints.id, kept by etl/loader.py (no per-row key: t0006)
     sprint_name: str | None = Field(default=None, max_length=200)
     sprint_history: list[str] = json_field(list)
     # People
-    assignee_identity_id: int | None = Field(default=None, foreign_key="tenant.developer_identities.id")
+    assignee_identity_id: int | None = Field(default=None)  # developer_identities.id, kept by etl/loader.py (t0006)
     assignee_name: str | None = Field(default=None, max_length=200)
     assignee_email: str | None = Field(default=None, max_length=320)
     assignee_account_id: str | None = Field(default=None, max_length=200)
@@ -176,7 +176,7 @@ class PullRequest(SQLModel, table=True):
     url: str | None = Field(default=None, max_length=1000)
     state: str = Field(default="open", max_length=20)  # open, merged, closed
     is_draft: bool = Field(default=False)
-    author_identity_id: int | None = Field(default=None, foreign_key="tenant.developer_identities.id")
+    author_identity_id: int | None = Field(default=None)  # developer_identities.id, kept by etl/loader.py (t0006)
     author_login: str | None = Field(default=None, max_length=200)
     author_email: str | None = Field(default=None, max_length=320)
     source_branch: str | None = Field(default=None, max_length=500)

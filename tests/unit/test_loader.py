@@ -307,3 +307,34 @@ def test_two_batches_in_one_transaction_count_only_their_own_rows(make_tenant, s
         s.commit()
         assert (a.inserted, b.inserted, b.received, len(b.touched_work_item_ids)) == (5, 3, 3, 3)
         assert count(s, "SELECT count(*) FROM S.work_items") == 8
+
+
+def test_loads_leave_no_dangling_sprint_or_person_reference(make_tenant) -> None:
+    """The loader owns these references (no per-row foreign keys, migration t0006): every id it writes exists."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from etl.loader import DimensionCache, load_batch
+
+    tenant = make_tenant("rf")
+    cache = DimensionCache()
+
+    def write(args: tuple[str, list[dict[str, Any]]]) -> None:
+        stream, batch = args
+        with tenant_session(tenant.slug) as s:
+            source = (1, "jira") if stream == "work_items" else (2, "github")
+            load_batch(s, stream, batch, source_id=source[0], project_id=1, source_type=source[1], cache=cache)
+            s.commit()
+
+    batches = [("work_items", [item(n, sprint_name=f"Sprint {n // 7}") for n in range(k * 40 + 1, k * 40 + 41)]) for k in range(6)]
+    batches += [("pull_requests", [pr(n, [f"PROJ-{n}"]) for n in range(k * 30 + 1, k * 30 + 31)]) for k in range(4)]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(write, batches))
+    with tenant_session(tenant.slug) as s:
+        assert count(s, "SELECT count(*) FROM S.work_items") == 240 and count(s, "SELECT count(*) FROM S.pull_requests") == 120
+        dangling = """SELECT (SELECT count(*) FROM S.work_items w WHERE w.sprint_id IS NULL
+                               OR NOT EXISTS (SELECT 1 FROM S.sprints x WHERE x.id = w.sprint_id))
+                           + (SELECT count(*) FROM S.work_items w WHERE w.assignee_identity_id IS NULL
+                               OR NOT EXISTS (SELECT 1 FROM S.developer_identities d WHERE d.id = w.assignee_identity_id))
+                           + (SELECT count(*) FROM S.pull_requests p WHERE p.author_identity_id IS NULL
+                               OR NOT EXISTS (SELECT 1 FROM S.developer_identities d WHERE d.id = p.author_identity_id))"""
+        assert count(s, dangling) == 0
