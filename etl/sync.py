@@ -144,6 +144,38 @@ def source_lock(tenant_slug: str, source_id: int, *, wait_seconds: float = 0.0) 
                 client.delete(key)
 
 
+# --------------------------------------------------------------------------- memory
+#: glibc's malloc settings for a process that syncs (mallopt parameters M_ARENA_MAX and M_MMAP_THRESHOLD).
+MALLOC_ARENA_MAX = 2
+MALLOC_MMAP_THRESHOLD = 128 * 1024
+_allocator_tuned = False
+
+
+def tune_allocator() -> bool:
+    """Keep a syncing process's memory flat under glibc's malloc; True when applied (once per process).
+
+    A sync decodes half-megabyte pages in several threads at once. By default
+    glibc gives each thread its own arena and raises its mmap threshold after
+    the first large free, so page buffers land in per-thread heaps that fill
+    with holes: extracting 50,000 Jira issues, resident memory kept growing,
+    149 -> 194 MB between the 6,000th and the 45,000th issue. Two arenas and a
+    fixed 128 KB threshold (big buffers mapped and unmapped, as before the
+    first free) held it at 135-150 MB. Elsewhere than glibc it does nothing.
+    """
+    global _allocator_tuned
+    if _allocator_tuned:
+        return True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        applied = libc.mallopt(-8, MALLOC_ARENA_MAX) == 1 and libc.mallopt(-3, MALLOC_MMAP_THRESHOLD) == 1
+    except (OSError, AttributeError):
+        return False
+    _allocator_tuned = applied
+    return applied
+
+
 # --------------------------------------------------------------------------- garbage collector
 #: Allocations between two young-generation collections while a sync runs (CPython's default is 700).
 SYNC_GC_THRESHOLD = 10_000
@@ -167,6 +199,7 @@ def bulk_allocation_gc() -> Iterator[None]:
     syncs share it; the last one out restores the previous thresholds.
     """
     global _gc_users, _gc_saved
+    tune_allocator()
     with _gc_guard:
         if _gc_users == 0:
             _gc_saved = gc.get_threshold()

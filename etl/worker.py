@@ -80,12 +80,14 @@ def register_periodic(name: str, task: str, schedule: Any, args: tuple[Any, ...]
 
 @signals.worker_process_init.connect
 def _after_fork(**_: Any) -> None:
-    """A forked pool process must not reuse its parent's sockets."""
+    """A forked pool process must not reuse its parent's sockets; its malloc is tuned before any sync thread."""
+    from etl.sync import tune_allocator
     from models.db import dispose_engines
     from services.realtime import reset_client
 
     dispose_engines()
     reset_client()
+    tune_allocator()
 
 
 def _load_plugins() -> None:

@@ -31,3 +31,16 @@ def test_a_higher_threshold_set_by_the_operator_is_kept() -> None:
             assert gc.get_threshold()[0] == SYNC_GC_THRESHOLD * 2
     finally:
         gc.set_threshold(*before)
+
+
+def test_the_allocator_is_tuned_once_per_process_on_glibc() -> None:
+    import ctypes.util
+    import platform
+
+    import etl.sync as sync_module
+
+    applied = sync_module.tune_allocator()
+    if platform.system() == "Linux" and ctypes.util.find_library("c") and platform.libc_ver()[0] == "glibc":
+        assert applied and sync_module.tune_allocator()  # idempotent
+    else:
+        assert applied is False
