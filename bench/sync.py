@@ -7,12 +7,14 @@ at zero latency by a third process, and reports:
 - end-to-end records/s (items + PRs, through run_sync: HTTP, normalise, load,
   compliance and metrics after load) and items/s for the Jira stream alone;
 - rows/s of the load path alone (etl.loader on pre-normalised batches of
-  etl.sync.BATCH_SIZE, 20,000 rows whatever N), for each way of shipping a batch (binary COPY staging, typed arrays, JSONB recordset),
-  on insert and on an unchanged re-load;
+  etl.sync.BATCH_SIZE, 20,000 rows whatever N), for each way of shipping a
+  batch (binary COPY staging, typed arrays, JSONB recordset), on insert and
+  on an unchanged re-load;
 - the share of wall time the sync thread waits for the tool's next page
   (what the 3-page prefetch does not hide) versus our own code (normalise,
   load, after-load), plus how long the fetch thread was busy;
-- peak RSS of each run and the ratio large/small (flat memory means ~1).
+- peak RSS after the syncs and for the whole run, and the ratio large/small
+  of the syncs' peak (flat memory means ~1).
 
 The last line printed is one JSON object. `--child` runs one size in-process.
 """
