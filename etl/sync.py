@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 #: Records per batch. Each batch costs a fixed handful of statements and commits, but two loaders keep
 #: both cores busier with batches of 1,000 than of 2,000 (load path 44.5-50k against 37.7-45.4k rows/s),
-#: and the sync's memory reaches its steady state within the first 5,000 items.
+#: and hold half the memory in flight.
 BATCH_SIZE = 1000
 #: Records per batch of each stream, as a share of the batch size. A pull request carries its reviews,
 #: commits, comments and checks: ~22 KB of raw payload on the GitHub fake against ~2.8 KB for a Jira
