@@ -41,6 +41,10 @@ class Site:
         return JiraConnector(self.settings(**overrides), allow_private=True, sleep=self.waits.append)
 
 
+#: Tests of Cloud's bulk changelog API run on the Cloud site only (Server has no such API).
+CLOUD_ONLY = pytest.mark.parametrize("site", ["cloud"], indirect=True)
+
+
 @pytest.fixture(scope="module", params=["cloud", "server"])
 def site(request: pytest.FixtureRequest) -> Iterator[Site]:
     dataset = generate_dataset(seed=11, size=420)
@@ -130,10 +134,9 @@ def _long_changelogs(site: Site) -> list[int]:
     return [i for i in range(site.dataset.size) if len(site.dataset.issue(i)["changelog"]["histories"]) > site.dataset.changelog_limit]
 
 
+@CLOUD_ONLY
 def test_cloud_bulk_changelogs_are_read_across_pages_in_order(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     """One bulk request per search page; its entries (oldest first, all issues mixed) are paged by token."""
-    if site.deployment != "cloud":
-        pytest.skip("the bulk changelog API is Cloud's")
     import etl.connectors.jira as jira_module
 
     monkeypatch.setattr(jira_module, "BULK_CHANGELOG_PAGE_SIZE", 7)  # an issue's entries split over pages
@@ -147,9 +150,8 @@ def test_cloud_bulk_changelogs_are_read_across_pages_in_order(site: Site, monkey
     assert not [p for p in site.controls.paths_seen if re.search(r"/issue/\d+/changelog$", p)]
 
 
+@CLOUD_ONLY
 def test_a_cloud_site_without_the_bulk_api_completes_changelogs_per_issue(site: Site) -> None:
-    if site.deployment != "cloud":
-        pytest.skip("the bulk changelog API is Cloud's")
     site.dataset.bulk_changelog = False
     try:
         site.controls.paths_seen.clear()
@@ -322,10 +324,9 @@ def test_search_asks_only_for_the_fields_it_reads_and_normalises_as_with_every_f
     assert "reporter" not in raw["fields"] and "customfield_10016" in raw["fields"]
 
 
+@CLOUD_ONLY
 def test_fake_bulk_changelog_api_filters_fields_and_refuses_bad_requests(site: Site) -> None:
     """The fake answers as Jira Cloud documents: fieldIds keeps the entries changing those fields; limits give 400."""
-    if site.deployment != "cloud":
-        pytest.skip("the bulk changelog API is Cloud's")
     import httpx
 
     index = _long_changelogs(site)[0]
