@@ -473,6 +473,8 @@ class Dimensions:
     named_people: list[PersonRef] = field(default_factory=list)
     from_cache: bool = False
     manual_aliases: str | None = None  # the cache's view of the manual mappings when the batch was resolved
+    #: A work-item batch's distinct assignees by their raw fields (see `_assignees`), for the loader.
+    assignees: dict[tuple[Any, Any, Any], PersonRef | None] = field(default_factory=dict)
 
 
 #: How stale a sync's view of the manual identity mappings may get (an admin's mapping applies within this).
@@ -600,17 +602,21 @@ def resolve_dimensions(
     if not records:
         return Dimensions()
     sprints = _batch_sprints(records) if stream == "work_items" else {}
+    assignees = _assignees(source_type, records) if stream == "work_items" else {}
     if stream == "work_items":
-        refs = [ref for ref in _assignees(source_type, records).values() if ref is not None and ref.key]
+        refs = [ref for ref in assignees.values() if ref is not None and ref.key]
     else:
         refs = [ref for r in records for ref in _pr_people(source_type, r) if ref.key]
     known = Dimensions()
     if cache is not None:
         cache.check_manual_aliases(session)
         known, sprints, refs = cache.split(sprints, refs)
+        known.assignees = assignees
         if not sprints and not refs:
             return known
-    dims = Dimensions(named_sprints=sprints, named_people=refs, manual_aliases=cache.manual_aliases if cache else None)
+    dims = Dimensions(
+        named_sprints=sprints, named_people=refs, manual_aliases=cache.manual_aliases if cache else None, assignees=assignees
+    )
     schema = tenant_schema_of(session)
     session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"dmt:dimensions:{schema}"})
     if sprints:
@@ -674,9 +680,8 @@ def load_work_items(
         )
     result.sprints_upserted = dimensions.sprints_upserted
     sprint_ids, identities = dimensions.sprint_ids, dimensions.identities
-    assignee_ids = {
-        fields: identities.get(ref.key) if ref and ref.key else None for fields, ref in _assignees(source_type, records).items()
-    }
+    assignees = dimensions.assignees or _assignees(source_type, records)  # resolve_dimensions computed them
+    assignee_ids = {fields: identities.get(ref.key) if ref and ref.key else None for fields, ref in assignees.items()}
     enriched: list[dict[str, Any]] = []
     for record in records:
         row: dict[str, Any] = dict(record)
