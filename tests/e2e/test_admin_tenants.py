@@ -56,7 +56,7 @@ def test_admin_creates_tenant_project_and_user_who_can_sign_in(
     # Project.
     page.get_by_role("link", name="Globex Corporation").click()
     expect(page).to_have_url(re.compile(r"/tenants/\d+"))
-    expect(page.get_by_text("Schema tenant_" + slug)).to_be_visible()
+    expect(page.get_by_text("Schema tenant_" + slug, exact=True)).to_be_visible()  # not the "created" toast
     page.locator("#project-key").fill("SHOP")
     page.locator("#project-name").fill("Online shop")
     page.locator("#create-project").click()
