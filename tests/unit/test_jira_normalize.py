@@ -17,12 +17,7 @@ from etl.connectors.jira import (
     propose_jira_field,
 )
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "public-api-samples" / "jira"
-EXAMPLES_FILE = SAMPLES / "atlassian_openapi_examples.json"
-if not EXAMPLES_FILE.exists():  # the repo may be checked out elsewhere; the samples live in /work/shared
-    EXAMPLES_FILE = Path("/work/shared/fixtures/public-api-samples/jira/atlassian_openapi_examples.json")
-
-pytestmark = pytest.mark.skipif(not EXAMPLES_FILE.exists(), reason="public API samples not available")
+EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "jira" / "atlassian_openapi_examples.json"
 
 BASE = "https://your-domain.atlassian.net"
 UTC0 = datetime(2024, 1, 1, tzinfo=UTC)
