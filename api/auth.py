@@ -9,11 +9,11 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUserDep, client_ip
+from core.errors import ServiceError
 from core.settings import get_settings
 from models.db import public_session
 from models.public import User
 from services import auth
-from services.errors import ServiceError
 from services.users import UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])

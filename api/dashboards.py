@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from api.deps import CompanyUserDep
 from services import dashboards as dash
 from services.auth import CurrentUser
-from services.read_cache import cached_json_async
+from core.read_cache import cached_json_async
 
 router = APIRouter(prefix="/api/dashboards", tags=["dashboards"])
 

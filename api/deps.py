@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from core.errors import AuthenticationFailed, PermissionDenied
 from services.auth import (
     SESSION_COOKIE,
     CurrentUser,
@@ -14,7 +15,6 @@ from services.auth import (
     user_from_access_token,
     user_from_portal_session,
 )
-from services.errors import AuthenticationFailed, PermissionDenied
 
 
 def client_ip(request: Request) -> str | None:

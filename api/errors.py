@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
-from services.errors import ServiceError, TooManyAttempts
+from core.errors import ServiceError, TooManyAttempts
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from core.errors import AuthenticationFailed
 from services.api_tokens import SCOPE_EVIDENCE, TOKEN_PREFIX, authenticate_api_token
-from services.errors import AuthenticationFailed
 from services.evidence import EvidenceIn, EvidenceOut, record_evidence
 
 router = APIRouter(prefix="/api/evidence", tags=["evidence"])

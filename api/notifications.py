@@ -6,9 +6,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import CompanyUserDep
+from core.errors import NotFound
 from models.db import public_session
 from services import notifications
-from services.errors import NotFound
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 

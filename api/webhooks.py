@@ -23,7 +23,7 @@ async def receive(source_id: int, request: Request) -> WebhookAccepted:
     """Verify the delivery, then refresh the affected items through an incremental sync of the source."""
     import asyncio
 
-    from services.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     body = await request.body()
     if len(body) > MAX_BODY:

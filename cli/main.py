@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from services.errors import ServiceError
+from core.errors import ServiceError
 
 app = typer.Typer(help="DMT-SLDP platform command line", no_args_is_help=True, pretty_exceptions_enable=False)
 console = Console(stderr=True)

@@ -2,7 +2,7 @@
 
 Dashboards change only when data changes: after a sync, an evaluation, a
 metrics rebuild, a resolved flag or a rated insight. Each of those publishes a
-live event (services/realtime.py), which bumps the tenant's data version in
+live event (core/realtime.py), which bumps the tenant's data version in
 Redis. Every entry stores the version it was computed at in front of its
 body, so a lookup is one MGET of (version, entry): an entry written at an
 older version is a miss, and a change makes every older entry stale at once.
@@ -28,17 +28,13 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from core.realtime import data_version_key
 from core.settings import get_settings
-from services.realtime import redis_client
 
 TTL_SECONDS = 60
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 _SEPARATOR = "\n"
-
-
-def _version_key(tenant_slug: str) -> str:
-    return f"dmt:dataver:{tenant_slug}"
 
 
 def _entry_key(tenant_slug: str, user_id: int, parts: tuple[object, ...]) -> str:
@@ -51,14 +47,6 @@ def _fresh_body(version: str | None, entry: str | None) -> str | None:
         return None
     written_at, _, body = entry.partition(_SEPARATOR)
     return body if written_at == (version or "0") else None
-
-
-def bump_data_version(tenant_slug: str) -> None:
-    """Make every cached read of the tenant stale (called when its data changes)."""
-    try:
-        redis_client().incr(_version_key(tenant_slug))
-    except redis.RedisError as exc:
-        log.warning("cache version of %s not bumped: %s", tenant_slug, exc)
 
 
 #: One asyncio client per event loop (uvicorn has one per worker; test clients make their own).
@@ -87,7 +75,7 @@ async def cached_json_async(
     key = _entry_key(tenant_slug, user_id, parts)
     try:
         client = _async_client()
-        version, entry = await client.mget(_version_key(tenant_slug), key)
+        version, entry = await client.mget(data_version_key(tenant_slug), key)
     except (redis.RedisError, OSError) as exc:  # no cache is slower, never wrong
         log.warning("read cache unavailable: %s", exc)
         return await run_in_threadpool(lambda: produce().model_dump_json())

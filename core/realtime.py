@@ -45,6 +45,19 @@ def reset_client() -> None:
     _client = None
 
 
+def data_version_key(tenant_slug: str) -> str:
+    """Redis key of the tenant's data version, which every data-changing event bumps."""
+    return f"dmt:dataver:{tenant_slug}"
+
+
+def bump_data_version(tenant_slug: str) -> None:
+    """Make every cached read of the tenant stale (called when its data changes)."""
+    try:
+        redis_client().incr(data_version_key(tenant_slug))
+    except redis.RedisError as exc:
+        log.warning("cache version of %s not bumped: %s", tenant_slug, exc)
+
+
 #: Events that do not change what dashboards show (progress ticks, notifications).
 _NO_DATA_CHANGE = {"sync.started", "sync.progress", "notification.created", "export.progress", "export.finished"}
 
@@ -53,11 +66,9 @@ def publish_event(event_type: str, tenant: str | None, **fields: Any) -> None:
     """Publish one live event. Never raises: a dashboard missing one update must not fail a sync.
 
     Events that change a tenant's data also bump its data version, which makes
-    the cached dashboard reads (services/read_cache.py) stale.
+    the cached dashboard reads (core/read_cache.py) stale.
     """
     if tenant and event_type not in _NO_DATA_CHANGE:
-        from services.read_cache import bump_data_version
-
         bump_data_version(tenant)
     payload = {"type": event_type, "tenant": tenant or "", "at": time.time(), **fields}
     try:

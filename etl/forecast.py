@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from core.realtime import publish_event
 from models.base import utcnow
 from models.db import tenant_schema_of, tenant_session
 from models.tenant import AIPrediction
-from services.realtime import publish_event
 
 DEFAULT_SIMULATIONS = 10_000
 DEFAULT_SEED = 42

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core.crypto import decrypt_secret
+from core.realtime import publish_event, redis_client
 from etl.connectors.base import BaseConnector, SourceError, SourceSettings
 from etl.connectors.registry import get_connector
 from etl.loader import DimensionCache, LoadResult, load_batch
@@ -45,7 +46,6 @@ from models.db import public_session, tenant_schema_of, tenant_session
 from models.enums import ProjectRole, SourceStatus, SyncKind, SyncStatus
 from models.public import Notification, SourceConfig, Tenant, User, UserProjectRole
 from models.tenant import SyncCursor, SyncItemError, SyncRun
-from services.realtime import publish_event, redis_client
 
 log = logging.getLogger(__name__)
 

@@ -81,9 +81,9 @@ def register_periodic(name: str, task: str, schedule: Any, args: tuple[Any, ...]
 @signals.worker_process_init.connect
 def _after_fork(**_: Any) -> None:
     """A forked pool process must not reuse its parent's sockets; its malloc is tuned before any sync thread."""
+    from core.realtime import reset_client
     from etl.sync import tune_allocator
     from models.db import dispose_engines
-    from services.realtime import reset_client
 
     dispose_engines()
     reset_client()
@@ -186,7 +186,7 @@ def schedule_due_syncs(now: datetime | None = None) -> list[int]:
     it again while it runs; a failed nightly is retried hourly until it
     succeeds or its breaker opens.
     """
-    from services.realtime import redis_client
+    from core.realtime import redis_client
 
     now = now or utcnow()
     queued: list[int] = []

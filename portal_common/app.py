@@ -6,13 +6,13 @@ import reflex as rx
 from reflex.app import default_backend_exception_handler
 
 from api.app import create_api
+from core.errors import ServiceError
 from portal_common import styles
 from portal_common.auth_pages import LoginState, login_page
 from portal_common.registry import PAGES, PageSpec, nav_items
 from portal_common.session import NotSignedIn
 from portal_common.shell import shell
 from portal_common.state import AuthState, configure
-from services.errors import ServiceError
 
 BRAND = "DMT-SLDP"
 

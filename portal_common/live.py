@@ -1,7 +1,7 @@
 """Live-event bridge: one Redis-stream reader per backend process, fanned out to open tabs.
 
 Each portal backend process (granian worker) runs one reader task that follows
-the `services.realtime` stream (XREAD from its own last id, so every process sees
+the `core.realtime` stream (XREAD from its own last id, so every process sees
 every event) and copies each event into the in-memory queue of every open tab
 connected to that process. A tab's queue is drained by its state's background
 `live_loop` (portal_common.state.AuthState), which filters by tenant and calls
@@ -28,7 +28,7 @@ _reader: asyncio.Task[None] | None = None
 
 
 def _read_batch(last_id: str) -> tuple[str, list[dict[str, Any]]]:
-    from services.realtime import read_events
+    from core.realtime import read_events
 
     events: list[dict[str, Any]] = []
     for entry_id, event in read_events(last_id, block_ms=READ_BLOCK_MS):
@@ -38,7 +38,7 @@ def _read_batch(last_id: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _start_id() -> str:
-    from services.realtime import latest_event_id
+    from core.realtime import latest_event_id
 
     return latest_event_id()
 

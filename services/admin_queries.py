@@ -136,7 +136,7 @@ def source_health() -> list[dict[str, Any]]:
 
 def celery_queue_depth() -> dict[str, Any]:
     """Messages waiting in the Celery queue (Redis LLEN), or the error."""
-    from services.realtime import redis_client
+    from core.realtime import redis_client
 
     try:
         return {"ok": True, "depth": int(redis_client().llen(CELERY_QUEUE))}

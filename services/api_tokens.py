@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 from sqlmodel import select
 
+from core.errors import AuthenticationFailed, NotFound, ValidationFailed
 from models.base import utcnow
 from models.db import public_session
 from models.public import ApiToken, Tenant
 from services import audit
 from services.audit import Actor
-from services.errors import AuthenticationFailed, NotFound, ValidationFailed
 from services.security import hash_secret, new_secret
 
 TOKEN_PREFIX = "dmt_ci_"

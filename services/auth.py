@@ -20,13 +20,13 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlmodel import select
 
+from core.errors import AuthenticationFailed, Conflict, PermissionDenied, TooManyAttempts
 from core.settings import get_settings
 from models.base import utcnow
 from models.db import public_session
 from models.enums import NAMED_VIEW_ROLES, ProjectRole, UserRole
 from models.public import LoginAttempt, PortalSession, RefreshToken, Tenant, User, UserProjectRole
 from services.audit import Actor
-from services.errors import AuthenticationFailed, Conflict, PermissionDenied, TooManyAttempts
 from services.security import (
     InvalidToken,
     burn_password_check,

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from core.errors import NotFound, ValidationFailed
 from models.db import public_session, tenant_schema_of, tenant_session
 from models.public import Project
 from models.tenant import (
@@ -38,7 +39,6 @@ from models.tenant import (
     SprintMetrics,
 )
 from services.auth import CurrentUser
-from services.errors import NotFound, ValidationFailed
 
 HISTORY_SPRINTS = 12  # sprints shown on charts
 TREND_WINDOW = 3  # previous sprints a KPI is compared with
@@ -1696,8 +1696,8 @@ def can_resolve(user: CurrentUser, project_id: int) -> bool:
 
 def resolve_flag(user: CurrentUser, flag_id: int, note: str) -> FlagRow:
     """Resolve a flag of the user's projects by hand (tech leads and project managers only)."""
+    from core.errors import PermissionDenied
     from services import flags as flag_service
-    from services.errors import PermissionDenied
 
     flag = get_flag(user, flag_id)
     if not can_resolve(user, flag.project_id):

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 from sqlmodel import select
 
+from core.errors import NotFound
 from models.db import tenant_session
 from models.tenant import CoverageEvidence, PullRequest, WorkItem, WorkItemPullRequest
 from services.api_tokens import ApiClient
-from services.errors import NotFound
 
 
 class PullRequestRef(BaseModel):

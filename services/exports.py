@@ -23,6 +23,8 @@ from celery import shared_task
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from core.errors import NotFound, ValidationFailed
+from core.realtime import publish_event
 from core.settings import get_settings
 from models.base import utcnow
 from models.db import public_session, tenant_session
@@ -30,8 +32,6 @@ from models.public import Tenant, User, UserProjectRole
 from models.tenant import ExportJob
 from services import dashboards as dash
 from services.auth import CurrentUser
-from services.errors import NotFound, ValidationFailed
-from services.realtime import publish_event
 
 log = logging.getLogger(__name__)
 

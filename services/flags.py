@@ -7,13 +7,13 @@ evaluation reopens it (see etl/compliance.py).
 
 from __future__ import annotations
 
+from core.errors import NotFound, ValidationFailed
+from core.realtime import publish_event
 from models.base import utcnow
 from models.db import public_session, tenant_session
 from models.tenant import ComplianceFlag
 from services import audit
 from services.audit import Actor
-from services.errors import NotFound, ValidationFailed
-from services.realtime import publish_event
 from services.tenants import get_tenant_by_slug
 
 

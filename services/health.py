@@ -20,7 +20,7 @@ def database_status() -> dict:
 
 
 def redis_status() -> dict:
-    from services.realtime import redis_client
+    from core.realtime import redis_client
 
     started = time.perf_counter()
     try:

@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from core.realtime import publish_event
 from models.base import utcnow
 from models.db import public_session
 from models.enums import ProjectRole
 from models.public import Notification, Project, UserProjectRole
-from services.realtime import publish_event
 
 #: Roles told about compliance problems, sprint ends and new insights by default.
 LEAD_ROLES = (ProjectRole.TECH_LEAD.value, ProjectRole.PROJECT_MANAGER.value)

@@ -8,12 +8,12 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
+from core.errors import Conflict, NotFound, ValidationFailed
 from models.base import utcnow
 from models.db import public_session
 from models.public import Project, Tenant
 from services import audit
 from services.audit import Actor
-from services.errors import Conflict, NotFound, ValidationFailed
 
 
 class ProjectCreate(BaseModel):

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
+from core.errors import Conflict, NotFound, ValidationFailed
 from models.base import utcnow
 from models.db import get_engine, public_session
 from models.enums import RetentionStatus
@@ -29,7 +30,6 @@ from services.archive import (
     write_archive,
 )
 from services.audit import Actor
-from services.errors import Conflict, NotFound, ValidationFailed
 
 QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from core.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret, mask_secret
+from core.errors import NotFound, ServiceError, ValidationFailed
 from core.settings import get_settings
 from etl.connectors.base import MAPPABLE_FIELDS, SourceError
 from etl.connectors.registry import get_connector
@@ -26,7 +27,6 @@ from models.public import Project, SourceConfig, Tenant
 from models.tenant import SyncItemError, SyncRun
 from services import audit
 from services.audit import Actor
-from services.errors import NotFound, ServiceError, ValidationFailed
 
 SYNC_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from core.errors import Conflict, NotFound, ValidationFailed
 from models.db import get_engine, public_session, schema_for
 from models.migrate import upgrade_tenant_schema
 from services import audit
 from services.archive import FileStore, read_manifest, restore_rows, whole_tenant, write_archive
 from services.audit import Actor
-from services.errors import Conflict, NotFound, ValidationFailed
 
 #: Control-plane tables of one tenant, in restore order, with the condition selecting its rows.
 PUBLIC_TABLES = {

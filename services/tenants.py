@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from core.crypto import encrypt_secret
+from core.errors import Conflict, NotFound, ValidationFailed
 from models.base import utcnow
 from models.db import InvalidTenantSlug, get_engine, public_session, validate_slug
 from models.enums import TenantStatus
@@ -14,7 +15,6 @@ from models.migrate import upgrade_tenant_schema
 from models.public import Tenant
 from services import audit
 from services.audit import Actor
-from services.errors import Conflict, NotFound, ValidationFailed
 
 
 class TenantCreate(BaseModel):

@@ -8,13 +8,13 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
+from core.errors import Conflict, NotFound, ValidationFailed
 from models.base import utcnow
 from models.db import public_session
 from models.enums import ProjectRole, TenantStatus, UserRole
 from models.public import Project, Tenant, User, UserProjectRole
 from services import audit
 from services.audit import Actor
-from services.errors import Conflict, NotFound, ValidationFailed
 from services.security import hash_password
 
 MIN_PASSWORD_LENGTH = 10

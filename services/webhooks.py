@@ -26,11 +26,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.crypto import decrypt_secret, encrypt_secret
+from core.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationFailed
 from models.db import public_session
 from models.public import SourceConfig, Tenant, WebhookDelivery
 from services import audit
 from services.audit import Actor
-from services.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationFailed
 from services.security import new_secret
 
 SUPPORTED = {"jira", "github", "azure_boards", "azure_devops_git"}

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 import reflex as rx
 
+from core.errors import PermissionDenied
 from portal_common import AuthState
 from services.audit import Actor
 from services.auth import CurrentUser
-from services.errors import PermissionDenied
 
 T = TypeVar("T")
 
@@ -73,7 +73,7 @@ def error_message(exc: Exception) -> str:
     """A service or validation error in words (anything else is re-raised)."""
     from pydantic import ValidationError
 
-    from services.errors import ServiceError
+    from core.errors import ServiceError
 
     if isinstance(exc, ServiceError):
         return exc.message

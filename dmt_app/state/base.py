@@ -16,10 +16,10 @@ from urllib.parse import parse_qs
 
 import reflex as rx
 
+from core.errors import ServiceError
 from portal_common import AuthState
 from services import dashboards as dash
 from services.auth import CurrentUser
-from services.errors import ServiceError
 
 T = TypeVar("T")
 

@@ -6,11 +6,11 @@ from typing import Any, TypedDict
 
 import reflex as rx
 
+from core.errors import ServiceError
 from dmt_app.state.base import CompanyState, rule_totals
 from etl.rules import RULES
 from services import dashboards as dash
 from services.auth import CurrentUser
-from services.errors import ServiceError
 
 ALL = "all"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from core.errors import ServiceError
 from dmt_app.state.base import CompanyState
 from services import dashboards as dash
-from services.errors import ServiceError
 
 
 class DrillState(CompanyState):

@@ -6,12 +6,12 @@ from typing import Any
 
 import reflex as rx
 
+from core.errors import ServiceError
 from dmt_app.state.base import CompanyState, ProjectPageEvents, _unread
 from models.db import public_session
 from services import dashboards as dash
 from services import exports, notifications
 from services.auth import CurrentUser
-from services.errors import ServiceError
 
 
 class InsightsState(ProjectPageEvents, CompanyState):

@@ -58,7 +58,7 @@ def test_source_checks_mapping_and_live_sync_progress(page, admin_portal: Portal
     expect(page.get_by_text("Field mapping saved")).to_be_visible()
 
     # Live progress: events published on the Redis stream reach the open page.
-    from services.realtime import publish_event
+    from core.realtime import publish_event
 
     publish_event("sync.started", seed.tenant_slug, source_id=source_id, run_id=999, kind="incremental")
     publish_event(

@@ -9,12 +9,12 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from core.errors import AuthenticationFailed, PermissionDenied, TooManyAttempts, ValidationFailed
 from core.settings import get_settings
 from models.base import utcnow
 from models.enums import UserRole
 from services import auth
 from services.audit import Actor
-from services.errors import AuthenticationFailed, PermissionDenied, TooManyAttempts, ValidationFailed
 from services.users import UserCreate, create_user, set_user_active
 
 PASSWORD = "correct-horse-battery"

@@ -7,7 +7,7 @@ import pytest
 from models.db import tenant_session
 from models.tenant import ComplianceFlag, SprintMetrics
 from services import dashboards as dash
-from services.errors import NotFound, PermissionDenied, ValidationFailed
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from tests.integration.test_dashboards_seed import Seeded, seed_tenant
 
 

@@ -7,10 +7,10 @@ import io
 
 import pytest
 
+from core.errors import NotFound
 from models.db import tenant_session
 from models.tenant import ExportJob
 from services import exports
-from services.errors import NotFound
 from tests.integration.test_dashboards_seed import Seeded, seed_tenant
 
 

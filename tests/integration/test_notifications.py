@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from core.realtime import STREAM, redis_client
 from models.db import public_session
 from services import notifications as svc
-from services.realtime import STREAM, redis_client
 from tests.integration.test_compliance_support import make_project, make_user
 
 

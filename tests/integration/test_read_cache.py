@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 
-from services import read_cache
+from core import read_cache, realtime
 
 
 class Answer(BaseModel):
@@ -37,7 +37,7 @@ def test_hit_until_the_tenant_data_changes(redis_url: str) -> None:
     assert fetch(tenant, 1, (7, "tech_lead", "kpis"), produce) == '{"value":1}'
     assert fetch(tenant, 1, (7, "tech_lead", "kpis"), produce) == '{"value":1}'
     assert produce.calls == 1
-    read_cache.bump_data_version(tenant)  # what publish_event does after a sync or an evaluation
+    realtime.bump_data_version(tenant)  # what publish_event does after a sync or an evaluation
     assert fetch(tenant, 1, (7, "tech_lead", "kpis"), produce) == '{"value":2}'
     assert fetch(tenant, 1, (7, "tech_lead", "kpis"), produce) == '{"value":2}'
     assert produce.calls == 2
@@ -51,7 +51,7 @@ def test_entries_are_per_user_role_and_tenant(redis_url: str) -> None:
     fetch(f"{tenant}x", 1, (7, "tech_lead", "kpis"), produce)  # another tenant
     assert produce.calls == 4
     # Another tenant's change leaves this tenant's entries valid.
-    read_cache.bump_data_version(f"{tenant}x")
+    realtime.bump_data_version(f"{tenant}x")
     assert fetch(tenant, 1, (7, "tech_lead", "kpis"), produce) == '{"value":1}'
     assert produce.calls == 4
 

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import func, select
 
+from core.errors import Conflict, ValidationFailed
 from models.db import get_engine, public_session, tenant_session
 from models.public import AuditLog
 from models.tenant import ComplianceFlag, PullRequest, WorkItem, WorkItemPullRequest
 from services.archive import FileStore
 from services.audit import Actor
-from services.errors import Conflict, ValidationFailed
 from services.projects import ProjectCreate, create_project
 from services.retention import archive_job, confirmation_phrase, create_job, delete_job_data, restore_job, verify_job
 from services.tenant_backup import backup_tenant, restore_tenant

@@ -8,13 +8,13 @@ import pytest
 from sqlmodel import select
 
 from bench._fake_tracker import TOKEN, TrackerData, create_app, register_fake_connectors
+from core.errors import NotFound, ServiceError, ValidationFailed
 from core.settings import reset_settings_cache
 from etl.connectors import registry
 from models.db import public_session
 from models.public import AuditLog, Project, SourceConfig
 from services import sources
 from services.audit import Actor
-from services.errors import NotFound, ServiceError, ValidationFailed
 from services.sources import SourceCreate, SourceUpdate
 from tests.fakes.server import serve
 

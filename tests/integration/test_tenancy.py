@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import ProgrammingError
 from sqlmodel import Session, select
 
+from core.errors import Conflict, ValidationFailed
 from models.db import InvalidTenantSlug, get_engine, public_session, schema_for, tenant_session, validate_slug
 from models.tenant import WorkItem
 from services.audit import Actor
-from services.errors import Conflict, ValidationFailed
 from services.tenants import TenantCreate, create_tenant
 
 
