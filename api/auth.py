@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CurrentUserDep, client_ip
 from core.errors import ServiceError
+from core.redirects import safe_next_path
 from core.settings import get_settings
 from models.db import public_session
 from models.public import User
@@ -84,13 +85,13 @@ def portal_sign_in(
 ) -> RedirectResponse:
     """The portals' sign-in form posts here: set the HttpOnly cookie and go on, or back with the error."""
     portal = request.app.state.portal
-    if not next.startswith("/") or next.startswith("//"):
-        next = "/"  # never redirect off-site
+    next = safe_next_path(next)  # never redirect off-site
     try:
         user = auth.authenticate(email, password, ip=client_ip(request))
         secret = auth.create_portal_session(user, portal, client_ip(request), request.headers.get("user-agent"))
     except ServiceError as exc:
-        return _redirect(f"/login?error={quote(exc.message)}&email={quote(email)}")
+        again = f"&next={quote(next, safe='')}" if next != "/" else ""
+        return _redirect(f"/login?error={quote(exc.message)}&email={quote(email)}{again}")
     response = _redirect(next)
     s = get_settings()
     response.set_cookie(
