@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import PlatformAdminDep, client_ip
+from models.db import get_tenant as tenant_by_id
 from models.db import public_session
 from models.enums import ProjectRole, TenantStatus, UserRole
 from services import projects as project_service
@@ -53,7 +54,7 @@ def create_tenant(body: TenantCreate, admin: PlatformAdminDep, request: Request)
 @router.get("/tenants/{tenant_id}", response_model=TenantPublic)
 def get_tenant(tenant_id: int, admin: PlatformAdminDep) -> TenantPublic:
     with public_session() as session:
-        return TenantPublic.of(tenants.get_tenant(session, tenant_id))
+        return TenantPublic.of(tenant_by_id(session, tenant_id))
 
 
 @router.patch("/tenants/{tenant_id}", response_model=TenantPublic)
@@ -76,7 +77,7 @@ def deactivate_tenant(tenant_id: int, admin: PlatformAdminDep, request: Request)
 @router.get("/tenants/{tenant_id}/projects", response_model=list[ProjectPublic])
 def list_projects(tenant_id: int, admin: PlatformAdminDep) -> list[ProjectPublic]:
     with public_session() as session:
-        tenants.get_tenant(session, tenant_id)
+        tenant_by_id(session, tenant_id)
         return [ProjectPublic.of(p) for p in project_service.list_projects(session, tenant_id)]
 
 
@@ -118,7 +119,7 @@ class PasswordReset(BaseModel):
 @router.get("/tenants/{tenant_id}/users", response_model=list[UserPublic])
 def list_users(tenant_id: int, admin: PlatformAdminDep) -> list[UserPublic]:
     with public_session() as session:
-        tenant = tenants.get_tenant(session, tenant_id)
+        tenant = tenant_by_id(session, tenant_id)
         return [
             UserPublic.of(u, tenant.slug, users.project_roles_of(session, u.id))
             for u in users.list_users(session, tenant_id)

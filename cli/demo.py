@@ -22,7 +22,7 @@ from sqlmodel import select
 from core.settings import get_settings, reset_settings_cache
 from etl.connectors.base import SourceError
 from models.base import utcnow
-from models.db import public_session, tenant_session
+from models.db import all_tenant_slugs, public_session, tenant_session
 from models.enums import ProjectRole, UserRole
 from models.migrate import migrate_tenants, upgrade_public
 from models.public import Project, SourceConfig, Tenant, User
@@ -30,7 +30,7 @@ from models.tenant import DeveloperIdentity, DmtException, WorkItem
 from services import sources
 from services.audit import Actor
 from services.projects import ProjectCreate, create_project
-from services.tenants import TenantCreate, all_tenant_slugs, create_tenant
+from services.tenants import TenantCreate, create_tenant
 from services.users import UserCreate, create_user, set_project_role
 from tests.fakes.demo import DemoSource, build_demo
 from tests.fakes.server import serve

@@ -47,8 +47,8 @@ def migrate(
     tenant: Annotated[list[str] | None, typer.Option(help="only these tenant slugs")] = None,
 ) -> None:
     """Apply the public stream, then the tenant stream to every tenant schema (idempotent)."""
+    from models.db import all_tenant_slugs
     from models.migrate import migrate_tenants, upgrade_public
-    from services.tenants import all_tenant_slugs
 
     upgrade_public()
     console.print("public schema: up to date")
@@ -108,11 +108,10 @@ def create_user_cmd(
     """Create a company user of a tenant, optionally with a project role."""
     from sqlmodel import select
 
-    from models.db import public_session
+    from models.db import get_tenant_by_slug, public_session
     from models.enums import ProjectRole
     from models.public import Project
     from services.audit import Actor
-    from services.tenants import get_tenant_by_slug
     from services.users import UserCreate, create_user, set_project_role
 
     actor = Actor.system("cli")
@@ -164,7 +163,7 @@ def rebuild_metrics_cmd(
     """Recompute compliance, sprint and developer metrics for every tenant from the normalised tables."""
     from etl.compliance import evaluate_compliance
     from etl.metrics import rebuild_metrics
-    from services.tenants import active_tenant_slugs
+    from models.db import active_tenant_slugs
 
     for slug in tenant or active_tenant_slugs():
         evaluate_compliance(slug)

@@ -34,10 +34,9 @@ from sqlmodel import select
 from core.realtime import publish_event
 from etl.rules import RULES, effective_rules, failing_rules_array_sql
 from models.base import utcnow
-from models.db import public_session, tenant_schema_of, tenant_session
+from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
 from models.public import Project, Tenant
 from services import notifications
-from services.tenants import get_tenant_by_slug
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,10 @@ from core.errors import NotFound, PermissionDenied
 from core.realtime import publish_event
 from etl.forecast import trend, velocity_range
 from models.base import utcnow
-from models.db import public_session, tenant_schema_of, tenant_session
+from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
 from models.public import Project, Tenant, User
 from models.tenant import AIPrediction
 from services import notifications
-from services.tenants import get_tenant_by_slug
 
 log = logging.getLogger(__name__)
 

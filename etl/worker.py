@@ -235,7 +235,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _active_tenant_slugs() -> list[str]:
-    from services.tenants import active_tenant_slugs
+    from models.db import active_tenant_slugs
 
     return active_tenant_slugs()
 

@@ -1,4 +1,4 @@
-"""Engines and sessions. The only door into a tenant's data is `tenant_session`.
+"""Engines, sessions and tenant lookups. The only door into a tenant's data is `tenant_session`.
 
 Tenant tables are declared in the placeholder schema `tenant`; a tenant-scoped
 engine carries `schema_translate_map={"tenant": "tenant_<slug>"}`, which rewrites
@@ -17,9 +17,12 @@ from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from core.errors import NotFound
 from core.settings import require_database_url
+from models.enums import TenantStatus
+from models.public import Tenant
 from models.tenant import TENANT
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
@@ -116,3 +119,31 @@ def tenant_schema_of(session: Session) -> str:
     if not schema:
         raise RuntimeError("not a tenant session: use models.db.tenant_session(tenant)")
     return schema
+
+
+def get_tenant(session: Session, tenant_id: int) -> Tenant:
+    """The tenant with this id, or NotFound."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    return tenant
+
+
+def get_tenant_by_slug(session: Session, slug: str) -> Tenant:
+    """The tenant with this slug, or NotFound."""
+    tenant = session.exec(select(Tenant).where(Tenant.slug == slug)).first()
+    if tenant is None:
+        raise NotFound(f"tenant {slug!r} not found")
+    return tenant
+
+
+def active_tenant_slugs() -> list[str]:
+    """Slugs of the tenants whose data is processed (not deactivated)."""
+    with public_session() as session:
+        return list(session.exec(select(Tenant.slug).where(Tenant.status == TenantStatus.ACTIVE)).all())
+
+
+def all_tenant_slugs() -> list[str]:
+    """Slugs of every tenant, oldest first (migrations run on all of them)."""
+    with public_session() as session:
+        return list(session.exec(select(Tenant.slug).order_by(Tenant.id)).all())

@@ -12,11 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from models.db import public_session
+from models.db import get_tenant, public_session
 from models.public import AuditLog, Project, SourceConfig, Tenant, User, UserProjectRole
 from services.audit import AuditFilter, list_audit
 from services.projects import ProjectPublic, get_project
-from services.tenants import TenantPublic, get_tenant, list_tenants
+from services.tenants import TenantPublic, list_tenants
 from services.users import UserPublic
 
 CELERY_QUEUE = "celery"

@@ -12,11 +12,10 @@ from datetime import datetime
 
 from core.errors import NotFound, ValidationFailed
 from models.base import utcnow
-from models.db import public_session, tenant_session
+from models.db import get_tenant_by_slug, public_session, tenant_session
 from models.tenant import DmtException, WorkItem
 from services import audit, notifications
 from services.audit import Actor
-from services.tenants import get_tenant_by_slug
 
 
 def approve_exception(

@@ -10,11 +10,10 @@ from __future__ import annotations
 from core.errors import NotFound, ValidationFailed
 from core.realtime import publish_event
 from models.base import utcnow
-from models.db import public_session, tenant_session
+from models.db import get_tenant_by_slug, public_session, tenant_session
 from models.tenant import ComplianceFlag
 from services import audit
 from services.audit import Actor
-from services.tenants import get_tenant_by_slug
 
 
 def resolve_flag(tenant_slug: str, flag_id: int, actor: Actor, note: str) -> ComplianceFlag:

@@ -7,9 +7,9 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from core.crypto import encrypt_secret
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from models.base import utcnow
-from models.db import InvalidTenantSlug, get_engine, public_session, validate_slug
+from models.db import InvalidTenantSlug, get_engine, get_tenant, public_session, validate_slug
 from models.enums import TenantStatus
 from models.migrate import upgrade_tenant_schema
 from models.public import Tenant
@@ -106,20 +106,6 @@ def create_tenant(data: TenantCreate, actor: Actor) -> Tenant:
         return tenant
 
 
-def get_tenant(session: Session, tenant_id: int) -> Tenant:
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound(f"tenant {tenant_id} not found")
-    return tenant
-
-
-def get_tenant_by_slug(session: Session, slug: str) -> Tenant:
-    tenant = session.exec(select(Tenant).where(Tenant.slug == slug)).first()
-    if tenant is None:
-        raise NotFound(f"tenant {slug!r} not found")
-    return tenant
-
-
 def list_tenants(session: Session, *, search: str | None = None, status: str | None = None) -> list[Tenant]:
     query = select(Tenant).order_by(Tenant.name)
     if search:
@@ -171,12 +157,3 @@ def set_tenant_status(tenant_id: int, status: TenantStatus, actor: Actor) -> Ten
         session.commit()
         return tenant
 
-
-def active_tenant_slugs() -> list[str]:
-    with public_session() as session:
-        return list(session.exec(select(Tenant.slug).where(Tenant.status == TenantStatus.ACTIVE)).all())
-
-
-def all_tenant_slugs() -> list[str]:
-    with public_session() as session:
-        return list(session.exec(select(Tenant.slug).order_by(Tenant.id)).all())

@@ -97,9 +97,8 @@ def test_admin_creates_tenant_project_and_user_who_can_sign_in(
 
 
 def test_admin_edits_a_tenant_and_tunes_project_rules(page, admin_portal: Portal, seed: Seed) -> None:
-    from models.db import public_session
+    from models.db import get_tenant, public_session
     from services.projects import get_project
-    from services.tenants import get_tenant
 
     sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
     expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
