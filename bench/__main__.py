@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from pathlib import Path
@@ -18,6 +19,9 @@ def main() -> int:
         print("usage: python -m bench NAME [--size N]\nbenchmarks: " + ", ".join(available()))
         return 2
     name = sys.argv[1]
+    # Benchmarks run on the development secrets against fake tools on loopback.
+    os.environ.setdefault("DMT_ENVIRONMENT", "test")
+    os.environ.setdefault("ALLOWED_PRIVATE_HOSTS", "127.0.0.0/8,::1/128")
     # Step timings of the engine (etl.*) go to stderr; the JSON result stays stdout's last line.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("etl").setLevel(logging.INFO)

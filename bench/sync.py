@@ -330,7 +330,7 @@ def run_one(
     size: int, seed: int = 1, pr_share: float = 0.5, latency: float = 0.0, budget: int = 10_000_000, workers: int = 4
 ) -> dict[str, Any]:
     """One measurement in this process (fresh database, fakes in a subprocess)."""
-    os.environ.setdefault("ALLOW_PRIVATE_SOURCE_URLS", "true")
+    os.environ.setdefault("ALLOWED_PRIVATE_HOSTS", "127.0.0.0/8,::1/128")
     from core.crypto import encrypt_secret
     from core.settings import reset_settings_cache
 

@@ -265,10 +265,12 @@ def _analyse(tenants: dict[str, Tenant], projects: dict[str, Project], log: Call
         log(f"{slug}/{project.key}: forecasts and insights written")
 
 
-def seed(fake_base_url: str | None = None, log: Callable[[str], Any] = print) -> None:
-    # The demo's sources are the fake tools on this machine: allow loopback for this process.
-    os.environ["ALLOW_PRIVATE_SOURCE_URLS"] = "true"
+    # The demo's sources are the fake tools on this machine: allow that one address for this process.
+    fakes = urlsplit(base_url)
+    os.environ.setdefault("ALLOWED_PRIVATE_HOSTS", f"{fakes.hostname}:{fakes.port or 80}")
+    os.environ.setdefault("DMT_ENVIRONMENT", "demo")
     reset_settings_cache()
+def seed(fake_base_url: str | None = None, log: Callable[[str], Any] = print) -> None:
     base_url = (fake_base_url or "http://127.0.0.1:8900").rstrip("/")
     upgrade_public()
     migrate_tenants(all_tenant_slugs())

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from core.settings import PROJECT_ROOT, get_settings
+from core.settings import PROJECT_ROOT, get_settings, reset_settings_cache
 
 FAKES_PORT = int(os.environ.get("DMT_FAKES_PORT", "8900"))
 COMPANY_PORT = int(os.environ.get("DMT_COMPANY_PORT", "3000"))
@@ -34,12 +34,20 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen) -> bool:
 def run_everything() -> int:
     env = {
         **os.environ,
-        "ALLOW_PRIVATE_SOURCE_URLS": os.environ.get("ALLOW_PRIVATE_SOURCE_URLS", "true"),
+        # The demo's sources are the fake tools on this machine: that one loopback port, nothing else private.
+        "ALLOWED_PRIVATE_HOSTS": os.environ.get("ALLOWED_PRIVATE_HOSTS", f"127.0.0.1:{FAKES_PORT}"),
+        "DMT_ENVIRONMENT": "demo",  # the demo runs on the built-in development secrets
         "PYTHONPATH": str(PROJECT_ROOT),
         "COMPANY_PORTAL_URL": f"http://localhost:{COMPANY_PORT}",
         "ADMIN_PORTAL_URL": f"http://localhost:{ADMIN_PORT}",
     }
-    os.environ.update({k: env[k] for k in ("ALLOW_PRIVATE_SOURCE_URLS", "COMPANY_PORTAL_URL", "ADMIN_PORTAL_URL")})
+    os.environ.update(
+        {
+            k: env[k]
+            for k in ("ALLOWED_PRIVATE_HOSTS", "DMT_ENVIRONMENT", "COMPANY_PORTAL_URL", "ADMIN_PORTAL_URL")
+        }
+    )
+    reset_settings_cache()
     logs = PROJECT_ROOT / ".data" / "run" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent

@@ -10,20 +10,36 @@ import functools
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.netlists import IPNetwork, PrivateHostAllowList, parse_host_allow_list, parse_networks
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# A fixed development key so that `make run` works out of the box. Production
-# deployments must set FERNET_KEYS / JWT_SECRET (docs/deploy.md); `dmt doctor`
-# warns when the defaults are still in use.
+# A fixed development key so that `make run` works out of the box. Only the demo
+# and the tests (DMT_ENVIRONMENT=demo|test) may run with them: anywhere else
+# `get_settings()` refuses (see `require_safe_secrets`) and `dmt doctor` says why.
 DEV_FERNET_KEY = "0mWpVh0r0cJt9VnZx3sM6aJ1nqDq0k9i9mB0u9cQ0kE="
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production-0123456789"
 
 
+#: Where the process runs. Only "demo" (`make run`) and "test" accept the development secrets.
+ENVIRONMENTS = ("production", "demo", "test")
+
+
+class InsecureSettings(RuntimeError):
+    """The configuration must not be used as it is (e.g. development secrets in production)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    environment: str = Field(
+        default="production",
+        alias="DMT_ENVIRONMENT",
+        description="production (default), demo (`make run`) or test; only demo and test accept development secrets",
+    )
 
     database_url: str = Field(default="", description="SQLAlchemy URL of PostgreSQL (postgresql+psycopg://...)")
     redis_url: str = Field(default="", description="Redis URL used by Celery, live events and throttling")
@@ -41,15 +57,30 @@ class Settings(BaseSettings):
     portal_session_hours: int = 12
     cookie_secure: bool = False
 
-    # Sign-in throttling.
+    # Sign-in throttling: attempts are counted (Redis) before the password is checked.
     login_max_failures_per_account: int = 5
     login_max_failures_per_ip: int = 20
     login_throttle_window_minutes: int = 15
+    # Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDR networks,
+    # e.g. the nginx container's network). Anyone else's header is ignored.
+    trusted_proxies: str = ""
 
-    # Outbound HTTP to tools. Loopback/private targets are refused unless allowed
-    # (the demo and the tests allow loopback explicitly).
-    allow_private_source_urls: bool = False
+    # Outbound HTTP to tools and AI endpoints. Loopback, private and link-local
+    # targets are refused unless listed here (comma-separated host:port or CIDR);
+    # cloud metadata addresses are refused always. The demo lists its fake tools.
+    allowed_private_hosts: str = ""
     http_timeout_seconds: float = 30.0
+    http_max_response_bytes: int = 64 * 1024 * 1024
+
+    # Webhooks: the body is read up to this size; deliveries that carry a timestamp
+    # must be younger than the window (tools retry within it).
+    webhook_max_body_bytes: int = 5 * 1024 * 1024
+    webhook_max_age_seconds: int = 24 * 3600
+
+    # Housekeeping (a nightly task): how long old rows are kept.
+    login_attempt_retention_days: int = 30
+    expired_session_retention_days: int = 7
+    webhook_delivery_retention_days: int = 30
 
     company_portal_url: str = "http://localhost:3000"
     admin_portal_url: str = "http://localhost:3001"
@@ -70,18 +101,83 @@ class Settings(BaseSettings):
     archive_s3_secret_key: str = ""
     export_dir: Path = Field(default=PROJECT_ROOT / ".data" / "exports")
 
+    @field_validator("environment")
+    @classmethod
+    def _known_environment(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ENVIRONMENTS:
+            raise ValueError(f"DMT_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, not {value!r}")
+        return value
+
+    @field_validator("allowed_private_hosts", "trusted_proxies")
+    @classmethod
+    def _readable_lists(cls, value: str, info) -> str:
+        if info.field_name == "allowed_private_hosts":
+            parse_host_allow_list(value)  # a bad entry stops the process with its name
+        else:
+            parse_networks(value, "TRUSTED_PROXIES")
+        return value
+
+    def private_host_allow_list(self) -> PrivateHostAllowList:
+        """ALLOWED_PRIVATE_HOSTS, parsed."""
+        return parse_host_allow_list(self.allowed_private_hosts)
+
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """TRUSTED_PROXIES, parsed."""
+        return parse_networks(self.trusted_proxies, "TRUSTED_PROXIES")
+
     def fernet_key_list(self) -> list[str]:
         return [k.strip() for k in self.fernet_keys.split(",") if k.strip()]
 
+    def development_secrets_in_use(self) -> list[str]:
+        """Names of the secrets still at their built-in development value."""
+        found = []
+        if self.jwt_secret == DEV_JWT_SECRET:
+            found.append("JWT_SECRET")
+        if DEV_FERNET_KEY in self.fernet_key_list()[:1]:
+            found.append("FERNET_KEYS")
+        return found
+
+    def require_safe_secrets(self) -> None:
+        """Raise InsecureSettings when production would run on the development secrets."""
+        if self.environment in ("demo", "test"):
+            return
+        found = self.development_secrets_in_use()
+        if found:
+            raise InsecureSettings(
+                f"{' and '.join(found)} still hold the built-in development value; refusing to start. "
+                "Set them in the environment (docs/deploy.md): "
+                "FERNET_KEYS=$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') "
+                "and JWT_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(48))'). "
+                "The demo and the tests set DMT_ENVIRONMENT=demo / test instead."
+            )
+
+
+_unsafe_secrets_tolerated = False
+
 
 @functools.lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def _load_settings() -> Settings:
     return Settings()
+
+
+def get_settings() -> Settings:
+    """This process's settings; raises InsecureSettings in production with the development secrets."""
+    settings = _load_settings()
+    if not _unsafe_secrets_tolerated:
+        settings.require_safe_secrets()
+    return settings
+
+
+def tolerate_unsafe_secrets() -> None:
+    """Let this process read settings despite development secrets (only `dmt doctor`, which reports them)."""
+    global _unsafe_secrets_tolerated
+    _unsafe_secrets_tolerated = True
 
 
 def reset_settings_cache() -> None:
     """Forget cached settings (tests change the environment)."""
-    get_settings.cache_clear()
+    _load_settings.cache_clear()
 
 
 def require_database_url() -> str:

@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 
 from core.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret, mask_secret
 from core.errors import NotFound, ServiceError, ValidationFailed
-from core.settings import get_settings
 from etl.connectors.base import MAPPABLE_FIELDS, SourceError
+from etl.connectors.http import validate_base_url
 from etl.connectors.registry import get_connector
 from models.base import utcnow
 from models.db import public_session, tenant_session
@@ -165,11 +165,9 @@ class SyncRequested(BaseModel):
 
 # --------------------------------------------------------------------------- helpers
 def check_base_url(url: str) -> str:
-    """The SSRF guard of the HTTP layer: refuse non-http(s) and private targets (unless allowed)."""
-    from etl.connectors.http import validate_base_url
-
+    """The SSRF guard of the HTTP layer: refuse non-http(s) URLs and private targets not in ALLOWED_PRIVATE_HOSTS."""
     try:
-        return validate_base_url(url, get_settings().allow_private_source_urls)
+        return validate_base_url(url)
     except SourceError as exc:
         raise ValidationFailed(str(exc), field="base_url") from exc
 

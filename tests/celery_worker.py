@@ -20,7 +20,8 @@ def start_worker(
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "PYTHONPATH": str(ROOT),
-        "ALLOW_PRIVATE_SOURCE_URLS": "true",
+        "ALLOWED_PRIVATE_HOSTS": "127.0.0.0/8,::1/128",
+        "DMT_ENVIRONMENT": "test",
         **(env or {}),
     }
     cmd = [

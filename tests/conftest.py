@@ -18,8 +18,10 @@ from sqlalchemy.engine import make_url
 
 from core.settings import reset_settings_cache
 
-# Tests talk to fake tool servers on loopback.
-os.environ.setdefault("ALLOW_PRIVATE_SOURCE_URLS", "true")
+# Tests talk to fake tool servers on loopback (only there: no private or metadata
+# address is ever allowed), and run with the development secrets.
+os.environ.setdefault("ALLOWED_PRIVATE_HOSTS", "127.0.0.0/8,::1/128")
+os.environ.setdefault("DMT_ENVIRONMENT", "test")
 
 
 def _require_env(name: str) -> str:

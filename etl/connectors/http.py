@@ -11,7 +11,12 @@ third-party API over months of nightly syncs needs:
   threads fetching for that source;
 * final failures mapped to the `SourceError` classes of `base.py`, with
   messages an admin can act on;
-* an SSRF guard on the base URL (`validate_base_url`), run at construction.
+* an SSRF guard (`OutboundGuard`): the base URL is checked at construction and
+  every connection goes to an address checked just before connecting
+  (`PinnedNetworkBackend`), so DNS rebinding cannot reach a private address;
+  private addresses only where ALLOWED_PRIVATE_HOSTS names them;
+* a cap on each answer's size (`HTTP_MAX_RESPONSE_BYTES`, read as a stream) and
+  a guard against paging cursors that come back (`CursorGuard`).
 
 `CircuitBreaker` / `check_circuit` hold the "stop after N failed syncs" logic;
 the sync pipeline keeps the counter on the source row.
@@ -25,6 +30,7 @@ import json
 import random
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -33,10 +39,13 @@ from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 import orjson
 
-from etl.connectors.base import (
+from core.netlists import IPAddress, PrivateHostAllowList, unmapped
+from core.settings import get_settings
+from etl.connectors.errors import (
     SourceAuthError,
     SourceConfigError,
     SourceDataError,
@@ -65,7 +74,11 @@ _METADATA_ADDRESSES = frozenset(
 
 
 # --------------------------------------------------------------------------- SSRF guard
-def _address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+#: host -> the addresses it resolves to (strings). Injectable so tests never ask a real DNS.
+Resolver = Callable[[str], list[str]]
+
+
+def _address_problem(address: IPAddress) -> str | None:
     """Why this address must not be fetched from a tenant-supplied URL, or None."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return _address_problem(address.ipv4_mapped)
@@ -88,20 +101,66 @@ def _address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> 
     return None
 
 
-def validate_base_url(
-    url: str,
-    allow_private: bool,
-    *,
-    resolver: Callable[[str], list[str]] | None = None,
-) -> str:
-    """Check a tenant-supplied base URL before we ever request it; return it normalised.
+def system_resolver(host: str) -> list[str]:
+    """Every address the host resolves to (A and AAAA), in the resolver's order."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
-    Only http/https with a host. Unless `allow_private` (settings
-    `allow_private_source_urls`, env ALLOW_PRIVATE_SOURCE_URLS) every address the
-    host resolves to must be public: loopback, private, link-local, multicast,
-    reserved and cloud-metadata addresses are refused, so a tenant cannot make
-    the platform probe its own network.
+
+class OutboundGuard:
+    """Where a tenant-supplied URL (a source's base URL, a tenant's AI endpoint) may connect.
+
+    The host is resolved once per connection and every address checked: public
+    addresses pass; loopback, private, link-local, multicast, reserved and
+    carrier-grade NAT addresses only when the allow-list names them; cloud
+    metadata addresses never. `checked_addresses` is what the pinned transport
+    connects to, so a DNS answer that changes between check and connect
+    (rebinding) never reaches an address that was not checked.
     """
+
+    def __init__(self, allow_list: PrivateHostAllowList | None = None, resolver: Resolver | None = None) -> None:
+        self.allow_list = allow_list or PrivateHostAllowList()
+        self.resolver = resolver or system_resolver
+
+    @classmethod
+    def from_settings(cls, resolver: Resolver | None = None) -> OutboundGuard:
+        """The guard for this deployment's ALLOWED_PRIVATE_HOSTS."""
+        return cls(get_settings().private_host_allow_list(), resolver)
+
+    def checked_addresses(self, host: str, port: int) -> list[str]:
+        """Resolve `host` once and return its addresses, all allowed; raise SourceConfigError otherwise."""
+        host = host.strip("[]")
+        raw_addresses = self.resolver(host)
+        if not raw_addresses:
+            raise SourceConfigError(f"the host {host!r} could not be resolved: check the address")
+        checked: list[str] = []
+        for raw in raw_addresses:
+            try:
+                address = unmapped(ipaddress.ip_address(str(raw).split("%", 1)[0]))
+            except ValueError:
+                raise SourceConfigError(f"the host {host!r} resolved to an unreadable address {raw!r}") from None
+            problem = _address_problem(address)
+            if problem and (address in _METADATA_ADDRESSES or not self.allow_list.allows(host, address, port)):
+                raise SourceConfigError(
+                    f"the host {host!r} resolves to {address}, {problem}; connecting to it is refused. "
+                    "Use the tool's public address; for a self-hosted tool on your own network an operator "
+                    f"can allow it with ALLOWED_PRIVATE_HOSTS={host}:{port} (or its network in CIDR form)."
+                )
+            checked.append(str(address))
+        return checked
+
+    def check_url(self, url: str) -> str:
+        """Validate a tenant-supplied base URL (syntax, then every address); return it normalised."""
+        normalised, host, port = _parse_base_url(url)
+        self.checked_addresses(host, port)
+        return normalised
+
+
+def _parse_base_url(url: str) -> tuple[str, str, int]:
+    """(normalised URL, host, port) of an http(s) base URL; SourceConfigError for anything else."""
     if not url or not isinstance(url, str):
         raise SourceConfigError("the base URL is empty: enter the tool's address, e.g. https://acme.atlassian.net")
     parts = urlsplit(url.strip())
@@ -113,36 +172,102 @@ def validate_base_url(
     if parts.username or parts.password:
         raise SourceConfigError("the base URL must not contain a username or password: use the token fields")
     try:
-        parts.port  # noqa: B018 - raises ValueError on an invalid port
+        port = parts.port
     except ValueError:
         raise SourceConfigError(f"the base URL {url!r} has an invalid port") from None
-    normalised = url.strip().rstrip("/")
-    if allow_private:
-        return normalised
-    addresses = (resolver or _resolve_host)(host)
-    if not addresses:
-        raise SourceConfigError(f"the host {host!r} of the base URL could not be resolved: check the address")
-    for raw in addresses:
-        try:
-            address = ipaddress.ip_address(raw.split("%", 1)[0])
-        except ValueError:
-            raise SourceConfigError(f"the host {host!r} resolved to an unreadable address {raw!r}") from None
-        problem = _address_problem(address)
-        if problem:
-            raise SourceConfigError(
-                f"the base URL host {host!r} resolves to {address}, {problem}; connecting to it is refused. "
-                "Use the tool's public address, or set ALLOW_PRIVATE_SOURCE_URLS=true for a self-hosted tool "
-                "on your own network."
-            )
-    return normalised
+    return url.strip().rstrip("/"), host, port or (443 if parts.scheme == "https" else 80)
 
 
-def _resolve_host(host: str) -> list[str]:
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise SourceConfigError(f"the host {host!r} of the base URL could not be resolved: check the address") from None
-    return sorted({str(info[4][0]) for info in infos})
+def validate_base_url(url: str, *, guard: OutboundGuard | None = None, resolver: Resolver | None = None) -> str:
+    """Check a tenant-supplied base URL before we ever request it; return it normalised.
+
+    Only http/https with a host, no credentials; every address the host
+    resolves to must pass `OutboundGuard` (settings ALLOWED_PRIVATE_HOSTS).
+    """
+    return (guard or OutboundGuard.from_settings(resolver)).check_url(url)
+
+
+class PinnedNetworkBackend(httpcore.NetworkBackend):
+    """Opens TCP connections only to addresses the guard has just checked.
+
+    httpcore asks for `connect_tcp(host, port)` with the URL's host name; this
+    resolves it once through the guard and connects to the checked address
+    itself. The request keeps its URL, so the Host header and the TLS server
+    name (SNI and certificate check) stay the tool's name. `inner` opens the
+    socket (tests pass one that records instead of connecting).
+    """
+
+    def __init__(self, guard: OutboundGuard, inner: httpcore.NetworkBackend | None = None) -> None:
+        self.guard = guard
+        self.inner = inner or httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        last_error: Exception | None = None
+        for address in self.guard.checked_addresses(host, port):
+            try:
+                return self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None  # checked_addresses never returns an empty list
+        raise last_error
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
+        raise SourceConfigError("unix sockets are never used for outbound requests")
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+def guarded_transport(
+    guard: OutboundGuard,
+    *,
+    verify: ssl.SSLContext | str | bool = True,
+    network_backend: httpcore.NetworkBackend | None = None,
+    limits: httpx.Limits | None = None,
+) -> httpx.HTTPTransport:
+    """An httpx transport whose every connection goes through `PinnedNetworkBackend`."""
+    transport = httpx.HTTPTransport(verify=verify, limits=limits or httpx.Limits(), retries=0)
+    pool = transport._pool  # httpx builds its httpcore pool without a network_backend option
+    if not hasattr(pool, "_network_backend"):  # pragma: no cover - guards an httpcore upgrade
+        raise RuntimeError("httpcore.ConnectionPool changed: the SSRF-pinning transport needs updating")
+    pool._network_backend = PinnedNetworkBackend(guard, network_backend)
+    return transport
+
+
+def guarded_http_client(
+    base_url: str,
+    *,
+    guard: OutboundGuard | None = None,
+    timeout: float = 30.0,
+    headers: Mapping[str, str] | None = None,
+    verify: ssl.SSLContext | str | bool = True,
+    network_backend: httpcore.NetworkBackend | None = None,
+    **client_options: Any,
+) -> httpx.Client:
+    """An `httpx.Client` for a tenant-supplied URL: checked now, pinned on every connection, no redirects.
+
+    The base URL is validated first (a clear SourceConfigError), environment
+    proxies are ignored (they would bypass the pinning), and redirects are not
+    followed (a redirect could point anywhere).
+    """
+    guard = guard or OutboundGuard.from_settings()
+    normalised = guard.check_url(base_url)
+    return httpx.Client(
+        base_url=normalised + "/",
+        headers=dict(headers or {}),
+        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+        follow_redirects=False,
+        trust_env=False,
+        transport=guarded_transport(guard, verify=verify, network_backend=network_backend),
+        **client_options,
+    )
 
 
 # --------------------------------------------------------------------------- request budget
@@ -218,6 +343,39 @@ def budget_for(key: str, per_minute: int) -> RequestBudget:
             budget = RequestBudget(per_minute)
             _BUDGETS[key] = budget
         return budget
+
+
+# --------------------------------------------------------------------------- paging guard
+#: More pages than this in one paging loop means the tool is looping, not listing.
+MAX_PAGES_PER_LOOP = 100_000
+
+
+class CursorGuard:
+    """Stops a paging loop whose cursor comes back (no endless sync on a tool that repeats itself).
+
+    Call `advance(cursor)` before fetching each page with the cursor (token,
+    next link, page number or, for page-number APIs, the page's first and last
+    ids): a cursor seen before, or more than `max_pages` pages, raises
+    SourceDataError naming the loop.
+    """
+
+    def __init__(self, what: str, max_pages: int = MAX_PAGES_PER_LOOP) -> None:
+        self.what = what
+        self.max_pages = max_pages
+        self.pages = 0
+        self._seen: set[Any] = set()
+
+    def advance(self, cursor: Any) -> None:
+        """Record the next page's cursor; raise when it repeats or the loop is too long."""
+        self.pages += 1
+        if cursor in self._seen:
+            raise SourceDataError(
+                f"{self.what}: the tool returned a paging cursor it had already returned ({str(cursor)[:80]}); "
+                "paging stopped instead of looping for ever"
+            )
+        if self.pages > self.max_pages:
+            raise SourceDataError(f"{self.what}: more than {self.max_pages} pages; paging stopped")
+        self._seen.add(cursor)
 
 
 # --------------------------------------------------------------------------- circuit breaker
@@ -353,26 +511,24 @@ class SourceHttpClient:
         timeout: float | None = None,
         max_retries: int = 5,
         source_label: str = "source",
-        allow_private: bool | None = None,
+        guard: OutboundGuard | None = None,
+        max_response_bytes: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         max_wait: float = MAX_WAIT_SECONDS,
-        transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | str | bool = True,
+        network_backend: httpcore.NetworkBackend | None = None,
     ) -> None:
-        settings = None
-        if allow_private is None or timeout is None:
-            from core.settings import get_settings
-
-            settings = get_settings()
-        if allow_private is None:
-            allow_private = bool(settings.allow_private_source_urls) if settings else False
+        settings = get_settings()
         if timeout is None:
-            timeout = float(settings.http_timeout_seconds) if settings else 30.0
-        self.base_url = validate_base_url(base_url, allow_private)
+            timeout = float(settings.http_timeout_seconds)
+        self.guard = guard or OutboundGuard.from_settings()
+        self.base_url = _parse_base_url(base_url)[0]  # the guard checks its addresses once, below
         self.host = urlsplit(self.base_url).netloc
         self.source_label = source_label
         self.max_retries = max(0, max_retries)
         self.max_wait = max_wait
+        self.max_response_bytes = int(max_response_bytes or settings.http_max_response_bytes)
         self._sleep = sleep
         self._rng = rng or random.Random()
         if budget is None and budget_key:
@@ -381,13 +537,14 @@ class SourceHttpClient:
         self._pause_until = 0.0  # epoch seconds: a rate-limit reset announced by the tool
         self._pause_lock = threading.Lock()
         self.requests_made = 0
-        self._client = httpx.Client(
-            base_url=self.base_url + "/",
+        self._client = guarded_http_client(
+            self.base_url,
+            guard=self.guard,
+            timeout=timeout,
             headers={"Accept": "application/json", "User-Agent": "dmt-sldp-connector/1.0", **(headers or {})},
+            verify=verify,
+            network_backend=network_backend,
             auth=auth,
-            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-            follow_redirects=False,  # a redirect could point at an internal address
-            transport=transport,
         )
 
     # -- plumbing -------------------------------------------------------------
@@ -443,7 +600,7 @@ class SourceHttpClient:
             self.budget.acquire()
             self.requests_made += 1
             try:
-                response = self._client.request(method, url, params=clean_params, json=json, headers=headers)
+                response = self._send(method, url, params=clean_params, json=json, headers=headers)
             except httpx.TimeoutException as exc:
                 last_error = f"timed out ({type(exc).__name__})"
             except httpx.TransportError as exc:
@@ -470,6 +627,35 @@ class SourceHttpClient:
                 )
             self._wait(self._backoff(attempt))
         raise SourceUnavailable(f"{self.host} could not be reached")  # pragma: no cover - loop always returns
+
+    def _send(self, method: str, url: str, **options: Any) -> httpx.Response:
+        """One request whose answer is read as a stream and refused once it passes `max_response_bytes`."""
+        request = self._client.build_request(method, url, **options)
+        response = self._client.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_response_bytes:
+                raise self._too_large(response)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():  # decoded bytes: a compressed bomb counts at full size
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise self._too_large(response)
+                chunks.append(chunk)
+            response._content = b"".join(chunks)  # what Response.read() stores; the body is complete
+        finally:
+            response.close()
+        return response
+
+    def _too_large(self, response: httpx.Response) -> SourceDataError:
+        return SourceDataError(
+            f"{self.host} answered {response.request.url.path} with more than {self.max_response_bytes:,} bytes; "
+            "the answer was refused. Ask for smaller pages, or raise HTTP_MAX_RESPONSE_BYTES if the tool really "
+            "sends that much",
+            status_code=response.status_code,
+            url=str(response.request.url),
+        )
 
     def _note_rate_limit(self, response: httpx.Response) -> None:
         """Quota used up on a successful answer: pause the next request until it resets (capped)."""
@@ -589,7 +775,9 @@ class SourceHttpClient:
         url: str | None = path
         page_params: Mapping[str, Any] | None = params
         pages = 0
+        cursors = CursorGuard(f"{self.host} {path}")
         while url:
+            cursors.advance(url if page_params is None else (url, tuple(sorted(page_params.items()))))
             data, response = self.get_json(url, params=page_params, headers=headers)
             yield data, response
             pages += 1

@@ -86,7 +86,8 @@ def run_portal(app: str, database_url: str, redis_url: str, tmp: Path) -> Iterat
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "PORTAL_WORKERS": "1",
-        "ALLOW_PRIVATE_SOURCE_URLS": "true",
+        "ALLOWED_PRIVATE_HOSTS": "127.0.0.0/8,::1/128",
+        "DMT_ENVIRONMENT": "test",
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(

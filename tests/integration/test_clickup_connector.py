@@ -30,7 +30,7 @@ class Site:
             "field_mappings": self.dataset.field_mappings(),
         }
         values.update(overrides)
-        return ClickUpConnector(SourceSettings(**values), allow_private=True, sleep=self.waits.append)
+        return ClickUpConnector(SourceSettings(**values), sleep=self.waits.append)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,6 @@ def test_works_when_mounted_under_a_prefix() -> None:
                 token=dataset.token,
                 config_json={"team_id": dataset.team_id},
             ),
-            allow_private=True,
         )
         assert connector.test_connection().ok
         assert len(_extract(connector)) == 120

@@ -38,7 +38,7 @@ class Site:
         return SourceSettings(**values)
 
     def connector(self, **overrides: Any) -> JiraConnector:
-        return JiraConnector(self.settings(**overrides), allow_private=True, sleep=self.waits.append)
+        return JiraConnector(self.settings(**overrides), sleep=self.waits.append)
 
 
 #: Tests of Cloud's bulk changelog API run on the Cloud site only (Server has no such API).
@@ -205,18 +205,9 @@ def test_a_malformed_page_is_a_data_error(site: Site) -> None:
 
 
 def test_registry_builds_the_connector(site: Site) -> None:
-    from core.settings import reset_settings_cache
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALLOW_PRIVATE_SOURCE_URLS", "true")
-        reset_settings_cache()
-        try:
-            connector = get_connector("jira", site.settings())
-            assert isinstance(connector, JiraConnector)
-            assert connector.test_connection().ok
-        finally:
-            mp.delenv("ALLOW_PRIVATE_SOURCE_URLS")
-            reset_settings_cache()
+    connector = get_connector("jira", site.settings())
+    assert isinstance(connector, JiraConnector)
+    assert connector.test_connection().ok
 
 
 def test_works_when_mounted_under_a_prefix() -> None:
@@ -233,7 +224,6 @@ def test_works_when_mounted_under_a_prefix() -> None:
                 project_key="ACME",
                 config_json={"deployment": "auto"},
             ),
-            allow_private=True,
         )
         assert connector.test_connection().details["deployment"] == "cloud"
         raws = _extract(connector)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from bench._fake_tracker import TOKEN, TrackerData, create_app, register_fake_connectors
 from core.errors import NotFound, ServiceError, ValidationFailed
+from core.queue import RECONCILE_SOURCE, SYNC_SOURCE
+from core.queue import app as celery_app
 from core.settings import reset_settings_cache
 from etl.connectors import registry
 from models.db import public_session
@@ -63,18 +66,34 @@ def test_token_is_write_only_masked_and_audited_without_secret(project: Project)
         sources.get_source_public(src.id, tenant_id=project.tenant_id + 999)
 
 
-def test_private_addresses_are_refused_unless_allowed(project: Project, monkeypatch) -> None:
-    monkeypatch.setenv("ALLOW_PRIVATE_SOURCE_URLS", "false")
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest", "http://10.0.0.1", "http://[::1]:5432"])
+def test_private_addresses_are_refused_at_save_and_connect_time(project: Project, monkeypatch, url: str) -> None:
+    """The demo's allow-list (the fake tools' port alone) refuses metadata, private and other loopback targets.
+
+    Only IP literals are used, so the guard resolves nothing and no packet leaves the machine.
+    """
+    saved = create(project, "http://127.0.0.1:8900")  # the demo's fake tools: allowed
+    with public_session() as s:  # an address stored before the allow-list was tightened
+        s.execute(sa.update(SourceConfig).where(SourceConfig.id == saved.id).values(base_url=url))
+        s.commit()
+    monkeypatch.setenv("ALLOWED_PRIVATE_HOSTS", "127.0.0.1:8900")
     reset_settings_cache()
     try:
         with pytest.raises(ValidationFailed) as err:
-            create(project, "http://169.254.169.254/latest")
-        assert err.value.field == "base_url"
-        with pytest.raises(ValidationFailed):
-            create(project, "file:///etc/passwd")
+            create(project, url)
+        assert err.value.field == "base_url" and "refused" in err.value.message
+        with pytest.raises(ValidationFailed, match="refused"):
+            sources.update_source(saved.id, SourceUpdate(base_url=url), ACTOR)
+        refused = sources.test_connection(saved.id)
+        assert not refused.ok and "refused" in refused.message
     finally:
         monkeypatch.undo()
         reset_settings_cache()
+
+
+def test_bad_urls_and_sync_times_are_refused(project: Project) -> None:
+    with pytest.raises(ValidationFailed):
+        create(project, "file:///etc/passwd")
     with pytest.raises(ValidationFailed, match="HH:MM"):
         create(project, "http://127.0.0.1:9", sync_time="25:00")
 
@@ -110,15 +129,13 @@ def test_field_mappings_are_validated_and_saved(project: Project) -> None:
 
 
 def test_trigger_sync_queues_a_task_and_history_lists_runs(project: Project, fake_connectors, monkeypatch) -> None:
-    from etl import worker
-
     sent: list[tuple[str, list[Any]]] = []
 
     class FakeResult:
         id = "task-123"
 
-    monkeypatch.setattr(worker.sync_source, "apply_async", lambda args, **kw: sent.append(("sync", args)) or FakeResult())
-    monkeypatch.setattr(worker.reconcile_source, "apply_async", lambda args, **kw: sent.append(("rec", args)) or FakeResult())
+    kinds = {SYNC_SOURCE: "sync", RECONCILE_SOURCE: "rec"}
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args, **kw: sent.append((kinds[name], args)) or FakeResult())
     with serve(create_app(TrackerData(size=30))) as url:
         src = create(project, url, historical_import_days=3650)
         requested = sources.trigger_sync(src.id, ACTOR, "backfill")

@@ -28,7 +28,6 @@ from etl.connectors.http import (
     parse_link_header,
     parse_retry_after,
     rate_limit_wait,
-    validate_base_url,
 )
 from tests.fakes.jira import create_app as create_jira_app
 from tests.fakes.jira import generate_dataset as jira_dataset
@@ -57,7 +56,6 @@ def _client(url: str, dataset: object, sleep: SleepRecorder, **kw: object) -> So
     return SourceHttpClient(
         url,
         auth=(dataset.api_user_email, dataset.token),  # type: ignore[attr-defined]
-        allow_private=True,
         sleep=sleep,
         timeout=5,
         **kw,  # type: ignore[arg-type]
@@ -167,16 +165,14 @@ def test_waits_are_capped(jira_site) -> None:
 
 def test_rate_limit_headers_on_403_mean_wait_until_reset(odd_site) -> None:
     sleep = SleepRecorder()
-    client = SourceHttpClient(odd_site, allow_private=True, sleep=sleep, timeout=5)
+    client = SourceHttpClient(odd_site, sleep=sleep, timeout=5)
     data, _ = client.get_json("/quota")
     assert data == {"ok": True}
     assert len(sleep.waits) == 1 and 4 <= sleep.waits[0] <= 8
 
 
 def test_connection_refused_becomes_source_unavailable() -> None:
-    client = SourceHttpClient(
-        f"http://127.0.0.1:{free_port()}", allow_private=True, sleep=SleepRecorder(), max_retries=1, timeout=2
-    )
+    client = SourceHttpClient(f"http://127.0.0.1:{free_port()}", sleep=SleepRecorder(), max_retries=1, timeout=2)
     with pytest.raises(SourceUnavailable) as exc:
         client.get_json("/anything")
     assert "could not be reached" in str(exc.value) and "2 attempts" in str(exc.value)
@@ -189,7 +185,6 @@ def test_timeout_becomes_source_unavailable(jira_site) -> None:
         client = SourceHttpClient(
             url,
             auth=(dataset.api_user_email, dataset.token),
-            allow_private=True,
             sleep=SleepRecorder(),
             timeout=0.1,
             max_retries=1,
@@ -204,7 +199,7 @@ def test_timeout_becomes_source_unavailable(jira_site) -> None:
 # --------------------------------------------------------------------------- error mapping
 def test_wrong_token_is_an_auth_error_an_admin_can_act_on(jira_site) -> None:
     url, _, dataset = jira_site
-    client = SourceHttpClient(url, auth=(dataset.api_user_email, "wrong"), allow_private=True, timeout=5)
+    client = SourceHttpClient(url, auth=(dataset.api_user_email, "wrong"), timeout=5)
     with pytest.raises(SourceAuthError) as exc:
         client.get_json("/rest/api/2/myself")
     host = url.split("://")[1]
@@ -213,7 +208,7 @@ def test_wrong_token_is_an_auth_error_an_admin_can_act_on(jira_site) -> None:
 
 
 def test_403_404_and_invalid_json_are_mapped(odd_site) -> None:
-    client = SourceHttpClient(odd_site, allow_private=True, timeout=5, sleep=SleepRecorder())
+    client = SourceHttpClient(odd_site, timeout=5, sleep=SleepRecorder())
     with pytest.raises(SourcePermissionError) as forbidden:
         client.get_json("/forbidden")
     assert "(403)" in str(forbidden.value) and "Resource not accessible" in str(forbidden.value)
@@ -229,7 +224,7 @@ def test_403_404_and_invalid_json_are_mapped(odd_site) -> None:
 
 
 def test_link_header_paging_and_foreign_hosts(odd_site) -> None:
-    client = SourceHttpClient(odd_site, allow_private=True, timeout=5)
+    client = SourceHttpClient(odd_site, timeout=5)
     pages = [data for data, _ in client.get_paged_link_header("/paged")]
     assert pages == [[{"n": 1}], [{"n": 2}], [{"n": 3}]]
     with pytest.raises(SourceDataError, match="another host"):
@@ -319,61 +314,9 @@ def test_circuit_breaker_opens_at_the_threshold() -> None:
     assert not CircuitBreaker(0).is_open(100)  # threshold 0 disables the breaker
 
 
-# --------------------------------------------------------------------------- SSRF guard
-@pytest.mark.parametrize(
-    ("url", "reason"),
-    [
-        ("http://127.0.0.1:8080", "loopback"),
-        ("http://[::1]/", "loopback"),
-        ("http://10.1.2.3", "private"),
-        ("http://192.168.0.10", "private"),
-        ("http://169.254.169.254/latest/meta-data", "metadata"),
-        ("http://[fd00:ec2::254]/", "metadata"),
-        ("http://169.254.10.1", "link-local"),
-        ("http://224.0.0.1", "multicast"),
-        ("http://0.0.0.0", "unspecified"),
-        ("http://[::ffff:127.0.0.1]/", "loopback"),
-        ("http://240.0.0.1", "reserved"),
-    ],
-)
-def test_ssrf_guard_refuses_internal_addresses(url: str, reason: str) -> None:
-    with pytest.raises(SourceConfigError) as exc:
-        validate_base_url(url, allow_private=False)
-    assert reason in str(exc.value) and "ALLOW_PRIVATE_SOURCE_URLS" in str(exc.value)
-
-
-def test_ssrf_guard_checks_every_resolved_address() -> None:
-    with pytest.raises(SourceConfigError, match=r"resolves to 10\.0\.0\.7"):
-        validate_base_url("https://jira.acme.example", False, resolver=lambda host: ["93.184.216.34", "10.0.0.7"])
-    assert validate_base_url("https://jira.acme.example/", False, resolver=lambda host: ["93.184.216.34"]) == (
-        "https://jira.acme.example"
-    )
-
-
-@pytest.mark.parametrize("url", ["ftp://jira.acme.example", "file:///etc/passwd", "https://", "https://u:p@x.example"])
-def test_ssrf_guard_refuses_bad_urls(url: str) -> None:
-    with pytest.raises(SourceConfigError):
-        validate_base_url(url, allow_private=True)
-
-
-def test_private_addresses_allowed_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.settings import reset_settings_cache
-
-    assert validate_base_url("http://10.1.2.3:8080/", allow_private=True) == "http://10.1.2.3:8080"
-    with pytest.raises(SourceConfigError):
-        SourceHttpClient("http://127.0.0.1:9", allow_private=False)  # the client runs the guard
-    monkeypatch.setenv("ALLOW_PRIVATE_SOURCE_URLS", "true")
-    reset_settings_cache()
-    try:
-        SourceHttpClient("http://127.0.0.1:9").close()
-    finally:
-        monkeypatch.delenv("ALLOW_PRIVATE_SOURCE_URLS")
-        reset_settings_cache()
-
-
 def test_clients_of_one_source_share_one_budget() -> None:
-    first = SourceHttpClient("http://127.0.0.1:9", allow_private=True, budget_key="jira:4242", budget_per_minute=90)
-    second = SourceHttpClient("http://127.0.0.1:9", allow_private=True, budget_key="jira:4242", budget_per_minute=90)
-    other = SourceHttpClient("http://127.0.0.1:9", allow_private=True, budget_key="jira:4343", budget_per_minute=90)
+    first = SourceHttpClient("http://127.0.0.1:9", budget_key="jira:4242", budget_per_minute=90)
+    second = SourceHttpClient("http://127.0.0.1:9", budget_key="jira:4242", budget_per_minute=90)
+    other = SourceHttpClient("http://127.0.0.1:9", budget_key="jira:4343", budget_per_minute=90)
     assert first.budget is second.budget and first.budget is not other.budget
     assert first.budget.per_minute == 90
