@@ -8,6 +8,8 @@ from sqlmodel import Session, select
 
 from core.crypto import encrypt_secret
 from core.errors import Conflict, ValidationFailed
+from etl.connectors.base import SourceError
+from etl.connectors.http import validate_base_url
 from models.base import utcnow
 from models.db import InvalidTenantSlug, get_engine, get_tenant, public_session, validate_slug
 from models.enums import TenantStatus
@@ -70,6 +72,16 @@ def _check_ai(provider: str | None) -> None:
         raise ValidationFailed(f"AI provider must be one of {sorted(AI_PROVIDERS)}", field="ai_provider")
 
 
+def _check_ai_base_url(url: str | None) -> str | None:
+    """The AI endpoint passes the same SSRF guard as a source's base URL (ALLOWED_PRIVATE_HOSTS)."""
+    if not url or not url.strip():
+        return None
+    try:
+        return validate_base_url(url)
+    except SourceError as exc:
+        raise ValidationFailed(f"AI endpoint: {exc}", field="ai_base_url") from exc
+
+
 def create_tenant(data: TenantCreate, actor: Actor) -> Tenant:
     """Create the tenant row and provision its schema; both or neither."""
     try:
@@ -85,7 +97,7 @@ def create_tenant(data: TenantCreate, actor: Actor) -> Tenant:
             slug=slug,
             retention_days=data.retention_days,
             ai_provider=data.ai_provider,
-            ai_base_url=data.ai_base_url,
+            ai_base_url=_check_ai_base_url(data.ai_base_url),
             ai_model=data.ai_model,
             ai_api_key_encrypted=encrypt_secret(data.ai_api_key),
         )
@@ -125,6 +137,8 @@ def update_tenant(tenant_id: int, data: TenantUpdate, actor: Actor) -> Tenant:
         if "ai_api_key" in values:
             key = values.pop("ai_api_key")
             tenant.ai_api_key_encrypted = encrypt_secret(key) if key else None
+        if values.get("ai_base_url"):
+            values["ai_base_url"] = _check_ai_base_url(values["ai_base_url"])
         for name, value in values.items():
             if value is not None:
                 setattr(tenant, name, value.strip() if isinstance(value, str) else value)
