@@ -54,7 +54,7 @@ from etl.connectors.base import (
     SourceSettings,
     canonical_dmt_value,
 )
-from etl.connectors.http import SourceHttpClient, budget_for
+from etl.connectors.http import CursorGuard, SourceHttpClient, budget_for
 from etl.connectors.linking import azure_work_item_key
 from etl.connectors.registry import register_connector
 
@@ -828,12 +828,14 @@ class AzureBoardsConnector(BaseConnector):
     def _updates(self, item_id: int) -> list[dict[str, Any]]:
         updates: list[dict[str, Any]] = []
         skip = 0
+        cursors = CursorGuard(f"updates of work item {item_id}")
         while True:
             data = self._get(self._project_path(f"_apis/wit/workItems/{item_id}/updates"), {"$top": 200, "$skip": skip})
             page = self._values(data, "updates")
             updates.extend(u for u in page if isinstance(u, dict))
             if len(page) < 200:
                 return updates
+            cursors.advance(repr((page[0], page[-1])))  # a site ignoring $skip repeats its page
             skip += len(page)
 
     def _enrich(self, item: dict[str, Any]) -> dict[str, Any]:

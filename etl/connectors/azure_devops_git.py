@@ -49,7 +49,7 @@ from etl.connectors.base import (
     SourceSettings,
 )
 from etl.connectors.github import DEFAULT_SIGNOFF_MARKER, signoff_pattern
-from etl.connectors.http import SourceHttpClient, budget_for
+from etl.connectors.http import CursorGuard, SourceHttpClient, budget_for
 from etl.connectors.linking import azure_work_item_key, find_work_item_keys, linking_options
 from etl.connectors.registry import register_connector
 
@@ -373,6 +373,7 @@ class AzureDevOpsGitConnector(BaseConnector):
     # -- extraction -----------------------------------------------------------
     def _list(self, repo_id: str, criteria: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
         skip = 0
+        cursors = CursorGuard(f"pull requests of repository {repo_id}")
         while True:
             params = {**criteria, "$top": self.page_size, "$skip": skip}
             page = self._values(self._get(self._git(f"repositories/{repo_id}/pullrequests"), params), "pull requests")
@@ -383,6 +384,8 @@ class AzureDevOpsGitConnector(BaseConnector):
                 yield page
             if len(page) < self.page_size:
                 return
+            # a site ignoring $skip repeats its page
+            cursors.advance((page[0]["pullRequestId"], page[-1]["pullRequestId"]))
             skip += len(page)
 
     def _enrich(self, repo_id: str, pull: dict[str, Any]) -> dict[str, Any]:

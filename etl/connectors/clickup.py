@@ -42,7 +42,7 @@ from etl.connectors.base import (
     SourceNotFound,
     SourceSettings,
 )
-from etl.connectors.http import SourceHttpClient
+from etl.connectors.http import CursorGuard, SourceHttpClient
 
 # The value converters are shared with the Jira normaliser: one behaviour for "85%", "Yes", URLs...
 from etl.connectors.jira import _mapped_value, _to_float, _truthy, _urls, propose_jira_field
@@ -436,6 +436,7 @@ class ClickUpConnector(BaseConnector):
     def _task_pages(self, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:
         team = self._require_team()
         page = 0
+        cursors = CursorGuard(f"{self.http.host} task list")
         while True:
             params: dict[str, Any] = {
                 "page": page,
@@ -462,6 +463,7 @@ class ClickUpConnector(BaseConnector):
                 yield tasks
             if data.get("last_page") is True or len(tasks) < PAGE_SIZE:
                 return
+            cursors.advance((tasks[0]["id"], tasks[-1]["id"]))  # a site ignoring `page` repeats its page
             page += 1
 
     def _remember_sprint_lists(self, tasks: list[dict[str, Any]]) -> None:

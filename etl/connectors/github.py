@@ -61,7 +61,7 @@ from etl.connectors.base import (
     SourcePermissionError,
     SourceSettings,
 )
-from etl.connectors.http import SourceHttpClient, budget_for, parse_link_header
+from etl.connectors.http import CursorGuard, SourceHttpClient, budget_for, parse_link_header
 from etl.connectors.linking import find_work_item_keys, linking_options
 from etl.connectors.registry import register_connector
 
@@ -404,6 +404,7 @@ class GitHubConnector(BaseConnector):
             "per_page": self.per_page,
         }
         first = True
+        cursors = CursorGuard(f"pull requests of {repo}")
         while url:
             headers = (
                 {"If-None-Match": self.etags[repo]} if first and start is not None and repo in self.etags else None
@@ -433,6 +434,8 @@ class GitHubConnector(BaseConnector):
             if reached_cursor:
                 return
             url = parse_link_header(response.headers.get("link")).get("next")
+            if url:
+                cursors.advance(url)
             params = None
             first = False
 

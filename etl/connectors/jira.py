@@ -47,7 +47,7 @@ from etl.connectors.base import (
     SourceSettings,
     canonical_dmt_value,
 )
-from etl.connectors.http import SourceHttpClient
+from etl.connectors.http import CursorGuard, SourceHttpClient
 from etl.connectors.registry import register_connector
 
 log = logging.getLogger(__name__)
@@ -806,6 +806,7 @@ class JiraConnector(BaseConnector):
         self, jql: str, *, fields: str, expand: str | None, page_size: int, stop: threading.Event | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """Page one JQL query: nextPageToken on Cloud, startAt/total on Server."""
+        cursors = CursorGuard(f"{self.http.host} issue search")
         if self.deployment == "cloud":
             token: str | None = None
             while not (stop and stop.is_set()):
@@ -819,6 +820,7 @@ class JiraConnector(BaseConnector):
                 token = data.get("nextPageToken")
                 if data.get("isLast", not token) or not token:
                     return
+                cursors.advance(token)
             return
         start_at = 0
         while not (stop and stop.is_set()):
@@ -831,6 +833,7 @@ class JiraConnector(BaseConnector):
             total = data.get("total")
             if not issues or (isinstance(total, int) and start_at >= total):
                 return
+            cursors.advance((issues[0]["id"], issues[-1]["id"]))  # a site ignoring startAt repeats its page
 
     def _issues_of(self, data: Any) -> list[dict[str, Any]]:
         if not isinstance(data, dict) or not isinstance(data.get("issues"), list):
@@ -896,6 +899,7 @@ class JiraConnector(BaseConnector):
         """issue id -> its whole changelog, oldest first, from `/rest/api/3/changelog/bulkfetch` (all pages)."""
         histories: dict[str, list[dict[str, Any]]] = {}
         token: str | None = None
+        cursors = CursorGuard(f"{self.http.host} bulk changelog")
         while True:
             body: dict[str, Any] = {"issueIdsOrKeys": issue_ids, "maxResults": BULK_CHANGELOG_PAGE_SIZE}
             if token:
@@ -911,6 +915,7 @@ class JiraConnector(BaseConnector):
             token = data.get("nextPageToken")
             if not token:
                 return histories
+            cursors.advance(token)
 
     @staticmethod
     def _set_changelog(issue: dict[str, Any], histories: list[dict[str, Any]]) -> None:
