@@ -135,10 +135,11 @@ def finish_range(
 def _history(session: Any, schema: str, project_id: int, n: int) -> list[dict[str, Any]]:
     rows = session.connection().execute(
         sa.text(f"""
-            SELECT m.sprint_id, m.sprint_name, m.velocity, m.throughput, m.start_date, m.end_date
+            SELECT m.sprint_id, s.name AS sprint_name, m.completed_points AS velocity,
+                   m.completed_items AS throughput, s.start_date, s.end_date
             FROM "{schema}".sprint_metrics m JOIN "{schema}".sprints s ON s.id = m.sprint_id
             WHERE m.project_id = :p AND s.state = 'closed'
-            ORDER BY coalesce(m.start_date, s.end_date) DESC NULLS LAST, m.sprint_id DESC
+            ORDER BY coalesce(s.start_date, s.end_date) DESC NULLS LAST, m.sprint_id DESC
             LIMIT :n"""),
         {"p": project_id, "n": n},
     ).mappings().all()

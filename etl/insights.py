@@ -20,7 +20,6 @@ import statistics as stats_lib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import httpcore
 import openai
 import sqlalchemy as sa
 from sqlmodel import select
@@ -28,8 +27,6 @@ from sqlmodel import select
 from core.crypto import SecretDecryptionError, decrypt_secret
 from core.errors import NotFound, PermissionDenied
 from core.realtime import publish_event
-from etl.connectors.base import SourceError
-from etl.connectors.http import OutboundGuard, guarded_http_client
 from etl.forecast import trend, velocity_range
 from models.base import utcnow
 from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
@@ -41,8 +38,6 @@ log = logging.getLogger(__name__)
 
 INSIGHT_KINDS = ("velocity_forecast", "developer_risk", "team_optimisation", "compliance_risk")
 DEFAULT_TIMEOUT_SECONDS = 30.0
-#: Where an OpenAI provider without a base URL sends its requests.
-DEFAULT_AI_BASE_URL = "https://api.openai.com/v1"
 HISTORY_SPRINTS = 6
 
 
@@ -82,13 +77,13 @@ def collect_statistics(tenant_slug: str, project_id: int) -> dict[str, Any]:
         schema = tenant_schema_of(session)
         conn = session.connection()
         sprints = conn.execute(sa.text(f"""
-            SELECT m.sprint_id, m.committed_points, m.completed_points, m.velocity, m.throughput,
+            SELECT m.sprint_id, m.committed_points, m.completed_points, m.completed_items,
                    m.avg_cycle_time_days, m.avg_lead_time_days, m.blocked_days, m.defect_density,
                    m.pr_review_rate, m.avg_time_to_first_review_hours, m.compliance_rate,
                    m.open_flags, m.open_critical_flags
-            FROM "{schema}".sprint_metrics m
+            FROM "{schema}".sprint_metrics m JOIN "{schema}".sprints s ON s.id = m.sprint_id
             WHERE m.project_id = :p
-            ORDER BY m.start_date DESC NULLS LAST, m.sprint_id DESC LIMIT :n"""),
+            ORDER BY s.start_date DESC NULLS LAST, m.sprint_id DESC LIMIT :n"""),
             {"p": project_id, "n": HISTORY_SPRINTS}).mappings().all()
         sprints = list(reversed(sprints))
         sprint_ids = [s["sprint_id"] for s in sprints]
@@ -112,14 +107,14 @@ def collect_statistics(tenant_slug: str, project_id: int) -> dict[str, Any]:
                    coalesce(sum(story_points) FILTER (WHERE status_category <> 'done'), 0) AS open_points
             FROM "{schema}".work_items WHERE project_id = :p AND NOT is_deleted"""),
             {"p": project_id}).mappings().one()
-    velocities = [float(s["velocity"]) for s in sprints]
+    velocities = [float(s["completed_points"]) for s in sprints]  # velocity: completed points
     forecast = velocity_range(velocities, 5000)
     sprint_rows = [
         {
             "sprint": f"sprint_{i - len(sprints)}" if i < len(sprints) else "sprint_0",
             "committed_points": _round(s["committed_points"]),
             "completed_points": _round(s["completed_points"]),
-            "throughput": int(s["throughput"]),
+            "throughput": int(s["completed_items"]),
             "avg_cycle_time_days": _round(s["avg_cycle_time_days"]),
             "avg_lead_time_days": _round(s["avg_lead_time_days"]),
             "blocked_days": _round(s["blocked_days"]),
@@ -303,47 +298,17 @@ SYSTEM_PROMPT = (
 
 
 class OpenAICompatibleProvider:
-    """Any OpenAI-compatible chat-completions endpoint, reached like a source: through the SSRF guard.
-
-    The tenant's base URL is checked against ALLOWED_PRIVATE_HOSTS, every
-    connection is pinned to an address checked just before connecting, and
-    redirects are not followed (`etl.connectors.http.guarded_http_client`).
-    """
+    """Any OpenAI-compatible chat-completions endpoint."""
 
     name = "openai"
 
-    def __init__(
-        self,
-        base_url: str | None,
-        api_key: str,
-        model: str | None,
-        timeout: float,
-        *,
-        guard: OutboundGuard | None = None,
-        network_backend: httpcore.NetworkBackend | None = None,
-    ) -> None:
+    def __init__(self, base_url: str | None, api_key: str, model: str | None, timeout: float) -> None:
         self.model = model or "gpt-4o-mini"
-        self.base_url = (base_url or DEFAULT_AI_BASE_URL).rstrip("/")
-        self.api_key = api_key
-        self.timeout = timeout
-        self.guard = guard
-        self.network_backend = network_backend
-
-    def _client(self) -> openai.OpenAI:
-        try:
-            http_client = guarded_http_client(
-                self.base_url, guard=self.guard, timeout=self.timeout, network_backend=self.network_backend
-            )
-        except SourceError as exc:
-            raise ProviderError(f"the AI endpoint was refused: {exc}") from exc
-        return openai.OpenAI(
-            base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0, http_client=http_client
-        )
+        self.client = openai.OpenAI(base_url=base_url or None, api_key=api_key, timeout=timeout, max_retries=0)
 
     def write(self, statistics: dict[str, Any]) -> list[Insight]:
-        client = self._client()
         try:
-            response = client.chat.completions.create(
+            response = self.client.chat.completions.create(
                 model=self.model,
                 messages=[
                     {"role": "system", "content": SYSTEM_PROMPT},
@@ -353,23 +318,14 @@ class OpenAICompatibleProvider:
                 response_format={"type": "json_object"},
             )
             content = response.choices[0].message.content or ""
-        except SourceError as exc:  # the guard refused the connection (e.g. a DNS answer turned private)
-            raise ProviderError(f"the AI endpoint was refused: {exc}") from exc
         except openai.APITimeoutError as exc:
             raise ProviderError("the AI provider timed out") from exc
         except openai.APIStatusError as exc:
-            if 300 <= exc.status_code < 400:
-                raise ProviderError(
-                    f"the AI endpoint redirected (HTTP {exc.status_code}); redirects are not followed: "
-                    "configure the final address"
-                ) from exc
             raise ProviderError(f"the AI provider answered HTTP {exc.status_code}") from exc
         except openai.OpenAIError as exc:
             raise ProviderError(f"the AI provider failed: {type(exc).__name__}") from exc
         except (AttributeError, IndexError, TypeError) as exc:
             raise ProviderError("the AI provider's answer had an unexpected shape") from exc
-        finally:
-            client.close()
         return parse_insights(content)
 
 

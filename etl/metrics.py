@@ -11,19 +11,28 @@ definition is written out in docs/metrics.md; the SQL below follows it:
 * committed: members created at or before the sprint start (and not already
   done before it); completed: members whose status category is done now and
   whose done_at falls inside the window.
+
+This module is the one definition of a sprint's and a developer's figures:
+`_sprint_figures_sql` / `_developer_figures_sql` are what the nightly rebuild
+stores, and `sprint_figures` / `developer_figures` run the same SQL without
+storing, for the dashboards' live fallback on sprints the rebuild has not
+reached yet. A sprint's number therefore does not change when the job catches up.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from core.realtime import publish_event
 from models.base import utcnow
@@ -57,7 +66,8 @@ class _Timed:
         return result
 
 
-def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None) -> None:
+def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None, *, reviews: bool = True) -> None:
+    """Temp tables `_m_*` with the sprints, their member items, bugs, PRs and (if `reviews`) reviews."""
     s = f'"{schema}"'
     where = "WHERE sp.id = ANY(:ids)" if sprint_ids is not None else ""
     conn.execute(sa.text(f"""
@@ -132,6 +142,8 @@ def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None) -> None:
            OR (p.merged_at >= s.win_start AND p.merged_at < s.win_end)
     """))
     conn.execute(sa.text("ANALYZE _m_prs"))
+    if not reviews:  # only the developer figures read them
+        return
     # Review submissions from pull_requests.reviewers (each PR's list expanded once), attributed to
     # identities, self-reviews excluded, then placed in the sprint windows of the PR's project.
     conn.execute(sa.text(f"""
@@ -160,30 +172,45 @@ def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None) -> None:
     conn.execute(sa.text("ANALYZE _m_reviews"))
 
 
-def _sprint_sql(schema: str) -> str:
+#: sprint_metrics columns holding a sprint's figures, in the order `_sprint_figures_sql` selects them.
+SPRINT_FIGURES = (
+    "committed_points", "completed_points", "committed_items", "completed_items", "throughput_by_type",
+    "avg_cycle_time_days", "median_cycle_time_days", "avg_lead_time_days", "median_lead_time_days",
+    "blocked_items", "blocked_days", "defects_count", "defect_density", "prs_opened", "prs_merged",
+    "avg_time_to_first_review_hours", "pr_review_rate", "avg_merge_time_hours", "compliant_items",
+    "compliance_rate", "open_flags", "open_critical_flags",
+)
+
+#: developer_metrics columns holding a developer's figures in a sprint, as `_developer_figures_sql` selects them.
+DEVELOPER_FIGURES = (
+    "items_completed", "points_completed", "avg_cycle_time_days", "blocked_days", "defects_completed",
+    "prs_opened", "prs_merged", "reviews_given", "avg_time_to_first_review_hours", "compliant_items",
+    "compliance_rate",
+)
+
+
+def _sprint_figures_sql(schema: str) -> str:
+    """The one definition of a sprint's figures: project_id, sprint_id and SPRINT_FIGURES per `_m_sprints` row."""
     s = f'"{schema}"'
     return f"""
-    INSERT INTO {s}.sprint_metrics AS sm (
-        project_id, sprint_id, sprint_name, start_date, end_date,
-        committed_points, completed_points, committed_items, completed_items, velocity, throughput,
-        throughput_by_type, avg_cycle_time_days, median_cycle_time_days, avg_lead_time_days,
-        median_lead_time_days, blocked_items, blocked_days, defects_count, defect_density,
-        prs_opened, prs_merged, avg_time_to_first_review_hours, pr_review_rate, avg_merge_time_hours,
-        compliant_items, compliance_rate, open_flags, open_critical_flags, computed_at)
-    SELECT s.project_id, s.id, s.name, s.start_date, s.end_date,
-           coalesce(i.committed_points, 0), coalesce(i.completed_points, 0),
-           coalesce(i.committed_items, 0), coalesce(i.completed_items, 0),
-           coalesce(i.completed_points, 0), coalesce(i.completed_items, 0),
-           coalesce(t.by_type, '{{}}'::jsonb),
-           i.avg_cycle, i.median_cycle, i.avg_lead, i.median_lead,
-           coalesce(i.blocked_items, 0), coalesce(i.blocked_days, 0),
-           coalesce(d.defects, 0),
+    SELECT s.project_id, s.id AS sprint_id,
+           coalesce(i.committed_points, 0) AS committed_points,
+           coalesce(i.completed_points, 0) AS completed_points,
+           coalesce(i.committed_items, 0) AS committed_items,
+           coalesce(i.completed_items, 0) AS completed_items,
+           coalesce(t.by_type, '{{}}'::jsonb) AS throughput_by_type,
+           i.avg_cycle AS avg_cycle_time_days, i.median_cycle AS median_cycle_time_days,
+           i.avg_lead AS avg_lead_time_days, i.median_lead AS median_lead_time_days,
+           coalesce(i.blocked_items, 0) AS blocked_items, coalesce(i.blocked_days, 0) AS blocked_days,
+           coalesce(d.defects, 0) AS defects_count,
            CASE WHEN coalesce(i.completed_points, 0) > 0
-                THEN coalesce(d.defects, 0) * 100.0 / i.completed_points END,
-           coalesce(pr.opened, 0), coalesce(pr.merged, 0), pr.first_review, pr.review_rate, pr.merge_time,
-           coalesce(i.compliant, 0),
-           CASE WHEN i.judged > 0 THEN i.compliant::float8 / i.judged END,
-           coalesce(f.open_flags, 0), coalesce(f.open_critical, 0), :now
+                THEN coalesce(d.defects, 0) * 100.0 / i.completed_points END AS defect_density,
+           coalesce(pr.opened, 0) AS prs_opened, coalesce(pr.merged, 0) AS prs_merged,
+           pr.first_review AS avg_time_to_first_review_hours, pr.review_rate AS pr_review_rate,
+           pr.merge_time AS avg_merge_time_hours,
+           coalesce(i.compliant, 0) AS compliant_items,
+           CASE WHEN i.judged > 0 THEN i.compliant::float8 / i.judged END AS compliance_rate,
+           coalesce(f.open_flags, 0) AS open_flags, coalesce(f.open_critical, 0) AS open_critical_flags
     FROM _m_sprints s
     LEFT JOIN (
         SELECT sprint_id,
@@ -229,39 +256,20 @@ def _sprint_sql(schema: str) -> str:
         FROM _m_member m JOIN {s}.compliance_flags fl ON fl.work_item_id = m.item_id AND fl.status = 'open'
         GROUP BY m.sprint_id
     ) f ON f.sprint_id = s.id
-    ON CONFLICT (project_id, sprint_id) DO UPDATE SET
-        sprint_name = EXCLUDED.sprint_name, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
-        committed_points = EXCLUDED.committed_points, completed_points = EXCLUDED.completed_points,
-        committed_items = EXCLUDED.committed_items, completed_items = EXCLUDED.completed_items,
-        velocity = EXCLUDED.velocity, throughput = EXCLUDED.throughput,
-        throughput_by_type = EXCLUDED.throughput_by_type,
-        avg_cycle_time_days = EXCLUDED.avg_cycle_time_days,
-        median_cycle_time_days = EXCLUDED.median_cycle_time_days,
-        avg_lead_time_days = EXCLUDED.avg_lead_time_days,
-        median_lead_time_days = EXCLUDED.median_lead_time_days,
-        blocked_items = EXCLUDED.blocked_items, blocked_days = EXCLUDED.blocked_days,
-        defects_count = EXCLUDED.defects_count, defect_density = EXCLUDED.defect_density,
-        prs_opened = EXCLUDED.prs_opened, prs_merged = EXCLUDED.prs_merged,
-        avg_time_to_first_review_hours = EXCLUDED.avg_time_to_first_review_hours,
-        pr_review_rate = EXCLUDED.pr_review_rate, avg_merge_time_hours = EXCLUDED.avg_merge_time_hours,
-        compliant_items = EXCLUDED.compliant_items, compliance_rate = EXCLUDED.compliance_rate,
-        open_flags = EXCLUDED.open_flags, open_critical_flags = EXCLUDED.open_critical_flags,
-        computed_at = EXCLUDED.computed_at
     """
 
 
-def _developer_sql(schema: str) -> str:
+def _developer_figures_sql(schema: str) -> str:
+    """The one definition of a developer's figures: project_id, sprint_id, identity_id and DEVELOPER_FIGURES."""
     s = f'"{schema}"'
     return f"""
-    INSERT INTO {s}.developer_metrics AS dm (
-        project_id, sprint_id, identity_id, items_completed, points_completed, avg_cycle_time_days,
-        blocked_days, defects_completed, prs_opened, prs_merged, reviews_given,
-        avg_time_to_first_review_hours, compliant_items, compliance_rate, computed_at)
     SELECT s.project_id, k.sprint_id, k.identity_id,
-           coalesce(i.items, 0), coalesce(i.points, 0), i.avg_cycle, coalesce(i.blocked_days, 0),
-           coalesce(i.defects, 0), coalesce(pr.opened, 0), coalesce(pr.merged, 0), coalesce(rv.reviews, 0),
-           pr.first_review, coalesce(i.compliant, 0),
-           CASE WHEN i.judged > 0 THEN i.compliant::float8 / i.judged END, :now
+           coalesce(i.items, 0) AS items_completed, coalesce(i.points, 0) AS points_completed,
+           i.avg_cycle AS avg_cycle_time_days, coalesce(i.blocked_days, 0) AS blocked_days,
+           coalesce(i.defects, 0) AS defects_completed, coalesce(pr.opened, 0) AS prs_opened,
+           coalesce(pr.merged, 0) AS prs_merged, coalesce(rv.reviews, 0) AS reviews_given,
+           pr.first_review AS avg_time_to_first_review_hours, coalesce(i.compliant, 0) AS compliant_items,
+           CASE WHEN i.judged > 0 THEN i.compliant::float8 / i.judged END AS compliance_rate
     FROM (
         SELECT sprint_id, identity_id FROM _m_items WHERE identity_id IS NOT NULL
         UNION SELECT sprint_id, identity_id FROM _m_prs WHERE identity_id IS NOT NULL
@@ -288,15 +296,27 @@ def _developer_sql(schema: str) -> str:
         FROM _m_prs WHERE identity_id IS NOT NULL GROUP BY sprint_id, identity_id
     ) pr ON pr.sprint_id = k.sprint_id AND pr.identity_id = k.identity_id
     LEFT JOIN _m_reviews rv ON rv.sprint_id = k.sprint_id AND rv.identity_id = k.identity_id
-    ON CONFLICT (project_id, sprint_id, identity_id) DO UPDATE SET
-        items_completed = EXCLUDED.items_completed, points_completed = EXCLUDED.points_completed,
-        avg_cycle_time_days = EXCLUDED.avg_cycle_time_days, blocked_days = EXCLUDED.blocked_days,
-        defects_completed = EXCLUDED.defects_completed, prs_opened = EXCLUDED.prs_opened,
-        prs_merged = EXCLUDED.prs_merged, reviews_given = EXCLUDED.reviews_given,
-        avg_time_to_first_review_hours = EXCLUDED.avg_time_to_first_review_hours,
-        compliant_items = EXCLUDED.compliant_items, compliance_rate = EXCLUDED.compliance_rate,
-        computed_at = EXCLUDED.computed_at
     """
+
+
+def _upsert_sql(table: str, key: tuple[str, ...], figures: tuple[str, ...], select_sql: str) -> str:
+    """INSERT the rows of `select_sql` (key columns, then figures) stamped with :now; update on the key."""
+    columns = ", ".join(key + figures)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*figures, "computed_at"))
+    return (
+        f"INSERT INTO {table} ({columns}, computed_at) SELECT {columns}, :now FROM ({select_sql}) f "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+
+
+def _sprint_sql(schema: str) -> str:
+    key = ("project_id", "sprint_id")
+    return _upsert_sql(f'"{schema}".sprint_metrics', key, SPRINT_FIGURES, _sprint_figures_sql(schema))
+
+
+def _developer_sql(schema: str) -> str:
+    key = ("project_id", "sprint_id", "identity_id")
+    return _upsert_sql(f'"{schema}".developer_metrics', key, DEVELOPER_FIGURES, _developer_figures_sql(schema))
 
 
 def rebuild_metrics(tenant_slug: str, sprint_ids: list[int] | None = None) -> MetricsResult:
@@ -323,6 +343,49 @@ def rebuild_metrics(tenant_slug: str, sprint_ids: list[int] | None = None) -> Me
     publish_event("metrics.rebuilt", tenant_slug, sprint_ids=sprint_ids, **asdict(result))
     log.info("metrics %s: %s", tenant_slug, result)
     return result
+
+
+@contextmanager
+def _figure_tables(session: Session, sprint_ids: list[int], *, reviews: bool) -> Iterator[tuple[Connection, str]]:
+    """The `_m_*` tables of `sprint_ids` inside a savepoint that is rolled back afterwards (nothing is stored)."""
+    schema = tenant_schema_of(session)
+    savepoint = session.begin_nested()
+    try:
+        conn = session.connection()
+        _prepare(conn, schema, sprint_ids, reviews=reviews)
+        yield conn, schema
+    finally:
+        savepoint.rollback()
+
+
+def sprint_figures(session: Session, sprint_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The figures `rebuild_metrics` stores for these sprints, computed now without storing them.
+
+    Same SQL as the nightly rebuild, so a sprint read live shows the numbers the
+    read model will hold. Keys: `sprint_id` -> {project_id, sprint_id, *SPRINT_FIGURES}.
+    """
+    if not sprint_ids:
+        return {}
+    with _figure_tables(session, sprint_ids, reviews=False) as (conn, schema):
+        rows = conn.execute(sa.text(_sprint_figures_sql(schema))).mappings().all()
+    return {int(r["sprint_id"]): _as_stored(r) for r in rows}
+
+
+def developer_figures(session: Session, sprint_ids: list[int]) -> list[dict[str, Any]]:
+    """The developer rows `rebuild_metrics` stores for these sprints, computed now without storing them.
+
+    Each row: {project_id, sprint_id, identity_id, *DEVELOPER_FIGURES}.
+    """
+    if not sprint_ids:
+        return []
+    with _figure_tables(session, sprint_ids, reviews=True) as (conn, schema):
+        rows = conn.execute(sa.text(_developer_figures_sql(schema))).mappings().all()
+    return [_as_stored(r) for r in rows]
+
+
+def _as_stored(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A live row with the Python types the read model's float columns give back (numeric -> float)."""
+    return {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}
 
 
 def notify_sprints_ending(tenant_slug: str, now: datetime | None = None) -> int:

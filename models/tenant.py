@@ -271,15 +271,12 @@ class SprintMetrics(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     project_id: int
     sprint_id: int = Field(foreign_key="tenant.sprints.id", ondelete="CASCADE")
-    sprint_name: str = Field(max_length=200)
-    start_date: datetime | None = tz_field()
-    end_date: datetime | None = tz_field()
+    # The sprint's name and dates are read from `sprints`; velocity is completed_points and
+    # throughput completed_items (one column each, migration t0007).
     committed_points: float = 0.0
     completed_points: float = 0.0
     committed_items: int = 0
     completed_items: int = 0
-    velocity: float = 0.0
-    throughput: int = 0
     throughput_by_type: dict[str, Any] = json_field(dict)
     avg_cycle_time_days: float | None = None
     median_cycle_time_days: float | None = None

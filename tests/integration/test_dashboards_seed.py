@@ -11,6 +11,9 @@ Tenant layout (every figure the tests assert is derived here by hand):
            missing_ci_evidence medium resolved (S2 story 5 Ann)
     PRs:   org/api merged, reviewed after 2 h, merged after 10 h; org/api merged, never reviewed,
            merged after 4 h; org/api open; org/web merged, reviewed after 30 h, merged after 48 h
+           (all by Ann, opened five days ago: inside S3)
+    Every item was created at its sprint's start, so it counts as committed, and S1's bug was
+    found inside S1's window (a defect of S1), as etl/metrics.py defines them.
 """
 
 from __future__ import annotations
@@ -119,6 +122,7 @@ def seed_tenant(tenant: Any) -> Seeded:
                 sprint_name=sprint,
                 assignee_identity_id=ids[who],
                 assignee_name=f"{who} Example",
+                created_at_source=NOW + timedelta(days=start),
                 started_at=(done_at - timedelta(days=2)) if done_at else NOW - timedelta(days=3),
                 done_at=done_at,
                 dmt_compliant=ok,
@@ -159,7 +163,7 @@ def seed_tenant(tenant: Any) -> Seeded:
         flag("resolved", "s2_a", "missing_ci_evidence", "medium", "resolved")
 
         def pr(num: int, repo: str, state: str, review_h: float | None, merge_h: float | None) -> None:
-            created = NOW - timedelta(days=10)
+            created = NOW - timedelta(days=5)
             db.add(
                 PullRequest(
                     source_id=2,

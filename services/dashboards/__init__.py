@@ -1,0 +1,138 @@
+"""Read side of the company portal: KPIs, charts, tables, drill-downs; one module per page family.
+
+Every function takes the authenticated `CurrentUser` (the tenant comes from
+it, never from the browser) and a project id that must be one of the user's
+projects; anything else is `NotFound`, so ids of other tenants leak nothing.
+Sprint and developer figures come from the read models (`sprint_metrics`,
+`developer_metrics`) where the metrics job has filled them, and otherwise from
+`etl.metrics` computing the same figures live, so a fresh tenant sees the
+numbers the job will store.
+
+Modules: `shapes` (the pydantic read models), `common` (project access,
+naming per role, rounding), `sprint_rows` (per-sprint figures), `kpi_cards`,
+`velocity` (velocity and throughput), `quality_compliance`, `pull_requests`,
+`team` (sprint detail and burndown), `item_lists` (drill-down),
+`developer_stats` (developers and me), `compliance_flags`, `ai_insights`.
+Callers use the names re-exported here: `from services import dashboards; dashboards.kpis(...)`.
+"""
+
+from __future__ import annotations
+
+from core.errors import NotFound, ValidationFailed
+from services.dashboards.ai_insights import get_insight, insights, rate_insight
+from services.dashboards.common import (
+    DRILL_METRICS,
+    FORECAST_KINDS,
+    HISTORY_SPRINTS,
+    SEVERITY_ORDER,
+    TREND_WINDOW,
+    _require_company,
+    require_project,
+    user_projects,
+)
+from services.dashboards.compliance_flags import RESOLVER_ROLES, can_resolve, get_flag, list_flags, resolve_flag
+from services.dashboards.developer_stats import developer_detail, developer_options, developers, me
+from services.dashboards.item_lists import _get_sprint, drill_down
+from services.dashboards.kpi_cards import kpis
+from services.dashboards.pull_requests import REVIEW_BUCKETS, pr_health
+from services.dashboards.quality_compliance import compliance_overview, quality
+from services.dashboards.shapes import (
+    BurnPoint,
+    Choice,
+    ComplianceOverview,
+    DeveloperDetail,
+    DeveloperList,
+    DeveloperRow,
+    DeveloperSprintPoint,
+    DrillDown,
+    FlagFilters,
+    FlagPage,
+    FlagRow,
+    Forecast,
+    Insight,
+    ItemRow,
+    KpiCard,
+    Kpis,
+    PrHealth,
+    ProjectOption,
+    PrSprintPoint,
+    Quality,
+    QualityPoint,
+    RepoHealth,
+    ReviewBucket,
+    RuleCount,
+    SprintDetail,
+    SprintPoint,
+    ThroughputRow,
+    ThroughputSeries,
+    VelocitySeries,
+)
+from services.dashboards.sprint_rows import one_page_load
+from services.dashboards.team import sprint_detail, sprint_options
+from services.dashboards.velocity import throughput_series, velocity_series
+
+__all__ = [
+    "DRILL_METRICS",
+    "FORECAST_KINDS",
+    "HISTORY_SPRINTS",
+    "RESOLVER_ROLES",
+    "REVIEW_BUCKETS",
+    "SEVERITY_ORDER",
+    "TREND_WINDOW",
+    "BurnPoint",
+    "Choice",
+    "ComplianceOverview",
+    "DeveloperDetail",
+    "DeveloperList",
+    "DeveloperRow",
+    "DeveloperSprintPoint",
+    "DrillDown",
+    "FlagFilters",
+    "FlagPage",
+    "FlagRow",
+    "Forecast",
+    "Insight",
+    "ItemRow",
+    "KpiCard",
+    "Kpis",
+    "NotFound",
+    "PrHealth",
+    "PrSprintPoint",
+    "ProjectOption",
+    "Quality",
+    "QualityPoint",
+    "RepoHealth",
+    "ReviewBucket",
+    "RuleCount",
+    "SprintDetail",
+    "SprintPoint",
+    "ThroughputRow",
+    "ThroughputSeries",
+    "ValidationFailed",
+    "VelocitySeries",
+    "_get_sprint",
+    "_require_company",
+    "can_resolve",
+    "compliance_overview",
+    "developer_detail",
+    "developer_options",
+    "developers",
+    "drill_down",
+    "get_flag",
+    "get_insight",
+    "insights",
+    "kpis",
+    "list_flags",
+    "me",
+    "one_page_load",
+    "pr_health",
+    "quality",
+    "rate_insight",
+    "require_project",
+    "resolve_flag",
+    "sprint_detail",
+    "sprint_options",
+    "throughput_series",
+    "user_projects",
+    "velocity_series",
+]
