@@ -20,6 +20,7 @@ import statistics as stats_lib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import httpcore
 import openai
 import sqlalchemy as sa
 from sqlmodel import select
@@ -27,6 +28,8 @@ from sqlmodel import select
 from core.crypto import SecretDecryptionError, decrypt_secret
 from core.errors import NotFound, PermissionDenied
 from core.realtime import publish_event
+from etl.connectors.base import SourceError
+from etl.connectors.http import OutboundGuard, guarded_http_client
 from etl.forecast import trend, velocity_range
 from models.base import utcnow
 from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 
 INSIGHT_KINDS = ("velocity_forecast", "developer_risk", "team_optimisation", "compliance_risk")
 DEFAULT_TIMEOUT_SECONDS = 30.0
+#: Where an OpenAI provider without a base URL sends its requests.
+DEFAULT_AI_BASE_URL = "https://api.openai.com/v1"
 HISTORY_SPRINTS = 6
 
 
@@ -298,17 +303,47 @@ SYSTEM_PROMPT = (
 
 
 class OpenAICompatibleProvider:
-    """Any OpenAI-compatible chat-completions endpoint."""
+    """Any OpenAI-compatible chat-completions endpoint, reached like a source: through the SSRF guard.
+
+    The tenant's base URL is checked against ALLOWED_PRIVATE_HOSTS, every
+    connection is pinned to an address checked just before connecting, and
+    redirects are not followed (`etl.connectors.http.guarded_http_client`).
+    """
 
     name = "openai"
 
-    def __init__(self, base_url: str | None, api_key: str, model: str | None, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str,
+        model: str | None,
+        timeout: float,
+        *,
+        guard: OutboundGuard | None = None,
+        network_backend: httpcore.NetworkBackend | None = None,
+    ) -> None:
         self.model = model or "gpt-4o-mini"
-        self.client = openai.OpenAI(base_url=base_url or None, api_key=api_key, timeout=timeout, max_retries=0)
+        self.base_url = (base_url or DEFAULT_AI_BASE_URL).rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+        self.guard = guard
+        self.network_backend = network_backend
+
+    def _client(self) -> openai.OpenAI:
+        try:
+            http_client = guarded_http_client(
+                self.base_url, guard=self.guard, timeout=self.timeout, network_backend=self.network_backend
+            )
+        except SourceError as exc:
+            raise ProviderError(f"the AI endpoint was refused: {exc}") from exc
+        return openai.OpenAI(
+            base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0, http_client=http_client
+        )
 
     def write(self, statistics: dict[str, Any]) -> list[Insight]:
+        client = self._client()
         try:
-            response = self.client.chat.completions.create(
+            response = client.chat.completions.create(
                 model=self.model,
                 messages=[
                     {"role": "system", "content": SYSTEM_PROMPT},
@@ -318,14 +353,23 @@ class OpenAICompatibleProvider:
                 response_format={"type": "json_object"},
             )
             content = response.choices[0].message.content or ""
+        except SourceError as exc:  # the guard refused the connection (e.g. a DNS answer turned private)
+            raise ProviderError(f"the AI endpoint was refused: {exc}") from exc
         except openai.APITimeoutError as exc:
             raise ProviderError("the AI provider timed out") from exc
         except openai.APIStatusError as exc:
+            if 300 <= exc.status_code < 400:
+                raise ProviderError(
+                    f"the AI endpoint redirected (HTTP {exc.status_code}); redirects are not followed: "
+                    "configure the final address"
+                ) from exc
             raise ProviderError(f"the AI provider answered HTTP {exc.status_code}") from exc
         except openai.OpenAIError as exc:
             raise ProviderError(f"the AI provider failed: {type(exc).__name__}") from exc
         except (AttributeError, IndexError, TypeError) as exc:
             raise ProviderError("the AI provider's answer had an unexpected shape") from exc
+        finally:
+            client.close()
         return parse_insights(content)
 
 
