@@ -38,7 +38,7 @@ from sqlmodel import Session, select
 
 from core.crypto import decrypt_secret
 from core.realtime import publish_event, redis_client
-from etl.connectors.base import BaseConnector, SourceError, SourceSettings
+from etl.connectors.base import BaseConnector, FieldMapping, SourceError, SourceSettings
 from etl.connectors.registry import get_connector
 from etl.loader import DimensionCache, LoadResult, load_batch
 from models.base import utcnow
@@ -87,7 +87,11 @@ class SyncAlreadyRunning(SyncRefused):
 
 # --------------------------------------------------------------------------- settings
 def build_source_settings(source: SourceConfig) -> SourceSettings:
-    """Connector settings from a source row, with the token decrypted (keep it server-side)."""
+    """Connector settings from a source row, with the token decrypted (keep it server-side).
+
+    The stored field mapping is read with the parser that validated it when it was saved
+    (a mapping that no longer parses raises FieldMappingError, a SourceConfigError).
+    """
     config = dict(source.config_json or {})
     return SourceSettings(
         source_type=source.source_type,
@@ -95,7 +99,7 @@ def build_source_settings(source: SourceConfig) -> SourceSettings:
         token=decrypt_secret(source.token_encrypted),
         username=source.username,
         config_json=config,
-        field_mappings=dict(source.field_mappings or {}),
+        field_mappings=FieldMapping.parse(source.field_mappings),
         request_budget_per_minute=source.request_budget_per_minute,
         source_id=source.id,
         project_key=config.get("project_key"),

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from core.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret, mask_secret
 from core.errors import NotFound, ServiceError, ValidationFailed
-from etl.connectors.base import MAPPABLE_FIELDS, SourceError
+from etl.connectors.base import FieldMapping, FieldMappingError, SourceError
 from etl.connectors.http import validate_base_url
 from etl.connectors.registry import get_connector
 from models.base import utcnow
@@ -267,21 +267,14 @@ def get_source_public(source_id: int, tenant_id: int | None = None) -> SourcePub
 
 
 def save_field_mappings(source_id: int, mappings: dict[str, Any], actor: Actor, *, tenant_id: int | None = None) -> SourcePublic:
-    """Save the DMT field mapping: {"story_points": {"field": "customfield_10016", "values": {...}}, ...}."""
-    clean: dict[str, Any] = {}
-    for key, spec in mappings.items():
-        if key not in MAPPABLE_FIELDS:
-            raise ValidationFailed(f"{key!r} is not a mappable field (one of {', '.join(MAPPABLE_FIELDS)})", field=key)
-        if spec in (None, "", {}):
-            continue
-        if isinstance(spec, str):
-            spec = {"field": spec}
-        if not isinstance(spec, dict) or not str(spec.get("field") or "").strip():
-            raise ValidationFailed(f"the mapping for {key!r} needs a tool field id", field=key)
-        values = spec.get("values") or {}
-        if not isinstance(values, dict):
-            raise ValidationFailed(f"the value map for {key!r} must map tool options to our values", field=key)
-        clean[key] = {"field": str(spec["field"]).strip(), **({"values": values} if values else {})}
+    """Save the DMT field mapping: {"story_points": {"field": "customfield_10016", "type": "number", "values": {...}}, ...}.
+
+    Parsed and validated here, once (`FieldMapping.parse`); a refusal names the DMT field at fault.
+    """
+    try:
+        clean = FieldMapping.parse(mappings).to_json()
+    except FieldMappingError as exc:
+        raise ValidationFailed(str(exc), field=exc.key) from exc
     with public_session() as session:
         source = get_source(session, source_id, tenant_id)
         old = audit.snapshot(source)

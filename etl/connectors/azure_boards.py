@@ -35,30 +35,36 @@ returns it, plus a ``"_dmt"`` key the connector adds::
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from etl.connectors.azure_devops import API_VERSION, AzureDevOpsConnector, azure_json
 from etl.connectors.base import (
-    BaseConnector,
     ConnectionResult,
     DiscoveredField,
+    FieldMapping,
     NormalizedWorkItem,
-    SourceAuthError,
     SourceConfigError,
     SourceDataError,
     SourceNotFound,
     SourceSettings,
-    canonical_dmt_value,
 )
-from etl.connectors.http import CursorGuard, SourceHttpClient, budget_for
+from etl.connectors.http import CursorGuard
 from etl.connectors.linking import azure_work_item_key
 from etl.connectors.registry import register_connector
+from etl.connectors.values import (
+    canonical_dmt_value,
+    identity_parts,
+    parse_datetime,
+    snake,
+    to_bool,
+    to_float,
+    to_int,
+)
 
-API_VERSION = "7.1"
 #: Service limits (see the module docstring).
 WIQL_RESULT_CAP = 20_000
 BATCH_MAX_IDS = 200
@@ -169,120 +175,24 @@ _PR_ARTIFACT = re.compile(r"^vstfs:///Git/PullRequestId/", re.I)
 _WEB_PR = re.compile(r"/pull/\d+|/pullrequest/\d+", re.I)
 
 
-# --------------------------------------------------------------------------- value helpers
-def parse_datetime(value: Any) -> datetime | None:
-    """A UTC-aware datetime from ISO 8601 text (any offset, 7-digit fractions) or epoch seconds/ms.
-
-    Azure's "never" sentinel (9999-01-01) and unreadable values give None.
-    """
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    if isinstance(value, datetime):
-        result = value
-    elif isinstance(value, int | float):
-        seconds = value / 1000 if value > 10_000_000_000 else value
-        return datetime.fromtimestamp(seconds, UTC)
-    elif isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d{9,13}", text):
-            return parse_datetime(int(text))
-        text = re.sub(r"(\.\d{6})\d+", r"\1", text)  # Python reads at most microseconds
-        text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # +0530 -> +05:30
-        try:
-            result = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    if result.tzinfo is None:
-        result = result.replace(tzinfo=UTC)
-    result = result.astimezone(UTC)
-    return None if result.year >= 9999 else result
-
-
-def to_float(value: Any) -> float | None:
-    """A number from a number or text ("5", "5,5", "85 %"); None when absent or unreadable."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, dict):
-        return to_float(value.get("value", value.get("name")))
-    text = str(value).strip().rstrip("%").strip().replace(",", ".")
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def to_bool(value: Any) -> bool | None:
-    """True/False from booleans, numbers and the words tools use ("Yes", "Done", "true")."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    if isinstance(value, dict):
-        return True if value.get("displayName") or value.get("uniqueName") else to_bool(value.get("value"))
-    text = str(value).strip().lower()
-    if text in {"yes", "y", "true", "1", "done", "ok", "signed", "signed off", "approved", "x", "on"}:
-        return True
-    if text in {"no", "n", "false", "0", "none", "not done", "off"}:
-        return False
-    return None
-
-
-def snake(value: Any) -> str | None:
-    """ "Not Testable" -> "not_testable"; None for empty values."""
-    if value is None:
-        return None
-    text = re.sub(r"[^0-9a-z]+", "_", str(value).strip().lower()).strip("_")
-    return text or None
-
-
-def identity_parts(value: Any) -> tuple[str | None, str | None, str | None]:
-    """(display name, email/unique name, id) of an Azure identity ref or "Name <email>" text."""
-    if not value:
-        return None, None, None
-    if isinstance(value, dict):
-        unique = value.get("uniqueName") or value.get("mailAddress")
-        return value.get("displayName"), unique, value.get("id") or value.get("descriptor")
-    text = str(value)
-    match = re.match(r"^(.*?)\s*<([^>]+)>$", text)
-    if match:
-        return match.group(1) or None, match.group(2), None
-    return text, (text if "@" in text else None), None
-
-
-def mapped_field(mapping: Mapping[str, Any] | None, key: str) -> str | None:
-    """The tool field id a DMT key maps to: {"key": {"field": id}} or {"key": id}."""
-    entry = (mapping or {}).get(key)
-    if isinstance(entry, dict):
-        return entry.get("field") or None
-    if isinstance(entry, str):
-        return entry or None
-    return None
-
-
-def mapped_value(fields: Mapping[str, Any], mapping: Mapping[str, Any] | None, key: str) -> Any:
+# --------------------------------------------------------------------------- mapped fields
+def mapped_value(fields: Mapping[str, Any], mapping: FieldMapping, key: str) -> Any:
     """The value of the field mapped to `key` (falling back to DEFAULT_FIELDS), with its value map applied."""
-    field_id = mapped_field(mapping, key)
+    field_id = mapping.field_id(key)
     candidates = (field_id,) if field_id else DEFAULT_FIELDS.get(key, ())
     value = None
     for candidate in candidates:
         if fields.get(candidate) not in (None, ""):
             value = fields[candidate]
             break
-    entry = (mapping or {}).get(key)
-    values = entry.get("values") if isinstance(entry, dict) else None
+    values = mapping.values_of(key)
     if values and value is not None and not isinstance(value, dict | list):
         lookup = {str(k).lower(): v for k, v in values.items()}
         value = lookup.get(str(value).lower(), value)
     return value
 
 
-def dmt_fields(fields: Mapping[str, Any], mapping: Mapping[str, Any] | None) -> dict[str, Any]:
+def dmt_fields(fields: Mapping[str, Any], mapping: FieldMapping) -> dict[str, Any]:
     """The DMT columns (ac_quality, coverage, sign-off, exception...) from mapped custom fields."""
     out: dict[str, Any] = {}
     out["ac_quality"] = snake(mapped_value(fields, mapping, "ac_quality"))
@@ -300,13 +210,6 @@ def dmt_fields(fields: Mapping[str, Any], mapping: Mapping[str, Any] | None) -> 
     out["exception_reason"] = str(reason) if reason not in (None, "") else None
     out["exception_expires_at"] = parse_datetime(mapped_value(fields, mapping, "exception_expires_at"))
     return out
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
 
 
 def _id_from_url(url: str | None) -> str | None:
@@ -349,7 +252,7 @@ def _history_from_updates(
     blocked_hours = 0.0
     blocked_since: datetime | None = None
     last_change: datetime | None = None
-    for update in sorted(updates, key=lambda u: (_int_or_none(u.get("rev")) or 0, str(u.get("id")))):
+    for update in sorted(updates, key=lambda u: (to_int(u.get("rev")) or 0, str(u.get("id")))):
         fields = update.get("fields") or {}
         # revisedDate is when this revision was superseded, so the change time is ChangedDate's new value.
         when = parse_datetime((fields.get("System.ChangedDate") or {}).get("newValue"))
@@ -396,37 +299,28 @@ def _sprint_state(time_frame: Any) -> str | None:
 
 
 # --------------------------------------------------------------------------- normaliser
-def normalize_azure_work_item(raw: Mapping[str, Any], mapping: Mapping[str, Any] | None = None) -> NormalizedWorkItem:
-    """One workitemsbatch / workitems element (plus the connector's "_dmt" extras) -> work_items columns."""
-    if not isinstance(raw, Mapping) or raw.get("id") in (None, ""):
-        raise SourceDataError("an Azure Boards work item without an id was returned")
-    fields = raw.get("fields")
-    if not isinstance(fields, Mapping):
-        raise SourceDataError(f"Azure Boards work item {raw.get('id')} has no fields object")
-    extras = raw.get("_dmt") or {}
-    item_id = str(raw["id"])
-    project = fields.get("System.TeamProject")
-    categories = extras.get("state_categories")
-    state = fields.get("System.State")
-    work_type = str(fields.get("System.WorkItemType") or "")
-    status_category = _category(state, categories)
-
+def _web_url(raw: Mapping[str, Any], project: Any, item_id: str) -> str | None:
     url = ((raw.get("_links") or {}).get("html") or {}).get("href")
     api_url = raw.get("url") or ""
     if not url and "/_apis/" in api_url and project:
         url = f"{api_url.split('/_apis/')[0]}/{quote(str(project))}/_workitems/edit/{item_id}"
+    return url
 
-    relations = raw.get("relations") or []
-    parent = _int_or_none(fields.get("System.Parent"))
+
+def _relations(
+    raw: Mapping[str, Any], fields: Mapping[str, Any], mapping: FieldMapping
+) -> tuple[int | None, list[dict[str, Any]], list[str]]:
+    """(parent id, links, pull request links) from the relations and the mapped PR field."""
+    parent = to_int(fields.get("System.Parent"))
     links: list[dict[str, Any]] = []
     pr_links: list[str] = []
-    for relation in relations:
+    for relation in raw.get("relations") or []:
         if not isinstance(relation, Mapping):
             continue
         rel, rel_url = relation.get("rel"), relation.get("url")
         attributes = relation.get("attributes") or {}
         if rel == "System.LinkTypes.Hierarchy-Reverse" and parent is None:
-            parent = _int_or_none(_id_from_url(rel_url))
+            parent = to_int(_id_from_url(rel_url))
         if rel == "ArtifactLink" and _PR_ARTIFACT.match(rel_url or ""):
             pr_links.append(rel_url)
         elif rel == "Hyperlink" and _WEB_PR.search(rel_url or ""):
@@ -439,12 +333,34 @@ def normalize_azure_work_item(raw: Mapping[str, Any], mapping: Mapping[str, Any]
         pr_links += [p for p in re.split(r"[\s,;]+", mapped_prs) if p]
     elif isinstance(mapped_prs, list):
         pr_links += [str(p) for p in mapped_prs if p]
+    return parent, links, pr_links
 
-    iteration = extras.get("iteration") or {}
+
+def _sprint_fields(
+    fields: Mapping[str, Any], mapping: FieldMapping, iteration: Mapping[str, Any], project: Any
+) -> tuple[str | None, dict[str, Any]]:
+    """(sprint name, the sprint columns but the history) from the iteration path and its team settings."""
     sprint_path = mapped_value(fields, mapping, "sprint")
     sprint_name = _sprint_name(sprint_path, project) if isinstance(sprint_path, str) else None
     attributes = iteration.get("attributes") or {}
+    return sprint_name, {
+        "sprint_name": sprint_name,
+        "sprint_source_id": str(iteration.get("id")) if iteration.get("id") else (sprint_path if sprint_name else None),
+        "sprint_state": _sprint_state(attributes.get("timeFrame")),
+        "sprint_start": parse_datetime(attributes.get("startDate")),
+        "sprint_end": parse_datetime(attributes.get("finishDate")),
+    }
 
+
+def _history_fields(
+    fields: Mapping[str, Any],
+    extras: Mapping[str, Any],
+    status_category: str,
+    sprint_name: str | None,
+    project: Any,
+) -> dict[str, Any]:
+    """started_at, done_at, reopened_count, sprint_history and blocked time from the dates and the updates."""
+    categories = extras.get("state_categories")
     started = parse_datetime(fields.get("Microsoft.VSTS.Common.ActivatedDate"))
     done = parse_datetime(fields.get("Microsoft.VSTS.Common.ClosedDate")) or parse_datetime(
         fields.get("Microsoft.VSTS.Common.ResolvedDate")
@@ -471,7 +387,35 @@ def normalize_azure_work_item(raw: Mapping[str, Any], mapping: Mapping[str, Any]
             started = started or state_changed
     if sprint_name and sprint_name not in history:
         history.append(sprint_name)
+    return {
+        "sprint_history": history,
+        "started_at": started,
+        "done_at": done,
+        "reopened_count": reopened,
+        "blocked_hours": blocked_hours,
+        "blocked_since": history_blocked_since or state_changed,
+    }
 
+
+def normalize_azure_work_item(
+    raw: Mapping[str, Any], mapping: FieldMapping | Mapping[str, Any] | None = None
+) -> NormalizedWorkItem:
+    """One workitemsbatch / workitems element (plus the connector's "_dmt" extras) -> work_items columns."""
+    if not isinstance(raw, Mapping) or raw.get("id") in (None, ""):
+        raise SourceDataError("an Azure Boards work item without an id was returned")
+    fields = raw.get("fields")
+    if not isinstance(fields, Mapping):
+        raise SourceDataError(f"Azure Boards work item {raw.get('id')} has no fields object")
+    mapping = FieldMapping.parse(mapping)
+    extras = raw.get("_dmt") or {}
+    item_id = str(raw["id"])
+    project = fields.get("System.TeamProject")
+    state = fields.get("System.State")
+    work_type = str(fields.get("System.WorkItemType") or "")
+    status_category = _category(state, extras.get("state_categories"))
+    parent, links, pr_links = _relations(raw, fields, mapping)
+    sprint_name, sprint = _sprint_fields(fields, mapping, extras.get("iteration") or {}, project)
+    history = _history_fields(fields, extras, status_category, sprint_name, project)
     assignee_name, assignee_email, assignee_id = identity_parts(fields.get("System.AssignedTo"))
     tags = fields.get("System.Tags") or ""
     labels = [t.strip() for t in str(tags).split(";") if t.strip()]
@@ -482,7 +426,7 @@ def normalize_azure_work_item(raw: Mapping[str, Any], mapping: Mapping[str, Any]
     item: NormalizedWorkItem = {
         "source_item_id": item_id,
         "item_key": azure_work_item_key(item_id) if item_id.isdigit() else item_id,
-        "url": url,
+        "url": _web_url(raw, project, item_id),
         "item_type": _ITEM_TYPES.get(work_type.lower(), snake(work_type) or "story"),
         "title": str(fields.get("System.Title") or ""),
         "status": str(state or ""),
@@ -491,23 +435,19 @@ def normalize_azure_work_item(raw: Mapping[str, Any], mapping: Mapping[str, Any]
         "story_points": to_float(mapped_value(fields, mapping, "story_points")),
         "parent_source_id": str(parent) if parent is not None else None,
         "labels": labels,
-        "sprint_name": sprint_name,
-        "sprint_source_id": str(iteration.get("id")) if iteration.get("id") else (sprint_path if sprint_name else None),
-        "sprint_state": _sprint_state(attributes.get("timeFrame")),
-        "sprint_start": parse_datetime(attributes.get("startDate")),
-        "sprint_end": parse_datetime(attributes.get("finishDate")),
-        "sprint_history": history,
+        **sprint,  # type: ignore[typeddict-item]
+        "sprint_history": history["sprint_history"],
         "assignee_name": assignee_name,
         "assignee_email": assignee_email,
         "assignee_account_id": assignee_id,
         "created_at_source": parse_datetime(fields.get("System.CreatedDate")),
         "updated_at_source": parse_datetime(fields.get("System.ChangedDate")),
-        "started_at": started,
-        "done_at": done,
-        "reopened_count": reopened,
+        "started_at": history["started_at"],
+        "done_at": history["done_at"],
+        "reopened_count": history["reopened_count"],
         "is_blocked": is_blocked,
-        "blocked_since": (history_blocked_since or state_changed) if is_blocked else None,
-        "blocked_hours": blocked_hours,
+        "blocked_since": history["blocked_since"] if is_blocked else None,
+        "blocked_hours": history["blocked_hours"],
         "blocked_reason": "Blocked" if is_blocked else None,
         "pr_links": list(dict.fromkeys(pr_links)),
         "links": links,
@@ -534,122 +474,35 @@ def propose_mapping(name: str, reference_name: str = "") -> str | None:
     return None
 
 
-def azure_json(
-    http: SourceHttpClient,
-    method: str,
-    path: str,
-    *,
-    params: Mapping[str, Any] | None = None,
-    json_body: Any = None,
-    ok_statuses: tuple[int, ...] = (),
-) -> tuple[Any, int]:
-    """Send one Azure DevOps request and decode its JSON: (data, status).
-
-    Azure DevOps answers a request whose credentials it ignores with 203 and its HTML
-    sign-in page instead of 401; that is an authentication failure, not a data error.
-    """
-    response = http.request(method, path, params=params, json=json_body, ok_statuses=ok_statuses)
-    if response.status_code == 203:
-        raise SourceAuthError(
-            "Azure DevOps answered with its sign-in page (203): the personal access token was not accepted; "
-            "check the token, its expiry and that it belongs to this organisation",
-            status_code=203,
-            url=str(response.request.url),
-        )
-    try:
-        return (json.loads(response.content) if response.content else None), response.status_code
-    except (ValueError, UnicodeDecodeError):
-        raise SourceDataError(
-            f"Azure DevOps answered {response.request.url.path} with something that is not JSON "
-            f"({response.headers.get('content-type', 'no content type')}); a proxy or sign-in page may be in the way",
-            status_code=response.status_code,
-            url=str(response.request.url),
-        ) from None
-
-
 def _wiql_date(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 # --------------------------------------------------------------------------- connector
-class AzureBoardsConnector(BaseConnector):
+class AzureBoardsConnector(AzureDevOpsConnector):
     """Azure Boards work items (see the module docstring for settings and the read strategy)."""
 
     provides_work_items = True
+    tool_name = "Azure Boards"
 
     def __init__(self, settings: SourceSettings, **http_options: Any) -> None:
-        super().__init__(settings)
+        super().__init__(settings, **http_options)
         config = settings.config_json or {}
-        self.project: str = str(config.get("project") or settings.project_key or "").strip()
-        if not self.project:
-            raise SourceConfigError("Azure Boards needs a project: set config_json.project")
         self.team: str = str(config.get("team") or f"{self.project} Team")
         self.fetch_updates = bool(config.get("fetch_updates", False))
         self.fields_only = bool(config.get("fields_only", False))
         self.batch_size = max(1, min(BATCH_MAX_IDS, int(config.get("batch_size") or BATCH_MAX_IDS)))
         self.history_start = parse_datetime(config.get("history_start")) or datetime(2005, 1, 1, tzinfo=UTC)
-        self._http_options = http_options
-        self._http: SourceHttpClient | None = None
         self._state_categories: dict[str, dict[str, str] | None] = {}
         self._iterations: dict[str, dict[str, Any]] | None = None
         self._nodes: dict[str, dict[str, Any]] | None = None
         #: Number of WIQL windows split because they hit the 20,000 cap (for progress and tests).
         self.windows_split = 0
 
-    # -- plumbing -------------------------------------------------------------
-    @property
-    def http(self) -> SourceHttpClient:
-        if self._http is None:
-            if not self.settings.token:
-                raise SourceConfigError("Azure Boards needs a personal access token")
-            options = dict(self._http_options)
-            if self.settings.source_id is not None and "budget" not in options:
-                options["budget"] = budget_for(
-                    f"source:{self.settings.source_id}", self.settings.request_budget_per_minute
-                )
-            self._http = SourceHttpClient(
-                self.settings.base_url,
-                auth=("", self.settings.token),
-                budget_per_minute=self.settings.request_budget_per_minute,
-                source_label=f"azure_boards:{self.settings.source_id or self.project}",
-                **options,
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
-    def _project_path(self, tail: str) -> str:
-        return f"{quote(self.project)}/{tail}"
-
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        data, _ = azure_json(self.http, "GET", path, params={"api-version": API_VERSION, **(params or {})})
-        if not isinstance(data, dict):
-            raise SourceDataError(f"Azure DevOps answered {path} with {type(data).__name__}, expected an object")
-        return data
-
-    @staticmethod
-    def _values(data: Mapping[str, Any], what: str) -> list[Any]:
-        values = data.get("value")
-        if not isinstance(values, list):
-            raise SourceDataError(f"Azure DevOps {what} answer has no 'value' list")
-        return values
-
     # -- connection & fields --------------------------------------------------
     def test_connection(self) -> ConnectionResult:
-        data, _ = azure_json(self.http, "GET", "_apis/connectionData")
-        user = (data or {}).get("authenticatedUser") if isinstance(data, dict) else None
-        if not isinstance(user, dict):
-            raise SourceDataError("Azure DevOps connectionData has no authenticatedUser")
-        name = user.get("providerDisplayName") or user.get("customDisplayName") or "unknown"
-        account = ((user.get("properties") or {}).get("Account") or {}).get("$value")
-        if name == "Anonymous":
-            # connectionData answers anonymously instead of 401 when the PAT is silently ignored.
-            raise SourceAuthError("Azure DevOps treated us as anonymous: the personal access token was not accepted")
+        identity = self._authenticated_identity()
         project = self._get(f"_apis/projects/{quote(self.project)}")
-        identity = f"{name} <{account}>" if account else str(name)
         return ConnectionResult(
             ok=True,
             identity=identity,
@@ -737,9 +590,8 @@ class AzureBoardsConnector(BaseConnector):
     # -- batch, categories, iterations ----------------------------------------
     def _batch_fields(self) -> list[str]:
         wanted = list(BASE_FIELDS)
-        for key in self.settings.field_mappings or {}:
-            field_id = mapped_field(self.settings.field_mappings, key)
-            if field_id and field_id not in wanted:
+        for field_id in self.field_mapping.field_ids():
+            if field_id not in wanted:
                 wanted.append(field_id)
         return wanted[:BATCH_MAX_FIELDS]
 
@@ -866,7 +718,7 @@ class AzureBoardsConnector(BaseConnector):
             yield [str(i) for i in ids]
 
     def normalize_work_item(self, raw: dict[str, Any]) -> NormalizedWorkItem:
-        return normalize_azure_work_item(raw, self.settings.field_mappings)
+        return normalize_azure_work_item(raw, self.field_mapping)
 
 
 register_connector("azure_boards", AzureBoardsConnector)

@@ -31,29 +31,27 @@ Reviewer votes: 10 approved, 5 approved with suggestions, 0 no vote,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from etl.connectors.azure_boards import azure_json, identity_parts, parse_datetime
+from etl.connectors.azure_devops import AzureDevOpsConnector
 from etl.connectors.base import (
-    BaseConnector,
     ConnectionResult,
     DiscoveredField,
     NormalizedPullRequest,
-    SourceAuthError,
-    SourceConfigError,
+    PullRequestOptions,
     SourceDataError,
     SourceNotFound,
     SourceSettings,
 )
-from etl.connectors.github import DEFAULT_SIGNOFF_MARKER, signoff_pattern
-from etl.connectors.http import CursorGuard, SourceHttpClient, budget_for
-from etl.connectors.linking import azure_work_item_key, find_work_item_keys, linking_options
+from etl.connectors.http import CursorGuard
+from etl.connectors.linking import azure_work_item_key, find_work_item_keys
 from etl.connectors.registry import register_connector
+from etl.connectors.values import identity_parts, parse_datetime
 
-API_VERSION = "7.1"
 VOTE_STATES = {10: "APPROVED", 5: "APPROVED_WITH_SUGGESTIONS", 0: "NO_VOTE", -5: "WAITING_FOR_AUTHOR", -10: "REJECTED"}
 _STATE = {"active": "open", "completed": "merged", "abandoned": "closed"}
 _CI_STATES = {
@@ -94,65 +92,58 @@ def _web_url(raw: Mapping[str, Any]) -> str | None:
     return None
 
 
-def normalize_azure_devops_pull(
-    raw: Mapping[str, Any], mapping: Mapping[str, Any] | None = None
-) -> NormalizedPullRequest:
-    """One pullrequests list element (plus the connector's "_dmt" extras) -> pull_requests columns.
+@dataclass
+class _Threads:
+    """What a PR's threads say: review activity, vote times, approvals, comments, sign-offs."""
 
-    `mapping` may carry ``signoff_marker``, ``project_keys`` and ``clickup_hash_ids``.
-    """
-    if not isinstance(raw, Mapping) or raw.get("pullRequestId") in (None, ""):
-        raise SourceDataError("an Azure DevOps pull request without pullRequestId was returned")
-    mapping = mapping or {}
-    extras = raw.get("_dmt") or {}
-    author = raw.get("createdBy") or {}
-    author_id = author.get("id")
-    author_name, author_unique, _ = identity_parts(author)
-    repo = raw.get("repository") or {}
+    review_events: list[datetime] = field(default_factory=list)
+    approvals: dict[str, datetime] = field(default_factory=dict)
+    vote_times: dict[str, datetime] = field(default_factory=dict)
+    comment_count: int = 0
+    commenters: set[str] = field(default_factory=set)
+    signoffs: list[tuple[datetime, str]] = field(default_factory=list)
+    last_activity: list[datetime] = field(default_factory=list)
 
-    def is_author(identity: Mapping[str, Any]) -> bool:
-        return bool(identity) and (
-            (author_id and identity.get("id") == author_id)
-            or (author_unique and identity.get("uniqueName") == author_unique)
-        )
 
-    # Threads: human comments, and the system threads that record each vote.
-    marker = signoff_pattern(str(mapping.get("signoff_marker") or DEFAULT_SIGNOFF_MARKER))
-    review_events: list[datetime] = []
-    approvals: dict[str, datetime] = {}
-    vote_times: dict[str, datetime] = {}
-    comment_count = 0
-    commenters: set[str] = set()
-    signoffs: list[tuple[datetime, str]] = []
-    last_activity: list[datetime] = []
-    for thread in extras.get("threads") or []:
+def _read_threads(
+    threads: list[Any], author_id: Any, is_author: Callable[[Mapping[str, Any]], bool], marker: re.Pattern[str]
+) -> _Threads:
+    """Human comments, and the system threads that record each vote."""
+    seen = _Threads()
+    for thread in threads:
         if not isinstance(thread, Mapping) or thread.get("isDeleted"):
             continue
         updated = parse_datetime(thread.get("lastUpdatedDate"))
         if updated:
-            last_activity.append(updated)
+            seen.last_activity.append(updated)
         if _prop(thread, "CodeReviewThreadType") == "VoteUpdate":
             voter = str(_prop(thread, "CodeReviewVotedByTfId") or "")
             when = parse_datetime(thread.get("publishedDate"))
             if voter and when and voter != author_id:
-                review_events.append(when)
-                vote_times[voter] = when
+                seen.review_events.append(when)
+                seen.vote_times[voter] = when
                 if _vote(_prop(thread, "CodeReviewVoteResult")) >= 5:
-                    approvals.setdefault(voter, when)
+                    seen.approvals.setdefault(voter, when)
         for comment in thread.get("comments") or []:
             if not isinstance(comment, Mapping) or comment.get("isDeleted") or comment.get("commentType") == "system":
                 continue
-            comment_count += 1
+            seen.comment_count += 1
             who = comment.get("author") or {}
             when = parse_datetime(comment.get("publishedDate"))
             if is_author(who) or who.get("isContainer"):
                 continue
-            commenters.add(str(who.get("uniqueName") or who.get("id")))  # same key as reviewers["login"]
+            seen.commenters.add(str(who.get("uniqueName") or who.get("id")))  # same key as reviewers["login"]
             if when:
-                review_events.append(when)
+                seen.review_events.append(when)
             if marker.search(str(comment.get("content") or "")):
-                signoffs.append((when or _FAR_FUTURE, identity_parts(who)[0] or str(who.get("uniqueName") or "")))
+                seen.signoffs.append((when or _FAR_FUTURE, identity_parts(who)[0] or str(who.get("uniqueName") or "")))
+    return seen
 
+
+def _reviewers(
+    raw: Mapping[str, Any], is_author: Callable[[Mapping[str, Any]], bool], vote_times: Mapping[str, datetime]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """(reviewers with their votes and vote times, ids of those approving); groups and the author left out."""
     reviewers: list[dict[str, Any]] = []
     approving: list[str] = []
     for reviewer in raw.get("reviewers") or []:
@@ -174,11 +165,13 @@ def normalize_azure_devops_pull(
         )
         if vote >= 5:
             approving.append(str(rid))
-    approval_times = [approvals[r] for r in approving if r in approvals]
+    return reviewers, approving
 
-    # CI: the latest status per context decides.
+
+def _ci(statuses: list[Any] | None) -> tuple[str | None, str | None]:
+    """(ci_status, ci_url): the latest status per context decides; failure > pending > success."""
     latest: dict[str, Mapping[str, Any]] = {}
-    for status in extras.get("statuses") or []:
+    for status in statuses or []:
         if not isinstance(status, Mapping) or status.get("state") == "notApplicable":
             continue
         context = status.get("context") or {}
@@ -189,13 +182,62 @@ def normalize_azure_devops_pull(
             str(previous.get("creationDate")),
         ):
             latest[key] = status
-    ci_status = ci_url = None
     for wanted in ("failure", "pending", "success"):
         hits = [s for s in latest.values() if _CI_STATES.get(str(s.get("state"))) == wanted]
         if hits:
-            ci_status, ci_url = wanted, next((s.get("targetUrl") for s in hits if s.get("targetUrl")), None)
-            break
+            return wanted, next((s.get("targetUrl") for s in hits if s.get("targetUrl")), None)
+    return None, None
 
+
+def _linked_keys(
+    raw: Mapping[str, Any],
+    extras: Mapping[str, Any],
+    commits: list[Mapping[str, Any]] | None,
+    options: PullRequestOptions,
+) -> list[str]:
+    """Keys in the title, branch, description and commit messages, plus the linked work items (``AB#id``)."""
+    messages = [str(c.get("comment") or "") for c in commits or []]
+    keys = find_work_item_keys(
+        raw.get("title"),
+        _branch(raw.get("sourceRefName")),
+        raw.get("description"),
+        *messages,
+        **options.linking(),
+    )
+    for ref in extras.get("work_items") or []:
+        if isinstance(ref, Mapping) and str(ref.get("id") or "").isdigit():
+            key = azure_work_item_key(ref["id"])
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
+def normalize_azure_devops_pull(
+    raw: Mapping[str, Any], options: PullRequestOptions | None = None
+) -> NormalizedPullRequest:
+    """One pullrequests list element (plus the connector's "_dmt" extras) -> pull_requests columns.
+
+    `options` carries the source's sign-off marker and its linking options.
+    """
+    if not isinstance(raw, Mapping) or raw.get("pullRequestId") in (None, ""):
+        raise SourceDataError("an Azure DevOps pull request without pullRequestId was returned")
+    options = options or PullRequestOptions()
+    extras = raw.get("_dmt") or {}
+    author = raw.get("createdBy") or {}
+    author_id = author.get("id")
+    author_name, author_unique, _ = identity_parts(author)
+    repo = raw.get("repository") or {}
+
+    def is_author(identity: Mapping[str, Any]) -> bool:
+        return bool(identity) and (
+            (author_id and identity.get("id") == author_id)
+            or (author_unique and identity.get("uniqueName") == author_unique)
+        )
+
+    threads = _read_threads(extras.get("threads") or [], author_id, is_author, options.signoff)
+    reviewers, approving = _reviewers(raw, is_author, threads.vote_times)
+    approval_times = [threads.approvals[r] for r in approving if r in threads.approvals]
+    ci_status, ci_url = _ci(extras.get("statuses"))
     commits = (
         [c for c in extras.get("commits") or [] if isinstance(c, Mapping)]
         if extras.get("commits") is not None
@@ -206,24 +248,10 @@ def normalize_azure_devops_pull(
         git_author = commit.get("author") or {}
         if not author_email and git_author.get("email") and git_author.get("name") == author_name:
             author_email = git_author["email"]
-    messages = [str(c.get("comment") or "") for c in commits or []]
-    keys = find_work_item_keys(
-        raw.get("title"),
-        _branch(raw.get("sourceRefName")),
-        raw.get("description"),
-        *messages,
-        **linking_options(mapping),
-    )
-    for ref in extras.get("work_items") or []:
-        if isinstance(ref, Mapping) and str(ref.get("id") or "").isdigit():
-            key = azure_work_item_key(ref["id"])
-            if key not in keys:
-                keys.append(key)
-
     created = parse_datetime(raw.get("creationDate"))
     closed = parse_datetime(raw.get("closedDate"))
     status = str(raw.get("status") or "active")
-    updated = max([t for t in (created, closed, *last_activity) if t], default=None)
+    updated = max([t for t in (created, closed, *threads.last_activity) if t], default=None)
     return {
         "source_pr_id": str(raw["pullRequestId"]),
         "number": _vote(raw.get("pullRequestId")) or None,
@@ -240,86 +268,41 @@ def normalize_azure_devops_pull(
         "target_branch": _branch(raw.get("targetRefName")),
         "created_at_source": created,
         "updated_at_source": updated,
-        "first_review_at": min(review_events) if review_events else None,
+        "first_review_at": min(threads.review_events) if threads.review_events else None,
         "approved_at": min(approval_times) if approval_times else None,
         "merged_at": closed if status == "completed" else None,
         "closed_at": closed if status in ("completed", "abandoned") else None,
         "reviewers": reviewers,
-        "review_count": len({r["login"] for r in reviewers if r["vote"] != 0} | commenters),
+        "review_count": len({r["login"] for r in reviewers if r["vote"] != 0} | threads.commenters),
         "approvals_count": len(approving),
-        "comments_count": comment_count,
+        "comments_count": threads.comment_count,
         "commits_count": len(commits) if commits is not None else 0,
         "additions": None,
         "deletions": None,
         "ci_status": ci_status,
         "ci_url": ci_url,
-        "dmt_signoff": bool(signoffs),
-        "dmt_signoff_by": min(signoffs)[1] if signoffs else None,
-        "linked_keys": keys,
+        "dmt_signoff": bool(threads.signoffs),
+        "dmt_signoff_by": min(threads.signoffs)[1] if threads.signoffs else None,
+        "linked_keys": _linked_keys(raw, extras, commits, options),
         "raw_data": dict(raw),
     }
 
 
-class AzureDevOpsGitConnector(BaseConnector):
+class AzureDevOpsGitConnector(AzureDevOpsConnector):
     """Azure DevOps Git pull requests (see the module docstring for settings and the read strategy)."""
 
     provides_pull_requests = True
+    tool_name = "Azure DevOps Git"
 
     def __init__(self, settings: SourceSettings, **http_options: Any) -> None:
-        super().__init__(settings)
+        super().__init__(settings, **http_options)
         config = settings.config_json or {}
-        self.project = str(config.get("project") or settings.project_key or "").strip()
-        if not self.project:
-            raise SourceConfigError("Azure DevOps Git needs a project: set config_json.project")
         repos = config.get("repositories") or config.get("repository") or []
         self.repository_names = [r for r in re.split(r"[,\s]+", repos) if r] if isinstance(repos, str) else list(repos)
         self.page_size = max(1, min(100, int(config.get("page_size") or 100)))
         self.fetch_commits = bool(config.get("fetch_commits", True))
-        self.options = {
-            **(settings.field_mappings or {}),
-            **linking_options(config),
-            "signoff_marker": config.get("signoff_marker") or DEFAULT_SIGNOFF_MARKER,
-        }
-        self._http_options = http_options
-        self._http: SourceHttpClient | None = None
+        self.options = PullRequestOptions.of(config, self.field_mapping)
         self._repos: list[dict[str, Any]] | None = None
-
-    @property
-    def http(self) -> SourceHttpClient:
-        if self._http is None:
-            if not self.settings.token:
-                raise SourceConfigError("Azure DevOps Git needs a personal access token")
-            options = dict(self._http_options)
-            if self.settings.source_id is not None and "budget" not in options:
-                options["budget"] = budget_for(
-                    f"source:{self.settings.source_id}", self.settings.request_budget_per_minute
-                )
-            self._http = SourceHttpClient(
-                self.settings.base_url,
-                auth=("", self.settings.token),
-                budget_per_minute=self.settings.request_budget_per_minute,
-                source_label=f"azure_devops_git:{self.settings.source_id or self.project}",
-                **options,
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        data, _ = azure_json(self.http, "GET", path, params={"api-version": API_VERSION, **(params or {})})
-        if not isinstance(data, dict):
-            raise SourceDataError(f"Azure DevOps answered {path} with {type(data).__name__}, expected an object")
-        return data
-
-    @staticmethod
-    def _values(data: Mapping[str, Any], what: str) -> list[Any]:
-        values = data.get("value")
-        if not isinstance(values, list):
-            raise SourceDataError(f"Azure DevOps {what} answer has no 'value' list")
-        return values
 
     def _git(self, tail: str) -> str:
         return f"{quote(self.project)}/_apis/git/{tail}"
@@ -349,16 +332,8 @@ class AzureDevOpsGitConnector(BaseConnector):
         return self._repos
 
     def test_connection(self) -> ConnectionResult:
-        data, _ = azure_json(self.http, "GET", "_apis/connectionData")
-        user = (data or {}).get("authenticatedUser") if isinstance(data, dict) else None
-        if not isinstance(user, dict):
-            raise SourceDataError("Azure DevOps connectionData has no authenticatedUser")
-        name = user.get("providerDisplayName") or "unknown"
-        if name == "Anonymous":
-            raise SourceAuthError("Azure DevOps treated us as anonymous: the personal access token was not accepted")
-        account = ((user.get("properties") or {}).get("Account") or {}).get("$value")
+        identity = self._authenticated_identity()
         repos = [r.get("name") for r in self.repositories()]
-        identity = f"{name} <{account}>" if account else str(name)
         return ConnectionResult(
             ok=True,
             identity=identity,

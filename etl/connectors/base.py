@@ -1,66 +1,202 @@
-"""The connector contract: what every tool adapter offers, and the errors it raises.
+"""The connector contract: settings, the typed field mapping, results, and the base class.
 
 Connectors never touch the database. They speak the tool's real API through
 the shared HTTP layer (`etl/connectors/http.py`), yield raw records page by
 page, and normalise each one with a pure function of (raw payload, field
-mapping). `etl/sync.py` loads what they yield.
+mapping, facts the connector learnt from the tool). `etl/sync.py` loads what
+they yield.
+
+A source's field mapping is parsed once, by `FieldMapping.parse`, when an
+admin saves it (`services.sources.save_field_mappings`), and travels typed in
+`SourceSettings.field_mappings` to the normalisers. What a connector learns
+from the tool at run time (Jira's status categories, ClickUp's sprint lists,
+...) lives in the connector's own attributes, never in the mapping.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+import re
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, TypedDict
 
+from pydantic import BaseModel, ConfigDict
 
-# --------------------------------------------------------------------------- errors
-class SourceError(Exception):
-    """Base of every error a connector raises; the message is shown to admins as is."""
+from etl.connectors.errors import (
+    FieldMappingError,
+    SourceAuthError,
+    SourceConfigError,
+    SourceDataError,
+    SourceError,
+    SourceNotFound,
+    SourcePermissionError,
+    SourceRateLimited,
+    SourceUnavailable,
+)
+from etl.connectors.http import SourceHttpClient
+from etl.connectors.linking import linking_options
+from etl.connectors.values import DEFAULT_SIGNOFF_MARKER, signoff_pattern
 
-    retryable = False
+__all__ = [
+    "MAPPABLE_FIELDS",
+    "BaseConnector",
+    "ConnectionResult",
+    "DiscoveredField",
+    "FieldMapping",
+    "FieldMappingError",
+    "HttpSetup",
+    "MappedField",
+    "NormalizedPullRequest",
+    "NormalizedWorkItem",
+    "PullRequestOptions",
+    "SourceAuthError",
+    "SourceConfigError",
+    "SourceDataError",
+    "SourceError",
+    "SourceNotFound",
+    "SourcePermissionError",
+    "SourceRateLimited",
+    "SourceSettings",
+    "SourceUnavailable",
+]
 
-    def __init__(self, message: str, *, status_code: int | None = None, url: str | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.url = url
+# --------------------------------------------------------------------------- field mapping
+#: The DMT fields a source can map to one of its tool's fields.
+MAPPABLE_FIELDS = (
+    "story_points",
+    "sprint",
+    "epic",
+    "ac_quality",
+    "unit_test_task",
+    "unit_testing_status",
+    "coverage",
+    "pr_links",
+    "ci_evidence",
+    "dmt_signoff",
+    "exception_approved_by",
+    "exception_reason",
+    "exception_expires_at",
+)
+
+#: Tool field types that cannot hold a DMT field's value: such a mapping is refused when saved.
+INCOMPATIBLE_TYPES: dict[str, frozenset[str]] = {
+    "story_points": frozenset({"date", "datetime", "user", "boolean", "sprint"}),
+    "coverage": frozenset({"date", "datetime", "user", "boolean", "sprint"}),
+    "exception_expires_at": frozenset({"number", "boolean", "user", "sprint"}),
+}
+#: What a field type looks like ("number", "option", "option-with-child", "picklistString", ...).
+_FIELD_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
+#: A value map's targets: our value for a tool option (text, or a flag for sign-off style fields).
+MappedValue = str | bool | int | float
 
 
-class SourceAuthError(SourceError):
-    """The credentials were refused (401): wrong or expired token, wrong username."""
+class MappedField(BaseModel):
+    """One DMT field's mapping: the tool's field id, its type (as discovery reported it), a value map."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str
+    type: str | None = None
+    values: dict[str, MappedValue] = {}
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: {"field": id} plus "type" and "values" when set."""
+        stored: dict[str, Any] = {"field": self.field}
+        if self.type:
+            stored["type"] = self.type
+        if self.values:
+            stored["values"] = dict(self.values)
+        return stored
 
 
-class SourcePermissionError(SourceError):
-    """Authenticated, but not allowed to read this resource (403)."""
+class FieldMapping(BaseModel):
+    """A source's field mapping: DMT field (one of MAPPABLE_FIELDS) -> MappedField.
+
+    Build it with `FieldMapping.parse`, from the stored JSON
+    (``{"story_points": {"field": "customfield_10016", "type": "number", "values": {...}}}``;
+    a bare field id ``{"story_points": "customfield_10016"}`` is read too, as saved by
+    earlier versions) or from what an admin typed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fields: dict[str, MappedField] = {}
+
+    @classmethod
+    def parse(cls, raw: FieldMapping | Mapping[str, Any] | None) -> FieldMapping:
+        """Validate a mapping; raises FieldMappingError naming the DMT field and what is wrong with it.
+
+        Empty entries (None, "", {}) are dropped: that field is not mapped.
+        """
+        if isinstance(raw, FieldMapping):
+            return raw
+        if raw is None:
+            return EMPTY_MAPPING
+        if not isinstance(raw, Mapping):
+            raise FieldMappingError("a field mapping maps DMT fields to tool fields: an object is expected")
+        parsed: dict[str, MappedField] = {}
+        for key, spec in raw.items():
+            if key not in MAPPABLE_FIELDS:
+                raise FieldMappingError(
+                    f"{key!r} is not a mappable field (one of {', '.join(MAPPABLE_FIELDS)})", key=str(key)
+                )
+            if spec in (None, "", {}):
+                continue
+            parsed[key] = _parse_mapped_field(key, spec)
+        return cls(fields=parsed) if parsed else EMPTY_MAPPING
+
+    def get(self, key: str) -> MappedField | None:
+        """The mapping of one DMT field, None when it is not mapped."""
+        return self.fields.get(key)
+
+    def field_id(self, key: str) -> str | None:
+        """The tool field id a DMT field is mapped to."""
+        mapped = self.fields.get(key)
+        return mapped.field if mapped is not None else None
+
+    def values_of(self, key: str) -> Mapping[str, MappedValue]:
+        """The value map of one DMT field (empty when none)."""
+        mapped = self.fields.get(key)
+        return mapped.values if mapped is not None else {}
+
+    def field_ids(self) -> list[str]:
+        """Every mapped tool field id, in mapping order."""
+        return [mapped.field for mapped in self.fields.values()]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored JSON form (what `parse` reads back)."""
+        return {key: mapped.to_json() for key, mapped in self.fields.items()}
 
 
-class SourceNotFound(SourceError):
-    """The site, project, team or repository does not exist at that address (404)."""
+def _parse_mapped_field(key: str, spec: Any) -> MappedField:
+    if isinstance(spec, str):
+        spec = {"field": spec}
+    if not isinstance(spec, Mapping) or not str(spec.get("field") or "").strip():
+        raise FieldMappingError(f"the mapping for {key!r} needs a tool field id", key=key)
+    field_type = spec.get("type")
+    if field_type in ("", None):
+        field_type = None
+    elif not isinstance(field_type, str) or not _FIELD_TYPE.match(field_type):
+        raise FieldMappingError(f"the field type for {key!r} must be a type name such as number or option", key=key)
+    elif field_type.lower() in INCOMPATIBLE_TYPES.get(key, ()):
+        raise FieldMappingError(f"{key!r} cannot be read from a {field_type} field: pick another field", key=key)
+    values = spec.get("values") or {}
+    if not isinstance(values, Mapping):
+        raise FieldMappingError(f"the value map for {key!r} must map tool options to our values", key=key)
+    for option, ours in values.items():
+        if not isinstance(option, str) or not isinstance(ours, str | bool | int | float):
+            raise FieldMappingError(
+                f"the value map for {key!r} must map option texts to values; {option!r} -> {ours!r} is not one",
+                key=key,
+            )
+    return MappedField(field=str(spec["field"]).strip(), type=field_type, values=dict(values))
 
 
-class SourceRateLimited(SourceError):
-    """The tool kept answering 429 after our retries, or our own request budget ran out."""
-
-    retryable = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
-
-
-class SourceUnavailable(SourceError):
-    """Network failure, timeout or 5xx after retries; or the circuit breaker is open."""
-
-    retryable = True
-
-
-class SourceDataError(SourceError):
-    """The tool answered with something we cannot read (malformed JSON, missing keys)."""
-
-
-class SourceConfigError(SourceError):
-    """The source configuration itself is wrong (bad base URL, refused address, missing field)."""
+EMPTY_MAPPING = FieldMapping()
 
 
 # --------------------------------------------------------------------------- config
@@ -69,7 +205,8 @@ class SourceSettings:
     """Everything a connector needs; it need not be saved in the database.
 
     `token` is the decrypted secret: built by services from SourceConfig just
-    before use and never sent to a client.
+    before use and never sent to a client. `field_mappings` is always a
+    FieldMapping; a mapping in its stored JSON form is parsed on construction.
     """
 
     source_type: str
@@ -77,10 +214,48 @@ class SourceSettings:
     token: str | None = None
     username: str | None = None
     config_json: dict[str, Any] = field(default_factory=dict)
-    field_mappings: dict[str, Any] = field(default_factory=dict)
+    field_mappings: FieldMapping = EMPTY_MAPPING
     request_budget_per_minute: int = 600
     source_id: int | None = None
     project_key: str | None = None
+
+    def __post_init__(self) -> None:
+        self.field_mappings = FieldMapping.parse(self.field_mappings)
+
+
+@dataclass(frozen=True)
+class PullRequestOptions:
+    """What a pull request normaliser reads besides the payload, from the source's config and mapping."""
+
+    signoff_marker: str = DEFAULT_SIGNOFF_MARKER
+    project_keys: tuple[str, ...] = ()
+    clickup_hash_ids: bool = False
+    #: PRs carrying this label are signed off (the mapping of dmt_signoff to ``label:<name>``).
+    signoff_label: str | None = None
+
+    @classmethod
+    def of(
+        cls, config_json: Mapping[str, Any] | None, mapping: FieldMapping | Mapping[str, Any] | None = None
+    ) -> PullRequestOptions:
+        """Options from a source's config_json (signoff_marker, project_keys, clickup_hash_ids) and mapping."""
+        config = config_json or {}
+        linking = linking_options(config)
+        signoff_field = FieldMapping.parse(mapping).field_id("dmt_signoff")
+        return cls(
+            signoff_marker=str(config.get("signoff_marker") or DEFAULT_SIGNOFF_MARKER),
+            project_keys=tuple(linking["project_keys"]),
+            clickup_hash_ids=linking["clickup_hash_ids"],
+            signoff_label=signoff_field[6:] if signoff_field and signoff_field.startswith("label:") else None,
+        )
+
+    @cached_property
+    def signoff(self) -> re.Pattern[str]:
+        """The sign-off marker as a whole word, any case."""
+        return signoff_pattern(self.signoff_marker)
+
+    def linking(self) -> dict[str, Any]:
+        """Keyword arguments for `linking.find_work_item_keys`."""
+        return {"project_keys": list(self.project_keys), "clickup_hash_ids": self.clickup_hash_ids}
 
 
 # --------------------------------------------------------------------------- results
@@ -99,25 +274,6 @@ class DiscoveredField:
     field_type: str  # number, string, option, array, date, user, ...
     options: list[str] = field(default_factory=list)  # for select fields
     proposed_for: str | None = None  # one of MAPPABLE_FIELDS when the name/schema suggests it
-
-
-#: Keys of SourceSettings.field_mappings. Each maps to {"field": "<tool field id>",
-#: "values": {"<tool option>": "<our value>"}} (values optional).
-MAPPABLE_FIELDS = (
-    "story_points",
-    "sprint",
-    "epic",
-    "ac_quality",
-    "unit_test_task",
-    "unit_testing_status",
-    "coverage",
-    "pr_links",
-    "ci_evidence",
-    "dmt_signoff",
-    "exception_approved_by",
-    "exception_reason",
-    "exception_expires_at",
-)
 
 
 class NormalizedWorkItem(TypedDict, total=False):
@@ -205,16 +361,78 @@ class NormalizedPullRequest(TypedDict, total=False):
 
 
 # --------------------------------------------------------------------------- connector
+@dataclass(frozen=True)
+class HttpSetup:
+    """How a connector reaches its tool: base URL, credentials, and the label its errors carry."""
+
+    base_url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    auth: tuple[str, str] | None = None
+    label: str = "source"
+
+
 class BaseConnector(abc.ABC):
-    """One tool. Subclasses register with `etl.connectors.registry.register_connector`."""
+    """One tool. Subclasses register with `etl.connectors.registry.register_connector`.
+
+    `http_options` go to the HTTP client (tests pass a `sleep`, a transport, ...).
+    The client is created on first use from `http_setup()`, one per connector,
+    shared by its threads, and every client of one source draws from one
+    request budget (`budget_key`).
+    """
 
     source_type: str = ""
     provides_work_items: bool = False
     provides_pull_requests: bool = False
 
-    def __init__(self, settings: SourceSettings) -> None:
+    def __init__(self, settings: SourceSettings, **http_options: Any) -> None:
         self.settings = settings
+        self._http_options = http_options
+        self._http: SourceHttpClient | None = None
+        self._http_lock = threading.Lock()
 
+    @property
+    def field_mapping(self) -> FieldMapping:
+        """The source's typed field mapping."""
+        return self.settings.field_mappings
+
+    # -- HTTP -----------------------------------------------------------------
+    def http_setup(self) -> HttpSetup:
+        """Where and how to call the tool; connectors that call one override it."""
+        raise SourceConfigError(f"the {self.source_type or type(self).__name__} connector calls no HTTP API")
+
+    @property
+    def budget_key(self) -> str | None:
+        """The request budget every client of this source shares ("source:42"); None for an unsaved source."""
+        return f"source:{self.settings.source_id}" if self.settings.source_id is not None else None
+
+    @property
+    def http(self) -> SourceHttpClient:
+        """The tool's HTTP client, created on first use (the base URL is checked then)."""
+        client = self._http
+        if client is not None:
+            return client
+        with self._http_lock:
+            if self._http is None:
+                setup = self.http_setup()
+                self._http = SourceHttpClient(
+                    setup.base_url,
+                    headers=setup.headers,
+                    auth=setup.auth,
+                    budget_per_minute=self.settings.request_budget_per_minute,
+                    budget_key=self.budget_key,
+                    source_label=setup.label,
+                    **self._http_options,
+                )
+            return self._http
+
+    def close(self) -> None:
+        """Release the HTTP connections (a later call opens a new client)."""
+        with self._http_lock:
+            client, self._http = self._http, None
+        if client is not None:
+            client.close()
+
+    # -- the contract ---------------------------------------------------------
     @abc.abstractmethod
     def test_connection(self) -> ConnectionResult:
         """Call the real API: who are we, what can we see. Raises SourceError on failure."""
@@ -236,35 +454,13 @@ class BaseConnector(abc.ABC):
         return iter(())
 
     def list_pull_request_ids(self) -> Iterator[list[str]]:
+        """Yield pages of every live pull request id, for the deletion reconciliation."""
         return iter(())
 
     def normalize_work_item(self, raw: dict[str, Any]) -> NormalizedWorkItem:
+        """One raw work item -> the columns of tenant.work_items."""
         raise SourceDataError(f"{self.source_type} does not provide work items")
 
     def normalize_pull_request(self, raw: dict[str, Any]) -> NormalizedPullRequest:
+        """One raw pull request -> the columns of tenant.pull_requests."""
         raise SourceDataError(f"{self.source_type} does not provide pull requests")
-
-    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
-        """Release HTTP connections."""
-
-
-#: Option texts teams use for the same DMT value, after slugging ("N/A" -> "n_a").
-DMT_VALUE_SYNONYMS = {
-    "n_a": "not_applicable",
-    "na": "not_applicable",
-    "not_needed": "not_applicable",
-    "complete": "done",
-    "completed": "done",
-    "passed": "done",
-    "untestable": "not_testable",
-    "not_started_yet": "not_started",
-    "todo": "not_started",
-    "to_do": "not_started",
-}
-
-
-def canonical_dmt_value(slug: str | None) -> str | None:
-    """The platform's value for a slugged option text the mapping did not translate."""
-    if slug is None:
-        return None
-    return DMT_VALUE_SYNONYMS.get(slug, slug)

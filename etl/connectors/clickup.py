@@ -19,15 +19,15 @@ What the task payload cannot tell, and what we use instead (kept honest):
 * reopened_count: ClickUp exposes no transition history, so it stays 0.
 * sprint: the task's list when that list is in a Sprint folder
   (config_json["sprint_folder_ids"], or a folder/list named like "Sprint");
-  dates come from `GET /list/{id}` (start_date/due_date), cached per run in the
-  private mapping key `_lists`.
+  dates come from `GET /list/{id}` (start_date/due_date), kept per run in the
+  connector's `sprint_lists` and handed to the normaliser.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,8 @@ from etl.connectors.base import (
     BaseConnector,
     ConnectionResult,
     DiscoveredField,
+    FieldMapping,
+    HttpSetup,
     NormalizedWorkItem,
     SourceConfigError,
     SourceDataError,
@@ -42,15 +44,14 @@ from etl.connectors.base import (
     SourceNotFound,
     SourceSettings,
 )
-from etl.connectors.http import CursorGuard, SourceHttpClient
-
-# The value converters are shared with the Jira normaliser: one behaviour for "85%", "Yes", URLs...
-from etl.connectors.jira import _mapped_value, _to_float, _truthy, _urls, propose_jira_field
+from etl.connectors.http import CursorGuard
 from etl.connectors.registry import register_connector
+from etl.connectors.values import mapped_option, propose_from_name, to_float, truthy, urls
 
 DEFAULT_BASE_URL = "https://api.clickup.com/api/v2"
 PAGE_SIZE = 100  # fixed by ClickUp
 TIME_IN_STATUS_BATCH = 100  # bulk_time_in_status takes at most 100 task ids
+DEFAULT_SPRINT_PATTERN = r"\bsprint\b"
 
 _CATEGORY_BY_TYPE = {"open": "todo", "custom": "in_progress", "closed": "done", "done": "done"}
 _PRIORITY_NAMES = {1: "urgent", 2: "high", 3: "normal", 4: "low"}
@@ -101,7 +102,7 @@ def custom_field_value(field: dict[str, Any]) -> Any:
         refs = value if isinstance(value, list) else [value]
         return [n for n in (option_name(r) for r in refs) if n]
     if kind in ("number", "currency", "emoji"):
-        return _to_float(value)
+        return to_float(value)
     if kind == "checkbox":
         return value is True or str(value).lower() == "true"
     if kind == "date":
@@ -111,7 +112,7 @@ def custom_field_value(field: dict[str, Any]) -> Any:
         names = [p.get("username") or p.get("email") for p in people if isinstance(p, dict)]
         return [n for n in names if n]
     if kind in ("automatic_progress", "manual_progress") and isinstance(value, dict):
-        return _to_float(value.get("percent_complete"))
+        return to_float(value.get("percent_complete"))
     return value
 
 
@@ -125,48 +126,38 @@ def _priority(value: Any) -> str | None:
     return str(value)
 
 
-def _is_sprint_list(task: dict[str, Any], mappings: dict[str, Any]) -> bool:
+def is_sprint_list(
+    task: Mapping[str, Any], sprint_folder_ids: Iterable[str] = (), sprint_pattern: str | None = None
+) -> bool:
+    """Whether a task's list is a sprint: its folder is one of `sprint_folder_ids`, else folder or list name matches."""
     folder = task.get("folder") or {}
     task_list = task.get("list") or {}
-    folder_ids = {str(f) for f in mappings.get("_sprint_folder_ids") or []}
+    folder_ids = {str(f) for f in sprint_folder_ids or []}
     if folder_ids:
         return str(folder.get("id")) in folder_ids
-    pattern = re.compile(mappings.get("_sprint_pattern") or r"\bsprint\b", re.I)
+    pattern = re.compile(sprint_pattern or DEFAULT_SPRINT_PATTERN, re.I)
     return bool(pattern.search(str(folder.get("name") or "")) or pattern.search(str(task_list.get("name") or "")))
 
 
-def normalize_clickup_task(
-    raw: dict[str, Any], mappings: dict[str, Any] | None, base_url: str = DEFAULT_BASE_URL
-) -> NormalizedWorkItem:
-    """Normalise one task as `/team/{id}/task` returns it (plus `_time_in_status` when fetched)."""
-    if not isinstance(raw, dict) or not raw.get("id"):
-        raise SourceDataError("a ClickUp task without an id was returned")
-    mappings = mappings or {}
-    task_id = str(raw["id"])
-    status = raw.get("status") or {}
-    status_name = str(status.get("status") or "")
-    status_type = str(status.get("type") or "").lower()
-    category = _CATEGORY_BY_TYPE.get(status_type) or ("todo" if not status_name else "in_progress")
+class _MappedValues:
+    """A task's mapped fields: custom fields by id, or built-in task attributes (e.g. "points")."""
 
-    fields_by_id = {str(f.get("id")): f for f in raw.get("custom_fields") or [] if isinstance(f, dict)}
+    def __init__(self, raw: Mapping[str, Any], mapping: FieldMapping) -> None:
+        self.raw = raw
+        self.mapping = mapping
+        self.by_id = {str(f.get("id")): f for f in raw.get("custom_fields") or [] if isinstance(f, dict)}
 
-    def spec(name: str) -> dict[str, Any]:
-        entry = mappings.get(name)
-        if isinstance(entry, str):
-            return {"field": entry}
-        return entry if isinstance(entry, dict) else {}
-
-    def value(name: str) -> Any:
-        field_id = spec(name).get("field")
+    def value(self, key: str) -> Any:
+        field_id = self.mapping.field_id(key)
         if not field_id:
             return None
-        if field_id in raw and field_id not in fields_by_id:  # a built-in task attribute, e.g. "points"
-            return raw.get(field_id)
-        field = fields_by_id.get(str(field_id))
-        return custom_field_value(field) if field else None
+        if field_id in self.raw and field_id not in self.by_id:  # a built-in task attribute, e.g. "points"
+            return self.raw.get(field_id)
+        found = self.by_id.get(str(field_id))
+        return custom_field_value(found) if found else None
 
-    def text(name: str) -> str | None:
-        v = value(name)
+    def text(self, key: str) -> str | None:
+        v = self.value(key)
         if isinstance(v, list):
             v = v[0] if v else None
         if v is None:
@@ -175,19 +166,9 @@ def normalize_clickup_task(
             return "true" if v else "false"
         return str(v)
 
-    tags = [str(t.get("name")) for t in raw.get("tags") or [] if isinstance(t, dict) and t.get("name")]
-    assignees = [a for a in raw.get("assignees") or [] if isinstance(a, dict)]
-    assignee = assignees[0] if assignees else {}
 
-    created = parse_clickup_time(raw.get("date_created"))
-    updated = parse_clickup_time(raw.get("date_updated"))
-    done_at = (
-        (parse_clickup_time(raw.get("date_done")) or parse_clickup_time(raw.get("date_closed")))
-        if (category == "done")
-        else None
-    )
-
-    # Time in status (ClickApp): the only status history ClickUp offers.
+def _time_in_status(raw: Mapping[str, Any]) -> tuple[datetime | None, float, datetime | None]:
+    """(started_at, blocked minutes, blocked since) from the Time in Status ClickApp's answer, when fetched."""
     tis = raw.get("_time_in_status") if isinstance(raw.get("_time_in_status"), dict) else None
     started_at: datetime | None = None
     blocked_minutes = 0.0
@@ -203,50 +184,73 @@ def normalize_clickup_task(
         started_at = min(starts) if starts else None
         for h in history:
             if "blocked" in str(h.get("status") or "").lower():
-                blocked_minutes += float(_to_float((h.get("total_time") or {}).get("by_minute")) or 0)
+                blocked_minutes += float(to_float((h.get("total_time") or {}).get("by_minute")) or 0)
         current = tis.get("current_status") or {}
         if "blocked" in str(current.get("status") or "").lower():
             blocked_since = parse_clickup_time((current.get("total_time") or {}).get("since"))
-    if started_at is None and category in ("in_progress", "done"):
-        started_at = parse_clickup_time(raw.get("start_date"))
+    return started_at, blocked_minutes, blocked_since
 
+
+def _blocked_fields(
+    status_name: str,
+    tags: list[str],
+    updated: datetime | None,
+    blocked_minutes: float,
+    blocked_since: datetime | None,
+) -> dict[str, Any]:
+    """is_blocked, blocked_since, blocked_hours and blocked_reason: a *blocked* status or a "blocked" tag."""
     blocked_by_status = "blocked" in status_name.lower()
     blocked_by_tag = any(t.lower() == "blocked" for t in tags)
     is_blocked = blocked_by_status or blocked_by_tag
     if is_blocked and blocked_since is None:
         blocked_since = updated
     reasons = ([f"status {status_name}"] if blocked_by_status else []) + (["tag blocked"] if blocked_by_tag else [])
+    return {
+        "is_blocked": is_blocked,
+        "blocked_since": blocked_since,
+        "blocked_hours": round(blocked_minutes / 60, 2),
+        "blocked_reason": "; ".join(reasons) or None,
+    }
 
-    # Sprint: the list, when it is a sprint list; dates from the cached /list/{id}.
+
+def _sprint_fields(
+    raw: Mapping[str, Any],
+    lists: Mapping[str, Mapping[str, Any]],
+    sprint_folder_ids: Iterable[str],
+    sprint_pattern: str | None,
+) -> dict[str, Any]:
+    """The task's list when it is a sprint list, with the dates `/list/{id}` gave; earlier sprint lists too."""
     task_list = raw.get("list") or {}
     sprint_name = sprint_id = None
     sprint_start = sprint_end = None
     sprint_history: list[str] = []
-    lists_info = mappings.get("_lists") or {}
-    if task_list.get("id") and _is_sprint_list(raw, mappings):
-        info = lists_info.get(str(task_list["id"])) or {}
+    if task_list.get("id") and is_sprint_list(raw, sprint_folder_ids, sprint_pattern):
+        info = lists.get(str(task_list["id"])) or {}
         sprint_id = str(task_list["id"])
         sprint_name = str(info.get("name") or task_list.get("name") or sprint_id)
         sprint_start = parse_clickup_time(info.get("start_date"))
         sprint_end = parse_clickup_time(info.get("due_date"))
         for location in raw.get("locations") or []:  # tasks in multiple lists: earlier sprints
-            info_other = lists_info.get(str(location.get("id"))) or {}
+            info_other = lists.get(str(location.get("id"))) or {}
             name = info_other.get("name") or location.get("name")
-            if name and re.search(mappings.get("_sprint_pattern") or r"\bsprint\b", str(name), re.I):
+            if name and re.search(sprint_pattern or DEFAULT_SPRINT_PATTERN, str(name), re.I):
                 sprint_history.append(str(name))
         sprint_history.append(sprint_name)
     sprint_state = None
     if sprint_start and sprint_end:
         now = datetime.now(UTC)
         sprint_state = "closed" if sprint_end <= now else ("active" if sprint_start <= now else "future")
+    return {
+        "sprint_name": sprint_name,
+        "sprint_source_id": sprint_id,
+        "sprint_state": sprint_state,
+        "sprint_start": sprint_start,
+        "sprint_end": sprint_end,
+        "sprint_history": list(dict.fromkeys(sprint_history)),
+    }
 
-    points = value("story_points") if spec("story_points") else raw.get("points")
-    lowered_tags = {t.lower() for t in tags}
-    item_type = "subtask" if raw.get("parent") else ("bug" if "bug" in lowered_tags else "task")
-    if raw.get("custom_item_id") == 1:
-        item_type = "milestone"
 
-    signoff_value = value("dmt_signoff")
+def _task_links(raw: Mapping[str, Any], task_id: str) -> list[dict[str, Any]]:
     links: list[dict[str, Any]] = []
     if raw.get("custom_id"):
         links.append({"type": "custom_id", "key": str(raw["custom_id"])})
@@ -258,10 +262,79 @@ def normalize_clickup_task(
         if isinstance(linked, dict):
             other = linked.get("link_id") if linked.get("task_id") == task_id else linked.get("task_id")
             links.append({"type": "relates to", "key": f"CU-{other}", "id": str(other)})
+    return links
 
-    approved_by = value("exception_approved_by")
-    expires = value("exception_expires_at")
-    unit_task = value("unit_test_task")
+
+def _dmt_fields(mapped: _MappedValues) -> dict[str, Any]:
+    """The DMT columns from the mapped custom fields."""
+    mapping = mapped.mapping
+    unit_task = mapped.value("unit_test_task")
+    signoff_value = mapped.value("dmt_signoff")
+    approved_by = mapped.value("exception_approved_by")
+    expires = mapped.value("exception_expires_at")
+    return {
+        "ac_quality": mapped_option(mapped.text("ac_quality"), mapping.values_of("ac_quality")),
+        "has_unit_test_task": unit_task
+        if isinstance(unit_task, bool)
+        else truthy(unit_task, mapping.values_of("unit_test_task")),
+        "unit_testing_status": mapped_option(
+            mapped.text("unit_testing_status"), mapping.values_of("unit_testing_status")
+        ),
+        "coverage_percent": to_float(mapped.value("coverage")),
+        "pr_links": urls(mapped.value("pr_links")),
+        "ci_evidence_url": next(iter(urls(mapped.value("ci_evidence"))), None),
+        "dmt_signoff": signoff_value
+        if isinstance(signoff_value, bool)
+        else truthy(signoff_value, mapping.values_of("dmt_signoff")),
+        "dmt_signoff_by": None,
+        "exception_approved_by": (approved_by[0] if approved_by else None)
+        if isinstance(approved_by, list)
+        else (str(approved_by) if approved_by else None),
+        "exception_reason": mapped.text("exception_reason"),
+        "exception_expires_at": expires if isinstance(expires, datetime) else parse_clickup_time(expires),
+    }
+
+
+def normalize_clickup_task(
+    raw: dict[str, Any],
+    mapping: FieldMapping | Mapping[str, Any] | None,
+    base_url: str = DEFAULT_BASE_URL,
+    *,
+    lists: Mapping[str, Mapping[str, Any]] | None = None,
+    sprint_folder_ids: Iterable[str] = (),
+    sprint_pattern: str | None = None,
+) -> NormalizedWorkItem:
+    """Normalise one task as `/team/{id}/task` returns it (plus `_time_in_status` when fetched).
+
+    `lists` ({list id: {name, start_date, due_date}}), `sprint_folder_ids` and
+    `sprint_pattern` are what the connector knows about sprint lists.
+    """
+    if not isinstance(raw, dict) or not raw.get("id"):
+        raise SourceDataError("a ClickUp task without an id was returned")
+    mapped = _MappedValues(raw, FieldMapping.parse(mapping))
+    task_id = str(raw["id"])
+    status = raw.get("status") or {}
+    status_name = str(status.get("status") or "")
+    status_type = str(status.get("type") or "").lower()
+    category = _CATEGORY_BY_TYPE.get(status_type) or ("todo" if not status_name else "in_progress")
+    tags = [str(t.get("name")) for t in raw.get("tags") or [] if isinstance(t, dict) and t.get("name")]
+    assignees = [a for a in raw.get("assignees") or [] if isinstance(a, dict)]
+    assignee = assignees[0] if assignees else {}
+    updated = parse_clickup_time(raw.get("date_updated"))
+    done_at = (
+        (parse_clickup_time(raw.get("date_done")) or parse_clickup_time(raw.get("date_closed")))
+        if (category == "done")
+        else None
+    )
+    # Time in status (ClickApp) is the only status history ClickUp offers; else the task's own start date.
+    started_at, blocked_minutes, blocked_since = _time_in_status(raw)
+    if started_at is None and category in ("in_progress", "done"):
+        started_at = parse_clickup_time(raw.get("start_date"))
+    points = mapped.value("story_points") if mapped.mapping.get("story_points") is not None else raw.get("points")
+    lowered_tags = {t.lower() for t in tags}
+    item_type = "subtask" if raw.get("parent") else ("bug" if "bug" in lowered_tags else "task")
+    if raw.get("custom_item_id") == 1:
+        item_type = "milestone"
     result: NormalizedWorkItem = {
         "source_item_id": task_id,
         "item_key": f"CU-{task_id}",
@@ -271,43 +344,21 @@ def normalize_clickup_task(
         "status": status_name,
         "status_category": category,
         "priority": _priority(raw.get("priority")),
-        "story_points": _to_float(points),
+        "story_points": to_float(points),
         "parent_source_id": str(raw["parent"]) if raw.get("parent") else None,
         "labels": tags,
-        "sprint_name": sprint_name,
-        "sprint_source_id": sprint_id,
-        "sprint_state": sprint_state,
-        "sprint_start": sprint_start,
-        "sprint_end": sprint_end,
-        "sprint_history": list(dict.fromkeys(sprint_history)),
+        **_sprint_fields(raw, lists or {}, sprint_folder_ids, sprint_pattern),  # type: ignore[typeddict-item]
         "assignee_name": assignee.get("username"),
         "assignee_email": assignee.get("email") or None,
         "assignee_account_id": str(assignee["id"]) if assignee.get("id") is not None else None,
-        "created_at_source": created,
+        "created_at_source": parse_clickup_time(raw.get("date_created")),
         "updated_at_source": updated,
         "started_at": started_at,
         "done_at": done_at,
         "reopened_count": 0,
-        "is_blocked": is_blocked,
-        "blocked_since": blocked_since,
-        "blocked_hours": round(blocked_minutes / 60, 2),
-        "blocked_reason": "; ".join(reasons) or None,
-        "ac_quality": _mapped_value(text("ac_quality"), spec("ac_quality")),
-        "has_unit_test_task": unit_task if isinstance(unit_task, bool) else _truthy(unit_task, spec("unit_test_task")),
-        "unit_testing_status": _mapped_value(text("unit_testing_status"), spec("unit_testing_status")),
-        "coverage_percent": _to_float(value("coverage")),
-        "pr_links": _urls(value("pr_links")),
-        "ci_evidence_url": next(iter(_urls(value("ci_evidence"))), None),
-        "dmt_signoff": signoff_value
-        if isinstance(signoff_value, bool)
-        else _truthy(signoff_value, spec("dmt_signoff")),
-        "dmt_signoff_by": None,
-        "exception_approved_by": (approved_by[0] if approved_by else None)
-        if isinstance(approved_by, list)
-        else (str(approved_by) if approved_by else None),
-        "exception_reason": text("exception_reason"),
-        "exception_expires_at": expires if isinstance(expires, datetime) else parse_clickup_time(expires),
-        "links": links,
+        **_blocked_fields(status_name, tags, updated, blocked_minutes, blocked_since),  # type: ignore[typeddict-item]
+        **_dmt_fields(mapped),  # type: ignore[typeddict-item]
+        "links": _task_links(raw, task_id),
         "raw_data": {k: v for k, v in raw.items() if k not in ("description", "text_content", "checklists")},
     }
     return result
@@ -319,7 +370,7 @@ class ClickUpConnector(BaseConnector):
     provides_work_items = True
 
     def __init__(self, settings: SourceSettings, **http_options: Any) -> None:
-        super().__init__(settings)
+        super().__init__(settings, **http_options)
         config = settings.config_json or {}
         self.team_id = str(config.get("team_id") or settings.project_key or "").strip()
         if not settings.token:
@@ -327,21 +378,19 @@ class ClickUpConnector(BaseConnector):
         self.space_ids = [str(s) for s in config.get("space_ids") or []]
         self.list_ids = [str(s) for s in config.get("list_ids") or []]
         self.use_time_in_status = bool(config.get("time_in_status", True))
-        self.http = SourceHttpClient(
-            settings.base_url or DEFAULT_BASE_URL,
-            headers={"Authorization": settings.token},  # ClickUp wants the raw token, no "Bearer"
-            budget_per_minute=settings.request_budget_per_minute,
-            budget_key=f"clickup:{settings.source_id}" if settings.source_id is not None else None,
-            source_label=f"clickup:{settings.source_id or self.team_id}",
-            **http_options,
-        )
+        #: Which lists are sprints: lists in these folders, else folders or lists named like the pattern.
+        self.sprint_folder_ids = [str(f) for f in config.get("sprint_folder_ids") or []]
+        self.sprint_pattern = str(config.get("sprint_list_pattern") or DEFAULT_SPRINT_PATTERN)
+        #: Sprint lists met during this run, {list id: {name, start_date, due_date}} from `/list/{id}`.
+        self.sprint_lists: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._lists: dict[str, dict[str, Any]] = {}
-        self._sprint_folder_ids = [str(f) for f in config.get("sprint_folder_ids") or []]
-        self._sprint_pattern = str(config.get("sprint_list_pattern") or r"\bsprint\b")
 
-    def close(self) -> None:
-        self.http.close()
+    def http_setup(self) -> HttpSetup:
+        return HttpSetup(
+            self.settings.base_url or DEFAULT_BASE_URL,
+            headers={"Authorization": self.settings.token or ""},  # ClickUp wants the raw token, no "Bearer"
+            label=f"clickup:{self.settings.source_id or self.team_id}",
+        )
 
     def _require_team(self) -> str:
         if not self.team_id:
@@ -406,8 +455,8 @@ class ClickUpConnector(BaseConnector):
                     "users": "user",
                     "url": "url",
                 }.get(kind, "string")
-                # Reuse the Jira name rules; a ClickUp number field named "Story Points" is points.
-                proposal = propose_jira_field({"name": field.get("name"), "schema": {"type": field_type}})
+                # The shared name rules; a ClickUp number field named "Story Points" is points.
+                proposal = propose_from_name(field.get("name"), field_type)
                 if proposal in ("sprint", "epic"):
                     proposal = None
                 found[field_id] = DiscoveredField(
@@ -422,16 +471,16 @@ class ClickUpConnector(BaseConnector):
         return list(found.values())
 
     # -- extraction ------------------------------------------------------------
-    def _runtime_mappings(self) -> dict[str, Any]:
-        mappings = dict(self.settings.field_mappings or {})
-        with self._lock:
-            mappings["_lists"] = dict(self._lists)
-        mappings["_sprint_folder_ids"] = self._sprint_folder_ids
-        mappings["_sprint_pattern"] = self._sprint_pattern
-        return mappings
-
     def normalize_work_item(self, raw: dict[str, Any]) -> NormalizedWorkItem:
-        return normalize_clickup_task(raw, self._runtime_mappings(), self.http.base_url)
+        # sprint_lists only grows (under the lock) while pages are extracted; reading it is safe meanwhile.
+        return normalize_clickup_task(
+            raw,
+            self.field_mapping,
+            self.http.base_url,
+            lists=self.sprint_lists,
+            sprint_folder_ids=self.sprint_folder_ids,
+            sprint_pattern=self.sprint_pattern,
+        )
 
     def _task_pages(self, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:
         team = self._require_team()
@@ -467,17 +516,20 @@ class ClickUpConnector(BaseConnector):
             page += 1
 
     def _remember_sprint_lists(self, tasks: list[dict[str, Any]]) -> None:
-        mappings = {"_sprint_folder_ids": self._sprint_folder_ids, "_sprint_pattern": self._sprint_pattern}
         for task in tasks:
             list_id = str((task.get("list") or {}).get("id") or "")
-            if not list_id or list_id in self._lists or not _is_sprint_list(task, mappings):
+            if (
+                not list_id
+                or list_id in self.sprint_lists
+                or not is_sprint_list(task, self.sprint_folder_ids, self.sprint_pattern)
+            ):
                 continue
             try:
                 info, _ = self.http.get_json(f"/list/{list_id}")
             except SourceNotFound:
                 info = {}
             with self._lock:
-                self._lists[list_id] = {
+                self.sprint_lists[list_id] = {
                     "name": (info or {}).get("name") or (task.get("list") or {}).get("name"),
                     "start_date": (info or {}).get("start_date"),
                     "due_date": (info or {}).get("due_date"),

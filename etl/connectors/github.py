@@ -50,24 +50,27 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from etl.connectors.azure_boards import parse_datetime, propose_mapping
 from etl.connectors.base import (
     BaseConnector,
     ConnectionResult,
     DiscoveredField,
+    HttpSetup,
     NormalizedPullRequest,
+    PullRequestOptions,
     SourceConfigError,
     SourceDataError,
     SourcePermissionError,
     SourceSettings,
 )
-from etl.connectors.http import CursorGuard, SourceHttpClient, budget_for, parse_link_header
-from etl.connectors.linking import find_work_item_keys, linking_options
+from etl.connectors.http import CursorGuard, parse_link_header
+from etl.connectors.linking import find_work_item_keys
 from etl.connectors.registry import register_connector
+from etl.connectors.values import parse_datetime, to_int
 
 DEFAULT_BASE_URL = "https://api.github.com"
-DEFAULT_SIGNOFF_MARKER = "DMT-OK"
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+#: Label names that propose the dmt_signoff mapping in discovery.
+SIGNOFF_LABEL = re.compile(r"dmt.*sign|sign.?off", re.I)
 
 _DECISIVE = {"APPROVED", "CHANGES_REQUESTED", "DISMISSED"}
 _CHECK_FAILURES = {"failure", "timed_out", "cancelled", "action_required", "startup_failure", "stale"}
@@ -84,20 +87,6 @@ def _sort_time(value: Any) -> datetime:
 
 def _login(user: Any) -> str | None:
     return user.get("login") if isinstance(user, Mapping) else None
-
-
-def _int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
-
-
-def signoff_pattern(marker: str) -> re.Pattern[str]:
-    """The sign-off marker as a whole word, any case ("dmt-ok" counts, "DMT-OKAY" does not)."""
-    return re.compile(rf"(?<![\w-]){re.escape(marker)}(?![\w-])", re.IGNORECASE)
 
 
 def ci_from_checks(
@@ -128,26 +117,8 @@ def ci_from_checks(
     return None, None
 
 
-def normalize_github_pull(raw: Mapping[str, Any], mapping: Mapping[str, Any] | None = None) -> NormalizedPullRequest:
-    """One pulls list element (plus the connector's "_dmt" extras) -> pull_requests columns.
-
-    `mapping` is the source's field mapping, optionally with the linking and sign-off
-    options of config_json merged in (``project_keys``, ``clickup_hash_ids``, ``signoff_marker``).
-    """
-    if not isinstance(raw, Mapping) or raw.get("id") in (None, "") or raw.get("number") in (None, ""):
-        raise SourceDataError("a GitHub pull request without id or number was returned")
-    mapping = mapping or {}
-    extras = raw.get("_dmt") or {}
-    details = extras.get("details") or {}
-    author = _login(raw.get("user"))
-    head = raw.get("head") or {}
-    base = raw.get("base") or {}
-    repository = (
-        extras.get("repository")
-        or ((base.get("repo") or {}).get("full_name"))
-        or "/".join(str(raw.get("url", "")).split("/repos/", 1)[-1].split("/")[:2])
-    )
-
+def _reviews(extras: Mapping[str, Any], author: str | None) -> list[Mapping[str, Any]]:
+    """Submitted reviews by someone other than the author, oldest first."""
     reviews = [
         r
         for r in extras.get("reviews") or []
@@ -157,6 +128,11 @@ def normalize_github_pull(raw: Mapping[str, Any], mapping: Mapping[str, Any] | N
         and _login(r.get("user")) != author
     ]
     reviews.sort(key=lambda r: _sort_time(r.get("submitted_at")))
+    return reviews
+
+
+def _review_fields(reviews: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Reviewers with their decisive state, first review and first approval times, counts."""
     by_reviewer: dict[str, dict[str, Any]] = {}
     first_approval: dict[str, datetime] = {}
     for review in reviews:
@@ -174,11 +150,24 @@ def normalize_github_pull(raw: Mapping[str, Any], mapping: Mapping[str, Any] | N
     approving = [login for login, entry in by_reviewer.items() if entry["state"] == "APPROVED"]
     review_times = [t for t in (parse_datetime(r.get("submitted_at")) for r in reviews) if t]
     approval_times = [first_approval[login] for login in approving if login in first_approval]
+    return {
+        "first_review_at": min(review_times) if review_times else None,
+        "approved_at": min(approval_times) if approval_times else None,
+        "reviewers": list(by_reviewer.values()),
+        "review_count": len(reviews),
+        "approvals_count": len(approving),
+    }
 
-    comments = [c for c in extras.get("comments") or [] if isinstance(c, Mapping)]
-    commits = [c for c in extras.get("commits") or [] if isinstance(c, Mapping)]
 
-    marker = signoff_pattern(str(mapping.get("signoff_marker") or DEFAULT_SIGNOFF_MARKER))
+def _signoff_fields(
+    raw: Mapping[str, Any],
+    reviews: list[Mapping[str, Any]],
+    comments: list[Mapping[str, Any]],
+    author: str | None,
+    options: PullRequestOptions,
+) -> dict[str, Any]:
+    """Signed off by the first non-author comment or review carrying the marker, or by the sign-off label."""
+    marker = options.signoff
     signoff_by: str | None = None
     signed: list[tuple[datetime | None, str]] = []
     for comment in comments:
@@ -191,37 +180,66 @@ def normalize_github_pull(raw: Mapping[str, Any], mapping: Mapping[str, Any] | N
     if signed:
         signoff_by = min(signed, key=lambda s: s[0] or _FAR_FUTURE)[1]  # the first to sign off
     labels = [str(label.get("name")) for label in raw.get("labels") or [] if isinstance(label, Mapping)]
-    signoff_field = (
-        (mapping.get("dmt_signoff") or {}).get("field") if isinstance(mapping.get("dmt_signoff"), Mapping) else None
-    )
-    label_signoff = bool(signoff_field and str(signoff_field).startswith("label:") and signoff_field[6:] in labels)
+    label_signoff = options.signoff_label is not None and options.signoff_label in labels
+    return {"dmt_signoff": bool(signoff_by) or label_signoff, "dmt_signoff_by": signoff_by}
 
+
+def _author_identity(commits: list[Mapping[str, Any]], author: str | None) -> tuple[str | None, str | None]:
+    """(email, name) of the PR author from their commits; GitHub's no-reply addresses are no email."""
     author_email = author_name = None
     for commit in commits:
         if _login(commit.get("author")) == author:
             git_author = (commit.get("commit") or {}).get("author") or {}
             email = git_author.get("email")
             if email and not str(email).endswith(_NOREPLY):
-                author_email, author_name = email, git_author.get("name")
-                break
+                return email, git_author.get("name")
             author_name = author_name or git_author.get("name")
+    return author_email, author_name
 
+
+def _repository(raw: Mapping[str, Any], extras: Mapping[str, Any]) -> str:
+    base = raw.get("base") or {}
+    return str(
+        extras.get("repository")
+        or ((base.get("repo") or {}).get("full_name"))
+        or "/".join(str(raw.get("url", "")).split("/repos/", 1)[-1].split("/")[:2])
+        or ""
+    )
+
+
+def normalize_github_pull(raw: Mapping[str, Any], options: PullRequestOptions | None = None) -> NormalizedPullRequest:
+    """One pulls list element (plus the connector's "_dmt" extras) -> pull_requests columns.
+
+    `options` carries the source's sign-off marker and label and its linking options.
+    """
+    if not isinstance(raw, Mapping) or raw.get("id") in (None, "") or raw.get("number") in (None, ""):
+        raise SourceDataError("a GitHub pull request without id or number was returned")
+    options = options or PullRequestOptions()
+    extras = raw.get("_dmt") or {}
+    details = extras.get("details") or {}
+    author = _login(raw.get("user"))
+    head = raw.get("head") or {}
+    base = raw.get("base") or {}
+    reviews = _reviews(extras, author)
+    comments = [c for c in extras.get("comments") or [] if isinstance(c, Mapping)]
+    commits = [c for c in extras.get("commits") or [] if isinstance(c, Mapping)]
+    author_email, author_name = _author_identity(commits, author)
     merged_at = parse_datetime(raw.get("merged_at"))
-    closed_at = parse_datetime(raw.get("closed_at"))
     state = "merged" if merged_at else ("closed" if raw.get("state") == "closed" else "open")
     ci_status, ci_url = ci_from_checks(extras.get("check_runs"), extras.get("status"))
     commit_messages = [str((c.get("commit") or {}).get("message") or "") for c in commits]
     keys = find_work_item_keys(
-        raw.get("title"), head.get("ref"), raw.get("body"), *commit_messages, **linking_options(mapping)
+        raw.get("title"), head.get("ref"), raw.get("body"), *commit_messages, **options.linking()
     )
-    comments_total = len(comments) if extras.get("comments") is not None else (_int(raw.get("comments")) or 0)
-    comments_total += _int(details.get("review_comments") or raw.get("review_comments")) or 0
-    commits_total = _int(details.get("commits") or raw.get("commits"))
-
+    comments_total = len(comments) if extras.get("comments") is not None else (to_int(raw.get("comments")) or 0)
+    comments_total += to_int(details.get("review_comments") or raw.get("review_comments")) or 0
+    commits_total = to_int(details.get("commits") or raw.get("commits"))
+    reviewed = _review_fields(reviews)
+    signoff = _signoff_fields(raw, reviews, comments, author, options)
     return {
         "source_pr_id": str(raw["id"]),
-        "number": _int(raw.get("number")),
-        "repository": str(repository or ""),
+        "number": to_int(raw.get("number")),
+        "repository": _repository(raw, extras),
         "title": str(raw.get("title") or ""),
         "body": raw.get("body"),
         "url": raw.get("html_url"),
@@ -234,21 +252,20 @@ def normalize_github_pull(raw: Mapping[str, Any], mapping: Mapping[str, Any] | N
         "target_branch": base.get("ref"),
         "created_at_source": parse_datetime(raw.get("created_at")),
         "updated_at_source": parse_datetime(raw.get("updated_at")),
-        "first_review_at": min(review_times) if review_times else None,
-        "approved_at": min(approval_times) if approval_times else None,
+        "first_review_at": reviewed["first_review_at"],
+        "approved_at": reviewed["approved_at"],
         "merged_at": merged_at,
-        "closed_at": closed_at,
-        "reviewers": list(by_reviewer.values()),
-        "review_count": len(reviews),
-        "approvals_count": len(approving),
+        "closed_at": parse_datetime(raw.get("closed_at")),
+        "reviewers": reviewed["reviewers"],
+        "review_count": reviewed["review_count"],
+        "approvals_count": reviewed["approvals_count"],
         "comments_count": comments_total,
         "commits_count": commits_total if commits_total is not None else len(commits),
-        "additions": _int(details.get("additions") if details else raw.get("additions")),
-        "deletions": _int(details.get("deletions") if details else raw.get("deletions")),
+        "additions": to_int(details.get("additions") if details else raw.get("additions")),
+        "deletions": to_int(details.get("deletions") if details else raw.get("deletions")),
         "ci_status": ci_status,
         "ci_url": ci_url,
-        "dmt_signoff": bool(signoff_by) or label_signoff,
-        "dmt_signoff_by": signoff_by,
+        **signoff,  # type: ignore[typeddict-item]
         "linked_keys": keys,
         "raw_data": dict(raw),
     }
@@ -275,7 +292,7 @@ class GitHubConnector(BaseConnector):
     provides_pull_requests = True
 
     def __init__(self, settings: SourceSettings, **http_options: Any) -> None:
-        super().__init__(settings)
+        super().__init__(settings, **http_options)
         config = settings.config_json or {}
         self.repositories = _repositories(config)
         if not self.repositories:
@@ -286,37 +303,16 @@ class GitHubConnector(BaseConnector):
         self.etags: dict[str, str] = dict(config.get("etags") or {})
         #: Repositories answered 304 (unchanged) in the last extract.
         self.not_modified: list[str] = []
-        self.options = {
-            **(settings.field_mappings or {}),
-            **linking_options(config),
-            "signoff_marker": config.get("signoff_marker") or DEFAULT_SIGNOFF_MARKER,
-        }
-        self._http_options = http_options
-        self._http: SourceHttpClient | None = None
+        self.options = PullRequestOptions.of(config, self.field_mapping)
 
-    @property
-    def http(self) -> SourceHttpClient:
-        if self._http is None:
-            if not self.settings.token:
-                raise SourceConfigError("GitHub needs a token")
-            options = dict(self._http_options)
-            if self.settings.source_id is not None and "budget" not in options:
-                options["budget"] = budget_for(
-                    f"source:{self.settings.source_id}", self.settings.request_budget_per_minute
-                )
-            self._http = SourceHttpClient(
-                (self.settings.base_url or DEFAULT_BASE_URL),
-                headers={**API_HEADERS, "Authorization": f"Bearer {self.settings.token}"},
-                budget_per_minute=self.settings.request_budget_per_minute,
-                source_label=f"github:{self.settings.source_id or self.repositories[0]}",
-                **options,
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+    def http_setup(self) -> HttpSetup:
+        if not self.settings.token:
+            raise SourceConfigError("GitHub needs a token")
+        return HttpSetup(
+            self.settings.base_url or DEFAULT_BASE_URL,
+            headers={**API_HEADERS, "Authorization": f"Bearer {self.settings.token}"},
+            label=f"github:{self.settings.source_id or self.repositories[0]}",
+        )
 
     def _get_object(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         data, _ = self.http.get_json(path, params=params)
@@ -365,12 +361,11 @@ class GitHubConnector(BaseConnector):
             for label in self._get_all(f"repos/{repo}/labels"):
                 name = str((label or {}).get("name") or "")
                 if name and f"label:{name}" not in seen:
-                    proposal = propose_mapping(name)
                     seen[f"label:{name}"] = DiscoveredField(
                         id=f"label:{name}",
                         name=name,
                         field_type="label",
-                        proposed_for=proposal if proposal == "dmt_signoff" else None,
+                        proposed_for="dmt_signoff" if SIGNOFF_LABEL.search(name) else None,
                     )
         return list(seen.values())
 

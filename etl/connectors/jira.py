@@ -10,12 +10,13 @@ thread pool (each window pages sequentially, the token-bucket budget of the
 shared HTTP client keeps the total rate in check) and yield pages as they
 arrive, so pages are NOT globally ordered by `updated`.
 
-`normalize_jira_issue(raw, mappings, base_url)` is a pure function of the issue
-exactly as the search endpoint returns it (with `expand=changelog`). Besides the
-MAPPABLE_FIELDS it reads two private keys the connector adds at run time:
-`_status_categories` ({status id or lower-case name: "new"|"indeterminate"|"done"},
-from `/rest/api/2/status`) and `_flagged_field` (the id of the "Flagged" field).
-Without them it falls back to status-name heuristics.
+`normalize_jira_issue(raw, mapping, base_url, status_categories=..., flagged_field=...)`
+is a pure function of the issue exactly as the search endpoint returns it (with
+`expand=changelog`) and the source's field mapping. The two facts the connector
+learns from the site at run time come as arguments: the status categories
+({status id or lower-case name: "new"|"indeterminate"|"done"}, from
+`/rest/api/2/status`) and the id of the "Flagged" field. Without them it falls
+back to status-name heuristics.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +40,8 @@ from etl.connectors.base import (
     BaseConnector,
     ConnectionResult,
     DiscoveredField,
+    FieldMapping,
+    HttpSetup,
     NormalizedWorkItem,
     SourceConfigError,
     SourceDataError,
@@ -45,10 +49,20 @@ from etl.connectors.base import (
     SourceNotFound,
     SourcePermissionError,
     SourceSettings,
-    canonical_dmt_value,
 )
-from etl.connectors.http import CursorGuard, SourceHttpClient
+from etl.connectors.http import CursorGuard
 from etl.connectors.registry import register_connector
+from etl.connectors.values import (
+    adf_text,
+    mapped_option,
+    option_text,
+    person_name,
+    propose_from_name,
+    slug,
+    to_float,
+    truthy,
+    urls,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +102,6 @@ _ITEM_TYPES = {
     "improvement": "story",
     "new feature": "story",
 }
-_URL_RE = re.compile(r"https?://[^\s\"'<>\]\[|,]+")
 _HEAVY_FIELDS = {"comment", "worklog", "attachment", "watcher", "watches", "timetracking", "votes"}
 #: The issue fields normalize_jira_issue reads, besides the mapped ones (see JiraConnector._fetch_fields).
 SEARCH_FIELDS = (
@@ -135,131 +148,6 @@ def parse_jira_datetime(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _to_float(value: Any) -> float | None:
-    """Numbers, numeric strings ("5", "3.5", "85%", "1,5") and option objects holding one."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, dict):
-        return _to_float(value.get("value") if "value" in value else value.get("name"))
-    if isinstance(value, list):
-        return _to_float(value[0]) if value else None
-    text = str(value).strip().rstrip("%").strip().replace(",", ".")
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _adf_text(node: Any) -> str:
-    """Plain text of an Atlassian Document Format node (Cloud v3 rich-text fields), links included."""
-    if node is None:
-        return ""
-    if isinstance(node, str):
-        return node
-    if isinstance(node, list):
-        return " ".join(t for t in (_adf_text(n) for n in node) if t)
-    if not isinstance(node, dict):
-        return str(node)
-    parts: list[str] = []
-    if node.get("type") == "text" and node.get("text"):
-        parts.append(str(node["text"]))
-        for mark in node.get("marks") or []:
-            href = (mark.get("attrs") or {}).get("href") if isinstance(mark, dict) else None
-            if href and href not in node["text"]:
-                parts.append(href)
-    attrs = node.get("attrs") or {}
-    if node.get("type") in ("inlineCard", "blockCard", "embedCard") and attrs.get("url"):
-        parts.append(str(attrs["url"]))
-    if node.get("content"):
-        parts.append(_adf_text(node["content"]))
-    return " ".join(p for p in parts if p).strip()
-
-
-def _option_text(value: Any) -> str | None:
-    """The displayed text of an option, cascading option, user, version or plain value."""
-    if value is None:
-        return None
-    if isinstance(value, list):
-        texts = [t for t in (_option_text(v) for v in value) if t]
-        return texts[0] if texts else None
-    if isinstance(value, dict):
-        if value.get("type") == "doc":
-            return _adf_text(value) or None
-        for key in ("value", "name", "displayName", "emailAddress", "key"):
-            if value.get(key) not in (None, ""):
-                return str(value[key])
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
-
-
-def _mapped_value(text: str | None, spec: dict[str, Any]) -> str | None:
-    """Apply the mapping's "values" table (case-insensitive); unmapped text becomes a slug."""
-    if text is None:
-        return None
-    values = spec.get("values") or {}
-    if text in values:
-        return values[text]
-    lowered = {str(k).strip().lower(): v for k, v in values.items()}
-    if text.strip().lower() in lowered:
-        return lowered[text.strip().lower()]
-    return canonical_dmt_value(_slug(text) or None)
-
-
-def _truthy(value: Any, spec: dict[str, Any]) -> bool | None:
-    """Checkbox / option / boolean / user-picker -> bool; None when the field is empty."""
-    if value is None or value == [] or value == "":
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    text = _option_text(value)
-    if text is None:
-        return None
-    values = spec.get("values") or {}
-    mapped = _mapped_value(text, spec) if values else None
-    if isinstance(mapped, bool):
-        return mapped
-    if isinstance(mapped, str):
-        return mapped.lower() in ("true", "yes", "signed_off", "done", "1")
-    if isinstance(value, dict) and ("accountId" in value or "displayName" in value):
-        return True  # a user picker: someone signed off
-    return text.strip().lower() not in ("no", "false", "0", "none", "n/a", "not signed off", "pending")
-
-
-def _person_name(value: Any) -> str | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    if isinstance(value, dict):
-        return value.get("displayName") or value.get("emailAddress") or value.get("name") or value.get("value")
-    return _option_text(value)
-
-
-def _urls(value: Any) -> list[str]:
-    """Every URL in a string, list, option or ADF document, de-duplicated in order."""
-    if value is None:
-        return []
-    if isinstance(value, dict) and value.get("type") == "doc":
-        text = _adf_text(value)
-    elif isinstance(value, list):
-        text = " ".join(_adf_text(v) if isinstance(v, dict) else str(v) for v in value)
-    elif isinstance(value, dict):
-        text = " ".join(str(v) for v in value.values() if isinstance(v, str))
-    else:
-        text = str(value)
-    seen: dict[str, None] = {}
-    for url in _URL_RE.findall(text):
-        seen.setdefault(url.rstrip(".);"), None)
-    return list(seen)
 
 
 _SPRINT_STRING_RE = re.compile(r"\[(.*)\]\s*$", re.S)
@@ -334,25 +222,8 @@ def _is_flagged(value: Any) -> bool:
     return True
 
 
-def normalize_jira_issue(
-    raw: dict[str, Any],
-    mappings: dict[str, Any] | None,
-    base_url: str,
-    *,
-    now: datetime | None = None,
-) -> NormalizedWorkItem:
-    """Normalise one issue (as `/search` or `/search/jql` returns it, with expand=changelog).
-
-    `now` closes a blocked period still open (default: the current time).
-    """
-    if not isinstance(raw, dict) or raw.get("id") in (None, ""):
-        raise SourceDataError("a Jira issue without an id was returned by the search")
-    mappings = mappings or {}
-    fields = raw.get("fields") or {}
-    now = now or datetime.now(UTC)
-    categories = {str(k).lower(): v for k, v in (mappings.get("_status_categories") or {}).items()}
-    key = raw.get("key")
-
+def _current_status(fields: Mapping[str, Any], categories: dict[str, str]) -> tuple[str, str]:
+    """(status name, our category) of the issue now; teaches `categories` the current status's category."""
     status = fields.get("status") or {}
     status_name = status.get("name") or ""
     category_key = (status.get("statusCategory") or {}).get("key")
@@ -364,72 +235,98 @@ def normalize_jira_issue(
     if status.get("id") is not None and category_key:
         categories.setdefault(str(status["id"]), category_key)
         categories.setdefault(status_name.lower(), category_key)
+    return status_name, status_category
 
+
+def _item_type(fields: Mapping[str, Any]) -> str:
     issuetype = fields.get("issuetype") or {}
     type_name = str(issuetype.get("name") or "").strip().lower()
-    item_type = "subtask" if issuetype.get("subtask") else _ITEM_TYPES.get(type_name, _slug(type_name) or "task")
+    return "subtask" if issuetype.get("subtask") else _ITEM_TYPES.get(type_name, slug(type_name) or "task")
 
-    assignee = fields.get("assignee") or {}
-    created = parse_jira_datetime(fields.get("created"))
-    updated = parse_jira_datetime(fields.get("updated"))
 
-    # ---- changelog: started, done, reopened, blocked
+@dataclass
+class _Changelog:
+    """What an issue's changelog says: start, last arrival in done, reopenings, blocked periods."""
+
     started_at: datetime | None = None
     last_done_at: datetime | None = None
-    reopened = 0
-    flagged_field = mappings.get("_flagged_field") or (mappings.get("flagged") or {}).get("field")
-    blocked_periods: list[tuple[datetime, datetime | None, str]] = []
+    reopened: int = 0
+    blocked_periods: list[tuple[datetime, datetime | None, str]] = field(default_factory=list)
     open_flag: datetime | None = None
     open_status_block: datetime | None = None
-    open_status_name = ""
+    open_status_name: str = ""
+
+
+def _read_changelog(raw: dict[str, Any], categories: dict[str, str], flagged_field: str | None) -> _Changelog:
+    log_ = _Changelog()
     for at, history in _histories(raw):
         for item in history.get("items") or []:
             name = str(item.get("field") or "").lower()
             field_id = item.get("fieldId")
             if name == "status" or field_id == "status":
-                from_cat = _status_category(item.get("from"), item.get("fromString"), categories)
-                to_cat = _status_category(item.get("to"), item.get("toString"), categories)
-                if to_cat == "in_progress" and started_at is None:
-                    started_at = at
-                if to_cat == "done" and from_cat != "done":
-                    last_done_at = at
-                if from_cat == "done" and to_cat != "done":
-                    reopened += 1
-                if "blocked" in str(item.get("toString") or "").lower() and open_status_block is None:
-                    open_status_block, open_status_name = at, str(item.get("toString"))
-                elif open_status_block is not None and "blocked" not in str(item.get("toString") or "").lower():
-                    blocked_periods.append((open_status_block, at, f"status {open_status_name}"))
-                    open_status_block = None
+                _read_status_change(log_, at, item, categories)
             elif name == "flagged" or (flagged_field and field_id == flagged_field):
-                if item.get("toString") and open_flag is None:
-                    open_flag = at
-                elif not item.get("toString") and open_flag is not None:
-                    blocked_periods.append((open_flag, at, "flagged"))
-                    open_flag = None
-    # Current state wins over history for "is blocked now".
+                if item.get("toString") and log_.open_flag is None:
+                    log_.open_flag = at
+                elif not item.get("toString") and log_.open_flag is not None:
+                    log_.blocked_periods.append((log_.open_flag, at, "flagged"))
+                    log_.open_flag = None
+    return log_
+
+
+def _read_status_change(log_: _Changelog, at: datetime, item: Mapping[str, Any], categories: dict[str, str]) -> None:
+    from_cat = _status_category(item.get("from"), item.get("fromString"), categories)
+    to_cat = _status_category(item.get("to"), item.get("toString"), categories)
+    if to_cat == "in_progress" and log_.started_at is None:
+        log_.started_at = at
+    if to_cat == "done" and from_cat != "done":
+        log_.last_done_at = at
+    if from_cat == "done" and to_cat != "done":
+        log_.reopened += 1
+    to_blocked = "blocked" in str(item.get("toString") or "").lower()
+    if to_blocked and log_.open_status_block is None:
+        log_.open_status_block, log_.open_status_name = at, str(item.get("toString"))
+    elif log_.open_status_block is not None and not to_blocked:
+        log_.blocked_periods.append((log_.open_status_block, at, f"status {log_.open_status_name}"))
+        log_.open_status_block = None
+
+
+def _blocked_fields(
+    fields: Mapping[str, Any],
+    log_: _Changelog,
+    status_name: str,
+    flagged_field: str | None,
+    updated: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """is_blocked, blocked_since, blocked_hours and blocked_reason: the current state wins over history."""
     if flagged_field and flagged_field in fields:
         flag_now = _is_flagged(fields.get(flagged_field))
     elif "flagged" in fields:  # agile API shape
         flag_now = _is_flagged(fields.get("flagged"))
     else:  # the current value is not in the payload: trust the changelog
-        flag_now = open_flag is not None
+        flag_now = log_.open_flag is not None
     status_blocked_now = "blocked" in status_name.lower()
     blocked_since: datetime | None = None
     blocked_reason: str | None = None
     if flag_now:
-        blocked_since = open_flag or updated
+        blocked_since = log_.open_flag or updated
         blocked_reason = "flagged as impediment"
     if status_blocked_now:
-        since = open_status_block or parse_jira_datetime(fields.get("statuscategorychangedate")) or updated
+        since = log_.open_status_block or parse_jira_datetime(fields.get("statuscategorychangedate")) or updated
         blocked_since = min(filter(None, [blocked_since, since]), default=None)
         blocked_reason = (
             f"status {status_name}" if blocked_reason is None else f"{blocked_reason}; status {status_name}"
         )
-    for since, reason, active in ((open_flag, "flagged", flag_now), (open_status_block, "status", status_blocked_now)):
+    periods = list(log_.blocked_periods)
+    for since, reason, active in (
+        (log_.open_flag, "flagged", flag_now),
+        (log_.open_status_block, "status", status_blocked_now),
+    ):
         if since is not None and active:
-            blocked_periods.append((since, None, reason))
+            periods.append((since, None, reason))
     # Merge overlapping periods so a flagged issue in a Blocked status is not counted twice.
-    spans = sorted((s, e or max(now, s)) for s, e, _ in blocked_periods)
+    spans = sorted((s, e or max(now, s)) for s, e, _ in periods)
     blocked_seconds = 0.0
     cursor: datetime | None = None
     for s, e in spans:
@@ -438,35 +335,53 @@ def normalize_jira_issue(
         if e > s:
             blocked_seconds += (e - s).total_seconds()
         cursor = max(cursor or e, e)
+    return {
+        "is_blocked": bool(flag_now or status_blocked_now),
+        "blocked_since": blocked_since,
+        "blocked_hours": round(blocked_seconds / 3600, 2),
+        "blocked_reason": blocked_reason,
+    }
 
-    done_at = last_done_at if status_category == "done" else None
+
+def _cycle_times(
+    fields: Mapping[str, Any], log_: _Changelog, status_category: str
+) -> tuple[datetime | None, datetime | None]:
+    """(started_at, done_at): done only while done; straight to done gives no honest start time."""
+    started_at = log_.started_at
+    done_at = log_.last_done_at if status_category == "done" else None
     if status_category == "done" and done_at is None:
         done_at = parse_jira_datetime(fields.get("resolutiondate")) or parse_jira_datetime(
             fields.get("statuscategorychangedate")
         )
     if started_at is None and status_category == "in_progress":
         started_at = parse_jira_datetime(fields.get("statuscategorychangedate"))
-    if started_at is None and done_at is not None:
-        started_at = None  # went straight to done: no honest start time
+    return started_at, done_at
 
-    # ---- mapped fields
-    def spec(name: str) -> dict[str, Any]:
-        entry = mappings.get(name)
-        if isinstance(entry, str):
-            return {"field": entry}
-        return entry if isinstance(entry, dict) else {}
 
-    def value(name: str) -> Any:
-        field_id = spec(name).get("field")
-        return fields.get(field_id) if field_id else None
+def _mapped(fields: Mapping[str, Any], mapping: FieldMapping, key: str) -> Any:
+    """The value of the issue field a DMT field is mapped to."""
+    field_id = mapping.field_id(key)
+    return fields.get(field_id) if field_id else None
 
-    if spec("sprint"):
-        sprints = parse_sprint_value(value("sprint"))
+
+def _sprint_fields(fields: Mapping[str, Any], mapping: FieldMapping) -> dict[str, Any]:
+    """The current (last) sprint and the sprint history, from the mapped field or the agile API shape."""
+    if mapping.get("sprint") is not None:
+        sprints = parse_sprint_value(_mapped(fields, mapping, "sprint"))
     else:  # agile API shape: closedSprints plus the current "sprint" object
         sprints = parse_sprint_value([*(fields.get("closedSprints") or []), fields.get("sprint")])
-    last_sprint = sprints[-1] if sprints else None
+    last = sprints[-1] if sprints else None
+    return {
+        "sprint_name": last.get("name") if last else None,
+        "sprint_source_id": str(last["id"]) if last and last.get("id") is not None else None,
+        "sprint_state": str(last.get("state")).lower() if last and last.get("state") else None,
+        "sprint_start": parse_jira_datetime(last.get("startDate")) if last else None,
+        "sprint_end": parse_jira_datetime(last.get("endDate")) if last else None,
+        "sprint_history": [str(s["name"]) for s in sprints],
+    }
 
-    epic_value = value("epic")
+
+def _issue_links(fields: Mapping[str, Any], epic_value: Any) -> list[dict[str, Any]]:
     links: list[dict[str, Any]] = []
     for link in fields.get("issuelinks") or []:
         for direction in ("outwardIssue", "inwardIssue"):
@@ -482,106 +397,127 @@ def normalize_jira_issue(
                     }
                 )
     if epic_value:
-        links.append({"type": "epic", "key": _option_text(epic_value)})
-    parent = fields.get("parent") or {}
+        links.append({"type": "epic", "key": option_text(epic_value)})
+    return links
 
-    has_unit_test_task: bool | None = _truthy(value("unit_test_task"), spec("unit_test_task"))
-    if has_unit_test_task is None:
+
+def _unit_test_task(fields: Mapping[str, Any], mapping: FieldMapping) -> bool | None:
+    """The mapped field, else a sub-task whose summary says "unit test"."""
+    found = truthy(_mapped(fields, mapping, "unit_test_task"), mapping.values_of("unit_test_task"))
+    if found is None:
         subtasks = fields.get("subtasks") or []
         if any("unit test" in str((s.get("fields") or {}).get("summary") or "").lower() for s in subtasks):
-            has_unit_test_task = True
+            found = True
+    return found
 
-    signoff_raw = value("dmt_signoff")
-    signoff = _truthy(signoff_raw, spec("dmt_signoff"))
-    signoff_by = _person_name(signoff_raw) if isinstance(signoff_raw, dict | list) and signoff else None
+
+def _signoff(fields: Mapping[str, Any], mapping: FieldMapping) -> tuple[bool | None, str | None]:
+    """(signed off, by whom): a user picker names the person; option texts like "Yes" do not."""
+    signoff_raw = _mapped(fields, mapping, "dmt_signoff")
+    signoff = truthy(signoff_raw, mapping.values_of("dmt_signoff"))
+    signoff_by = person_name(signoff_raw) if isinstance(signoff_raw, dict | list) and signoff else None
     if signoff_by and signoff_by.lower() in ("yes", "true", "signed off", "done"):
         signoff_by = None
+    return signoff, signoff_by
 
-    exception_reason = value("exception_reason")
+
+def _raw_data(raw: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """What is kept of the payload: the issue without its heavy fields (comments, worklogs, ...)."""
+    return {
+        "id": raw.get("id"),
+        "key": raw.get("key"),
+        "self": raw.get("self"),
+        "fields": fields
+        if _HEAVY_FIELDS.isdisjoint(fields)
+        else {k: v for k, v in fields.items() if k not in _HEAVY_FIELDS},
+    }
+
+
+def normalize_jira_issue(
+    raw: dict[str, Any],
+    mapping: FieldMapping | Mapping[str, Any] | None,
+    base_url: str,
+    *,
+    status_categories: Mapping[str, str] | None = None,
+    flagged_field: str | None = None,
+    now: datetime | None = None,
+) -> NormalizedWorkItem:
+    """Normalise one issue (as `/search` or `/search/jql` returns it, with expand=changelog).
+
+    `status_categories` and `flagged_field` are what the connector learnt from the
+    site; `now` closes a blocked period still open (default: the current time).
+    """
+    if not isinstance(raw, dict) or raw.get("id") in (None, ""):
+        raise SourceDataError("a Jira issue without an id was returned by the search")
+    mapping = FieldMapping.parse(mapping)
+    fields = raw.get("fields") or {}
+    now = now or datetime.now(UTC)
+    categories = {str(k).lower(): v for k, v in (status_categories or {}).items()}
+    key = raw.get("key")
+    status_name, status_category = _current_status(fields, categories)
+    assignee = fields.get("assignee") or {}
+    updated = parse_jira_datetime(fields.get("updated"))
+    changelog = _read_changelog(raw, categories, flagged_field)
+    blocked = _blocked_fields(fields, changelog, status_name, flagged_field, updated, now)
+    started_at, done_at = _cycle_times(fields, changelog, status_category)
+    epic_value = _mapped(fields, mapping, "epic")
+    parent = fields.get("parent") or {}
+    signoff, signoff_by = _signoff(fields, mapping)
+    exception_reason = _mapped(fields, mapping, "exception_reason")
     priority = fields.get("priority")
     result: NormalizedWorkItem = {
         "source_item_id": str(raw["id"]),
         "item_key": key,
         "url": f"{base_url.rstrip('/')}/browse/{key}" if key else None,
-        "item_type": item_type,
+        "item_type": _item_type(fields),
         "title": str(fields.get("summary") or "")[:1000],
         "status": status_name,
         "status_category": status_category,
-        "priority": _option_text(priority) if priority else None,
-        "story_points": _to_float(value("story_points")),
+        "priority": option_text(priority) if priority else None,
+        "story_points": to_float(_mapped(fields, mapping, "story_points")),
         "parent_source_id": str(parent["id"]) if parent.get("id") is not None else None,
         "labels": [str(label) for label in fields.get("labels") or []],
-        "sprint_name": last_sprint.get("name") if last_sprint else None,
-        "sprint_source_id": str(last_sprint["id"]) if last_sprint and last_sprint.get("id") is not None else None,
-        "sprint_state": str(last_sprint.get("state")).lower() if last_sprint and last_sprint.get("state") else None,
-        "sprint_start": parse_jira_datetime(last_sprint.get("startDate")) if last_sprint else None,
-        "sprint_end": parse_jira_datetime(last_sprint.get("endDate")) if last_sprint else None,
-        "sprint_history": [str(s["name"]) for s in sprints],
+        **_sprint_fields(fields, mapping),  # type: ignore[typeddict-item]
         "assignee_name": assignee.get("displayName"),
         "assignee_email": assignee.get("emailAddress") or None,
         "assignee_account_id": assignee.get("accountId") or assignee.get("key") or assignee.get("name") or None,
-        "created_at_source": created,
+        "created_at_source": parse_jira_datetime(fields.get("created")),
         "updated_at_source": updated,
         "started_at": started_at,
         "done_at": done_at,
-        "reopened_count": reopened,
-        "is_blocked": bool(flag_now or status_blocked_now),
-        "blocked_since": blocked_since,
-        "blocked_hours": round(blocked_seconds / 3600, 2),
-        "blocked_reason": blocked_reason,
-        "ac_quality": _mapped_value(_option_text(value("ac_quality")), spec("ac_quality")),
-        "has_unit_test_task": has_unit_test_task,
-        "unit_testing_status": _mapped_value(_option_text(value("unit_testing_status")), spec("unit_testing_status")),
-        "coverage_percent": _to_float(value("coverage")),
-        "pr_links": _urls(value("pr_links")),
-        "ci_evidence_url": next(iter(_urls(value("ci_evidence"))), None),
+        "reopened_count": changelog.reopened,
+        **blocked,  # type: ignore[typeddict-item]
+        "ac_quality": mapped_option(
+            option_text(_mapped(fields, mapping, "ac_quality")), mapping.values_of("ac_quality")
+        ),
+        "has_unit_test_task": _unit_test_task(fields, mapping),
+        "unit_testing_status": mapped_option(
+            option_text(_mapped(fields, mapping, "unit_testing_status")), mapping.values_of("unit_testing_status")
+        ),
+        "coverage_percent": to_float(_mapped(fields, mapping, "coverage")),
+        "pr_links": urls(_mapped(fields, mapping, "pr_links")),
+        "ci_evidence_url": next(iter(urls(_mapped(fields, mapping, "ci_evidence"))), None),
         "dmt_signoff": signoff,
         "dmt_signoff_by": signoff_by,
-        "exception_approved_by": _person_name(value("exception_approved_by")),
-        "exception_reason": (_adf_text(exception_reason) if isinstance(exception_reason, dict) else exception_reason)
+        "exception_approved_by": person_name(_mapped(fields, mapping, "exception_approved_by")),
+        "exception_reason": (adf_text(exception_reason) if isinstance(exception_reason, dict) else exception_reason)
         or None,
-        "exception_expires_at": parse_jira_datetime(_option_text(value("exception_expires_at"))),
-        "links": links,
-        "raw_data": {
-            "id": raw.get("id"),
-            "key": key,
-            "self": raw.get("self"),
-            "fields": fields if _HEAVY_FIELDS.isdisjoint(fields) else {k: v for k, v in fields.items() if k not in _HEAVY_FIELDS},
-        },
+        "exception_expires_at": parse_jira_datetime(option_text(_mapped(fields, mapping, "exception_expires_at"))),
+        "links": _issue_links(fields, epic_value),
+        "raw_data": _raw_data(raw, fields),
     }
     return result
 
 
 # --------------------------------------------------------------------------- field discovery
-_NAME_PROPOSALS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"acceptance criteria quality|\bac quality"), "ac_quality"),
-    (re.compile(r"unit test(ing)? status"), "unit_testing_status"),
-    (re.compile(r"unit test(ing)? task"), "unit_test_task"),
-    (re.compile(r"coverage"), "coverage"),
-    (re.compile(r"\bpr links?\b|pull request"), "pr_links"),
-    (re.compile(r"\bci\b.*(evidence|link|build)|build evidence"), "ci_evidence"),
-    (re.compile(r"dmt sign|sign-?off"), "dmt_signoff"),
-    (re.compile(r"exception approv"), "exception_approved_by"),
-    (re.compile(r"exception reason"), "exception_reason"),
-    (re.compile(r"exception (expiry|expires|expiration)"), "exception_expires_at"),
-    (re.compile(r"^epic link$"), "epic"),
-]
-
-
 def propose_jira_field(field: dict[str, Any]) -> str | None:
     """Which MAPPABLE_FIELDS entry a Jira field looks like, by schema first, then by name."""
     schema = field.get("schema") or {}
-    name = str(field.get("name") or "").strip().lower()
     if schema.get("custom") == SPRINT_SCHEMA:
         return "sprint"
     if schema.get("custom") == EPIC_LINK_SCHEMA:
         return "epic"
-    if re.search(r"story ?points?", name) and schema.get("type") == "number":
-        return "story_points"
-    for pattern, target in _NAME_PROPOSALS:
-        if pattern.search(name):
-            return target
-    return None
+    return propose_from_name(field.get("name"), schema.get("type"))
 
 
 def _field_type(schema: dict[str, Any]) -> str:
@@ -600,7 +536,7 @@ class JiraConnector(BaseConnector):
     provides_work_items = True
 
     def __init__(self, settings: SourceSettings, **http_options: Any) -> None:
-        super().__init__(settings)
+        super().__init__(settings, **http_options)
         config = settings.config_json or {}
         self.deployment_setting = str(config.get("deployment") or "auto").lower()
         if self.deployment_setting not in ("cloud", "server", "auto"):
@@ -608,39 +544,49 @@ class JiraConnector(BaseConnector):
         self.project_key = settings.project_key or config.get("project_key")
         self.max_workers = max(1, int(config.get("max_workers") or DEFAULT_WORKERS))
         self.page_size = max(1, min(int(config.get("page_size") or SEARCH_PAGE_SIZE), 1000))
-        auth_mode = str(config.get("auth") or ("basic" if settings.username else "bearer")).lower()
+        self.auth_mode = str(config.get("auth") or ("basic" if settings.username else "bearer")).lower()
         if not settings.token:
             raise SourceConfigError("the Jira API token is missing")
-        headers: dict[str, str] = {}
-        auth: tuple[str, str] | None = None
-        if auth_mode == "basic":
-            if not settings.username:
-                raise SourceConfigError("Jira basic auth needs the account email (username) with the API token")
-            auth = (settings.username, settings.token)
-        else:
-            headers["Authorization"] = f"Bearer {settings.token}"
-        self.http = SourceHttpClient(
-            settings.base_url,
-            headers=headers,
-            auth=auth,
-            budget_per_minute=settings.request_budget_per_minute,
-            budget_key=f"jira:{settings.source_id}" if settings.source_id is not None else None,
-            source_label=f"jira:{settings.source_id or settings.base_url}",
-            **http_options,
-        )
-        self.base_url = self.http.base_url
+        if self.auth_mode == "basic" and not settings.username:
+            raise SourceConfigError("Jira basic auth needs the account email (username) with the API token")
+        #: What the site told us, asked once per connector (see `learn_site`): status id or lower-case
+        #: name -> category key ("new", "indeterminate", "done"), and the id of the "Flagged" field.
+        self.status_categories: dict[str, str] = {}
+        self.flagged_field: str | None = None
+        self._site_learnt = False
         self._deployment: str | None = None if self.deployment_setting == "auto" else self.deployment_setting
         self._user_tz: ZoneInfo | None = None
         self._runtime_lock = threading.Lock()
-        self._runtime: dict[str, Any] | None = None
         self._changelog_pool: ThreadPoolExecutor | None = None
-        self._bulk_changelog = True  # Cloud's /changelog/bulkfetch, until the site answers 404 there
+        #: Cloud's /changelog/bulkfetch: None until the site has answered a first bulk request, then whether
+        #: it has that API. While it is None, `_bulk_probe` lets one request ask and the others wait.
+        self._bulk_changelog: bool | None = None
+        self._bulk_probe = threading.Lock()
 
     # -- basics ---------------------------------------------------------------
+    def http_setup(self) -> HttpSetup:
+        token = self.settings.token or ""
+        if self.auth_mode == "basic":
+            return HttpSetup(
+                self.settings.base_url,
+                auth=(self.settings.username or "", token),
+                label=f"jira:{self.settings.source_id or self.settings.base_url}",
+            )
+        return HttpSetup(
+            self.settings.base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            label=f"jira:{self.settings.source_id or self.settings.base_url}",
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The site's base URL as the HTTP layer normalised it (issue links start with it)."""
+        return self.http.base_url
+
     def close(self) -> None:
         if self._changelog_pool is not None:
             self._changelog_pool.shutdown(wait=True, cancel_futures=True)
-        self.http.close()
+        super().close()
 
     @property
     def deployment(self) -> str:
@@ -734,17 +680,17 @@ class JiraConnector(BaseConnector):
 
     def discover_fields(self) -> list[DiscoveredField]:
         result: list[DiscoveredField] = []
-        for field in self._fields():
-            schema = field.get("schema") or {}
-            proposed = propose_jira_field(field)
+        for tool_field in self._fields():
+            schema = tool_field.get("schema") or {}
+            proposed = propose_jira_field(tool_field)
             field_type = "sprint" if proposed == "sprint" else _field_type(schema)
             options: list[str] = []
-            if field_type == "option" and field.get("custom") and proposed:
-                options = self._field_options(str(field["id"]))
+            if field_type == "option" and tool_field.get("custom") and proposed:
+                options = self._field_options(str(tool_field["id"]))
             result.append(
                 DiscoveredField(
-                    id=str(field["id"]),
-                    name=str(field.get("name") or field["id"]),
+                    id=str(tool_field["id"]),
+                    name=str(tool_field.get("name") or tool_field["id"]),
                     field_type=field_type,
                     options=options,
                     proposed_for=proposed,
@@ -752,35 +698,41 @@ class JiraConnector(BaseConnector):
             )
         return result
 
-    def _runtime_mappings(self) -> dict[str, Any]:
-        """The source's field mapping plus status categories and the Flagged field id."""
+    def learn_site(self) -> None:
+        """Ask the site once for its status categories and the "Flagged" field (both optional)."""
         with self._runtime_lock:
-            if self._runtime is None:
-                runtime = dict(self.settings.field_mappings or {})
-                try:
-                    statuses, _ = self.http.get_json("/rest/api/2/status")
-                    categories: dict[str, str] = {}
-                    for status in statuses or []:
-                        category = (status.get("statusCategory") or {}).get("key")
-                        if category:
-                            categories[str(status.get("id"))] = category
-                            categories[str(status.get("name") or "").lower()] = category
-                    runtime["_status_categories"] = categories
-                except (SourceNotFound, SourcePermissionError):
-                    pass
-                if "_flagged_field" not in runtime:
-                    try:
-                        for field in self._fields():
-                            if str(field.get("name") or "").lower() == "flagged":
-                                runtime["_flagged_field"] = field["id"]
-                                break
-                    except (SourceNotFound, SourcePermissionError):
-                        pass
-                self._runtime = runtime
-            return self._runtime
+            if self._site_learnt:
+                return
+            try:
+                statuses, _ = self.http.get_json("/rest/api/2/status")
+                categories: dict[str, str] = {}
+                for status in statuses or []:
+                    category = (status.get("statusCategory") or {}).get("key")
+                    if category:
+                        categories[str(status.get("id"))] = category
+                        categories[str(status.get("name") or "").lower()] = category
+                self.status_categories = categories
+            except (SourceNotFound, SourcePermissionError):
+                pass
+            try:
+                for found in self._fields():
+                    if str(found.get("name") or "").lower() == "flagged":
+                        self.flagged_field = found["id"]
+                        break
+            except (SourceNotFound, SourcePermissionError):
+                pass
+            self._site_learnt = True
 
-    def normalize_work_item(self, raw: dict[str, Any]) -> NormalizedWorkItem:
-        return normalize_jira_issue(raw, self._runtime_mappings(), self.base_url)
+    def normalize_work_item(self, raw: dict[str, Any], *, now: datetime | None = None) -> NormalizedWorkItem:
+        self.learn_site()
+        return normalize_jira_issue(
+            raw,
+            self.field_mapping,
+            self.base_url,
+            status_categories=self.status_categories,
+            flagged_field=self.flagged_field,
+            now=now,
+        )
 
     # -- search ---------------------------------------------------------------
     def _base_jql(self) -> str:
@@ -866,9 +818,11 @@ class JiraConnector(BaseConnector):
         pending: collections.deque[tuple[list[dict[str, Any]], list[Future[Any]]]] = collections.deque()
         for page in pages:
             truncated = [issue for issue in page if self._changelog_truncated(issue)]
-            if truncated and self.deployment == "cloud" and self._bulk_changelog:
+            if truncated and self.deployment == "cloud" and self._bulk_changelog is not False:
                 futures = [
-                    self._changelog_executor().submit(self._complete_changelogs, truncated[i : i + BULK_CHANGELOG_ISSUES])
+                    self._changelog_executor().submit(
+                        self._complete_changelogs, truncated[i : i + BULK_CHANGELOG_ISSUES]
+                    )
                     for i in range(0, len(truncated), BULK_CHANGELOG_ISSUES)
                 ]
             else:
@@ -881,19 +835,35 @@ class JiraConnector(BaseConnector):
 
     def _complete_changelogs(self, issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Complete several truncated changelogs with Cloud's bulk API (per issue when the site lacks it)."""
-        if self._bulk_changelog:
-            try:
-                histories = self._bulk_histories([str(issue["id"]) for issue in issues])
-            except SourceNotFound:
-                self._bulk_changelog = False
-                log.info("%s has no bulk changelog API; completing changelogs one issue at a time", self.http.host)
-            else:
-                for issue in issues:
-                    self._set_changelog(issue, histories.get(str(issue["id"]), []))
-                return issues
+        histories = self._bulk_histories_if_available([str(issue["id"]) for issue in issues])
         for issue in issues:
-            self._complete_changelog(issue)
+            if histories is None:
+                self._complete_changelog(issue)
+            else:
+                self._set_changelog(issue, histories.get(str(issue["id"]), []))
         return issues
+
+    def _bulk_histories_if_available(self, issue_ids: list[str]) -> dict[str, list[dict[str, Any]]] | None:
+        """`_bulk_histories`, or None on a site without the bulk API (it answers 404 there).
+
+        Until the site has answered one bulk request, that request is the only one in flight: the other
+        pages' requests wait for its answer, so a site without the API gets exactly one bulk request,
+        however the pages' completions interleave.
+        """
+        if self._bulk_changelog is None:
+            with self._bulk_probe:
+                if self._bulk_changelog is None:
+                    try:
+                        histories = self._bulk_histories(issue_ids)
+                    except SourceNotFound:
+                        self._bulk_changelog = False
+                        log.info(
+                            "%s has no bulk changelog API; completing changelogs one issue at a time", self.http.host
+                        )
+                        return None
+                    self._bulk_changelog = True
+                    return histories
+        return self._bulk_histories(issue_ids) if self._bulk_changelog else None
 
     def _bulk_histories(self, issue_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """issue id -> its whole changelog, oldest first, from `/rest/api/3/changelog/bulkfetch` (all pages)."""
@@ -919,7 +889,12 @@ class JiraConnector(BaseConnector):
 
     @staticmethod
     def _set_changelog(issue: dict[str, Any], histories: list[dict[str, Any]]) -> None:
-        issue["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories), "histories": histories}
+        issue["changelog"] = {
+            "startAt": 0,
+            "maxResults": len(histories),
+            "total": len(histories),
+            "histories": histories,
+        }
 
     @staticmethod
     def _finished(page: list[dict[str, Any]], futures: list[Future[Any]]) -> list[dict[str, Any]]:
@@ -1046,13 +1021,10 @@ class JiraConnector(BaseConnector):
         configured = (self.settings.config_json or {}).get("fields")
         if isinstance(configured, list):
             wanted.update(str(f) for f in configured if f)
-        for spec in (self.settings.field_mappings or {}).values():
-            field_id = spec.get("field") if isinstance(spec, dict) else spec
-            if isinstance(field_id, str) and field_id:
-                wanted.add(field_id)
-        flagged = self._runtime_mappings().get("_flagged_field")
-        if isinstance(flagged, str) and flagged:
-            wanted.add(flagged)
+        wanted.update(self.field_mapping.field_ids())
+        self.learn_site()
+        if isinstance(self.flagged_field, str) and self.flagged_field:
+            wanted.add(self.flagged_field)
         return ",".join(sorted(wanted))
 
     def extract_work_items(self, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from etl.connectors.base import SourceAuthError, SourceDataError, SourceNotFound, SourceSettings
-from etl.connectors.jira import JiraConnector, normalize_jira_issue
+from etl.connectors.jira import JiraConnector
 from etl.connectors.registry import get_connector
 from tests.fakes.jira import FIELD_MAPPINGS, JiraDataset, create_app, generate_dataset
 from tests.fakes.server import FaultControls, serve
@@ -304,7 +304,7 @@ def test_search_asks_only_for_the_fields_it_reads_and_normalises_as_with_every_f
     def normalised(connector: JiraConnector) -> dict[str, dict]:
         out = {}
         for raw in _extract(connector):
-            record = dict(normalize_jira_issue(raw, connector._runtime_mappings(), connector.base_url, now=now))
+            record = dict(connector.normalize_work_item(raw, now=now))
             out[record.pop("source_item_id")] = {k: v for k, v in record.items() if k != "raw_data"}
         return out
 

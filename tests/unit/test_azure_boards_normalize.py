@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from etl.connectors.azure_boards import normalize_azure_work_item, parse_datetime, propose_mapping, to_float
+from etl.connectors.azure_boards import normalize_azure_work_item, propose_mapping
 from etl.connectors.base import SourceDataError
+from etl.connectors.values import parse_datetime, to_float
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "azure_boards"  # see its NOTICE
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from etl.connectors.azure_devops_git import normalize_azure_devops_pull
-from etl.connectors.base import SourceDataError
+from etl.connectors.base import PullRequestOptions, SourceDataError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "azure_devops_git"  # see its NOTICE
 
@@ -126,7 +126,7 @@ def test_threads_by_another_reviewer_give_first_review_approval_and_signoff() ->
         ],
     }
     raw["title"] = "ACME-3 new feature"
-    pr = normalize_azure_devops_pull(raw, {"project_keys": ["ACME"]})
+    pr = normalize_azure_devops_pull(raw, PullRequestOptions.of({"project_keys": ["ACME"]}))
     assert pr["first_review_at"] == datetime(2016, 11, 2, 7, 0, tzinfo=UTC)
     assert pr["approved_at"] == datetime(2016, 11, 2, 9, 0, tzinfo=UTC)
     assert pr["approvals_count"] == 1 and pr["review_count"] == 1

@@ -122,8 +122,9 @@ MAPPING = {
     "exception_approved_by": {"field": "eab"},
     "exception_reason": {"field": "er"},
     "exception_expires_at": {"field": "ee"},
-    "_lists": {"901": {"name": "Sprint 4 (1/1 - 1/14)", "start_date": "1704067200000", "due_date": "1705190400000"}},
 }
+#: What the connector learnt from `/list/901` during the run.
+LISTS = {"901": {"name": "Sprint 4 (1/1 - 1/14)", "start_date": "1704067200000", "due_date": "1705190400000"}}
 
 
 def _task(**overrides: Any) -> dict[str, Any]:
@@ -154,7 +155,7 @@ def test_mapped_custom_fields_of_every_type() -> None:
             _field("ee", "date", "1719705600000"),
         ],
     )
-    item = normalize_clickup_task(raw, MAPPING)
+    item = normalize_clickup_task(raw, MAPPING, lists=LISTS)
     assert item["status_category"] == "done"
     assert item["done_at"] == parse_clickup_time("1704100000000")  # date_done before date_closed
     assert item["story_points"] == 8.0  # mapped custom field wins over the native points
@@ -187,7 +188,7 @@ def test_time_in_status_gives_start_and_blocked_hours() -> None:
 
 
 def test_folderless_list_is_not_a_sprint_and_missing_id_is_an_error() -> None:
-    item = normalize_clickup_task(_task(), MAPPING)
+    item = normalize_clickup_task(_task(), MAPPING, lists=LISTS)
     assert item["sprint_name"] is None and item["sprint_history"] == []
     with pytest.raises(SourceDataError):
         normalize_clickup_task({"name": "no id"}, {})

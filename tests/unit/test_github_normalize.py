@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from etl.connectors.base import SourceDataError
+from etl.connectors.base import PullRequestOptions, SourceDataError
 from etl.connectors.github import ci_from_checks, normalize_github_pull
 
 REPLAY = Path(__file__).resolve().parent.parent / "fixtures" / "github"  # see its NOTICE
@@ -125,7 +125,7 @@ def test_author_reviews_do_not_count_and_changes_requested_overrides_approval() 
             ],
         },
     }
-    pr = normalize_github_pull(raw, {"project_keys": ["ACME"]})
+    pr = normalize_github_pull(raw, PullRequestOptions.of({"project_keys": ["ACME"]}))
     assert pr["first_review_at"] == datetime(2024, 1, 2, 8, 0, tzinfo=UTC)
     assert pr["approvals_count"] == 0 and pr["approved_at"] is None
     assert pr["reviewers"] == [
@@ -151,8 +151,8 @@ def test_custom_signoff_marker_and_label_signoff() -> None:
         "labels": [{"name": "dmt-approved"}],
         "_dmt": {"comments": [{"user": {"login": "b"}, "body": "QA-PASS", "created_at": None}]},
     }
-    assert normalize_github_pull(raw, {"signoff_marker": "QA-PASS"})["dmt_signoff_by"] == "b"
-    labelled = normalize_github_pull(raw, {"dmt_signoff": {"field": "label:dmt-approved"}})
+    assert normalize_github_pull(raw, PullRequestOptions.of({"signoff_marker": "QA-PASS"}))["dmt_signoff_by"] == "b"
+    labelled = normalize_github_pull(raw, PullRequestOptions.of({}, {"dmt_signoff": {"field": "label:dmt-approved"}}))
     assert labelled["dmt_signoff"] is True and labelled["dmt_signoff_by"] is None
 
 

@@ -208,7 +208,7 @@ def test_changelog_gives_start_done_reopen_and_blocked_hours() -> None:
         {"created": _t(30), "items": [_status_item(PROGRESS, DONE)]},
     ]
     raw = _issue(DONE, "done", list(reversed(histories)))  # order in the payload must not matter
-    item = normalize_jira_issue(raw, {"_status_categories": CATEGORIES}, BASE, now=UTC0 + timedelta(days=10))
+    item = normalize_jira_issue(raw, {}, BASE, status_categories=CATEGORIES, now=UTC0 + timedelta(days=10))
     assert item["created_at_source"] == UTC0
     assert item["started_at"] == UTC0 + timedelta(hours=1)
     assert item["done_at"] == UTC0 + timedelta(hours=30)  # the last arrival in done
@@ -223,7 +223,7 @@ def test_currently_blocked_status_counts_until_now() -> None:
         {"created": _t(4), "items": [_status_item(PROGRESS, BLOCKED)]},
     ]
     raw = _issue(BLOCKED, "indeterminate", histories)
-    item = normalize_jira_issue(raw, {"_status_categories": CATEGORIES}, BASE, now=UTC0 + timedelta(hours=10))
+    item = normalize_jira_issue(raw, {}, BASE, status_categories=CATEGORIES, now=UTC0 + timedelta(hours=10))
     assert item["is_blocked"] and item["blocked_since"] == UTC0 + timedelta(hours=4)
     assert item["blocked_hours"] == 6.0 and item["blocked_reason"] == "status Blocked"
     assert item["done_at"] is None and item["status_category"] == "in_progress"
@@ -370,5 +370,5 @@ def test_open_flag_in_the_changelog_counts_when_the_field_is_absent() -> None:
     assert item["blocked_hours"] == 3.0
     # With the field in the payload and empty, the flag was cleared since: not blocked now.
     raw = _issue(PROGRESS, "indeterminate", histories, customfield_10021=None)
-    cleared = normalize_jira_issue(raw, {"_flagged_field": "customfield_10021"}, BASE, now=UTC0 + timedelta(hours=5))
+    cleared = normalize_jira_issue(raw, {}, BASE, flagged_field="customfield_10021", now=UTC0 + timedelta(hours=5))
     assert not cleared["is_blocked"]
