@@ -14,6 +14,8 @@ from core.queue import RECONCILE_SOURCE, SYNC_SOURCE
 from core.queue import app as celery_app
 from core.settings import reset_settings_cache
 from etl.connectors import registry
+from etl.connectors.base import FieldMapping
+from etl.sync import build_source_settings
 from models.db import public_session
 from models.public import AuditLog, Project, SourceConfig
 from services import sources
@@ -126,6 +128,34 @@ def test_field_mappings_are_validated_and_saved(project: Project) -> None:
         "story_points": {"field": "customfield_10016"},
         "ac_quality": {"field": "customfield_2", "values": {"Yes": "testable"}},
     }
+
+
+def test_a_refused_field_mapping_names_the_field_and_keeps_the_saved_one(project: Project) -> None:
+    src = create(project, "http://127.0.0.1:9")
+    kept = {"coverage": {"field": "customfield_3", "type": "number"}}
+    assert sources.save_field_mappings(src.id, kept, ACTOR).field_mappings == kept
+    with pytest.raises(ValidationFailed, match="cannot be read from a date field") as refused:
+        sources.save_field_mappings(src.id, {"story_points": {"field": "created", "type": "date"}}, ACTOR)
+    assert refused.value.field == "story_points"
+    with pytest.raises(ValidationFailed, match="needs a tool field id") as refused:
+        sources.save_field_mappings(src.id, {"coverage": {"values": {"a": "b"}}}, ACTOR)
+    assert refused.value.field == "coverage"
+    assert sources.get_source_public(src.id).field_mappings == kept
+
+
+def test_connectors_get_the_stored_mapping_typed(project: Project) -> None:
+    """A mapping stored by an earlier version (bare field ids) reaches the connector parsed."""
+    src = create(project, "http://127.0.0.1:9")
+    with public_session() as s:
+        row = s.get(SourceConfig, src.id)
+        assert row is not None
+        row.field_mappings = {"story_points": "customfield_10016", "ac_quality": {"field": "cf_2", "values": {"Y": "testable"}}}
+        s.add(row)
+        s.commit()
+        settings = build_source_settings(row)
+    assert isinstance(settings.field_mappings, FieldMapping)
+    assert settings.field_mappings.field_id("story_points") == "customfield_10016"
+    assert settings.field_mappings.values_of("ac_quality") == {"Y": "testable"}
 
 
 def test_trigger_sync_queues_a_task_and_history_lists_runs(project: Project, fake_connectors, monkeypatch) -> None:
