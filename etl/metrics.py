@@ -118,7 +118,7 @@ def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None, *, reviews: b
     # Bugs of the sprints' projects, read once (defects are counted by creation time in a window).
     conn.execute(sa.text(f"""
         CREATE TEMP TABLE _m_bugs ON COMMIT DROP AS
-        SELECT b.project_id, b.created_at_source FROM {s}.work_items b
+        SELECT b.id AS item_id, b.project_id, b.created_at_source FROM {s}.work_items b
         WHERE b.item_type = 'bug' AND NOT b.is_deleted AND b.created_at_source IS NOT NULL
           AND b.project_id IN (SELECT project_id FROM _m_sprints)
     """))
@@ -381,6 +381,32 @@ def developer_figures(session: Session, sprint_ids: list[int]) -> list[dict[str,
     with _figure_tables(session, sprint_ids, reviews=True) as (conn, schema):
         rows = conn.execute(sa.text(_developer_figures_sql(schema))).mappings().all()
     return [_as_stored(r) for r in rows]
+
+
+#: The items behind each sprint figure, as `SELECT item_id` over the `_m_*` tables of one sprint.
+SPRINT_ITEM_SETS = {
+    "committed": "SELECT item_id FROM _m_items WHERE committed",  # committed_items
+    "completed": "SELECT item_id FROM _m_items WHERE completed",  # completed_items (velocity, throughput)
+    "throughput": "SELECT item_id FROM _m_items WHERE completed",
+    "carried_over": "SELECT item_id FROM _m_items WHERE committed AND NOT completed",
+    "blocked": "SELECT item_id FROM _m_items WHERE was_blocked",  # blocked_items
+    "noncompliant": "SELECT item_id FROM _m_items WHERE completed AND dmt_compliant = false",
+    "defects": (  # defects_count
+        "SELECT b.item_id FROM _m_bugs b JOIN _m_sprints s ON s.project_id = b.project_id "
+        "WHERE b.created_at_source >= s.win_start AND b.created_at_source < s.win_end"
+    ),
+    "flags": (  # member items with open flags (open_flags counts the flags)
+        "SELECT m.item_id FROM _m_member m WHERE EXISTS (SELECT 1 FROM {schema}.compliance_flags f "
+        "WHERE f.work_item_id = m.item_id AND f.status = 'open')"
+    ),
+}
+
+
+def sprint_item_ids(session: Session, sprint_id: int, figure: str) -> list[int]:
+    """Ids of the work items one figure of a sprint counts (`SPRINT_ITEM_SETS`), by the same definitions."""
+    with _figure_tables(session, [sprint_id], reviews=False) as (conn, schema):
+        sql = SPRINT_ITEM_SETS[figure].format(schema=f'"{schema}"')
+        return [int(r[0]) for r in conn.execute(sa.text(sql))]
 
 
 def _as_stored(row: Mapping[str, Any]) -> dict[str, Any]:

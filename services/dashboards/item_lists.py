@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from core.errors import NotFound, ValidationFailed
+from etl.metrics import sprint_item_ids
 from models.db import tenant_session
 from models.tenant import Sprint
 from services.auth import CurrentUser
@@ -53,56 +54,57 @@ def _get_sprint(session: Session, project_id: int, sprint_id: int) -> Sprint:
 
 
 
-_DRILL_WHERE = {
-    "committed": ("Items committed", "TRUE"),
-    "completed": ("Items completed", "w.status_category = 'done'"),
-    "throughput": ("Items completed", "w.status_category = 'done'"),
-    "defects": ("Defects completed", "w.status_category = 'done' AND w.item_type = 'bug'"),
-    "blocked": ("Items blocked during the sprint", "(w.is_blocked OR w.blocked_hours > 0)"),
-    "noncompliant": ("Done items failing DMT", "w.status_category = 'done' AND w.dmt_compliant = false"),
-    "flags": (
-        "Items with open flags",
-        "EXISTS (SELECT 1 FROM {flags} f WHERE f.work_item_id = w.id AND f.status = 'open')",
-    ),
-    "carried_over": ("Items not finished", "w.status_category <> 'done'"),
+#: Titles of the drill-down lists; which items each lists is `etl.metrics.SPRINT_ITEM_SETS` (the figures' definitions).
+_DRILL_TITLES = {
+    "committed": "Items committed",
+    "completed": "Items completed",
+    "throughput": "Items completed",
+    "defects": "Defects found in the sprint",
+    "blocked": "Items blocked during the sprint",
+    "noncompliant": "Done items failing DMT",
+    "flags": "Items with open flags",
+    "carried_over": "Items committed, not finished",
 }
 
 
 def drill_down(
     user: CurrentUser, project_id: int, sprint_id: int, metric: str, item_type: str | None = None, limit: int = 500
 ) -> DrillDown:
-    """The items behind one chart point: a sprint and a metric (optionally one item type)."""
+    """The items behind one chart point: a sprint and a metric (optionally one item type).
+
+    The items are the ones the sprint's figure counts (`etl.metrics.sprint_item_ids`), so a
+    drill-down's total is the number that was clicked.
+    """
     require_project(user, project_id)
-    if metric not in _DRILL_WHERE:
-        raise ValidationFailed(f"unknown metric {metric!r}; use one of: {', '.join(_DRILL_WHERE)}", field="metric")
-    title, where = _DRILL_WHERE[metric]
+    if metric not in _DRILL_TITLES:
+        raise ValidationFailed(f"unknown metric {metric!r}; use one of: {', '.join(_DRILL_TITLES)}", field="metric")
+    title = _DRILL_TITLES[metric]
     with tenant_session(user.tenant_slug or "") as session:
         sprint = _get_sprint(session, project_id, sprint_id)
         t = _tables(session)
-        where = where.format(flags=t["compliance_flags"])
-        params: dict[str, Any] = {"p": project_id, "s": sprint_id, "lim": limit}
+        params: dict[str, Any] = {"p": project_id, "ids": sprint_item_ids(session, sprint_id, metric), "lim": limit}
         type_sql = ""
         if item_type:
             if item_type == "other":
-                type_sql = " AND lower(w.item_type) NOT IN :known"
-                params["known"] = tuple(x for v in TYPE_BUCKETS.values() for x in v)
+                type_sql = " AND lower(w.item_type) <> ALL(:known)"
+                params["known"] = [x for v in TYPE_BUCKETS.values() for x in v]
             else:
-                type_sql = " AND lower(w.item_type) IN :types"
-                params["types"] = tuple(TYPE_BUCKETS.get(item_type, (item_type,)))
+                type_sql = " AND lower(w.item_type) = ANY(:types)"
+                params["types"] = list(TYPE_BUCKETS.get(item_type, (item_type,)))
             title = f"{title} ({item_type})"
-        base = f"FROM {t['work_items']} w WHERE w.project_id = :p AND w.sprint_id = :s AND NOT w.is_deleted AND {where}{type_sql}"
-        stmt = sa.text(
-            f"SELECT {_ITEM_COLUMNS.format(flags=t['compliance_flags'])} {base} ORDER BY w.done_at DESC NULLS LAST, w.id LIMIT :lim"
+        base = f"FROM {t['work_items']} w WHERE w.id = ANY(:ids) AND w.project_id = :p{type_sql}"
+        rows = (
+            session.execute(
+                sa.text(
+                    f"SELECT {_ITEM_COLUMNS.format(flags=t['compliance_flags'])} {base} "
+                    "ORDER BY w.done_at DESC NULLS LAST, w.id LIMIT :lim"
+                ),
+                params,
+            )
+            .mappings()
+            .all()
         )
-        count_stmt = sa.text(f"SELECT count(*) {base}")
-        if "known" in params:
-            stmt = stmt.bindparams(sa.bindparam("known", expanding=True))
-            count_stmt = count_stmt.bindparams(sa.bindparam("known", expanding=True))
-        if "types" in params:
-            stmt = stmt.bindparams(sa.bindparam("types", expanding=True))
-            count_stmt = count_stmt.bindparams(sa.bindparam("types", expanding=True))
-        rows = session.execute(stmt, params).mappings().all()
-        total = session.execute(count_stmt, {k: v for k, v in params.items() if k != "lim"}).scalar_one()
+        total = session.execute(sa.text(f"SELECT count(*) {base}"), params).scalar_one()
         items = _item_rows(rows, _Namer(session, user, project_id))
     return DrillDown(
         project_id=project_id,

@@ -188,6 +188,33 @@ def test_live_figures_equal_the_nightly_ones(dataset) -> None:
             assert live_devs[key][column] == pytest.approx(getattr(row, column)), (key, column)
 
 
+def test_drill_downs_list_the_items_each_figure_counts(dataset) -> None:
+    """A figure's drill-down lists exactly the items the figure counts (moved, reopened, late bugs included)."""
+    from models.enums import ProjectRole
+    from services import dashboards as dash
+    from services.auth import authenticate
+    from tests.integration.test_dashboards_seed import PASSWORD, _user
+
+    t, p = dataset["tenant"], dataset["project"]
+    lead = authenticate(_user(t.id, p.id, ProjectRole.TECH_LEAD, "Lee"), PASSWORD)
+    rebuild_metrics(t.slug)
+    for sprint_id in (dataset["s1"], dataset["s2"]):
+        m = sprint_row(t.slug, sprint_id)
+
+        def total(metric: str, sprint_id: int = sprint_id) -> int:
+            return dash.drill_down(lead, p.id, sprint_id, metric).total
+
+        assert (total("committed"), total("completed"), total("throughput")) == (
+            m.committed_items, m.completed_items, m.completed_items
+        )
+        assert (total("defects"), total("blocked")) == (m.defects_count, m.blocked_items)
+        assert total("noncompliant") == m.completed_items - m.compliant_items  # every completed item was judged
+    # S1: I2 (moved on to S2) and I4 (reopened) were committed and are not finished in S1.
+    assert total("carried_over", dataset["s1"]) == 2
+    s2_defects = dash.drill_down(lead, p.id, dataset["s2"], "defects").items
+    assert [i.item_type for i in s2_defects] == ["bug"] and s2_defects[0].status_category == "todo"  # I8
+
+
 def test_rebuild_is_idempotent_and_can_target_one_sprint(dataset) -> None:
     slug = dataset["tenant"].slug
     rebuild_metrics(slug)
