@@ -15,14 +15,13 @@ from services.auth import (
     user_from_access_token,
     user_from_portal_session,
 )
+from services.security import client_address
 
 
 def client_ip(request: Request) -> str | None:
-    # Behind nginx (docs/deploy.md) the first X-Forwarded-For hop is the client.
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else None
+    """The caller's address: X-Forwarded-For only from proxies in TRUSTED_PROXIES (docs/deploy.md)."""
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"))
 
 
 async def current_user(request: Request) -> CurrentUser:

@@ -5,12 +5,12 @@
 - Portals: an opaque session secret in an HttpOnly, SameSite cookie; the row
   in public.portal_sessions is checked on the server for every page and event,
   so sign-out and deactivation take effect at once.
-- Failed sign-ins are throttled per account and per IP address.
+- Sign-in attempts are counted per account and per client address before the
+  password hash is checked (`services.signin_throttle`); failures use up the allowance.
 """
 
 from __future__ import annotations
 
-import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlmodel import select
 
-from core.errors import AuthenticationFailed, Conflict, PermissionDenied, TooManyAttempts
+from core.errors import AuthenticationFailed, Conflict, PermissionDenied
 from core.settings import get_settings
 from models.base import utcnow
 from models.db import public_session
@@ -36,6 +36,7 @@ from services.security import (
     new_secret,
     verify_password,
 )
+from services.signin_throttle import count_attempt, release_attempt
 from services.users import UserCreate, UserPublic, create_user, normalize_email
 
 PORTAL_COMPANY = "company"
@@ -122,35 +123,6 @@ def _usable(session, user: User | None) -> bool:
     return True
 
 
-def _check_throttle(session, email: str, ip: str | None) -> None:
-    s = get_settings()
-    since = utcnow() - timedelta(minutes=s.login_throttle_window_minutes)
-
-    def failures(column, value) -> tuple[int, object]:
-        row = session.exec(
-            select(sa.func.count(), sa.func.min(LoginAttempt.at)).where(
-                column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since
-            )
-        ).one()
-        return row[0], row[1]
-
-    count, first = failures(LoginAttempt.email, email)
-    if count >= s.login_max_failures_per_account:
-        wait = (first + timedelta(minutes=s.login_throttle_window_minutes) - utcnow()).total_seconds()
-        raise TooManyAttempts(
-            f"too many failed sign-ins for this account: try again in {math.ceil(max(wait, 60) / 60)} minutes",
-            retry_after_seconds=max(int(wait), 1),
-        )
-    if ip:
-        count, first = failures(LoginAttempt.ip_address, ip)
-        if count >= s.login_max_failures_per_ip:
-            wait = (first + timedelta(minutes=s.login_throttle_window_minutes) - utcnow()).total_seconds()
-            raise TooManyAttempts(
-                f"too many failed sign-ins from your network address: try again in {math.ceil(max(wait, 60) / 60)} minutes",
-                retry_after_seconds=max(int(wait), 1),
-            )
-
-
 def _record_attempt(email: str, ip: str | None, succeeded: bool) -> None:
     # Own transaction: a failed attempt must be counted even though the caller raises.
     with public_session() as session:
@@ -165,8 +137,8 @@ def authenticate(email: str, password: str, ip: str | None = None) -> CurrentUse
         email = normalize_email(email)
     except Exception as exc:
         raise AuthenticationFailed(f"{GENERIC_FAILURE} (the email address is not valid)") from exc
+    ticket = count_attempt(email, ip)  # counted before any hash is checked: no race past the limit
     with public_session() as session:
-        _check_throttle(session, email, ip)
         user = session.exec(select(User).where(User.email == email)).first()
         if user is None:
             burn_password_check(password)
@@ -183,6 +155,7 @@ def authenticate(email: str, password: str, ip: str | None = None) -> CurrentUse
         user.last_login_at = utcnow()
         session.add(user)
         session.commit()
+        release_attempt(ticket)
         _record_attempt(email, ip, True)
         return _current_user(session, user)
 

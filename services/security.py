@@ -10,6 +10,7 @@ from typing import Any
 import jwt
 from passlib.context import CryptContext
 
+from core.netlists import in_networks
 from core.settings import get_settings
 from models.base import utcnow
 
@@ -93,3 +94,21 @@ def decode_access_token(token: str) -> dict[str, Any]:
     if claims.get("typ") != "access":
         raise InvalidToken("not an access token")
     return claims
+
+
+def client_address(peer: str | None, forwarded_for: str | None) -> str | None:
+    """The caller's address for throttling and audit: the socket's peer, unless that peer is a trusted proxy.
+
+    `X-Forwarded-For` is read only when the connection comes from a proxy listed
+    in TRUSTED_PROXIES; then the right-most address that is not itself a trusted
+    proxy counts (each proxy appends the address it saw, so the entries left of
+    it are whatever the client chose to send). Anyone else's header is ignored.
+    """
+    proxies = get_settings().trusted_proxy_networks()
+    if not forwarded_for or not in_networks(peer, proxies):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not in_networks(hop, proxies):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
