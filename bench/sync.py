@@ -346,7 +346,7 @@ def run_one(
     real_get_connector = sync_module.get_connector
     sync_module.get_connector = lambda kind, settings: TimedConnector(real_get_connector(kind, settings), timer)  # type: ignore[assignment]
     sync_module.load_batch = timer.wrap(sync_module.load_batch, "load")  # type: ignore[assignment]
-    sync_module._call_quietly = timer.wrap(sync_module._call_quietly, "after_load")  # type: ignore[assignment]
+    sync_module.call_quietly = timer.wrap(sync_module.call_quietly, "after_load")  # type: ignore[assignment]
     real_prefetch = sync_module.prefetch
     sync_module.prefetch = lambda pages, *a: timed_pages(real_prefetch(pages, *a), timer, "wait")  # type: ignore[assignment]
     use_lock = bool(os.environ.get("REDIS_URL"))

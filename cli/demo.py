@@ -21,6 +21,9 @@ from sqlmodel import select
 
 from core.settings import get_settings, reset_settings_cache
 from etl.connectors.base import SourceError
+from etl.forecast import forecast_project
+from etl.identity import add_manual_alias
+from etl.sync import run_sync
 from models.base import utcnow
 from models.db import all_tenant_slugs, public_session, tenant_session
 from models.enums import ProjectRole, UserRole
@@ -28,7 +31,10 @@ from models.migrate import migrate_tenants, upgrade_public
 from models.public import Project, SourceConfig, Tenant, User
 from models.tenant import DeveloperIdentity, DmtException, WorkItem
 from services import sources
+from services.alerts import evaluate_and_alert
 from services.audit import Actor
+from services.exceptions import approve_exception
+from services.insights import generate_insights
 from services.projects import ProjectCreate, create_project
 from services.tenants import TenantCreate, create_tenant
 from services.users import UserCreate, create_user, set_project_role
@@ -168,14 +174,13 @@ def _ensure_sources(
 
 
 def _sync_all(tenants: dict[str, Tenant], made: list[tuple[Project, int]], log: Callable[[str], Any]) -> None:
-    from etl.sync import run_sync
-
     slug_of = {t.id: t.slug for t in tenants.values()}
     for project, source_id in made:
         with public_session() as session:
             already = session.get(SourceConfig, source_id).last_success_at
         try:
-            run = run_sync(slug_of[project.tenant_id], source_id, "incremental" if already else "backfill")
+            kind = "incremental" if already else "backfill"
+            run = run_sync(slug_of[project.tenant_id], source_id, kind, evaluate=evaluate_and_alert)
         except SourceError as exc:  # recorded on the source and its run; the demo goes on
             log(f"{slug_of[project.tenant_id]}/{project.key} source {source_id}: sync failed: {exc}")
             continue
@@ -196,8 +201,6 @@ DEMO_PEOPLE = {
 
 
 def _link_demo_people(tenants: dict[str, Tenant]) -> None:
-    from etl.identity import add_manual_alias
-
     with public_session() as session:
         users = {u.email: u for u in session.exec(select(User).where(User.email.in_(list(DEMO_PEOPLE))))}
     for email, tool_email in DEMO_PEOPLE.items():
@@ -218,8 +221,6 @@ def _approve_demo_exceptions(
     tenants: dict[str, Tenant], projects: dict[str, Project], log: Callable[[str], Any]
 ) -> None:
     """A few approved exceptions by named people, one of them expiring soon, as teams really have."""
-    from services.exceptions import approve_exception
-
     for project in projects.values():
         slug = next(t.slug for t in tenants.values() if t.id == project.tenant_id)
         with tenant_session(slug) as session:
@@ -255,9 +256,6 @@ def _approve_demo_exceptions(
 
 
 def _analyse(tenants: dict[str, Tenant], projects: dict[str, Project], log: Callable[[str], Any]) -> None:
-    from etl.forecast import forecast_project
-    from etl.insights import generate_insights
-
     for project in projects.values():
         slug = next(t.slug for t in tenants.values() if t.id == project.tenant_id)
         forecast_project(slug, project.id)
@@ -265,13 +263,13 @@ def _analyse(tenants: dict[str, Tenant], projects: dict[str, Project], log: Call
         log(f"{slug}/{project.key}: forecasts and insights written")
 
 
+def seed(fake_base_url: str | None = None, log: Callable[[str], Any] = print) -> None:
+    base_url = (fake_base_url or "http://127.0.0.1:8900").rstrip("/")
     # The demo's sources are the fake tools on this machine: allow that one address for this process.
     fakes = urlsplit(base_url)
     os.environ.setdefault("ALLOWED_PRIVATE_HOSTS", f"{fakes.hostname}:{fakes.port or 80}")
     os.environ.setdefault("DMT_ENVIRONMENT", "demo")
     reset_settings_cache()
-def seed(fake_base_url: str | None = None, log: Callable[[str], Any] = print) -> None:
-    base_url = (fake_base_url or "http://127.0.0.1:8900").rstrip("/")
     upgrade_public()
     migrate_tenants(all_tenant_slugs())
     _ensure_admin(log)

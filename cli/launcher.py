@@ -86,13 +86,13 @@ def run_everything() -> int:
         )
         if seed.returncode != 0:
             return seed.returncode
-        start("worker", [str(bin_dir / "celery"), "-A", "etl.worker", "worker", "--loglevel=info", "--concurrency=2"])
+        start("worker", [str(bin_dir / "celery"), "-A", "worker", "worker", "--loglevel=info", "--concurrency=2"])
         start(
             "beat",
             [
                 str(bin_dir / "celery"),
                 "-A",
-                "etl.worker",
+                "worker",
                 "beat",
                 "--loglevel=info",
                 "--schedule",

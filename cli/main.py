@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import OperationalError
+from sqlmodel import select
 
+from cli.demo import seed
+from cli.launcher import run_everything
 from core.errors import ServiceError
+from etl.metrics import rebuild_metrics
+from models.db import active_tenant_slugs, all_tenant_slugs, get_tenant_by_slug, public_session
+from models.enums import ProjectRole, UserRole
+from models.migrate import migrate_tenants, upgrade_public
+from models.public import Project
+from services.alerts import evaluate_and_alert
+from services.audit import Actor
+from services.retention import restore_job
+from services.secrets_rotation import rotate_all_secrets
+from services.tenant_backup import backup_tenant, restore_tenant
+from services.tenants import TenantCreate, create_tenant
+from services.users import UserCreate, create_user, set_project_role
 
 app = typer.Typer(help="DMT-SLDP platform command line", no_args_is_help=True, pretty_exceptions_enable=False)
 console = Console(stderr=True)
@@ -22,9 +40,6 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _guard(fn):
     """Turn service errors and a dead database into one clear line instead of a traceback."""
-    import functools
-
-    from sqlalchemy.exc import OperationalError
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -47,9 +62,6 @@ def migrate(
     tenant: Annotated[list[str] | None, typer.Option(help="only these tenant slugs")] = None,
 ) -> None:
     """Apply the public stream, then the tenant stream to every tenant schema (idempotent)."""
-    from models.db import all_tenant_slugs
-    from models.migrate import migrate_tenants, upgrade_public
-
     upgrade_public()
     console.print("public schema: up to date")
     slugs = tenant or all_tenant_slugs()
@@ -74,10 +86,6 @@ def create_admin(
     email: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True)], name: str = ""
 ) -> None:
     """Create a platform administrator."""
-    from models.enums import UserRole
-    from services.audit import Actor
-    from services.users import UserCreate, create_user
-
     user = create_user(
         UserCreate(email=email, password=password, full_name=name, role=UserRole.PLATFORM_ADMIN), Actor.system("cli")
     )
@@ -88,9 +96,6 @@ def create_admin(
 @_guard
 def create_tenant_cmd(slug: str, name: str, retention_days: int = 730) -> None:
     """Create a tenant and provision its schema."""
-    from services.audit import Actor
-    from services.tenants import TenantCreate, create_tenant
-
     tenant = create_tenant(TenantCreate(name=name, slug=slug, retention_days=retention_days), Actor.system("cli"))
     console.print(f"tenant {tenant.slug} created with schema {tenant.schema_name}")
 
@@ -106,13 +111,6 @@ def create_user_cmd(
     role: Annotated[str, typer.Option(help="viewer, developer, tech_lead or project_manager")] = "developer",
 ) -> None:
     """Create a company user of a tenant, optionally with a project role."""
-    from sqlmodel import select
-
-    from models.db import get_tenant_by_slug, public_session
-    from models.enums import ProjectRole
-    from models.public import Project
-    from services.audit import Actor
-    from services.users import UserCreate, create_user, set_project_role
 
     actor = Actor.system("cli")
     with public_session() as session:
@@ -140,8 +138,6 @@ def seed_demo(
     fake_base_url: Annotated[str | None, typer.Option(help="base URL of the running fake tool servers")] = None,
 ) -> None:
     """Create the demo admin, tenants acme and globex, projects, users and a realistic history (idempotent)."""
-    from cli.demo import seed
-
     seed(fake_base_url=fake_base_url, log=console.print)
 
 
@@ -149,8 +145,6 @@ def seed_demo(
 @_guard
 def rotate_keys() -> None:
     """Re-encrypt every stored secret under the first key of FERNET_KEYS (MultiFernet rotation)."""
-    from services.secrets_rotation import rotate_all_secrets
-
     counts = rotate_all_secrets()
     console.print("re-encrypted: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
@@ -161,12 +155,8 @@ def rebuild_metrics_cmd(
     tenant: Annotated[list[str] | None, typer.Option(help="tenant slugs (default all)")] = None,
 ) -> None:
     """Recompute compliance, sprint and developer metrics for every tenant from the normalised tables."""
-    from etl.compliance import evaluate_compliance
-    from etl.metrics import rebuild_metrics
-    from models.db import active_tenant_slugs
-
     for slug in tenant or active_tenant_slugs():
-        evaluate_compliance(slug)
+        evaluate_and_alert(slug)
         rebuild_metrics(slug)
         console.print(f"{slug}: compliance evaluated, metrics rebuilt")
 
@@ -175,10 +165,6 @@ def rebuild_metrics_cmd(
 @_guard
 def backup_tenant_cmd(tenant: str, path: str) -> None:
     """Write one tenant's data and control-plane rows to a backup archive (tar.gz)."""
-    from pathlib import Path
-
-    from services.audit import Actor
-    from services.tenant_backup import backup_tenant
 
     manifest = backup_tenant(tenant, Path(path), Actor.system("cli"))
     rows = sum(t["rows"] for t in manifest["tables"].values())
@@ -191,10 +177,6 @@ def restore_tenant_cmd(
     path: str, replace: Annotated[bool, typer.Option(help="drop the existing tenant data first")] = False
 ) -> None:
     """Restore a tenant from a `dmt backup-tenant` archive."""
-    from pathlib import Path
-
-    from services.audit import Actor
-    from services.tenant_backup import restore_tenant
 
     restored = restore_tenant(Path(path), Actor.system("cli"), replace=replace)
     console.print(f"restored {sum(restored.values())} rows from {path}")
@@ -204,9 +186,6 @@ def restore_tenant_cmd(
 @_guard
 def restore_archive_cmd(job_id: int) -> None:
     """Bring a retention job's archived quarter back into its tenant."""
-    from services.audit import Actor
-    from services.retention import restore_job
-
     restored = restore_job(job_id, Actor.system("cli"))
     console.print(f"restored {sum(restored.values())} rows from retention job {job_id}")
 
@@ -214,8 +193,6 @@ def restore_archive_cmd(job_id: int) -> None:
 @app.command()
 def run() -> None:
     """Start the whole product (see `make run`): fakes, worker, beat and both portals."""
-    from cli.launcher import run_everything
-
     sys.exit(run_everything())
 
 

@@ -17,13 +17,16 @@ Rows are only written when something changed, so a second evaluation in a row
 writes nothing. A manually resolved flag is reopened by a later failure only
 if the item changed in its tool since (`updated_at_source > resolved_at`):
 the person who resolved it judged that state of the item, not a future one.
+
+An evaluation returns what it opened, including the new critical flags grouped
+by project and assignee; telling people about them is a use case of the
+caller (`services.alerts`), not of the pipeline.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -35,13 +38,22 @@ from core.realtime import publish_event
 from etl.rules import RULES, effective_rules, failing_rules_array_sql
 from models.base import utcnow
 from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
-from models.public import Project, Tenant
-from services import notifications
+from models.public import Project
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 80.0
 DEFAULT_WARNING_DAYS = 7
+
+
+@dataclass(frozen=True)
+class NewCriticalFlags:
+    """Critical flags one evaluation opened (or reopened) in one project for one assignee."""
+
+    project_id: int
+    #: The user account of the items' assignee, when they can sign in (None otherwise).
+    assignee_user_id: int | None
+    count: int
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,14 @@ class EvaluationResult:
     seconds: float
     severity_changed: int = 0
     new_critical: int = 0
+    #: The critical flags this evaluation opened or reopened, by project and assignee.
+    new_critical_flags: tuple[NewCriticalFlags, ...] = ()
+
+    def event_fields(self) -> dict[str, Any]:
+        """The counts published with `compliance.evaluated` (not the per-assignee breakdown)."""
+        fields = asdict(self)
+        del fields["new_critical_flags"]
+        return fields
 
 
 @dataclass(frozen=True)
@@ -292,7 +312,11 @@ def _apply_sql(schema: str, scoped: bool) -> dict[str, str]:
 
 
 def evaluate_compliance(tenant_slug: str, work_item_ids: list[int] | None = None) -> EvaluationResult:
-    """Evaluate the DMT rules for a tenant: all items, or only `work_item_ids`."""
+    """Evaluate the DMT rules for a tenant: all items, or only `work_item_ids`.
+
+    Returns the counts and the new critical flags; it notifies nobody
+    (`services.alerts.evaluate_and_alert` evaluates and tells people).
+    """
     started = time.perf_counter()
     now = utcnow()
     with public_session() as ps:
@@ -368,10 +392,12 @@ def evaluate_compliance(tenant_slug: str, work_item_ids: list[int] | None = None
         seconds=round(time.perf_counter() - started, 3),
         severity_changed=int(changed),
         new_critical=sum(int(r[2]) for r in critical),
+        new_critical_flags=tuple(
+            NewCriticalFlags(int(project_id), assignee_users.get(identity_id) if identity_id is not None else None, int(n))
+            for project_id, identity_id, n in critical
+        ),
     )
-    if critical:
-        notify_new_critical_flags(tenant, [(p, a, int(n)) for p, a, n in critical], assignee_users)
-    publish_event("compliance.evaluated", tenant_slug, scope="items" if scoped else "full", **asdict(result))
+    publish_event("compliance.evaluated", tenant_slug, scope="items" if scoped else "full", **result.event_fields())
     log.info("compliance %s: %s", tenant_slug, result)
     return result
 
@@ -387,49 +413,3 @@ def _identity_users(conn: Connection, schema: str, identity_ids: set[int]) -> di
         {"ids": sorted(identity_ids)},
     ).all()
     return {int(i): int(u) for i, u in rows}
-
-
-def notify_new_critical_flags(
-    tenant: Tenant,
-    critical: list[tuple[int, int | None, int]],
-    assignee_users: dict[int, int],
-) -> int:
-    """One notification per user for this evaluation's new critical flags (never one per item).
-
-    `critical` holds (project_id, assignee_identity_id, count). Tech leads and
-    project managers of each project hear about all of its new critical flags;
-    an assignee who can sign in hears about their own.
-    """
-    tenant_id = tenant.id or 0
-    per_project: dict[int, int] = defaultdict(int)
-    for project_id, _identity, n in critical:
-        per_project[project_id] += n
-    with public_session() as session:
-        leads = notifications.users_with_project_roles(session, tenant_id, per_project)
-    per_user: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for project_id, identity_id, n in critical:
-        for user_id in leads.get(project_id, set()):
-            per_user[user_id][project_id] += n
-        user_id = assignee_users.get(identity_id) if identity_id is not None else None
-        if user_id is not None and user_id not in leads.get(project_id, set()):
-            per_user[user_id][project_id] += n
-    created = 0
-    for user_id, by_project in per_user.items():
-        total = sum(by_project.values())
-        only = next(iter(by_project)) if len(by_project) == 1 else None
-        notifications.create_for_users(
-            tenant_id,
-            [user_id],
-            kind="critical_flags",
-            severity="critical",
-            title=f"{total} new critical DMT flag{'s' if total != 1 else ''}",
-            body="Done items failed critical Done-Means-Tested checks (missing PR link or unfinished "
-            "unit testing). Open the compliance page to see them.",
-            project_id=only,
-            link="/compliance",
-            data={"count": total, "by_project": {str(p): c for p, c in by_project.items()}},
-            tenant_slug=tenant.slug,
-        )
-        created += 1
-    return created
-

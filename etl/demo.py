@@ -27,8 +27,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from etl.compliance import evaluate_compliance
 from etl.connectors.base import NormalizedPullRequest, NormalizedWorkItem
 from etl.loader import LoadResult, load_pull_requests, load_work_items
+from etl.metrics import rebuild_metrics
+from etl.sync import call_quietly
 from models.base import utcnow
 from models.db import public_session, tenant_schema_of, tenant_session
 from models.enums import SyncKind, SyncStatus
@@ -97,8 +100,6 @@ class DemoSummary:
     work_items: LoadResult
     pull_requests: LoadResult
     exceptions: int
-    compliance_evaluated: bool
-    metrics_rebuilt: bool
 
 
 def _anchor(now: datetime | None) -> datetime:
@@ -439,14 +440,8 @@ def load_demo_history(
                     prs_fetched=0 if is_items else fetched, prs_upserted=0 if is_items else result.inserted + result.updated,
                 ))  # fmt: skip
         session.commit()
-    from etl.sync import _call_quietly, _optional
-
-    evaluate = _optional("etl.compliance", "evaluate_compliance")
-    rebuild = _optional("etl.metrics", "rebuild_metrics")
-    if evaluate is not None:
-        _call_quietly(evaluate, tenant_slug, None)
-    if rebuild is not None:
-        _call_quietly(rebuild, tenant_slug, None)
+    call_quietly(evaluate_compliance, tenant_slug, None)
+    call_quietly(rebuild_metrics, tenant_slug, None)
     log.info("demo history for %s/%s: %d items, %d PRs, %d exceptions", tenant_slug, project.key,
              len(history.items), len(history.pull_requests), exceptions)  # fmt: skip
     return DemoSummary(
@@ -454,8 +449,6 @@ def load_demo_history(
         work_items=items_result,
         pull_requests=prs_result,
         exceptions=exceptions,
-        compliance_evaluated=evaluate is not None,
-        metrics_rebuilt=rebuild is not None,
     )
 
 

@@ -26,16 +26,14 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from core.crypto import SecretDecryptionError, decrypt_secret
-from core.errors import NotFound, PermissionDenied
+from core.errors import NotFound
 from core.realtime import publish_event
 from etl.connectors.base import SourceError
 from etl.connectors.http import OutboundGuard, guarded_http_client
 from etl.forecast import trend, velocity_range
-from models.base import utcnow
 from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
-from models.public import Project, Tenant, User
+from models.public import Project, Tenant
 from models.tenant import AIPrediction
-from services import notifications
 
 log = logging.getLogger(__name__)
 
@@ -420,7 +418,10 @@ def provider_for(tenant: Tenant, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> In
 def generate_insights(
     tenant_slug: str, project_id: int | None = None, *, timeout: float = DEFAULT_TIMEOUT_SECONDS
 ) -> list[AIPrediction]:
-    """Write the four insights for one project (or every project of the tenant), store and announce them."""
+    """Write the four insights for one project (or every project of the tenant), store and publish them.
+
+    Nobody is notified here: `services.insights.generate_insights` tells the project leads.
+    """
     with public_session() as ps:
         tenant = get_tenant_by_slug(ps, tenant_slug)
         query = select(Project).where(Project.tenant_id == tenant.id, Project.is_active == sa.true())
@@ -453,33 +454,6 @@ def generate_insights(
             session.add_all(rows)
             session.commit()
         stored.extend(rows)
-        notifications.create_for_project_roles(
-            tenant.id or 0, project.id or 0, kind="new_insight",
-            title=f"New insights for {project.name}",
-            body=" ".join(f"{r.title}." for r in rows[:2]),
-            data={"insight_ids": [r.id for r in rows], "provider": used.name},
-            link="/insights", tenant_slug=tenant_slug,
-        )
         publish_event("insight.created", tenant_slug, project_id=project.id, ids=[r.id for r in rows],
                       provider=used.name)
     return stored
-
-
-def rate_insight(tenant_slug: str, insight_id: int, user_id: int, helpful: bool, note: str | None = None) -> AIPrediction:
-    """Thumbs up (+1) or down (-1) from a user of the same tenant, with an optional note."""
-    with public_session() as ps:
-        tenant = get_tenant_by_slug(ps, tenant_slug)
-        user = ps.get(User, user_id)
-        if user is None or user.tenant_id != tenant.id:
-            raise PermissionDenied("only users of this company can rate its insights")
-    with tenant_session(tenant_slug) as session:
-        row = session.get(AIPrediction, insight_id)
-        if row is None:
-            raise NotFound(f"insight {insight_id} not found")
-        row.rating = 1 if helpful else -1
-        row.rating_note = (note or "").strip() or None
-        row.rated_by = user_id
-        row.rated_at = utcnow()
-        session.add(row)
-        session.commit()
-        return row

@@ -26,20 +26,16 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from core.realtime import publish_event
 from models.base import utcnow
-from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
-from models.public import Notification, Project
-from models.tenant import Sprint
-from services import notifications
+from models.db import tenant_schema_of, tenant_session
 
 log = logging.getLogger(__name__)
 
@@ -412,58 +408,3 @@ def sprint_item_ids(session: Session, sprint_id: int, figure: str) -> list[int]:
 def _as_stored(row: Mapping[str, Any]) -> dict[str, Any]:
     """A live row with the Python types the read model's float columns give back (numeric -> float)."""
     return {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}
-
-
-def notify_sprints_ending(tenant_slug: str, now: datetime | None = None) -> int:
-    """Tell project leads when an active sprint ends within Project.sprint_ending_days.
-
-    Each sprint is announced once (an earlier `sprint_ending` notification for
-    the same sprint suppresses a new one). Returns the notifications created.
-    """
-    now = now or utcnow()
-    with public_session() as ps:
-        tenant = get_tenant_by_slug(ps, tenant_slug)
-        projects = {p.id: p for p in ps.exec(select(Project).where(Project.tenant_id == tenant.id)).all()}
-    if not projects:
-        return 0
-    horizon = now + timedelta(days=max(p.sprint_ending_days for p in projects.values()))
-    with tenant_session(tenant_slug) as session:
-        sprints = session.exec(
-            select(Sprint).where(
-                Sprint.state == "active",
-                sa.and_(Sprint.end_date > now, Sprint.end_date <= horizon),  # type: ignore[operator]
-                sa.column("project_id").in_(list(projects)),
-            )
-        ).all()
-    created = 0
-    for sprint in sprints:
-        project = projects[sprint.project_id]
-        assert sprint.end_date is not None
-        if sprint.end_date > now + timedelta(days=project.sprint_ending_days):
-            continue
-        with public_session() as ps:
-            seen = ps.exec(
-                select(Notification.id).where(
-                    Notification.tenant_id == tenant.id,
-                    Notification.kind == "sprint_ending",
-                    Notification.data["sprint_id"].as_integer() == sprint.id,  # type: ignore[index]
-                )
-            ).first()
-        if seen is not None:
-            continue
-        hours = (sprint.end_date - now).total_seconds() / 3600
-        when = f"in {hours:.0f} hours" if hours < 48 else f"in {hours / 24:.0f} days"
-        rows = notifications.create_for_project_roles(
-            tenant.id or 0,
-            sprint.project_id,
-            kind="sprint_ending",
-            title=f"Sprint {sprint.name} ends {when}",
-            body=f"{project.name}: sprint {sprint.name} ends on {sprint.end_date:%Y-%m-%d %H:%M} UTC. "
-            "Check open items and DMT flags before it closes.",
-            severity="info",
-            data={"sprint_id": sprint.id, "end_date": sprint.end_date.isoformat()},
-            link="/sprints",
-            tenant_slug=tenant_slug,
-        )
-        created += len(rows)
-    return created

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import gc
+import json
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
@@ -38,9 +41,12 @@ from sqlmodel import Session, select
 
 from core.crypto import decrypt_secret
 from core.realtime import publish_event, redis_client
+from etl.compliance import evaluate_compliance
 from etl.connectors.base import BaseConnector, FieldMapping, SourceError, SourceSettings
 from etl.connectors.registry import get_connector
-from etl.loader import DimensionCache, LoadResult, load_batch
+from etl.loader import DimensionCache, LoadResult, _dumps, load_batch
+from etl.metrics import rebuild_metrics
+from models import tenant as tenant_models
 from models.base import utcnow
 from models.db import public_session, tenant_schema_of, tenant_session
 from models.enums import ProjectRole, SourceStatus, SyncKind, SyncStatus
@@ -170,8 +176,6 @@ def tune_allocator() -> bool:
     if _allocator_tuned:
         return True
     try:
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6")
         applied = libc.mallopt(-8, MALLOC_ARENA_MAX) == 1 and libc.mallopt(-3, MALLOC_MMAP_THRESHOLD) == 1
     except (OSError, AttributeError):
@@ -228,7 +232,8 @@ class _Context:
     kind: str
     batch_size: int
     touched_sprints: set[int]
-    compliance: Callable[..., Any] | None
+    #: Evaluates the DMT rules for the loaded items: (tenant slug, work item ids).
+    compliance: Callable[[str, list[int]], object]
     on_batch: Callable[[SyncRun], None] | None = None
     #: Items loaded since the last compliance evaluation (evaluated every COMPLIANCE_EVERY and at stream end).
     pending_compliance: list[int] = field(default_factory=list)
@@ -256,8 +261,13 @@ def run_sync(
     lock: bool = True,
     lock_wait_seconds: float = 0.0,
     on_batch: Callable[[SyncRun], None] | None = None,
+    evaluate: Callable[[str, list[int]], object] = evaluate_compliance,
 ) -> SyncRun:
     """Run one sync of a source and return its SyncRun.
+
+    Loaded items are judged by `evaluate` (the DMT evaluation by default; a
+    worker passes `services.alerts.evaluate_and_alert` so new critical flags
+    are also announced).
 
     On failure the run, the source row and (after the threshold) the breaker
     and notifications are recorded, then the error is raised again so a worker
@@ -269,7 +279,7 @@ def run_sync(
         raise ValueError(f"unknown sync kind {kind!r} (incremental, backfill, reconcile)")
     guard = source_lock(tenant_slug, source_id, wait_seconds=lock_wait_seconds) if lock else contextlib.nullcontext()
     with guard, bulk_allocation_gc():
-        return _run_locked(tenant_slug, source_id, str(kind), task_id, batch_size, count_failure, on_batch)
+        return _run_locked(tenant_slug, source_id, str(kind), task_id, batch_size, count_failure, on_batch, evaluate)
 
 
 def _load_source(tenant_slug: str, source_id: int) -> tuple[SourceConfig, Tenant]:
@@ -289,6 +299,7 @@ def _run_locked(
     batch_size: int,
     count_failure: bool | Callable[[Exception], bool],
     on_batch: Callable[[SyncRun], None] | None,
+    evaluate: Callable[[str, list[int]], object],
 ) -> SyncRun:
     source, tenant = _load_source(tenant_slug, source_id)
     if not source.is_active:
@@ -324,7 +335,7 @@ def _run_locked(
         kind=kind,
         batch_size=batch_size,
         touched_sprints=set(),
-        compliance=_optional("etl.compliance", "evaluate_compliance"),
+        compliance=evaluate,
         on_batch=on_batch,
     )
     connector: BaseConnector | None = None
@@ -390,7 +401,7 @@ def _sync_stream(ctx: _Context, connector: BaseConnector, stream: str) -> None:
         newest = _stream_batches(ctx, stream, prefetch(pages), normalise, id_field, record_type)
     finally:
         # The statistics are refreshed while the last items are judged (two connections, two cores).
-        analyse = threading.Thread(target=_call_quietly, args=(_refresh_statistics, ctx, stream), name="sync-analyze")
+        analyse = threading.Thread(target=call_quietly, args=(_refresh_statistics, ctx, stream), name="sync-analyze")
         analyse.start()
         _flush_compliance(ctx, wait=True)  # what was loaded is judged, even when the stream failed half-way
         analyse.join()
@@ -483,8 +494,6 @@ def prefetch(pages: Iterator[Any], depth: int = PREFETCH_PAGES) -> Iterator[Any]
     At most `depth` pages wait in the queue, so memory stays bounded. An error
     raised by the connector is re-raised here, in the sync's thread.
     """
-    import queue
-
     slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -543,10 +552,6 @@ def _item_error(ctx: _Context, record_type: str, raw: Any, exc: Exception) -> Sy
 
 
 def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    from etl.loader import _dumps
-
     try:
         text = _dumps(payload)
     except (TypeError, ValueError):
@@ -577,7 +582,7 @@ def _commit_batch(
         ctx.touched_sprints.update(result.touched_sprint_ids)
         ctx.inserted[stream] = ctx.inserted.get(stream, 0) + result.inserted
         if _digits(ctx.inserted[stream]) > _digits(ctx.analysed.get(stream, 0)):
-            _call_quietly(_refresh_statistics, ctx, stream)  # 1,000, 10,000, 100,000 ... rows into the stream
+            call_quietly(_refresh_statistics, ctx, stream)  # 1,000, 10,000, 100,000 ... rows into the stream
         ctx.pending_compliance.extend(result.touched_work_item_ids)
         judge_now = len(ctx.pending_compliance) >= COMPLIANCE_EVERY
         progress = run.items_fetched + run.prs_fetched + run.pages
@@ -648,8 +653,6 @@ UNPLANNED_COLUMNS = frozenset({"raw_data"})
 
 
 def _analysed_columns(table: str) -> str:
-    from models import tenant as tenant_models
-
     model = {"work_items": tenant_models.WorkItem, "pull_requests": tenant_models.PullRequest}.get(table)
     if model is None:
         return ""
@@ -695,10 +698,10 @@ def _flush_compliance(ctx: _Context, *, wait: bool = False) -> None:
     """
     with ctx.lock:
         ids, ctx.pending_compliance = ctx.pending_compliance, []
-        if ids and ctx.compliance is not None:
+        if ids:
             if ctx.judge is None:
                 ctx.judge = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-judge")
-            ctx.judge.submit(_call_quietly, ctx.compliance, ctx.tenant_slug, ids)
+            ctx.judge.submit(call_quietly, ctx.compliance, ctx.tenant_slug, ids)
         judge = ctx.judge
     if wait and judge is not None:
         judge.submit(lambda: None).result()  # one worker, first in first out: every earlier pass is done
@@ -796,24 +799,13 @@ def _reconcile(ctx: _Context, connector: BaseConnector) -> None:
         run.items_deleted = deleted_total
         run.pages += pages
         session.commit()
-    if touched_items and ctx.compliance is not None:
-        _call_quietly(ctx.compliance, ctx.tenant_slug, touched_items)
+    if touched_items:
+        call_quietly(ctx.compliance, ctx.tenant_slug, touched_items)
     _rebuild_metrics(ctx)
 
 
 # --------------------------------------------------------------------------- after load
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    """A function from a module that may not exist yet (compliance, metrics)."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        log.info("%s.%s is not available; skipped after load", module, name)
-        return None
-
-
-def _call_quietly(fn: Callable[..., Any], *args: Any) -> None:
+def call_quietly(fn: Callable[..., Any], *args: Any) -> None:
     """Post-load steps are derived data: a failure is logged, the loaded data stays."""
     try:
         fn(*args)
@@ -824,9 +816,7 @@ def _call_quietly(fn: Callable[..., Any], *args: Any) -> None:
 def _rebuild_metrics(ctx: _Context) -> None:
     if not ctx.touched_sprints:
         return
-    rebuild = _optional("etl.metrics", "rebuild_metrics")
-    if rebuild is not None:
-        _call_quietly(rebuild, ctx.tenant_slug, sorted(ctx.touched_sprints))
+    call_quietly(rebuild_metrics, ctx.tenant_slug, sorted(ctx.touched_sprints))
 
 
 # --------------------------------------------------------------------------- outcome

@@ -12,14 +12,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from core.queue import DEFAULT_QUEUE
+from core.queue import app as celery_app
+from core.realtime import redis_client
 from models.db import get_tenant, public_session
-from models.public import AuditLog, Project, SourceConfig, Tenant, User, UserProjectRole
+from models.public import ApiToken, AuditLog, Project, RetentionJob, SourceConfig, Tenant, User, UserProjectRole
 from services.audit import AuditFilter, list_audit
 from services.projects import ProjectPublic, get_project
+from services.retention import confirmation_phrase
 from services.tenants import TenantPublic, list_tenants
 from services.users import UserPublic
-
-CELERY_QUEUE = "celery"
 
 
 def _fmt(value: datetime | None) -> str:
@@ -136,10 +138,8 @@ def source_health() -> list[dict[str, Any]]:
 
 def celery_queue_depth() -> dict[str, Any]:
     """Messages waiting in the Celery queue (Redis LLEN), or the error."""
-    from core.realtime import redis_client
-
     try:
-        return {"ok": True, "depth": int(redis_client().llen(CELERY_QUEUE))}
+        return {"ok": True, "depth": int(redis_client().llen(DEFAULT_QUEUE))}
     except Exception as exc:  # noqa: BLE001 - health reports, it does not raise
         return {"ok": False, "depth": 0, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -147,9 +147,7 @@ def celery_queue_depth() -> dict[str, Any]:
 def celery_workers(timeout: float = 1.0) -> dict[str, Any]:
     """Live Celery workers answering a ping within `timeout` seconds (blocking: run it in a thread)."""
     try:
-        from etl.worker import app
-
-        answers = app.control.inspect(timeout=timeout).ping() or {}
+        answers = celery_app.control.inspect(timeout=timeout).ping() or {}
         return {"ok": True, "workers": sorted(answers)}
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "workers": [], "error": f"{type(exc).__name__}: {exc}"}
@@ -228,9 +226,6 @@ def _pretty(values: dict[str, Any] | None) -> str:
 # --------------------------------------------------------------------------- retention
 def retention_jobs(tenant_id: int | None = None) -> list[dict[str, Any]]:
     """Retention jobs (newest first) with tenant name/slug, row counts from the manifest and the delete phrase."""
-    from models.public import RetentionJob
-    from services.retention import confirmation_phrase
-
     with public_session() as session:
         query = select(RetentionJob, Tenant).join(Tenant, col(Tenant.id) == col(RetentionJob.tenant_id))
         if tenant_id is not None:
@@ -266,8 +261,6 @@ def retention_jobs(tenant_id: int | None = None) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- CI tokens
 def tenant_api_tokens(tenant_id: int) -> list[dict[str, Any]]:
     """A tenant's CI API tokens, newest first (never the secret or its hash)."""
-    from models.public import ApiToken
-
     with public_session() as session:
         rows = session.exec(
             select(ApiToken).where(ApiToken.tenant_id == tenant_id).order_by(col(ApiToken.created_at).desc())

@@ -12,6 +12,7 @@ from sqlmodel import select
 from core.errors import NotFound
 from models.db import tenant_session
 from models.tenant import CoverageEvidence, PullRequest, WorkItem, WorkItemPullRequest
+from services.alerts import evaluate_and_alert
 from services.api_tokens import ApiClient
 
 
@@ -92,8 +93,6 @@ def record_evidence(client: ApiClient, data: EvidenceIn) -> EvidenceOut:
             session.flush()
             ids.append(row.id)
         session.commit()
-    from etl.compliance import evaluate_compliance
-
-    result = evaluate_compliance(client.tenant_slug, sorted(items)) if items else None
+    result = evaluate_and_alert(client.tenant_slug, sorted(items)) if items else None
     compliance = {"opened": result.opened, "resolved": result.resolved} if result else {"opened": 0, "resolved": 0}
     return EvidenceOut(evidence_ids=ids, work_item_ids=sorted(items), compliance=compliance)

@@ -15,6 +15,7 @@ from models.base import utcnow
 from models.db import get_tenant_by_slug, public_session, tenant_session
 from models.tenant import DmtException, WorkItem
 from services import audit, notifications
+from services.alerts import evaluate_and_alert
 from services.audit import Actor
 
 
@@ -72,9 +73,7 @@ def approve_exception(
         tenant_slug=tenant_slug,
     )
     if evaluate:
-        from etl.compliance import evaluate_compliance
-
-        evaluate_compliance(tenant_slug, [work_item_id])
+        evaluate_and_alert(tenant_slug, [work_item_id])
     return row
 
 
@@ -97,9 +96,7 @@ def revoke_exception(tenant_slug: str, exception_id: int, actor: Actor, evaluate
             ps.commit()
             session.commit()
     if evaluate:
-        from etl.compliance import evaluate_compliance
-
-        evaluate_compliance(tenant_slug, [row.work_item_id])
+        evaluate_and_alert(tenant_slug, [row.work_item_id])
     return row
 
 

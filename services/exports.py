@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from celery import shared_task
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from core.errors import NotFound, ValidationFailed
+from core.queue import RUN_EXPORT
+from core.queue import app as celery_app
 from core.realtime import publish_event
 from core.settings import get_settings
 from models.base import utcnow
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 REPORTS = ("sprint", "developer", "compliance")
 FORMATS = ("csv", "xlsx")
-TASK_NAME = "dmt.exports.run"
 FLAG_PAGE = 200
 MEDIA_TYPES = {
     "csv": "text/csv",
@@ -129,18 +129,13 @@ def start_export(user: CurrentUser, request: ExportRequest) -> ExportJobPublic:
 def _enqueue(tenant_slug: str, job_id: int) -> None:
     """Send to the Celery workers; when none answers (or no broker), build in a thread of this process."""
     try:
-        from etl.worker import app as celery_app  # type: ignore[attr-defined]
-    except ImportError:
-        celery_app = None
-    if celery_app is not None:
-        try:
-            # No worker answering (a bare portal, the browser tests): a queued job would never run.
-            if celery_app.control.ping(timeout=0.5):
-                celery_app.send_task(TASK_NAME, args=[tenant_slug, job_id])
-                return
-            log.warning("export %s: no Celery worker answered; building in-process", job_id)
-        except Exception as exc:  # noqa: BLE001 - broker down: still give the user their file
-            log.warning("export %s: broker unavailable (%s); building in-process", job_id, exc)
+        # No worker answering (a bare portal, the browser tests): a queued job would never run.
+        if celery_app.control.ping(timeout=0.5):
+            celery_app.send_task(RUN_EXPORT, args=[tenant_slug, job_id])
+            return
+        log.warning("export %s: no Celery worker answered; building in-process", job_id)
+    except Exception as exc:  # noqa: BLE001 - broker down: still give the user their file
+        log.warning("export %s: broker unavailable (%s); building in-process", job_id, exc)
     threading.Thread(target=run_export, args=(tenant_slug, job_id), daemon=True).start()
 
 
@@ -254,12 +249,6 @@ def run_export(tenant_slug: str, job_id: int) -> dict[str, Any]:
         _update(tenant_slug, job_id, status="failed", error=str(message)[:1000], finished_at=utcnow())
         publish_event("export.finished", tenant_slug, status="failed", error=str(message), **events)
         return {"job_id": job_id, "status": "failed", "error": str(message)}
-
-
-@shared_task(name=TASK_NAME)
-def run_export_task(tenant_slug: str, job_id: int) -> dict[str, Any]:
-    """Celery entry point of `run_export`."""
-    return run_export(tenant_slug, job_id)
 
 
 # --------------------------------------------------------------------------- reports
@@ -517,6 +506,7 @@ def write_csv(sheets: list[Sheet], path: Path) -> None:
 
 def write_xlsx(sheets: list[Sheet], path: Path) -> None:
     """One workbook, a worksheet per sheet, header row bold and frozen."""
+    # Imported here: openpyxl is large and only an .xlsx export needs it (CSV exports never load it).
     from openpyxl import Workbook
     from openpyxl.styles import Font
 

@@ -14,11 +14,13 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from core.errors import Conflict, NotFound, ValidationFailed
+from etl.metrics import rebuild_metrics
 from models.base import utcnow
 from models.db import get_engine, public_session
 from models.enums import RetentionStatus
 from models.public import RetentionJob, Tenant
 from services import audit
+from services.alerts import evaluate_and_alert
 from services.archive import (
     FileStore,
     S3FileStore,
@@ -225,8 +227,5 @@ def restore_job(job_id: int, actor: Actor, store: FileStore | S3FileStore | None
 
 def _rebuild_read_models(tenant_slug: str) -> None:
     """Metrics and compliance are derived: recompute them after rows left or came back."""
-    from etl.compliance import evaluate_compliance
-    from etl.metrics import rebuild_metrics
-
-    evaluate_compliance(tenant_slug)
+    evaluate_and_alert(tenant_slug)
     rebuild_metrics(tenant_slug)

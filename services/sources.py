@@ -17,9 +17,12 @@ from sqlmodel import Session, col, select
 
 from core.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret, mask_secret
 from core.errors import NotFound, ServiceError, ValidationFailed
+from core.queue import RECONCILE_SOURCE, SYNC_SOURCE
+from core.queue import app as celery_app
 from etl.connectors.base import FieldMapping, FieldMappingError, SourceError
 from etl.connectors.http import validate_base_url
 from etl.connectors.registry import get_connector
+from etl.sync import build_source_settings
 from models.base import utcnow
 from models.db import public_session, tenant_session
 from models.enums import SourceStatus, SourceType, SyncKind
@@ -287,8 +290,6 @@ def save_field_mappings(source_id: int, mappings: dict[str, Any], actor: Actor, 
 
 # --------------------------------------------------------------------------- calls to the tool
 def _connector_for(source_id: int, tenant_id: int | None):
-    from etl.sync import build_source_settings
-
     with public_session() as session:
         source = get_source(session, source_id, tenant_id)
     check_base_url(source.base_url)
@@ -353,12 +354,10 @@ def trigger_sync(source_id: int, actor: Actor, kind: str = SyncKind.INCREMENTAL,
                 f"(last error: {source.last_error}); reset the source first"
             )
         slug = _tenant_slug(session, source.tenant_id)
-        from etl.worker import reconcile_source, sync_source
-
         if kind == SyncKind.RECONCILE:
-            task = reconcile_source.apply_async(args=[slug, source_id])
+            task = celery_app.send_task(RECONCILE_SOURCE, args=[slug, source_id])
         else:
-            task = sync_source.apply_async(args=[slug, source_id, str(kind)])
+            task = celery_app.send_task(SYNC_SOURCE, args=[slug, source_id, str(kind)])
         audit.record(session, actor, "source.sync_requested", "source", source.id, new={"kind": str(kind), "task_id": task.id}, tenant_id=source.tenant_id)
         session.commit()
         return SyncRequested(source_id=source_id, kind=str(kind), task_id=task.id)

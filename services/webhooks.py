@@ -27,6 +27,8 @@ import sqlalchemy as sa
 
 from core.crypto import decrypt_secret, encrypt_secret
 from core.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.queue import SYNC_SOURCE
+from core.queue import app as celery_app
 from models.db import public_session
 from models.public import SourceConfig, Tenant, WebhookDelivery
 from services import audit
@@ -118,9 +120,7 @@ def verify_delivery(source_id: int, headers: dict[str, str], body: bytes) -> Del
 
 def enqueue_refresh(delivery: Delivery) -> str:
     """Ask a worker for an incremental sync of the delivery's source; returns the task id."""
-    from etl.worker import sync_source
-
-    result = sync_source.apply_async(args=(delivery.tenant_slug, delivery.source_id, "incremental"))
+    result = celery_app.send_task(SYNC_SOURCE, args=(delivery.tenant_slug, delivery.source_id, "incremental"))
     return result.id
 
 

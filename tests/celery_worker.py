@@ -25,7 +25,7 @@ def start_worker(
         **(env or {}),
     }
     cmd = [
-        str(Path(sys.executable).with_name("celery")), "-A", "etl.worker", "worker", "--pool=solo",
+        str(Path(sys.executable).with_name("celery")), "-A", "worker", "worker", "--pool=solo",
         "--concurrency=1", "-Q", queue, "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
         "--loglevel=info",
     ]  # fmt: skip

@@ -3,7 +3,7 @@
 A platform admin, through the admin portal only: creates a tenant, a project (ONB)
 and a tech lead; adds a Jira source pointing at the fake Jira; tests the
 connection, discovers fields and saves the proposed mapping; clicks Sync now.
-A real `celery -A etl.worker worker` subprocess (test database, test Redis, the
+A real `celery -A worker worker` subprocess (test database, test Redis, the
 default queue that `services.sources.trigger_sync` sends to) runs the sync; the
 source page shows the succeeded run with 60 items. The new tech lead then signs
 in to the company portal and sees ONB's flags and sprints.

@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from etl.compliance import evaluate_compliance
+from etl.compliance import NewCriticalFlags, evaluate_compliance
 from models.base import utcnow
 from models.db import public_session, tenant_session
 from models.public import AuditLog, Notification
 from models.tenant import ComplianceFlag, CoverageEvidence, WorkItem
+from services.alerts import evaluate_and_alert
 from services.audit import Actor
 from services.exceptions import approve_exception
 from services.flags import resolve_flag
@@ -180,7 +181,7 @@ def test_approved_exception_satisfies_testing_rules_warns_before_expiry_and_noti
     fields = compliant_fields() | {"unit_testing_status": "not_started", "has_unit_test_task": False,
                                    "coverage_percent": 10.0}
     i = add_item(tenant.slug, p.id, **fields)
-    evaluate_compliance(tenant.slug)
+    evaluate_and_alert(tenant.slug)
     assert set(flags_of(tenant.slug, i)) == {"unit_testing_not_done", "missing_unit_test_task", "low_coverage"}
     approve_exception(tenant.slug, i, approved_by="Ada Lovelace", reason="legacy module, tests next sprint",
                       expires_at=NOW + timedelta(days=30), actor=Actor(user_id=lead, email="lead@example.com"))
@@ -218,16 +219,35 @@ def test_new_critical_flags_make_one_notification_per_user_per_evaluation(tenant
     for _ in range(3):
         add_item(tenant.slug, p.id, assignee_identity_id=dev, **(compliant_fields() | {"pr_links": []}))
     add_item(tenant.slug, p.id, **(compliant_fields() | {"pr_links": []}))
-    evaluate_compliance(tenant.slug)
+    evaluate_and_alert(tenant.slug)
     with public_session() as s:
         notes = s.exec(select(Notification).where(Notification.tenant_id == tenant.id)).all()
     by_user = {n.user_id: n for n in notes}
     assert len(notes) == 3 and set(by_user) == {lead, pm, dev_user} and viewer not in by_user
     assert by_user[lead].data["count"] == 4 and by_user[dev_user].data["count"] == 3
     assert by_user[lead].kind == "critical_flags" and by_user[lead].severity == "critical"
-    evaluate_compliance(tenant.slug)
+    evaluate_and_alert(tenant.slug)
     with public_session() as s:
         assert len(s.exec(select(Notification).where(Notification.tenant_id == tenant.id)).all()) == 3
+
+
+def test_an_evaluation_returns_its_new_critical_flags_and_notifies_nobody(tenant) -> None:
+    p = make_project(tenant)
+    make_user(tenant, p, "tech_lead")
+    dev_user = make_user(tenant)
+    dev = make_identity(tenant.slug, "Dev", user_id=dev_user)
+    for _ in range(2):
+        add_item(tenant.slug, p.id, assignee_identity_id=dev, **(compliant_fields() | {"pr_links": []}))
+    add_item(tenant.slug, p.id, **(compliant_fields() | {"pr_links": []}))
+    result = evaluate_compliance(tenant.slug)
+    assert result.new_critical == 3
+    assert sorted(result.new_critical_flags, key=lambda g: g.count) == [
+        NewCriticalFlags(project_id=p.id, assignee_user_id=None, count=1),
+        NewCriticalFlags(project_id=p.id, assignee_user_id=dev_user, count=2),
+    ]
+    with public_session() as s:
+        assert s.exec(select(Notification).where(Notification.tenant_id == tenant.id)).all() == []
+    assert evaluate_compliance(tenant.slug).new_critical_flags == ()  # nothing new the second time
 
 
 def test_incremental_evaluation_only_touches_the_given_items(tenant) -> None:

@@ -11,11 +11,12 @@ from sqlmodel import select
 from core.crypto import encrypt_secret
 from core.errors import PermissionDenied
 from etl.compliance import evaluate_compliance
-from etl.insights import INSIGHT_KINDS, LocalProvider, generate_insights, rate_insight
+from etl.insights import INSIGHT_KINDS, LocalProvider
 from etl.metrics import rebuild_metrics
 from models.db import public_session, tenant_session
 from models.public import Notification, Tenant
 from models.tenant import AIPrediction
+from services.insights import generate_insights, rate_insight
 from tests.fakes.openai import FakeOpenAI, create_app
 from tests.fakes.server import serve
 from tests.integration.test_compliance_support import (

@@ -38,12 +38,10 @@ from etl.metrics import (
     DEVELOPER_FIGURES,
     SPRINT_FIGURES,
     developer_figures,
-    notify_sprints_ending,
     rebuild_metrics,
     sprint_figures,
 )
-from models.db import public_session, tenant_session
-from models.public import Notification
+from models.db import tenant_session
 from models.tenant import DeveloperMetrics, IdentityAlias, SprintMetrics
 from tests.integration.test_compliance_support import (
     add_item,
@@ -51,7 +49,6 @@ from tests.integration.test_compliance_support import (
     add_sprint,
     make_identity,
     make_project,
-    make_user,
 )
 
 PLUS2 = timezone(timedelta(hours=2))
@@ -224,19 +221,3 @@ def test_rebuild_is_idempotent_and_can_target_one_sprint(dataset) -> None:
     assert sprint_row(slug, dataset["s1"]).model_dump(exclude={"computed_at"}) == first
     with tenant_session(slug) as s:
         assert len(s.exec(select(SprintMetrics)).all()) == 2
-
-
-def test_sprint_ending_notifies_project_leads_once(make_tenant) -> None:
-    t = make_tenant("end")
-    p = make_project(t, sprint_ending_days=2)
-    lead = make_user(t, p, "project_manager")
-    make_user(t, p, "developer")
-    now = datetime.now(UTC)
-    add_sprint(t.slug, p.id, "Ending", now - timedelta(days=12), now + timedelta(days=1), state="active")
-    add_sprint(t.slug, p.id, "Later", now - timedelta(days=2), now + timedelta(days=9), state="active")
-    assert notify_sprints_ending(t.slug, now) == 1
-    assert notify_sprints_ending(t.slug, now) == 0
-    with public_session() as s:
-        notes = s.exec(select(Notification).where(Notification.tenant_id == t.id)).all()
-    assert [(n.user_id, n.kind) for n in notes] == [(lead, "sprint_ending")]
-    assert "Ending" in notes[0].title

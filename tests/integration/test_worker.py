@@ -10,13 +10,13 @@ from celery.exceptions import Retry
 
 from bench._fake_tracker import TOKEN, TrackerData, create_app, register_fake_connectors
 from core.crypto import encrypt_secret
-from etl import worker
 from etl.connectors import registry
 from etl.sync import source_lock
 from models.base import utcnow
 from models.db import public_session
 from models.public import Project, SourceConfig
 from tests.fakes.server import FaultControls, serve
+from worker import app, derived, syncs
 
 
 @pytest.fixture
@@ -55,13 +55,13 @@ def test_nightly_scheduler_queues_due_sources_once(make_tenant, monkeypatch) -> 
     running = add_source(tenant.id, sync_time=past, status="syncing", last_sync_at=now - timedelta(minutes=3), n=6)
     stale = add_source(tenant.id, sync_time=past, status="syncing", last_sync_at=now - timedelta(hours=7), n=7)
     sent: list[list[Any]] = []
-    monkeypatch.setattr(worker.sync_source, "apply_async", lambda args, **kw: sent.append(args))
-    queued = worker.schedule_due_syncs(now)
+    monkeypatch.setattr(syncs.sync_source, "apply_async", lambda args, **kw: sent.append(args))
+    queued = syncs.schedule_due_syncs(now)
     assert due in queued and stale in queued
     assert not {not_yet, done_today, broken, inactive, running} & set(queued)
     assert [tenant.slug, due, "incremental"] in sent
     # The next minute's check does not queue it again.
-    assert due not in worker.schedule_due_syncs(now)
+    assert due not in syncs.schedule_due_syncs(now)
 
 
 def test_retryable_error_is_retried_without_counting_towards_the_breaker(make_tenant, fake_connectors) -> None:
@@ -71,12 +71,12 @@ def test_retryable_error_is_retried_without_counting_towards_the_breaker(make_te
         source_id = add_source(tenant.id, url)
         controls.fail_next(1, status=503)
         with pytest.raises(Retry):
-            worker.sync_source.apply(args=[tenant.slug, source_id, "incremental"], throw=True)
+            syncs.sync_source.apply(args=[tenant.slug, source_id, "incremental"], throw=True)
         with public_session() as s:
             source = s.get(SourceConfig, source_id)
             assert (source.consecutive_failures, source.circuit_open) == (0, False)
             assert "503" in source.last_error
-        result = worker.sync_source.apply(args=[tenant.slug, source_id, "incremental"], throw=True).get()
+        result = syncs.sync_source.apply(args=[tenant.slug, source_id, "incremental"], throw=True).get()
         assert result["status"] == "succeeded" and result["items_upserted"] == 50
 
 
@@ -85,21 +85,21 @@ def test_second_sync_of_a_running_source_is_skipped_with_a_message(make_tenant, 
     source_id = add_source(tenant.id)
     monkeypatch.setenv("DMT_SYNC_LOCK_TTL", "1")
     with source_lock(tenant.slug, source_id):
-        monkeypatch.setattr(worker, "lock_ttl_seconds", lambda: -4)  # do not wait in the test
-        result = worker.sync_source.apply(args=[tenant.slug, source_id, "incremental"], throw=True).get()
+        monkeypatch.setattr(syncs, "lock_ttl_seconds", lambda: -4)  # do not wait in the test
+        result = syncs.sync_source.apply(args=[tenant.slug, source_id, "incremental"], throw=True).get()
     assert result["status"] == "skipped" and "already running" in result["message"]
 
 
 def test_open_breaker_refuses_the_task_without_retrying(make_tenant, fake_connectors) -> None:
     tenant = make_tenant("wk")
     source_id = add_source(tenant.id, circuit_open=True, consecutive_failures=3, last_error="boom")
-    result = worker.sync_source.apply(args=[tenant.slug, source_id, "backfill"], throw=True).get()
+    result = syncs.sync_source.apply(args=[tenant.slug, source_id, "backfill"], throw=True).get()
     assert result["status"] == "refused" and "reset" in result["message"]
 
 
 def test_derived_data_tasks_run_for_a_tenant(make_tenant) -> None:
     tenant = make_tenant("wk")
-    compliance = worker.evaluate_compliance_task.apply(args=[tenant.slug], throw=True).get()
-    metrics = worker.rebuild_metrics_task.apply(args=[tenant.slug], throw=True).get()
+    compliance = derived.evaluate_compliance_task.apply(args=[tenant.slug], throw=True).get()
+    metrics = derived.rebuild_metrics_task.apply(args=[tenant.slug], throw=True).get()
     assert isinstance(compliance, dict) and isinstance(metrics, dict)
-    assert {"schedule-due-syncs", "refresh-derived-daily", "sprints-ending-daily"} <= set(worker.app.conf.beat_schedule)
+    assert {"schedule-due-syncs", "refresh-derived-daily", "sprints-ending-daily"} <= set(app.conf.beat_schedule)

@@ -20,6 +20,8 @@ from sqlmodel import select
 
 from bench._fake_tracker import TOKEN, TrackerData, create_app
 from core.crypto import encrypt_secret
+from core.queue import SYNC_SOURCE
+from core.queue import app as celery_app
 from models.db import public_session, tenant_schema_of, tenant_session
 from models.public import Project, SourceConfig
 from models.tenant import SyncRun
@@ -79,8 +81,6 @@ def slow_source(request, make_tenant) -> Iterator[tuple[str, int, FaultControls]
 def test_sigkill_mid_sync_loses_nothing_and_duplicates_nothing(
     database_url: str, redis_url: str, slow_source, tmp_path: Path
 ) -> None:
-    from etl.worker import sync_source
-
     slug, source_id, _controls = slow_source
     with public_session() as s:
         real_jira = bool(s.get(SourceConfig, source_id).config_json)
@@ -90,7 +90,7 @@ def test_sigkill_mid_sync_loses_nothing_and_duplicates_nothing(
     first = start_worker(database_url, redis_url, queue, "first", log, plugins)
     second = None
     try:
-        result = sync_source.apply_async(args=[slug, source_id, "incremental"], queue=queue)
+        result = celery_app.send_task(SYNC_SOURCE, args=[slug, source_id, "incremental"], queue=queue)
         deadline = time.monotonic() + 90
         while item_counts(slug)[0] == 0:
             assert time.monotonic() < deadline, "first batch never committed:\n" + log.read_text()[-3000:]
