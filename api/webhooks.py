@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from core.errors import ValidationFailed
 from services.webhooks import enqueue_refresh, verify_delivery
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
@@ -21,10 +24,6 @@ class WebhookAccepted(BaseModel):
 @router.post("/{source_id}", response_model=WebhookAccepted, status_code=202)
 async def receive(source_id: int, request: Request) -> WebhookAccepted:
     """Verify the delivery, then refresh the affected items through an incremental sync of the source."""
-    import asyncio
-
-    from core.errors import ValidationFailed
-
     body = await request.body()
     if len(body) > MAX_BODY:
         raise ValidationFailed("the delivery is larger than 5 MiB")

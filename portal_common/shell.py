@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 
 from portal_common import styles
+from portal_common.auth_pages import native_form
 from portal_common.registry import PageSpec, nav_items, register
 from portal_common.state import AuthState, current_portal
 
@@ -17,8 +18,6 @@ SIGN_OUT_URL = "/api/auth/signout"
 
 def sign_out_form(*children: rx.Component) -> rx.Component:
     """Sign-out is a real POST (a full navigation: the API clears the HttpOnly cookie)."""
-    from portal_common.auth_pages import native_form
-
     return native_form(*children, method="post", action=SIGN_OUT_URL, style={"margin": "0"})
 
 

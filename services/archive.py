@@ -146,6 +146,7 @@ class S3FileStore:
         access_key: str | None = None,
         secret_key: str | None = None,
     ) -> None:
+        # Imported here: boto3 is heavy and only an S3 archive store needs it (the default is a folder).
         import boto3
 
         self.bucket = bucket
@@ -181,7 +182,7 @@ class S3FileStore:
             yield spool
 
     def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # with boto3: only for an S3 store
 
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._object(key))

@@ -11,8 +11,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, func, select
 
 from models.public import AuditLog
 
@@ -119,9 +120,6 @@ class AuditPage(BaseModel):
 
 def list_audit(session: Session, filters: AuditFilter, page: int = 1, page_size: int = 50) -> AuditPage:
     """Audit rows, newest first, filtered and paginated in SQL."""
-    import sqlalchemy as sa
-    from sqlmodel import func, select
-
     page, page_size = max(page, 1), min(max(page_size, 1), 500)
     conditions = []
     if filters.tenant_id is not None:

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -36,6 +35,7 @@ from services.security import (
     new_secret,
     verify_password,
 )
+from services.sessions import cached_access_user, remember_access_user
 from services.signin_throttle import count_attempt, release_attempt
 from services.users import UserCreate, UserPublic, create_user, normalize_email
 
@@ -256,30 +256,6 @@ def logout(refresh_token: str | None = None, session_token: str | None = None) -
         session.commit()
 
 
-def revoke_all_sessions(user_id: int) -> None:
-    forget_cached_users()
-    now = utcnow()
-    with public_session() as session:
-        session.execute(
-            sa.update(RefreshToken)
-            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        session.execute(
-            sa.update(PortalSession)
-            .where(PortalSession.user_id == user_id, PortalSession.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        session.commit()
-
-
-#: Resolved bearer tokens, kept briefly per process: a dashboard burst of requests
-#: checks the signature every time but reads the user, tenant and roles once.
-#: A deactivation or role change reaches API calls within this many seconds.
-ACCESS_USER_TTL_SECONDS = 10.0
-_access_users: dict[str, tuple[float, CurrentUser]] = {}
-
-
 def _access_claims(token: str) -> dict:
     try:
         return decode_access_token(token)
@@ -293,33 +269,22 @@ def cached_user_from_access_token(token: str) -> CurrentUser | None:
     Raises AuthenticationFailed for a bad, expired or foreign token, like `user_from_access_token`.
     """
     _access_claims(token)
-    cached = _access_users.get(hash_secret(token))
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
-    return None
+    return cached_access_user(hash_secret(token))
 
 
 def user_from_access_token(token: str) -> CurrentUser:
     claims = _access_claims(token)
     key = hash_secret(token)
-    cached = _access_users.get(key)
-    now = time.monotonic()
-    if cached and cached[0] > now:
-        return cached[1]
+    cached = cached_access_user(key)
+    if cached is not None:
+        return cached
     with public_session() as session:
         user = session.get(User, int(claims["sub"]))
         if not _usable(session, user):
             raise AuthenticationFailed("this account is deactivated")
         current = _current_user(session, user)
-    if len(_access_users) > 10_000:
-        _access_users.clear()
-    _access_users[key] = (now + ACCESS_USER_TTL_SECONDS, current)
+    remember_access_user(key, current)
     return current
-
-
-def forget_cached_users() -> None:
-    """Drop this process's resolved tokens (after a deactivation or role change here)."""
-    _access_users.clear()
 
 
 # --------------------------------------------------------------------------- portals

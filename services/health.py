@@ -6,6 +6,7 @@ import time
 
 import sqlalchemy as sa
 
+from core.realtime import redis_client
 from models.db import get_engine
 
 
@@ -20,8 +21,6 @@ def database_status() -> dict:
 
 
 def redis_status() -> dict:
-    from core.realtime import redis_client
-
     started = time.perf_counter()
     try:
         redis_client().ping()

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from core.errors import Conflict, NotFound, ValidationFailed
+from etl.rules import RULES_BY_ID
 from models.base import utcnow
 from models.db import public_session
 from models.public import Project, Tenant
@@ -97,8 +98,6 @@ def list_projects(session: Session, tenant_id: int) -> list[Project]:
 
 
 def update_project_settings(project_id: int, data: ProjectSettingsUpdate, actor: Actor) -> Project:
-    from etl.rules import RULES_BY_ID  # rules are data; validate switches against them
-
     with public_session() as session:
         project = get_project(session, project_id)
         old = audit.snapshot(project)

@@ -16,6 +16,7 @@ from models.public import Project, Tenant, User, UserProjectRole
 from services import audit
 from services.audit import Actor
 from services.security import hash_password
+from services.sessions import forget_cached_users, revoke_all_sessions
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -145,8 +146,6 @@ def set_project_role(user_id: int, project_id: int, role: ProjectRole | None, ac
             row.role = role
         else:
             session.add(UserProjectRole(user_id=user_id, project_id=project_id, role=role))
-        from services.auth import forget_cached_users
-
         forget_cached_users()
         audit.record(
             session,
@@ -170,8 +169,6 @@ def reset_password(user_id: int, new_password: str, actor: Actor) -> None:
         user.updated_at = utcnow()
         audit.record(session, actor, "user.reset_password", "user", user.id, tenant_id=user.tenant_id)
         session.commit()
-    from services.auth import revoke_all_sessions
-
     revoke_all_sessions(user_id)
 
 
@@ -193,8 +190,6 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
         )
         session.commit()
     if not active:
-        from services.auth import revoke_all_sessions
-
         revoke_all_sessions(user_id)
     return user
 

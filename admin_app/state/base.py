@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import reflex as rx
+from pydantic import ValidationError
 
-from core.errors import PermissionDenied
+from core.errors import PermissionDenied, ServiceError
+from core.settings import get_settings
 from portal_common import AuthState
 from services.audit import Actor
 from services.auth import CurrentUser
@@ -53,7 +55,6 @@ def portal_base_url(state: rx.State) -> str:
     origin = getattr(state.router.url, "origin", "") or ""
     if origin.startswith(("http://", "https://")) and len(origin) > len("https://"):
         return origin.rstrip("/")
-    from core.settings import get_settings
 
     return get_settings().admin_portal_url.rstrip("/")
 
@@ -71,10 +72,6 @@ def form_int(form: dict[str, Any], name: str, default: int) -> int:
 
 def error_message(exc: Exception) -> str:
     """A service or validation error in words (anything else is re-raised)."""
-    from pydantic import ValidationError
-
-    from core.errors import ServiceError
-
     if isinstance(exc, ServiceError):
         return exc.message
     if isinstance(exc, ValidationError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 import reflex as rx
@@ -88,7 +89,6 @@ class HealthState(AdminState):
             self._show_workers(await self.call(admin_queries.celery_workers, 1.0))
         rows = await self.call(admin_queries.source_health)
         self.rows = [HealthRow(**{k: r[k] for k in HealthRow.__annotations__}) for r in rows]
-        from datetime import UTC, datetime
 
         self.checked_at = datetime.now(UTC).strftime("%H:%M:%S UTC")
 

@@ -8,6 +8,7 @@ from typing import Any, TypedDict
 import reflex as rx
 
 from admin_app.state.base import AdminState, error_message, form_int, form_str, int_param
+from etl.rules import effective_rules
 from services import admin_queries, projects, sources
 
 
@@ -29,8 +30,6 @@ class SourceRow(TypedDict):
 
 
 def rule_rows(rules_config: dict[str, Any]) -> list[RuleRow]:
-    from etl.rules import effective_rules
-
     return [
         RuleRow(
             id=r.rule.id,

@@ -11,6 +11,7 @@ import reflex as rx
 from admin_app.source_types import SOURCE_FORMS, config_as_text, config_from_form
 from admin_app.state.base import AdminState, error_message, form_int, form_str, int_param, portal_base_url
 from models.enums import SyncKind
+from etl.connectors.base import MAPPABLE_FIELDS
 from services import admin_queries, sources, webhooks
 
 
@@ -463,6 +464,4 @@ class SourceDetailState(AdminState):
 
 
 def _mappable() -> tuple[str, ...]:
-    from etl.connectors.base import MAPPABLE_FIELDS
-
     return MAPPABLE_FIELDS

@@ -17,8 +17,10 @@ from urllib.parse import parse_qs
 import reflex as rx
 
 from core.errors import ServiceError
+from models.db import public_session
 from portal_common import AuthState
 from services import dashboards as dash
+from services import notifications
 from services.auth import CurrentUser
 
 T = TypeVar("T")
@@ -40,9 +42,6 @@ class ProjectOpt(TypedDict):
 
 
 def _unread(user: CurrentUser) -> int:
-    from models.db import public_session
-    from services import notifications
-
     with public_session() as session:
         return notifications.unread_count(session, user.id, user.tenant_id or 0)
 
