@@ -75,38 +75,3 @@ def approve_exception(
     if evaluate:
         evaluate_and_alert(tenant_slug, [work_item_id])
     return row
-
-
-def revoke_exception(tenant_slug: str, exception_id: int, actor: Actor, evaluate: bool = True) -> DmtException:
-    """Revoke an exception before it expires (its rules apply again)."""
-    with public_session() as ps:
-        tenant = get_tenant_by_slug(ps, tenant_slug)
-        with tenant_session(tenant_slug) as session:
-            row = session.get(DmtException, exception_id)
-            if row is None:
-                raise NotFound(f"exception {exception_id} not found")
-            old = audit.snapshot(row)
-            row.revoked_at = row.revoked_at or utcnow()
-            session.add(row)
-            session.flush()
-            audit.record(
-                ps, actor, "dmt_exception.revoke", "dmt_exception", exception_id,
-                old=old, new=audit.snapshot(row), tenant_id=tenant.id,
-            )
-            ps.commit()
-            session.commit()
-    if evaluate:
-        evaluate_and_alert(tenant_slug, [row.work_item_id])
-    return row
-
-
-def active_exceptions(tenant_slug: str, work_item_id: int) -> list[DmtException]:
-    """Valid (unrevoked, unexpired) exceptions of one item, soonest expiry first."""
-    now = utcnow()
-    with tenant_session(tenant_slug) as session:
-        rows = session.query(DmtException).filter(
-            DmtException.work_item_id == work_item_id,
-            DmtException.revoked_at.is_(None),  # type: ignore[union-attr]
-            DmtException.expires_at > now,
-        ).order_by(DmtException.expires_at).all()
-        return list(rows)

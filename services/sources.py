@@ -27,7 +27,7 @@ from models.base import utcnow
 from models.db import public_session, tenant_session
 from models.enums import SourceStatus, SourceType, SyncKind
 from models.public import Project, SourceConfig, Tenant
-from models.tenant import SyncItemError, SyncRun
+from models.tenant import SyncRun
 from services import audit
 from services.audit import Actor
 
@@ -389,18 +389,3 @@ def run_history(source_id: int, *, tenant_id: int | None = None, limit: int = 50
             select(SyncRun).where(SyncRun.source_id == source_id).order_by(col(SyncRun.started_at).desc(), col(SyncRun.id).desc()).limit(limit)
         ).all()
         return [SyncRunPublic.model_validate(r.model_dump()) for r in runs]
-
-
-def run_errors(source_id: int, run_id: int, *, tenant_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """The records a run could not read, with their raw payloads (for the admin's run page)."""
-    with public_session() as session:
-        source = get_source(session, source_id, tenant_id)
-        slug = _tenant_slug(session, source.tenant_id)
-    with tenant_session(slug) as session:
-        rows = session.exec(
-            select(SyncItemError)
-            .where(SyncItemError.sync_run_id == run_id, SyncItemError.source_id == source_id)
-            .order_by(col(SyncItemError.id))
-            .limit(limit)
-        ).all()
-        return [r.model_dump() for r in rows]

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from core.errors import Conflict, NotFound, ValidationFailed
 from models.base import utcnow
 from models.db import public_session
-from models.enums import ProjectRole, TenantStatus, UserRole
+from models.enums import ProjectRole, UserRole
 from models.public import Project, Tenant, User, UserProjectRole
 from services import audit
 from services.audit import Actor
@@ -192,10 +192,3 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
     if not active:
         revoke_all_sessions(user_id)
     return user
-
-
-def tenant_is_active(session: Session, tenant_id: int | None) -> bool:
-    if tenant_id is None:
-        return True
-    tenant = session.get(Tenant, tenant_id)
-    return tenant is not None and tenant.status == TenantStatus.ACTIVE

@@ -56,5 +56,5 @@ def test_mounted_files_and_build_context_exist() -> None:
 
 def test_required_secrets_are_demanded_not_defaulted() -> None:
     env = COMPOSE["x-app"]["environment"]
-    for secret in ("FERNET_KEYS", "JWT_SECRET", "INTERNAL_API_SECRET"):
+    for secret in ("FERNET_KEYS", "JWT_SECRET"):
         assert ":?" in env[secret], f"{secret} must be required in production"
