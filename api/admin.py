@@ -1,6 +1,9 @@
-"""Admin REST API (platform administrators): tenants, projects, users, sources, audit, retention, tokens.
+"""Admin REST API (platform administrators), at the spec's paths (section 4.2).
 
-Thin routes over the same services the admin portal uses.
+Tenants, projects, users, sources, health, audit logs and data retention, plus
+what goes beyond the spec in the same style (users' roles and passwords, field
+mappings, reconcile runs, run history, breaker reset, webhook secrets, CI API
+tokens, retention verify/restore). Thin routes over the services the admin portal uses.
 """
 
 from __future__ import annotations
@@ -10,17 +13,18 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import PlatformAdminDep, client_ip
 from models.db import get_tenant as tenant_by_id
 from models.db import public_session
-from models.enums import ProjectRole, TenantStatus, UserRole
+from models.enums import ProjectRole, SourceStatus, SyncKind, TenantStatus, UserRole
+from services import platform_health, retention, sources, tenants, users
 from services import projects as project_service
-from services import retention, sources, tenants, users
 from services.api_tokens import create_api_token
 from services.audit import AuditFilter, AuditPage, list_audit
 from services.health import health_report
-from services.projects import ProjectCreate, ProjectPublic, ProjectSettingsUpdate
+from services.projects import ProjectCreate, ProjectDefinition, ProjectPublic, ProjectSettingsUpdate
 from services.tenants import TenantCreate, TenantPublic, TenantUpdate
 from services.users import UserCreate, UserPublic
 from services.webhooks import rotate_webhook_secret
@@ -30,11 +34,6 @@ router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 def _actor(user, request: Request):
     return user.actor(client_ip(request))
-
-
-class Page(BaseModel):
-    total: int
-    items: list[Any]
 
 
 # ------------------------------------------------------------------ tenants
@@ -48,6 +47,7 @@ def list_tenants(
 
 @router.post("/tenants", response_model=TenantPublic, status_code=201)
 def create_tenant(body: TenantCreate, admin: PlatformAdminDep, request: Request) -> TenantPublic:
+    """Create a company: its row, its schema `tenant_<slug>` and the tenant migrations in it."""
     return TenantPublic.of(tenants.create_tenant(body, _actor(admin, request)))
 
 
@@ -57,8 +57,9 @@ def get_tenant(tenant_id: int, admin: PlatformAdminDep) -> TenantPublic:
         return TenantPublic.of(tenant_by_id(session, tenant_id))
 
 
-@router.patch("/tenants/{tenant_id}", response_model=TenantPublic)
+@router.put("/tenants/{tenant_id}", response_model=TenantPublic)
 def update_tenant(tenant_id: int, body: TenantUpdate, admin: PlatformAdminDep, request: Request) -> TenantPublic:
+    """Update the fields sent (name, retention, AI settings); fields left out keep their value."""
     return TenantPublic.of(tenants.update_tenant(tenant_id, body, _actor(admin, request)))
 
 
@@ -71,33 +72,6 @@ def activate_tenant(tenant_id: int, admin: PlatformAdminDep, request: Request) -
 def deactivate_tenant(tenant_id: int, admin: PlatformAdminDep, request: Request) -> TenantPublic:
     """Soft delete: the data stays; the company's users can no longer sign in."""
     return TenantPublic.of(tenants.set_tenant_status(tenant_id, TenantStatus.INACTIVE, _actor(admin, request)))
-
-
-# ------------------------------------------------------------------ projects
-@router.get("/tenants/{tenant_id}/projects", response_model=list[ProjectPublic])
-def list_projects(tenant_id: int, admin: PlatformAdminDep) -> list[ProjectPublic]:
-    with public_session() as session:
-        tenant_by_id(session, tenant_id)
-        return [ProjectPublic.of(p) for p in project_service.list_projects(session, tenant_id)]
-
-
-@router.post("/projects", response_model=ProjectPublic, status_code=201)
-def create_project(body: ProjectCreate, admin: PlatformAdminDep, request: Request) -> ProjectPublic:
-    return ProjectPublic.of(project_service.create_project(body, _actor(admin, request)))
-
-
-@router.get("/projects/{project_id}", response_model=ProjectPublic)
-def get_project(project_id: int, admin: PlatformAdminDep) -> ProjectPublic:
-    with public_session() as session:
-        return ProjectPublic.of(project_service.get_project(session, project_id))
-
-
-@router.patch("/projects/{project_id}", response_model=ProjectPublic)
-def update_project(
-    project_id: int, body: ProjectSettingsUpdate, admin: PlatformAdminDep, request: Request
-) -> ProjectPublic:
-    """DMT settings: coverage threshold, rules on/off and severities, notice periods."""
-    return ProjectPublic.of(project_service.update_project_settings(project_id, body, _actor(admin, request)))
 
 
 # ------------------------------------------------------------------ users
@@ -169,19 +143,56 @@ def activate_user(user_id: int, admin: PlatformAdminDep, request: Request) -> Us
     return UserPublic.of(users.set_user_active(user_id, True, _actor(admin, request)))
 
 
+# ------------------------------------------------------------------ projects
+@router.get("/tenants/{tenant_id}/projects", response_model=list[ProjectPublic])
+def list_projects(tenant_id: int, admin: PlatformAdminDep) -> list[ProjectPublic]:
+    with public_session() as session:
+        tenant_by_id(session, tenant_id)
+        return [ProjectPublic.of(p) for p in project_service.list_projects(session, tenant_id)]
+
+
+@router.post("/tenants/{tenant_id}/projects", response_model=ProjectPublic, status_code=201)
+def create_project(
+    tenant_id: int, body: ProjectDefinition, admin: PlatformAdminDep, request: Request
+) -> ProjectPublic:
+    data = ProjectCreate(tenant_id=tenant_id, **body.model_dump())
+    return ProjectPublic.of(project_service.create_project(data, _actor(admin, request)))
+
+
+@router.get("/projects/{project_id}", response_model=ProjectPublic)
+def get_project(project_id: int, admin: PlatformAdminDep) -> ProjectPublic:
+    with public_session() as session:
+        return ProjectPublic.of(project_service.get_project(session, project_id))
+
+
+@router.put("/projects/{project_id}", response_model=ProjectPublic)
+def update_project(
+    project_id: int, body: ProjectSettingsUpdate, admin: PlatformAdminDep, request: Request
+) -> ProjectPublic:
+    """DMT settings: coverage threshold, rules on/off and severities, notice periods (fields sent only)."""
+    return ProjectPublic.of(project_service.update_project_settings(project_id, body, _actor(admin, request)))
+
+
 # ------------------------------------------------------------------ sources
-@router.get("/sources", response_model=list[sources.SourcePublic])
-def list_sources(
-    admin: PlatformAdminDep, tenant_id: int | None = None, project_id: int | None = None
+@router.get("/projects/{project_id}/sources", response_model=list[sources.SourcePublic])
+def list_project_sources(
+    project_id: int, admin: PlatformAdminDep, status: SourceStatus | None = None
 ) -> list[sources.SourcePublic]:
-    return sources.list_sources(tenant_id=tenant_id, project_id=project_id)
+    """The project's source configurations (never their tokens), optionally in one status."""
+    with public_session() as session:
+        project_service.get_project(session, project_id)
+    found = sources.list_sources(project_id=project_id)
+    return [s for s in found if status is None or s.status == status]
 
 
-@router.post("/tenants/{tenant_id}/sources", response_model=sources.SourcePublic, status_code=201)
+@router.post("/projects/{project_id}/sources", response_model=sources.SourcePublic, status_code=201)
 def create_source(
-    tenant_id: int, body: sources.SourceCreate, admin: PlatformAdminDep, request: Request
+    project_id: int, body: sources.SourceDefinition, admin: PlatformAdminDep, request: Request
 ) -> sources.SourcePublic:
-    return sources.create_source(tenant_id, body, _actor(admin, request))
+    with public_session() as session:
+        project = project_service.get_project(session, project_id)
+    data = sources.SourceCreate(project_id=project_id, **body.model_dump())
+    return sources.create_source(project.tenant_id, data, _actor(admin, request))
 
 
 @router.get("/sources/{source_id}", response_model=sources.SourcePublic)
@@ -189,10 +200,11 @@ def get_source(source_id: int, admin: PlatformAdminDep) -> sources.SourcePublic:
     return sources.get_source_public(source_id)
 
 
-@router.patch("/sources/{source_id}", response_model=sources.SourcePublic)
+@router.put("/sources/{source_id}", response_model=sources.SourcePublic)
 def update_source(
     source_id: int, body: sources.SourceUpdate, admin: PlatformAdminDep, request: Request
 ) -> sources.SourcePublic:
+    """Update the fields sent; `token` is write-only ("" clears it, leaving it out keeps it)."""
     return sources.update_source(source_id, body, _actor(admin, request))
 
 
@@ -202,8 +214,9 @@ def test_source(source_id: int, admin: PlatformAdminDep) -> sources.ConnectionCh
     return sources.test_connection(source_id)
 
 
-@router.post("/sources/{source_id}/discover", response_model=sources.FieldDiscovery)
+@router.get("/sources/{source_id}/discover", response_model=sources.FieldDiscovery)
 def discover_source_fields(source_id: int, admin: PlatformAdminDep) -> sources.FieldDiscovery:
+    """Ask the tool which fields, statuses and sprints it has, with proposed DMT field mappings."""
     return sources.discover_fields(source_id)
 
 
@@ -214,13 +227,22 @@ def save_mappings(
     return sources.save_field_mappings(source_id, body, _actor(admin, request))
 
 
-class SyncKindBody(BaseModel):
-    kind: str = Field(default="incremental", pattern="^(incremental|backfill|reconcile)$")
+@router.post("/sources/{source_id}/trigger-sync", response_model=sources.SyncRequested, status_code=202)
+def trigger_sync(source_id: int, admin: PlatformAdminDep, request: Request) -> sources.SyncRequested:
+    """Queue an incremental sync (what changed since the cursor); follow it on /ws/etl/{source_id}."""
+    return sources.trigger_sync(source_id, _actor(admin, request), SyncKind.INCREMENTAL)
 
 
-@router.post("/sources/{source_id}/sync", response_model=sources.SyncRequested, status_code=202)
-def sync_source(source_id: int, body: SyncKindBody, admin: PlatformAdminDep, request: Request) -> sources.SyncRequested:
-    return sources.trigger_sync(source_id, _actor(admin, request), body.kind)
+@router.post("/sources/{source_id}/trigger-historical", response_model=sources.SyncRequested, status_code=202)
+def trigger_historical(source_id: int, admin: PlatformAdminDep, request: Request) -> sources.SyncRequested:
+    """Queue a historical import over the source's `historical_import_days`."""
+    return sources.trigger_sync(source_id, _actor(admin, request), SyncKind.BACKFILL)
+
+
+@router.post("/sources/{source_id}/trigger-reconcile", response_model=sources.SyncRequested, status_code=202)
+def trigger_reconcile(source_id: int, admin: PlatformAdminDep, request: Request) -> sources.SyncRequested:
+    """Queue a deletion reconcile: items the tool no longer lists are soft-deleted."""
+    return sources.trigger_sync(source_id, _actor(admin, request), SyncKind.RECONCILE)
 
 
 @router.post("/sources/{source_id}/reset-circuit", response_model=sources.SourcePublic)
@@ -266,9 +288,46 @@ def new_api_token(tenant_id: int, body: TokenCreate, admin: PlatformAdminDep, re
     return TokenCreated(id=row.id, name=row.name, token=secret)
 
 
-# ------------------------------------------------------------------ audit, retention, health
-@router.get("/audit", response_model=AuditPage)
-def audit_log(
+# ------------------------------------------------------------------ health
+class HealthOverview(BaseModel):
+    ok: bool = Field(description="database and Redis reachable")
+    database: dict[str, Any]
+    redis: dict[str, Any]
+    sources: platform_health.SourceCounts
+    queues: list[platform_health.QueueDepth] = Field(description="messages waiting per Celery queue")
+
+
+@router.get("/health", response_model=HealthOverview)
+def platform_health_overview(admin: PlatformAdminDep) -> HealthOverview:
+    """Database, Redis, sources by status and queue depths; details at /health/etl and /health/queues."""
+    report = health_report()
+    queues = platform_health.queue_status(workers=False)
+    return HealthOverview(
+        ok=bool(report.get("ok")),
+        database=report.get("database", {}),
+        redis=report.get("redis", {}),
+        sources=platform_health.source_counts(),
+        queues=queues.queues,
+    )
+
+
+@router.get("/health/etl", response_model=platform_health.EtlStatus)
+def etl_health(
+    admin: PlatformAdminDep, tenant_id: int | None = None, status: SourceStatus | None = None
+) -> platform_health.EtlStatus:
+    """Every source's sync status, breaker, last error, last run and the run in progress."""
+    return platform_health.etl_status(tenant_id=tenant_id, status=status)
+
+
+@router.get("/health/queues", response_model=platform_health.QueueStatus)
+async def queue_health(admin: PlatformAdminDep) -> platform_health.QueueStatus:
+    """Messages waiting per Celery queue, and the workers answering (with their running tasks)."""
+    return await run_in_threadpool(platform_health.queue_status)
+
+
+# ------------------------------------------------------------------ audit logs
+@router.get("/audit-logs", response_model=AuditPage)
+def audit_logs(
     admin: PlatformAdminDep,
     tenant_id: int | None = None,
     actor: str | None = None,
@@ -279,6 +338,7 @@ def audit_log(
     page: int = Query(1, ge=1),
     page_size: int = Query(50, ge=1, le=500),
 ) -> AuditPage:
+    """Audit entries, newest first: filter by tenant, actor (email part), action prefix, entity, time."""
     with public_session() as session:
         filters = AuditFilter(
             tenant_id=tenant_id, actor=actor, action=action, entity_type=entity_type, since=since, until=until
@@ -286,6 +346,7 @@ def audit_log(
         return list_audit(session, filters, page, page_size)
 
 
+# ------------------------------------------------------------------ data retention
 class RetentionCreate(BaseModel):
     tenant_id: int
     quarter: str = Field(pattern=r"^\d{4}Q[1-4]$")
@@ -295,30 +356,30 @@ class Confirmation(BaseModel):
     confirmation: str
 
 
-@router.get("/retention", response_model=list[retention.RetentionJobPublic])
+@router.get("/data-retention", response_model=list[retention.RetentionJobPublic])
 def retention_jobs(admin: PlatformAdminDep, tenant_id: int | None = None) -> list[retention.RetentionJobPublic]:
     with public_session() as session:
         return [retention.RetentionJobPublic.of(j) for j in retention.list_jobs(session, tenant_id)]
 
 
-@router.post("/retention", response_model=retention.RetentionJobPublic, status_code=201)
+@router.post("/data-retention", response_model=retention.RetentionJobPublic, status_code=201)
 def create_retention_job(
     body: RetentionCreate, admin: PlatformAdminDep, request: Request
 ) -> retention.RetentionJobPublic:
     return retention.RetentionJobPublic.of(retention.create_job(body.tenant_id, body.quarter, _actor(admin, request)))
 
 
-@router.post("/retention/{job_id}/archive", response_model=retention.RetentionJobPublic)
+@router.post("/data-retention/{job_id}/archive", response_model=retention.RetentionJobPublic)
 def archive(job_id: int, admin: PlatformAdminDep, request: Request) -> retention.RetentionJobPublic:
     return retention.RetentionJobPublic.of(retention.archive_job(job_id, _actor(admin, request)))
 
 
-@router.post("/retention/{job_id}/verify", response_model=retention.RetentionJobPublic)
+@router.post("/data-retention/{job_id}/verify", response_model=retention.RetentionJobPublic)
 def verify(job_id: int, admin: PlatformAdminDep, request: Request) -> retention.RetentionJobPublic:
     return retention.RetentionJobPublic.of(retention.verify_job(job_id, _actor(admin, request)))
 
 
-@router.post("/retention/{job_id}/delete", response_model=retention.RetentionJobPublic)
+@router.post("/data-retention/{job_id}/delete", response_model=retention.RetentionJobPublic)
 def hard_delete(
     job_id: int, body: Confirmation, admin: PlatformAdminDep, request: Request
 ) -> retention.RetentionJobPublic:
@@ -326,31 +387,6 @@ def hard_delete(
     return retention.RetentionJobPublic.of(retention.delete_job_data(job_id, body.confirmation, _actor(admin, request)))
 
 
-@router.post("/retention/{job_id}/restore", response_model=dict[str, int])
+@router.post("/data-retention/{job_id}/restore", response_model=dict[str, int])
 def restore(job_id: int, admin: PlatformAdminDep, request: Request) -> dict[str, int]:
     return retention.restore_job(job_id, _actor(admin, request))
-
-
-@router.get("/health")
-def platform_health(admin: PlatformAdminDep) -> dict:
-    report = health_report()
-    report["sources"] = [
-        {
-            k: v
-            for k, v in s.model_dump().items()
-            if k
-            in {
-                "id",
-                "tenant_id",
-                "name",
-                "source_type",
-                "status",
-                "last_sync_at",
-                "consecutive_failures",
-                "circuit_open",
-                "last_error",
-            }
-        }
-        for s in sources.list_sources()
-    ]
-    return report

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -12,8 +13,6 @@ from api.deps import CurrentUserDep, client_ip
 from core.errors import ServiceError
 from core.redirects import safe_next_path
 from core.settings import get_settings
-from models.db import public_session
-from models.public import User
 from services import auth
 from services.users import UserPublic
 
@@ -26,49 +25,107 @@ class Credentials(BaseModel):
 
 
 class Registration(Credentials):
+    role: Literal["platform_admin"] = Field(
+        default="platform_admin", description="the first account is always a platform administrator"
+    )
     full_name: str = Field(default="", max_length=200)
 
 
+class Tokens(BaseModel):
+    access: str = Field(description="JWT access token: send it as 'Authorization: Bearer <access>'")
+    refresh: str = Field(description="refresh token: POST it to /api/auth/refresh for a new access token")
+    token_type: str = "bearer"
+    expires_in: int = Field(description="seconds the access token stays valid")
+
+    @classmethod
+    def of(cls, pair: auth.TokenPair) -> Tokens:
+        return cls(access=pair.access_token, refresh=pair.refresh_token, expires_in=pair.expires_in)
+
+
+class Registered(BaseModel):
+    user: UserPublic
+    tokens: Tokens
+
+
+class LoggedIn(Registered):
+    portal_url: str = Field(description="the portal this account signs in to")
+
+
 class RefreshRequest(BaseModel):
-    refresh_token: str = Field(max_length=500)
+    refresh: str = Field(max_length=500)
+
+
+class Refreshed(BaseModel):
+    """A new access token. Refresh tokens rotate: the one sent is spent, use `refresh` next time."""
+
+    access: str
+    refresh: str
+    token_type: str = "bearer"
+    expires_in: int
 
 
 class LogoutRequest(BaseModel):
-    refresh_token: str | None = Field(default=None, max_length=500)
+    refresh: str | None = Field(default=None, max_length=500)
 
 
-class Message(BaseModel):
-    message: str
+class TenantRef(BaseModel):
+    id: int
+    slug: str
+    name: str
 
 
-@router.post("/register", response_model=UserPublic, status_code=201)
-def register(body: Registration, request: Request) -> UserPublic:
-    """Create the first platform administrator. Refused (409) once one exists."""
-    user = auth.register_first_admin(body.email, body.password, body.full_name, ip=client_ip(request))
-    return UserPublic.of(user)
+class Me(BaseModel):
+    id: int
+    email: str
+    role: str
+    tenant: TenantRef | None = Field(description="the user's company; null for platform administrators")
+    full_name: str
+    project_roles: dict[int, str] = Field(default_factory=dict, description="project id -> role on it")
 
 
-@router.post("/login", response_model=auth.LoginResult)
-def login(body: Credentials, request: Request) -> auth.LoginResult:
-    return auth.login(body.email, body.password, ip=client_ip(request))
+@router.post("/register", response_model=Registered, status_code=201)
+def register(body: Registration, request: Request) -> Registered:
+    """Create the first platform administrator and sign them in. Refused (409) once one exists."""
+    auth.register_first_admin(body.email, body.password, body.full_name, ip=client_ip(request))
+    result = auth.login(body.email, body.password, ip=client_ip(request))
+    return Registered(user=result.user, tokens=Tokens.of(result.tokens))
 
 
-@router.post("/refresh", response_model=auth.TokenPair)
-def refresh(body: RefreshRequest, request: Request) -> auth.TokenPair:
-    return auth.refresh_tokens(body.refresh_token, ip=client_ip(request))
+@router.post("/login", response_model=LoggedIn)
+def login(body: Credentials, request: Request) -> LoggedIn:
+    """Sign in to either portal's API: the user, a token pair and the URL of the user's portal."""
+    result = auth.login(body.email, body.password, ip=client_ip(request))
+    return LoggedIn(user=result.user, tokens=Tokens.of(result.tokens), portal_url=result.portal_url)
 
 
-@router.post("/logout", response_model=Message)
-def logout(body: LogoutRequest, request: Request) -> Message:
-    auth.logout(refresh_token=body.refresh_token, session_token=request.cookies.get(auth.SESSION_COOKIE))
-    return Message(message="signed out")
+@router.post("/refresh", response_model=Refreshed)
+def refresh(body: RefreshRequest, request: Request) -> Refreshed:
+    pair = auth.refresh_tokens(body.refresh, ip=client_ip(request))
+    return Refreshed(access=pair.access_token, refresh=pair.refresh_token, expires_in=pair.expires_in)
 
 
-@router.get("/me", response_model=UserPublic)
-def me(user: CurrentUserDep) -> UserPublic:
-    with public_session() as session:
-        row = session.get(User, user.id)
-        return UserPublic.of(row, user.tenant_slug, user.project_roles)
+@router.post("/logout", status_code=204)
+def logout(body: LogoutRequest, request: Request) -> Response:
+    """Revoke the refresh token (and every token rotated from it) and the portal session, if any."""
+    auth.logout(refresh_token=body.refresh, session_token=request.cookies.get(auth.SESSION_COOKIE))
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=Me)
+def me(user: CurrentUserDep) -> Me:
+    tenant = (
+        TenantRef(id=user.tenant_id, slug=user.tenant_slug or "", name=user.tenant_name or "")
+        if user.tenant_id is not None
+        else None
+    )
+    return Me(
+        id=user.id,
+        email=user.email,
+        role=user.role,
+        tenant=tenant,
+        full_name=user.full_name,
+        project_roles=dict(user.project_roles),
+    )
 
 
 # ----------------------------------------------------------------- portal (HTML form) sessions

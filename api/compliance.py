@@ -1,4 +1,4 @@
-"""Compliance routes: the flags table (filters, sort, pages) and manual resolution."""
+"""Compliance flags at the spec's paths (section 4.3): the filterable, paged list and manual resolution."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from pydantic import BaseModel, Field
 from api.deps import CompanyUserDep
 from services import dashboards as dash
 
-router = APIRouter(prefix="/api/compliance", tags=["compliance"])
+router = APIRouter(prefix="/api/compliance-flags", tags=["compliance"])
 
 
 class ResolveRequest(BaseModel):
     note: str = Field(min_length=1, max_length=2000, description="why the flag is resolved")
 
 
-@router.get("/flags", response_model=dash.FlagPage)
+@router.get("", response_model=dash.FlagPage)
 def flags(
     user: CompanyUserDep,
-    project_id: int | None = None,
+    project_id: int | None = Query(None, description="one of your projects; default: all of them"),
     rule_id: str | None = None,
     severity: str | None = None,
     sprint_id: int | None = None,
@@ -29,6 +29,7 @@ def flags(
     page: int = Query(1, ge=1),
     page_size: int = Query(25, ge=1, le=200),
 ) -> dash.FlagPage:
+    """DMT flags of your projects, filtered, sorted and paged."""
     filters = dash.FlagFilters(
         project_id=project_id,
         rule_id=rule_id,
@@ -44,12 +45,7 @@ def flags(
     return dash.list_flags(user, filters)
 
 
-@router.get("/{project_id}/overview", response_model=dash.ComplianceOverview)
-def overview(project_id: int, user: CompanyUserDep) -> dash.ComplianceOverview:
-    return dash.compliance_overview(user, project_id)
-
-
-@router.post("/flags/{flag_id}/resolve", response_model=dash.FlagRow)
+@router.post("/{flag_id}/resolve", response_model=dash.FlagRow)
 def resolve(flag_id: int, body: ResolveRequest, user: CompanyUserDep) -> dash.FlagRow:
     """Resolve a flag by hand (tech leads and project managers); the note is recorded and audited."""
     return dash.resolve_flag(user, flag_id, body.note)

@@ -1,4 +1,6 @@
-"""Notification centre routes: the caller's own notifications only."""
+"""Notifications at the spec's paths (section 4.3): the caller's own notifications only.
+
+New ones are pushed on the `/ws/notifications/{user_id}` channel (api/channels.py)."""
 
 from __future__ import annotations
 
@@ -60,7 +62,7 @@ def mark_read(notification_id: int, user: CompanyUserDep) -> Marked:
     return Marked(marked=1)
 
 
-@router.post("/read-all", response_model=Marked)
+@router.post("/mark-all-read", response_model=Marked)
 def mark_all_read(user: CompanyUserDep) -> Marked:
     with public_session() as session:
         return Marked(marked=notifications.mark_all_read(session, user.id, user.tenant_id or 0))

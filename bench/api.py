@@ -1,12 +1,20 @@
-"""`python -m bench api --size N`: 50 concurrent clients on the dashboard endpoints of a tenant with N work items.
+"""`python -m bench api --size N`: the dashboard endpoints of a tenant with N work items, warm and cold.
 
 Builds a throw-away database with the same generated tenant as `bench portal`
 (N work items over 52 sprints, N/3 pull requests, flags, insights), rebuilds
 the read models, serves the company API with uvicorn (--workers, default 2 =
-this machine's cores) and drives it from this process with 50 concurrent
-keep-alive connections signed in as a tech lead, round-robin over the dashboard
-endpoints, for --requests requests (bounded in time by --max-seconds).
-Reports p50/p95/p99 latency and requests per second; last line one JSON object.
+this machine's cores) and measures two things, signed in as a tech lead:
+
+* warm: 50 concurrent keep-alive connections, round-robin over the dashboard
+  endpoints, for --requests requests (bounded in time by --max-seconds): p50,
+  p95, p99 and requests per second. After the first answers these are read-cache hits.
+* cold: the first request to each dashboard endpoint after a data change. A sync
+  or an evaluation bumps the tenant's data version (`core.realtime.bump_data_version`),
+  which makes every cached read stale; the benchmark bumps it --changes times and
+  after each bump sends one request to every endpoint at once (as a dashboard page
+  does), so each answer is computed from the database. p50/p95 overall and per endpoint.
+
+Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -23,7 +31,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-ENDPOINTS = ["kpis", "velocity", "throughput", "quality", "pr-health", "developers"]
+#: The company dashboard reads (spec section 4.3), as a dashboard page asks for them.
+ENDPOINTS = [
+    "/api/dashboard/summary",
+    "/api/dashboard/velocity",
+    "/api/dashboard/throughput",
+    "/api/dashboard/defect-density",
+    "/api/dashboard/compliance",
+    "/api/dashboard/blocked-items",
+    "/api/dashboard/pr-health",
+    "/api/developers",
+]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -42,13 +60,7 @@ async def _drive(
     are the server's and not the client's. Every answer's status is checked.
     """
     host, port = base.removeprefix("http://").split(":")
-    requests = [
-        (
-            f"GET /api/dashboards/{pid}/{name} HTTP/1.1\r\nHost: {host}\r\n"
-            f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n"
-        ).encode()
-        for name in ENDPOINTS
-    ]
+    requests = [_request(host, token, pid, path) for path in ENDPOINTS]
     latencies: list[float] = []
     errors = 0
     counter = iter(range(total))
@@ -62,15 +74,9 @@ async def _drive(
                 if time.perf_counter() > deadline:
                     return
                 started = time.perf_counter()
-                writer.write(requests[i % len(requests)])
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                await reader.readexactly(length)
+                ok = await _exchange(reader, writer, requests[i % len(requests)])
                 latencies.append((time.perf_counter() - started) * 1000)
-                if not head.startswith(b"HTTP/1.1 200"):
+                if not ok:
                     errors += 1
         finally:
             writer.close()
@@ -78,6 +84,55 @@ async def _drive(
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     return latencies, errors, time.perf_counter() - started
+
+
+def _request(host: str, token: str, project_id: int, path: str) -> bytes:
+    return (
+        f"GET {path}?project_id={project_id} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n"
+    ).encode()
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> bool:
+    """Send one prebuilt request and read its answer (Content-Length body); True for a 200."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return head.startswith(b"HTTP/1.1 200")
+
+
+async def _cold(
+    base: str, token: str, pid: int, changes: int, bump: Any
+) -> tuple[dict[str, list[float]], int]:
+    """After each of `changes` data-version bumps, the first request to every endpoint, all at once.
+
+    One keep-alive connection per endpoint (a browser keeps its connections too), so
+    the time is the server's answer computed from the database, not a TCP handshake.
+    """
+    host, port = base.removeprefix("http://").split(":")
+    connections = [await asyncio.open_connection(host, int(port)) for _ in ENDPOINTS]
+    latencies: dict[str, list[float]] = {path: [] for path in ENDPOINTS}
+    errors = 0
+
+    async def first_request(path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        ok = await _exchange(reader, writer, _request(host, token, pid, path))
+        latencies[path].append((time.perf_counter() - started) * 1000)
+        errors += 0 if ok else 1
+
+    try:
+        for _ in range(changes):
+            await asyncio.to_thread(bump)
+            await asyncio.gather(*(first_request(p, r, w) for p, (r, w) in zip(ENDPOINTS, connections, strict=True)))
+    finally:
+        for _reader, writer in connections:
+            writer.close()
+    return latencies, errors
 
 
 def _run_loop(coro: Any) -> Any:
@@ -96,6 +151,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--max-seconds", type=float, default=120)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--changes", type=int, default=50, help="data changes for the cold-path figures")
     args = parser.parse_args(argv)
 
     from bench._db import bench_database
@@ -104,6 +160,7 @@ def main(argv: list[str]) -> int:
 
     result: dict[str, Any] = {"benchmark": "api", "size": args.size, "clients": args.clients, "workers": args.workers}
     with bench_database():
+        from core.realtime import bump_data_version
         from etl.metrics import rebuild_metrics
         from models import db as dbmod
         from models.db import tenant_schema_of, tenant_session
@@ -159,6 +216,9 @@ def main(argv: list[str]) -> int:
             latencies, errors, seconds = _run_loop(
                 _drive(base, token, project.id or 0, args.clients, args.requests, args.max_seconds)
             )
+            cold, cold_errors = _run_loop(
+                _cold(base, token, project.id or 0, args.changes, lambda: bump_data_version(tenant.slug))
+            )
         finally:
             server.terminate()
             server.wait(10)
@@ -173,6 +233,23 @@ def main(argv: list[str]) -> int:
             "p99_ms": round(_percentile(latencies, 0.99), 1),
         }
     )
-    result["goal_p95_under_100ms"] = result["p95_ms"] < 100
+    every_cold = [ms for values in cold.values() for ms in values]
+    result.update(
+        {
+            "cold_changes": args.changes,
+            "cold_requests": len(every_cold),
+            "cold_errors": cold_errors,
+            "cold_p50_ms": round(statistics.median(every_cold), 1),
+            "cold_p95_ms": round(_percentile(every_cold, 0.95), 1),
+            "cold_by_endpoint": {
+                path: {"p50_ms": round(statistics.median(v), 1), "p95_ms": round(_percentile(v, 0.95), 1)}
+                for path, v in cold.items()
+            },
+        }
+    )
+    result["goal_p95_under_100ms"] = result["p95_ms"] <= 100
+    result["goal_cold_p95_under_150ms"] = result["cold_p95_ms"] <= 150
+    for path, figures in result["cold_by_endpoint"].items():
+        print(f"cold {path:32} p50 {figures['p50_ms']:8.1f} ms   p95 {figures['p95_ms']:8.1f} ms")
     print(json.dumps(result))
-    return 0 if errors == 0 else 1
+    return 0 if errors == 0 and cold_errors == 0 else 1

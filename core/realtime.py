@@ -62,13 +62,18 @@ def bump_data_version(tenant_slug: str) -> None:
 _NO_DATA_CHANGE = {"sync.started", "sync.progress", "notification.created", "export.progress", "export.finished"}
 
 
+def changes_data(event_type: str) -> bool:
+    """Whether an event of this type changes what a tenant's dashboards show."""
+    return event_type not in _NO_DATA_CHANGE
+
+
 def publish_event(event_type: str, tenant: str | None, **fields: Any) -> None:
     """Publish one live event. Never raises: a dashboard missing one update must not fail a sync.
 
     Events that change a tenant's data also bump its data version, which makes
     the cached dashboard reads (core/read_cache.py) stale.
     """
-    if tenant and event_type not in _NO_DATA_CHANGE:
+    if tenant and changes_data(event_type):
         bump_data_version(tenant)
     payload = {"type": event_type, "tenant": tenant or "", "at": time.time(), **fields}
     try:

@@ -17,12 +17,17 @@ from services import audit
 from services.audit import Actor
 
 
-class ProjectCreate(BaseModel):
-    tenant_id: int
+class ProjectDefinition(BaseModel):
+    """A new project's fields; the tenant comes from elsewhere (`ProjectCreate`, or the API's path)."""
+
     key: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     coverage_threshold: float = Field(default=80.0, ge=0, le=100)
+
+
+class ProjectCreate(ProjectDefinition):
+    tenant_id: int
 
 
 class ProjectSettingsUpdate(BaseModel):

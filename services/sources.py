@@ -35,8 +35,9 @@ SYNC_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 # --------------------------------------------------------------------------- shapes
-class SourceCreate(BaseModel):
-    project_id: int
+class SourceDefinition(BaseModel):
+    """A new source's settings; the project comes from elsewhere (`SourceCreate`, or the API's path)."""
+
     name: str = Field(min_length=1, max_length=200)
     source_type: str
     base_url: str
@@ -47,6 +48,10 @@ class SourceCreate(BaseModel):
     historical_import_days: int = Field(default=365, ge=1, le=3650)
     request_budget_per_minute: int = Field(default=600, ge=1, le=100_000)
     failure_threshold: int = Field(default=3, ge=1, le=100)
+
+
+class SourceCreate(SourceDefinition):
+    project_id: int
 
 
 class SourceUpdate(BaseModel):

@@ -41,24 +41,30 @@ def bearer(s: Seeded, role: str) -> dict[str, str]:
 
 
 def own_and_foreign_urls(mine: Seeded, other: Seeded) -> list[tuple[str, str, str]]:
-    """(method, own url, the same route with the other tenant's ids)."""
+    """(method, own url, the same route with the other tenant's ids): every company read."""
     p, q = mine.project_id, other.project_id
     s, t = mine.sprints["S1"], other.sprints["S1"]
     i, j = mine.identities["Ann"], other.identities["Ann"]
     return [
-        ("GET", f"/api/dashboards/{p}/kpis", f"/api/dashboards/{q}/kpis"),
-        ("GET", f"/api/dashboards/{p}/velocity", f"/api/dashboards/{q}/velocity"),
-        ("GET", f"/api/dashboards/{p}/throughput", f"/api/dashboards/{q}/throughput"),
-        ("GET", f"/api/dashboards/{p}/quality", f"/api/dashboards/{q}/quality"),
-        ("GET", f"/api/dashboards/{p}/pr-health", f"/api/dashboards/{q}/pr-health"),
-        ("GET", f"/api/dashboards/{p}/sprints/{s}", f"/api/dashboards/{q}/sprints/{t}"),
-        ("GET", f"/api/dashboards/{p}/sprints/{s}/items?metric=completed", f"/api/dashboards/{q}/sprints/{t}/items"),
-        ("GET", f"/api/dashboards/{p}/developers", f"/api/dashboards/{q}/developers"),
-        ("GET", f"/api/dashboards/{p}/developers/{i}", f"/api/dashboards/{q}/developers/{j}"),
-        ("GET", f"/api/dashboards/{p}/me", f"/api/dashboards/{q}/me"),
-        ("GET", f"/api/compliance/flags?project_id={p}", f"/api/compliance/flags?project_id={q}"),
-        ("GET", f"/api/compliance/{p}/overview", f"/api/compliance/{q}/overview"),
-        ("GET", f"/api/insights?project_id={p}", f"/api/insights?project_id={q}"),
+        ("GET", f"/api/dashboard/summary?project_id={p}", f"/api/dashboard/summary?project_id={q}"),
+        ("GET", f"/api/dashboard/velocity?project_id={p}", f"/api/dashboard/velocity?project_id={q}"),
+        ("GET", f"/api/dashboard/throughput?project_id={p}", f"/api/dashboard/throughput?project_id={q}"),
+        ("GET", f"/api/dashboard/defect-density?project_id={p}", f"/api/dashboard/defect-density?project_id={q}"),
+        ("GET", f"/api/dashboard/compliance?project_id={p}", f"/api/dashboard/compliance?project_id={q}"),
+        ("GET", f"/api/dashboard/blocked-items?project_id={p}", f"/api/dashboard/blocked-items?project_id={q}"),
+        ("GET", f"/api/dashboard/pr-health?project_id={p}", f"/api/dashboard/pr-health?project_id={q}"),
+        ("GET", f"/api/dashboard/sprint?project_id={p}&sprint_id={s}", f"/api/dashboard/sprint?project_id={q}&sprint_id={t}"),
+        (
+            "GET",
+            f"/api/dashboard/sprint/items?project_id={p}&sprint_id={s}&metric=completed",
+            f"/api/dashboard/sprint/items?project_id={q}&sprint_id={t}",
+        ),
+        ("GET", f"/api/developers?project_id={p}", f"/api/developers?project_id={q}"),
+        ("GET", f"/api/developers/{i}/metrics?project_id={p}", f"/api/developers/{j}/metrics?project_id={q}"),
+        ("GET", f"/api/developers/{i}/comparison?project_id={p}", f"/api/developers/{j}/comparison?project_id={q}"),
+        ("GET", f"/api/me/metrics?project_id={p}", f"/api/me/metrics?project_id={q}"),
+        ("GET", f"/api/compliance-flags?project_id={p}", f"/api/compliance-flags?project_id={q}"),
+        ("GET", f"/api/ai-insights?project_id={p}", f"/api/ai-insights?project_id={q}"),
     ]
 
 
@@ -85,25 +91,31 @@ def test_foreign_sprint_flag_insight_and_export_ids_are_not_found(
     b_only_flag = max(b.flags.values()) + 100
     b_only_insight = b.insight_id + 100
     for url in (
-        f"/api/dashboards/{p}/sprints/{b_only_sprint}",
-        f"/api/dashboards/{p}/sprints/{b_only_sprint}/items",
-        f"/api/dashboards/{p}/developers/999999",
-        f"/api/exports/{b.export_id + 100}",
+        f"/api/dashboard/sprint?project_id={p}&sprint_id={b_only_sprint}",
+        f"/api/dashboard/sprint/items?project_id={p}&sprint_id={b_only_sprint}",
+        f"/api/dashboard/blocked-items?project_id={p}&sprint_id={b_only_sprint}",
+        f"/api/developers/{b.identities['Ann']}/comparison?project_id={p}&sprint_id={b_only_sprint}",
+        f"/api/developers/999999/metrics?project_id={p}",
+        f"/api/developers/999999/comparison?project_id={p}",
+        f"/api/exports/{b.export_id + 100}/status",
         f"/api/exports/{b.export_id + 100}/download",
     ):
         r = client.get(url, headers=headers)
         assert r.status_code == 404, (url, r.text)
-    r = client.post(f"/api/compliance/flags/{b_only_flag}/resolve", json={"note": "x"}, headers=headers)
+    r = client.post(f"/api/compliance-flags/{b_only_flag}/resolve", json={"note": "x"}, headers=headers)
     assert r.status_code == 404
-    r = client.post(f"/api/insights/{b_only_insight}/rate", json={"rating": 1}, headers=headers)
+    r = client.post(f"/api/ai-insights/{b_only_insight}/feedback", json={"rating": 1}, headers=headers)
     assert r.status_code == 404
-    r = client.post("/api/exports", json={"project_id": b.project_id + 1000, "report": "sprint"}, headers=headers)
+    for report in ("sprint", "developer", "compliance"):
+        r = client.post(f"/api/exports/{report}?project_id={b.project_id}", json={}, headers=headers)
+        assert r.status_code == 404, (report, r.text)
+    r = client.post(f"/api/exports/sprint?project_id={p}&sprint_id={b_only_sprint}", json={}, headers=headers)
     assert r.status_code == 404
 
 
 def test_flags_of_another_tenant_never_appear(client: TestClient, two: tuple[Seeded, Seeded]) -> None:
     a, _ = two
-    r = client.get("/api/compliance/flags?status=all", headers=bearer(a, "viewer"))
+    r = client.get("/api/compliance-flags?status=all", headers=bearer(a, "viewer"))
     assert r.status_code == 200
     assert {f["project_id"] for f in r.json()["items"]} == {a.project_id}
     assert r.json()["total"] == 3
@@ -113,12 +125,10 @@ def test_export_download_is_for_its_owner_only(client: TestClient, two: tuple[Se
     a, b = two
     monkeypatch.setattr(exports, "_enqueue", exports.run_export)
     lead = bearer(a, "tech_lead")
-    r = client.post(
-        "/api/exports", json={"project_id": a.project_id, "report": "compliance", "file_format": "csv"}, headers=lead
-    )
+    r = client.post(f"/api/exports/compliance?project_id={a.project_id}", json={"file_format": "csv"}, headers=lead)
     assert r.status_code == 202, r.text
     job = r.json()
-    done = client.get(f"/api/exports/{job['id']}", headers=lead).json()
+    done = client.get(f"/api/exports/{job['id']}/status", headers=lead).json()
     assert done["status"] == "finished"
     file = client.get(done["download_url"], headers=lead)
     assert file.status_code == 200 and "missing_pr_link" in file.text
@@ -131,15 +141,15 @@ def test_export_download_is_for_its_owner_only(client: TestClient, two: tuple[Se
 def test_resolve_and_rate_through_the_api(client: TestClient, two: tuple[Seeded, Seeded]) -> None:
     a, _ = two
     viewer = client.post(
-        f"/api/compliance/flags/{a.flags['high']}/resolve", json={"note": "tests added"}, headers=bearer(a, "viewer")
+        f"/api/compliance-flags/{a.flags['high']}/resolve", json={"note": "tests added"}, headers=bearer(a, "viewer")
     )
     assert viewer.status_code == 403
     lead = client.post(
-        f"/api/compliance/flags/{a.flags['high']}/resolve", json={"note": "tests added"}, headers=bearer(a, "tech_lead")
+        f"/api/compliance-flags/{a.flags['high']}/resolve", json={"note": "tests added"}, headers=bearer(a, "tech_lead")
     )
     assert lead.status_code == 200 and lead.json()["status"] == "resolved"
     rated = client.post(
-        f"/api/insights/{a.insight_id}/rate", json={"rating": 1, "note": "useful"}, headers=bearer(a, "viewer")
+        f"/api/ai-insights/{a.insight_id}/feedback", json={"rating": 1, "note": "useful"}, headers=bearer(a, "viewer")
     )
     assert rated.status_code == 200 and rated.json()["rating"] == 1
 
@@ -162,4 +172,4 @@ def test_notifications_are_per_user(client: TestClient, two: tuple[Seeded, Seede
 
 def test_anonymous_and_admin_callers_are_refused(client: TestClient, two: tuple[Seeded, Seeded]) -> None:
     a, _ = two
-    assert client.get(f"/api/dashboards/{a.project_id}/kpis").status_code == 401
+    assert client.get(f"/api/dashboard/summary?project_id={a.project_id}").status_code == 401

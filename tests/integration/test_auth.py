@@ -139,14 +139,14 @@ def test_auth_api_round_trip(client: TestClient, company_user) -> None:
     assert ok.status_code == 200
     body = ok.json()
     assert set(body) == {"user", "tokens", "portal_url"} and "password_hash" not in str(body)
-    headers = {"Authorization": f"Bearer {body['tokens']['access_token']}"}
+    headers = {"Authorization": f"Bearer {body['tokens']['access']}"}
     me = client.get("/api/auth/me", headers=headers)
-    assert me.status_code == 200 and me.json()["tenant_slug"] == tenant.slug
+    assert me.status_code == 200 and me.json()["tenant"]["slug"] == tenant.slug
     assert client.get("/api/auth/me").status_code == 401
-    refreshed = client.post("/api/auth/refresh", json={"refresh_token": body["tokens"]["refresh_token"]})
+    refreshed = client.post("/api/auth/refresh", json={"refresh": body["tokens"]["refresh"]})
     assert refreshed.status_code == 200
-    assert client.post("/api/auth/logout", json={"refresh_token": refreshed.json()["refresh_token"]}).status_code == 200
-    again = client.post("/api/auth/refresh", json={"refresh_token": refreshed.json()["refresh_token"]})
+    assert client.post("/api/auth/logout", json={"refresh": refreshed.json()["refresh"]}).status_code == 204
+    again = client.post("/api/auth/refresh", json={"refresh": refreshed.json()["refresh"]})
     assert again.status_code == 401
 
 
