@@ -215,7 +215,7 @@ class RefreshToken(SQLModel, table=True):
     """Rotating refresh tokens: each use replaces the token; reuse of a spent one revokes its family."""
 
     __tablename__ = "refresh_tokens"
-    __table_args__ = {"schema": PUBLIC}
+    __table_args__ = (sa.Index("ix_refresh_tokens_expires_at", "expires_at"), {"schema": PUBLIC})
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="public.users.id", index=True)
@@ -232,7 +232,7 @@ class PortalSession(SQLModel, table=True):
     """A signed-in browser: the HttpOnly cookie carries the secret, the row its state."""
 
     __tablename__ = "portal_sessions"
-    __table_args__ = {"schema": PUBLIC}
+    __table_args__ = (sa.Index("ix_portal_sessions_expires_at", "expires_at"), {"schema": PUBLIC})
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="public.users.id", index=True)
@@ -250,6 +250,7 @@ class LoginAttempt(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_login_attempts_email_at", "email", "at"),
         sa.Index("ix_login_attempts_ip_at", "ip_address", "at"),
+        sa.Index("ix_login_attempts_at", "at"),
         {"schema": PUBLIC},
     )
 
@@ -264,11 +265,24 @@ class LoginAttempt(SQLModel, table=True):
 
 
 class WebhookDelivery(SQLModel, table=True):
-    """Seen webhook deliveries, so a replayed delivery is refused."""
+    """Seen webhook deliveries, keyed on what the signature covers: the body's digest, and the delivery id.
+
+    The same delivery id with the same body is the tool retrying (answered as a
+    duplicate, nothing queued twice); the same body under another id, or the same
+    id with another body, is a replay and refused.
+    """
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         sa.UniqueConstraint("source_id", "delivery_id", name="uq_webhook_deliveries_source_delivery"),
+        sa.Index(
+            "uq_webhook_deliveries_source_digest",
+            "source_id",
+            "body_digest",
+            unique=True,
+            postgresql_where=sa.text("body_digest <> ''"),
+        ),
+        sa.Index("ix_webhook_deliveries_received_at", "received_at"),
         {"schema": PUBLIC},
     )
 
@@ -276,7 +290,35 @@ class WebhookDelivery(SQLModel, table=True):
     source_id: int = Field(foreign_key="public.source_configs.id", index=True)
     delivery_id: str = Field(max_length=200)
     event: str = Field(default="", max_length=100)
+    body_digest: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    outbox_id: int | None = None  # the sync it queued (public.task_outbox)
     received_at: datetime = tz_field(nullable=False, default_now=True)
+
+
+class TaskOutbox(SQLModel, table=True):
+    """Tasks to enqueue, written in the same transaction as the change that needs them.
+
+    `services.outbox.dispatch_pending` (a periodic task) sends unsent rows to the
+    broker by task name, so a broker outage delays a task but never loses it.
+    """
+
+    __tablename__ = "task_outbox"
+    __table_args__ = (
+        sa.Index("ix_task_outbox_pending", "available_at", postgresql_where=sa.text("sent_at IS NULL")),
+        sa.Index("ix_task_outbox_sent_at", "sent_at"),
+        {"schema": PUBLIC},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_name: str = Field(max_length=200)
+    args: list[Any] = json_field(list, nullable=False)
+    origin: str = Field(default="", max_length=300)
+    created_at: datetime = tz_field(nullable=False, default_now=True)
+    available_at: datetime = tz_field(nullable=False, default_now=True)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=500)
+    sent_at: datetime | None = tz_field()
+    task_id: str | None = Field(default=None, max_length=64)
 
 
 class ApiToken(SQLModel, table=True):

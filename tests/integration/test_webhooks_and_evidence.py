@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 
 import pytest
@@ -59,7 +60,7 @@ def _signed(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def test_github_delivery_with_a_valid_signature_is_accepted_once(client: TestClient, project) -> None:
+def test_github_delivery_is_queued_once_and_replays_are_refused(client: TestClient, project) -> None:
     source_id, secret = _source(project, "github")
     body = json.dumps({"action": "closed", "pull_request": {"number": 7}}).encode()
     headers = {
@@ -70,8 +71,20 @@ def test_github_delivery_with_a_valid_signature_is_accepted_once(client: TestCli
     first = client.post(f"/api/webhooks/{source_id}", content=body, headers=headers)
     assert first.status_code == 202, first.text
     assert first.json()["event"] == "pull_request" and first.json()["refresh_task_id"]
-    replay = client.post(f"/api/webhooks/{source_id}", content=body, headers=headers)
+    assert first.json()["duplicate"] is False
+    # The tool retrying the same delivery (same id, same body) is answered, not refused, and queues nothing new.
+    retry = client.post(f"/api/webhooks/{source_id}", content=body, headers=headers)
+    assert retry.status_code == 202, retry.text
+    assert retry.json()["duplicate"] is True and retry.json()["refresh_task_id"] == first.json()["refresh_task_id"]
+    # The signed body under a fresh delivery id (GitHub does not sign the id header): a replay.
+    replay = client.post(f"/api/webhooks/{source_id}", content=body, headers={**headers, "X-GitHub-Delivery": "new"})
     assert replay.status_code == 409 and "replay refused" in replay.json()["error"]["message"]
+    # The known delivery id with another (validly signed) body: refused as well.
+    other = json.dumps({"action": "reopened", "pull_request": {"number": 7}}).encode()
+    reused = client.post(
+        f"/api/webhooks/{source_id}", content=other, headers={**headers, "X-Hub-Signature-256": _signed(secret, other)}
+    )
+    assert reused.status_code == 409 and "another body" in reused.json()["error"]["message"]
 
 
 def test_forged_or_tampered_github_deliveries_are_refused(client: TestClient, project) -> None:
@@ -95,7 +108,7 @@ def test_forged_or_tampered_github_deliveries_are_refused(client: TestClient, pr
 
 def test_jira_and_azure_shared_secrets(client: TestClient, project) -> None:
     jira_id, jira_secret = _source(project, "jira")
-    body = json.dumps({"webhookEvent": "jira:issue_updated", "timestamp": 1700000000000}).encode()
+    body = json.dumps({"webhookEvent": "jira:issue_updated", "timestamp": int(time.time() * 1000)}).encode()
     ok = client.post(
         f"/api/webhooks/{jira_id}",
         content=body,
