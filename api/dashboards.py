@@ -31,9 +31,11 @@ def projects(user: CompanyUserDep) -> list[dash.ProjectOption]:
 
 
 @router.get("/dashboard/summary", response_model=dash.Kpis)
-async def summary(user: CompanyUserDep, project_id: ProjectIdDep) -> Response:
-    """KPI cards of the current sprint, each compared with the previous sprints."""
-    return await cached_read(user, project_id, ("summary",), lambda: dash.kpis(user, project_id))
+async def summary(user: CompanyUserDep, project_id: ProjectIdDep, sprint_id: int | None = SprintQuery) -> Response:
+    """KPI cards of a sprint (default: the current one), each compared with the sprints before it."""
+    return await cached_read(
+        user, project_id, ("summary", sprint_id), lambda: dash.kpis(user, project_id, sprint_id)
+    )
 
 
 @router.get("/dashboard/velocity", response_model=dash.VelocitySeries)

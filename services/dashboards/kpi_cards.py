@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import select
 
+from core.errors import NotFound
 from models.db import tenant_session
 from models.tenant import ComplianceFlag
 from services.auth import CurrentUser
@@ -50,8 +51,8 @@ def _card(
     return card
 
 
-def kpis(user: CurrentUser, project_id: int) -> Kpis:
-    """Current-sprint KPIs, each compared with the average of the previous sprints."""
+def kpis(user: CurrentUser, project_id: int, sprint_id: int | None = None) -> Kpis:
+    """KPIs of a sprint (default: the current one), each compared with the average of the sprints before it."""
     require_project(user, project_id)
     with tenant_session(user.tenant_slug or "") as session:
         points = _sprint_rows(session, project_id)
@@ -67,7 +68,12 @@ def kpis(user: CurrentUser, project_id: int) -> Kpis:
             ).one()
         )
     result = Kpis(project_id=project_id)
-    idx = _current_index(points)
+    if sprint_id is None:
+        idx = _current_index(points)
+    else:
+        idx = next((i for i, p in enumerate(points) if p.sprint_id == sprint_id), None)
+        if idx is None:
+            raise NotFound(f"sprint {sprint_id} not found (or not started yet)")
     if idx is None:
         result.empty_message = "No sprints yet for this project: ask your admin to add a data source and run a sync."
         result.cards = [

@@ -299,6 +299,8 @@ def test_company_endpoints_default_to_the_first_project_and_the_current_sprint(w
     company = world.company
     summary = client.get("/api/dashboard/summary", headers=headers).json()
     assert summary["project_id"] == company.project_id and summary["sprint_name"] == "S3"
+    s2 = client.get(f"/api/dashboard/summary?sprint_id={company.sprints['S2']}", headers=headers).json()
+    assert s2["sprint_name"] == "S2" and {c["key"]: c["value"] for c in s2["cards"]}["velocity"] == 10
     sprint = client.get("/api/dashboard/sprint", headers=headers).json()
     assert sprint["sprint"]["sprint_id"] == company.sprints["S3"]
     items = client.get(f"/api/dashboard/sprint/items?sprint_id={company.sprints['S1']}", headers=headers).json()

@@ -53,7 +53,11 @@ def own_and_foreign_urls(mine: Seeded, other: Seeded) -> list[tuple[str, str, st
         ("GET", f"/api/dashboard/compliance?project_id={p}", f"/api/dashboard/compliance?project_id={q}"),
         ("GET", f"/api/dashboard/blocked-items?project_id={p}", f"/api/dashboard/blocked-items?project_id={q}"),
         ("GET", f"/api/dashboard/pr-health?project_id={p}", f"/api/dashboard/pr-health?project_id={q}"),
-        ("GET", f"/api/dashboard/sprint?project_id={p}&sprint_id={s}", f"/api/dashboard/sprint?project_id={q}&sprint_id={t}"),
+        (
+            "GET",
+            f"/api/dashboard/sprint?project_id={p}&sprint_id={s}",
+            f"/api/dashboard/sprint?project_id={q}&sprint_id={t}",
+        ),
         (
             "GET",
             f"/api/dashboard/sprint/items?project_id={p}&sprint_id={s}&metric=completed",
@@ -91,6 +95,7 @@ def test_foreign_sprint_flag_insight_and_export_ids_are_not_found(
     b_only_flag = max(b.flags.values()) + 100
     b_only_insight = b.insight_id + 100
     for url in (
+        f"/api/dashboard/summary?project_id={p}&sprint_id={b_only_sprint}",
         f"/api/dashboard/sprint?project_id={p}&sprint_id={b_only_sprint}",
         f"/api/dashboard/sprint/items?project_id={p}&sprint_id={b_only_sprint}",
         f"/api/dashboard/blocked-items?project_id={p}&sprint_id={b_only_sprint}",
