@@ -491,8 +491,23 @@ def _flag_pages(user: CurrentUser, project_id: int, status: str | None) -> Itera
 
 
 # --------------------------------------------------------------------------- writers
+#: A text cell starting with one of these is read as a formula by spreadsheet programs (OWASP CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Neutralise text a spreadsheet would run as a formula by prefixing a single quote; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def _safe_row(row: list[Any]) -> list[Any]:
+    return [safe_cell(value) for value in row]
+
+
 def write_csv(sheets: list[Sheet], path: Path) -> None:
-    """One CSV; several sheets follow each other, each under a line naming it."""
+    """One CSV; several sheets follow each other, each under a line naming it. Text cells are neutralised."""
     with path.open("w", newline="", encoding="utf-8-sig") as fh:
         writer = csv.writer(fh)
         for n, sheet in enumerate(sheets):
@@ -500,12 +515,12 @@ def write_csv(sheets: list[Sheet], path: Path) -> None:
                 if n:
                     writer.writerow([])
                 writer.writerow([f"# {sheet.name}"])
-            writer.writerow(sheet.header)
-            writer.writerows(sheet.rows)
+            writer.writerow(_safe_row(sheet.header))
+            writer.writerows(_safe_row(row) for row in sheet.rows)
 
 
 def write_xlsx(sheets: list[Sheet], path: Path) -> None:
-    """One workbook, a worksheet per sheet, header row bold and frozen."""
+    """One workbook, a worksheet per sheet, header row bold and frozen; text cells neutralised like the CSV's."""
     # Imported here: openpyxl is large and only an .xlsx export needs it (CSV exports never load it).
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -514,11 +529,11 @@ def write_xlsx(sheets: list[Sheet], path: Path) -> None:
     wb.remove(wb.active)
     for sheet in sheets:
         ws = wb.create_sheet(title=sheet.name[:31] or "Sheet")
-        ws.append(sheet.header)
+        ws.append(_safe_row(sheet.header))
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for row in sheet.rows:
-            ws.append(row)
+            ws.append(_safe_row(row))  # a neutralised cell is a plain string, never a formula
         ws.freeze_panes = "A2"
         for i, title in enumerate(sheet.header, start=1):
             width = max([len(str(title))] + [len(str(r[i - 1])) for r in sheet.rows[:200]])
