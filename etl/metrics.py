@@ -62,8 +62,14 @@ class _Timed:
         return result
 
 
-def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None, *, reviews: bool = True) -> None:
-    """Temp tables `_m_*` with the sprints, their member items, bugs, PRs and (if `reviews`) reviews."""
+#: Up to this many sprints, history membership is probed per sprint instead of expanding every history.
+FEW_SPRINTS = 4
+
+
+def _prepare(
+    conn: Any, schema: str, sprint_ids: list[int] | None, *, bugs: bool = True, prs: bool = True, reviews: bool = True
+) -> None:
+    """Temp tables `_m_*`: the sprints, their member items and, if asked, the bugs, PRs and reviews."""
     s = f'"{schema}"'
     where = "WHERE sp.id = ANY(:ids)" if sprint_ids is not None else ""
     conn.execute(sa.text(f"""
@@ -75,12 +81,17 @@ def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None, *, reviews: b
     """), {"ids": sprint_ids or []})
     conn.execute(sa.text("ANALYZE _m_sprints"))
     # Membership: current sprint, or named in the sprint history (moved items count in each sprint).
-    conn.execute(sa.text(f"""
-        CREATE TEMP TABLE _m_member ON COMMIT DROP AS
-        SELECT s.id AS sprint_id, w.id AS item_id
-        FROM _m_sprints s JOIN {s}.work_items w ON w.sprint_id = s.id
-        WHERE NOT w.is_deleted
-        UNION
+    # One rule, two plans: many sprints join every expanded history once (the nightly rebuild);
+    # a few (the dashboards' live fallback, a drill-down) probe each history for their names.
+    if sprint_ids is not None and len(sprint_ids) <= FEW_SPRINTS:
+        in_history = f"""
+        SELECT s.id, w.id
+        FROM _m_sprints s
+        JOIN {s}.work_items w ON w.project_id = s.project_id
+             AND jsonb_typeof(w.sprint_history) = 'array' AND w.sprint_history ? s.name
+        WHERE NOT w.is_deleted"""
+    else:
+        in_history = f"""
         SELECT s.id, w.id
         FROM {s}.work_items w
         CROSS JOIN LATERAL jsonb_array_elements_text(
@@ -88,7 +99,13 @@ def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None, *, reviews: b
         ) AS h(name)
         JOIN _m_sprints s ON s.project_id = w.project_id AND s.name = h.name
         WHERE NOT w.is_deleted AND w.project_id IN (SELECT project_id FROM _m_sprints)
-          AND w.sprint_history <> '[]'::jsonb
+          AND w.sprint_history <> '[]'::jsonb"""
+    conn.execute(sa.text(f"""
+        CREATE TEMP TABLE _m_member ON COMMIT DROP AS
+        SELECT s.id AS sprint_id, w.id AS item_id
+        FROM _m_sprints s JOIN {s}.work_items w ON w.sprint_id = s.id
+        WHERE NOT w.is_deleted
+        UNION{in_history}
     """))
     conn.execute(sa.text("ANALYZE _m_member"))
     # One row per (sprint, member item) with the derived facts every aggregate needs.
@@ -111,6 +128,15 @@ def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None, *, reviews: b
         JOIN {s}.work_items w ON w.id = m.item_id
     """))
     conn.execute(sa.text("ANALYZE _m_items"))
+    if bugs:
+        _prepare_bugs(conn, s)
+    if prs:
+        _prepare_prs(conn, s)
+    if reviews:
+        _prepare_reviews(conn, s)
+
+
+def _prepare_bugs(conn: Any, s: str) -> None:
     # Bugs of the sprints' projects, read once (defects are counted by creation time in a window).
     conn.execute(sa.text(f"""
         CREATE TEMP TABLE _m_bugs ON COMMIT DROP AS
@@ -119,6 +145,9 @@ def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None, *, reviews: b
           AND b.project_id IN (SELECT project_id FROM _m_sprints)
     """))
     conn.execute(sa.text("ANALYZE _m_bugs"))
+
+
+def _prepare_prs(conn: Any, s: str) -> None:
     # PRs of the sprints' projects that were opened or merged inside a sprint window.
     conn.execute(sa.text(f"""
         CREATE TEMP TABLE _m_prs ON COMMIT DROP AS
@@ -138,8 +167,9 @@ def _prepare(conn: Any, schema: str, sprint_ids: list[int] | None, *, reviews: b
            OR (p.merged_at >= s.win_start AND p.merged_at < s.win_end)
     """))
     conn.execute(sa.text("ANALYZE _m_prs"))
-    if not reviews:  # only the developer figures read them
-        return
+
+
+def _prepare_reviews(conn: Any, s: str) -> None:
     # Review submissions from pull_requests.reviewers (each PR's list expanded once), attributed to
     # identities, self-reviews excluded, then placed in the sprint windows of the PR's project.
     conn.execute(sa.text(f"""
@@ -342,13 +372,13 @@ def rebuild_metrics(tenant_slug: str, sprint_ids: list[int] | None = None) -> Me
 
 
 @contextmanager
-def _figure_tables(session: Session, sprint_ids: list[int], *, reviews: bool) -> Iterator[tuple[Connection, str]]:
+def _figure_tables(session: Session, sprint_ids: list[int], **tables: bool) -> Iterator[tuple[Connection, str]]:
     """The `_m_*` tables of `sprint_ids` inside a savepoint that is rolled back afterwards (nothing is stored)."""
     schema = tenant_schema_of(session)
     savepoint = session.begin_nested()
     try:
-        conn = session.connection()
-        _prepare(conn, schema, sprint_ids, reviews=reviews)
+        conn = session.connection()  # taken inside the savepoint, so its temp tables go with it
+        _prepare(conn, schema, sprint_ids, **tables)
         yield conn, schema
     finally:
         savepoint.rollback()
@@ -400,7 +430,7 @@ SPRINT_ITEM_SETS = {
 
 def sprint_item_ids(session: Session, sprint_id: int, figure: str) -> list[int]:
     """Ids of the work items one figure of a sprint counts (`SPRINT_ITEM_SETS`), by the same definitions."""
-    with _figure_tables(session, [sprint_id], reviews=False) as (conn, schema):
+    with _figure_tables(session, [sprint_id], bugs=figure == "defects", prs=False, reviews=False) as (conn, schema):
         sql = SPRINT_ITEM_SETS[figure].format(schema=f'"{schema}"')
         return [int(r[0]) for r in conn.execute(sa.text(sql))]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from core.errors import NotFound, ValidationFailed
-from etl.insights import rate_insight as store_rating
 from models.db import tenant_session
 from models.tenant import AIPrediction
 from services.auth import CurrentUser
 from services.dashboards.common import FORECAST_KINDS, _iso, _require_company, require_project
 from services.dashboards.shapes import Insight
+from services.insights import rate_insight as store_rating
 
 
 def insights(user: CurrentUser, project_id: int, limit: int = 30) -> list[Insight]:

@@ -23,7 +23,7 @@ from services.dashboards.common import (
     require_project,
 )
 from services.dashboards.shapes import Choice, DeveloperDetail, DeveloperList, DeveloperRow, DeveloperSprintPoint
-from services.dashboards.sprint_rows import _project_sprints, _sprint_rows, _stored_sprint_ids
+from services.dashboards.sprint_rows import _project_sprints, _stored_sprint_ids
 
 
 def _developer_sprint_figures(session: Session, project_id: int) -> list[dict[str, Any]]:
@@ -103,7 +103,7 @@ def _developer_detail(session: Session, user: CurrentUser, project_id: int, iden
             raise NotFound(f"developer {identity_id} not found")
     name = namer.name(identity_id)
     is_me = identity_id in namer.mine
-    names = {p.sprint_id: p.sprint_name for p in _sprint_rows(session, project_id)}
+    names = {sp.id or 0: sp.name for sp in _project_sprints(session, project_id, False)}  # oldest first
     order = list(names)
     team: dict[int, list[dict[str, Any]]] = {}
     for f in figures:
