@@ -79,6 +79,11 @@ class WorkItem(SQLModel, table=True):
         sa.Index("ix_work_items_project_status", "project_id", "status_category"),
         sa.Index("ix_work_items_item_key", "item_key"),
         sa.Index("ix_work_items_assignee", "assignee_identity_id"),
+        # Items blocked now, in the order the blocked-items list shows them (migration t0008).
+        sa.Index(
+            "ix_work_items_blocked_now", "project_id", "blocked_since",
+            postgresql_where=sa.text("is_blocked AND NOT is_deleted AND status_category <> 'done'"),
+        ),
         # PR links by URL (etl/loader.py); fastupdate off keeps probes fast right after bulk loads.
         sa.Index(
             "ix_work_items_pr_links", "pr_links", postgresql_using="gin",
