@@ -19,7 +19,7 @@ from api import (
     webhooks,
 )
 from api.errors import ERROR_RESPONSES, install_error_handlers
-from services.health import health_report
+from services.health import public_health
 
 #: The REST routers, in the order of the OpenAPI document (spec sections 4.1, 4.2, 4.3, then the rest).
 REST_ROUTERS = [
@@ -53,7 +53,8 @@ def create_api(portal: str) -> FastAPI:
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict:
-        return health_report()
+        """Up or not, per dependency; no error text (unauthenticated)."""
+        return public_health()
 
     return app
 

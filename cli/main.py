@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +24,7 @@ from models.migrate import migrate_tenants, upgrade_public
 from models.public import Project
 from services.alerts import evaluate_and_alert
 from services.audit import Actor
+from services.doctor import run_checks
 from services.retention import restore_job
 from services.secrets_rotation import rotate_all_secrets
 from services.tenant_backup import backup_tenant, restore_tenant
@@ -188,6 +190,26 @@ def restore_archive_cmd(job_id: int) -> None:
     """Bring a retention job's archived quarter back into its tenant."""
     restored = restore_job(job_id, Actor.system("cli"))
     console.print(f"restored {sum(restored.values())} rows from retention job {job_id}")
+
+
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="one JSON object per check")] = False) -> None:
+    """Check the configuration: secrets, database, migrations, Redis, workers, cookies, proxies, outbox."""
+    checks = run_checks()
+    if as_json:
+        for check in checks:
+            print(json.dumps({"check": check.name, "status": check.status, "detail": check.detail}))
+    else:
+        colours = {"ok": "green", "warn": "yellow", "fail": "red"}
+        for check in checks:
+            colour = colours[check.status]
+            console.print(
+                f"[{colour}]{check.status:>4}[/{colour}]  {check.name:<17} {check.detail}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if any(check.status == "fail" for check in checks):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -153,31 +153,22 @@ class Settings(BaseSettings):
             )
 
 
-_unsafe_secrets_tolerated = False
-
-
 @functools.lru_cache(maxsize=1)
-def _load_settings() -> Settings:
+def load_settings() -> Settings:
+    """The settings as configured, without the startup check (for `dmt doctor`, which reports what is wrong)."""
     return Settings()
 
 
 def get_settings() -> Settings:
     """This process's settings; raises InsecureSettings in production with the development secrets."""
-    settings = _load_settings()
-    if not _unsafe_secrets_tolerated:
-        settings.require_safe_secrets()
+    settings = load_settings()
+    settings.require_safe_secrets()
     return settings
-
-
-def tolerate_unsafe_secrets() -> None:
-    """Let this process read settings despite development secrets (only `dmt doctor`, which reports them)."""
-    global _unsafe_secrets_tolerated
-    _unsafe_secrets_tolerated = True
 
 
 def reset_settings_cache() -> None:
     """Forget cached settings (tests change the environment)."""
-    _load_settings.cache_clear()
+    load_settings.cache_clear()
 
 
 def require_database_url() -> str:

@@ -43,10 +43,21 @@ def prepare_static_dir(web_dir: Path, port: int, built_port: int) -> Path:
     return target_web
 
 
+def refuse_unsafe_settings(app_name: str) -> None:
+    """Stop before serving when the settings are unusable (e.g. production on the development secrets)."""
+    from core.settings import InsecureSettings, get_settings
+
+    try:
+        get_settings()
+    except (InsecureSettings, ValueError) as exc:
+        raise SystemExit(f"{app_name} refuses to start: {exc}") from None
+
+
 def main() -> None:
     app_name, port, built_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     root = Path(__file__).resolve().parent.parent
     os.chdir(root)
+    refuse_unsafe_settings(app_name)
     web_dir = root / os.environ.get("REFLEX_WEB_WORKDIR", f".web-{app_name}")
     serve_dir = prepare_static_dir(web_dir, port, built_port)
     os.environ["REFLEX_WEB_WORKDIR"] = str(serve_dir)
