@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import re
 from collections import Counter
@@ -11,9 +13,10 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from starlette.types import Message, Receive, Scope, Send
 
 from etl.connectors.base import SourceAuthError, SourceDataError, SourceNotFound, SourceSettings
-from etl.connectors.jira import JiraConnector
+from etl.connectors.jira import CHANGELOG_PAGE_SIZE, JiraConnector
 from etl.connectors.registry import get_connector
 from tests.fakes.jira import FIELD_MAPPINGS, JiraDataset, create_app, generate_dataset
 from tests.fakes.server import FaultControls, serve
@@ -150,20 +153,55 @@ def test_cloud_bulk_changelogs_are_read_across_pages_in_order(site: Site, monkey
     assert not [p for p in site.controls.paths_seen if re.search(r"/issue/\d+/changelog$", p)]
 
 
-@CLOUD_ONLY
-def test_a_cloud_site_without_the_bulk_api_completes_changelogs_per_issue(site: Site) -> None:
-    site.dataset.bulk_changelog = False
-    try:
-        site.controls.paths_seen.clear()
-        connector = site.connector(config_json={"deployment": "auto", "max_workers": 1})
-        by_id = {r["id"]: r for r in _extract(connector)}
-        for index in _long_changelogs(site):
-            full = site.dataset.issue(index)
-            assert [h["id"] for h in by_id[full["id"]]["changelog"]["histories"]] == [h["id"] for h in full["changelog"]["histories"]]
-        assert [p for p in site.controls.paths_seen if p.endswith("/changelog/bulkfetch")] == ["/rest/api/3/changelog/bulkfetch"]
-        assert len([p for p in site.controls.paths_seen if re.search(r"/issue/\d+/changelog$", p)]) >= len(_long_changelogs(site))
-    finally:
-        site.dataset.bulk_changelog = True
+class _BulkAnswerAfterNextSearch:
+    """ASGI wrapper of a fake site: a bulk changelog request is answered only once the connector has received
+    another search page, plus `latency_seconds` of simulated latency (or after `limit_seconds`): the order of
+    events a loaded machine produces now and then."""
+
+    def __init__(self, app: FastAPI, latency_seconds: float = 0.3, limit_seconds: float = 2) -> None:
+        self.app, self.latency_seconds, self.limit_seconds = app, latency_seconds, limit_seconds
+        self.search_answered = asyncio.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path.endswith("/changelog/bulkfetch"):
+            self.search_answered.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.search_answered.wait(), self.limit_seconds)
+            await asyncio.sleep(self.latency_seconds)
+        elif path.endswith("/search/jql"):
+            send = self._marking_the_answer(send)
+        await self.app(scope, receive, send)
+
+    def _marking_the_answer(self, send: Send) -> Send:
+        async def send_and_mark(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.search_answered.set()
+
+        return send_and_mark
+
+
+def test_a_cloud_site_without_the_bulk_api_gets_one_bulk_request_and_changelogs_per_issue() -> None:
+    """The first bulk request learns the site has no bulk API (404); no second one is sent, even when the
+    next search page is fetched before that answer arrives, and every changelog is completed per issue."""
+    dataset = generate_dataset(seed=11, size=420)
+    dataset.bulk_changelog = False
+    controls = FaultControls()
+    with serve(_BulkAnswerAfterNextSearch(create_app(dataset, controls, deployment="cloud"))) as url:
+        site = Site(url, dataset, controls, "cloud")
+        by_id = {r["id"]: r for r in _extract(site.connector(config_json={"deployment": "auto", "max_workers": 1}))}
+    long_ones = _long_changelogs(site)
+    assert long_ones
+    for index in long_ones:
+        full = dataset.issue(index)
+        assert [h["id"] for h in by_id[full["id"]]["changelog"]["histories"]] == [h["id"] for h in full["changelog"]["histories"]]
+    assert sum(p.endswith("/changelog/bulkfetch") for p in controls.paths_seen) == 1
+    per_issue = [p for p in controls.paths_seen if re.search(r"/issue/\d+/changelog$", p)]
+    pages_per_issue = {
+        index: -(-len(dataset.issue(index)["changelog"]["histories"]) // CHANGELOG_PAGE_SIZE) for index in long_ones
+    }
+    assert len(per_issue) == sum(pages_per_issue.values())
 
 
 def test_incremental_extract_sees_only_changes(site: Site) -> None:
