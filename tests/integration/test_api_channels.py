@@ -203,21 +203,27 @@ def test_a_sync_streams_its_progress_and_moves_the_health_channel(server: str, w
 
 
 # --------------------------------------------------------------------------- refusals
-def test_subscriptions_are_refused_outside_ones_own_tenant_user_and_role(server: str, world: World) -> None:
+@pytest.mark.parametrize("role", ["viewer", "developer", "tech_lead", "project_manager"])
+def test_subscriptions_are_refused_outside_ones_own_tenant_user_and_role(server: str, world: World, role: str) -> None:
     acme, globex = world.acme, world.globex
-    lead = token_of(acme.users["tech_lead"])
-    other_user = globex.user("tech_lead").id
-    colleague = acme.user("viewer").id
-    assert refused_status(f"{server}/ws/dashboard/{globex.slug}?token={lead}") == 403
-    assert refused_status(f"{server}/ws/notifications/{other_user}?token={lead}") == 403
-    assert refused_status(f"{server}/ws/notifications/{colleague}?token={lead}") == 403
-    assert refused_status(f"{server}/ws/admin/health?token={lead}") == 403
-    assert refused_status(f"{server}/ws/etl/{world.source_id}?token={lead}") == 403
+    token = token_of(acme.users[role])
+    other_user = globex.user(role).id
+    colleague = acme.user("viewer" if role != "viewer" else "developer").id
+    assert refused_status(f"{server}/ws/dashboard/{globex.slug}?token={token}") == 403
+    assert refused_status(f"{server}/ws/notifications/{other_user}?token={token}") == 403
+    assert refused_status(f"{server}/ws/notifications/{colleague}?token={token}") == 403
+    assert refused_status(f"{server}/ws/admin/health?token={token}") == 403
+    assert refused_status(f"{server}/ws/etl/{world.source_id}?token={token}") == 403
+
+
+def test_admins_and_anonymous_callers_are_refused_where_they_do_not_belong(server: str, world: World) -> None:
+    acme = world.acme
     admin = token_of(world.admin_email)
     assert refused_status(f"{server}/ws/dashboard/{acme.slug}?token={admin}") == 403
     assert refused_status(f"{server}/ws/etl/999999?token={admin}") == 404
     assert refused_status(f"{server}/ws/dashboard/{acme.slug}") == 401
     assert refused_status(f"{server}/ws/dashboard/{acme.slug}?token=not-a-token") == 401
+    assert refused_status(f"{server}/ws/admin/health", additional_headers={"Authorization": "Bearer nope"}) == 401
 
 
 # --------------------------------------------------------------------------- cookies, heartbeats, cleanup
