@@ -16,8 +16,6 @@ from fastapi.responses import Response
 from api.deps import CompanyUserDep, ProjectIdDep, cached_read
 from core.errors import NotFound
 from services import dashboards as dash
-from services.dashboards.blocked_items import BlockedItems, blocked_items
-from services.dashboards.sprint_choice import chosen_sprint
 
 router = APIRouter(prefix="/api", tags=["dashboards"])
 
@@ -62,7 +60,7 @@ async def compliance(user: CompanyUserDep, project_id: ProjectIdDep) -> Response
     return await cached_read(user, project_id, ("compliance",), lambda: dash.compliance_overview(user, project_id))
 
 
-@router.get("/dashboard/blocked-items", response_model=BlockedItems)
+@router.get("/dashboard/blocked-items", response_model=dash.BlockedItems)
 async def blocked(
     user: CompanyUserDep,
     project_id: ProjectIdDep,
@@ -75,7 +73,7 @@ async def blocked(
         user,
         project_id,
         ("blocked-items", sprint_id, page, page_size),
-        lambda: blocked_items(user, project_id, sprint_id, page, page_size),
+        lambda: dash.blocked_items(user, project_id, sprint_id, page, page_size),
     )
 
 
@@ -106,7 +104,7 @@ def sprint_items(
     item_type: str | None = Query(None, description="story, bug, task or other"),
 ) -> dash.DrillDown:
     """The items behind one chart point (a sprint and a metric)."""
-    chosen = chosen_sprint(user, project_id, sprint_id)
+    chosen = dash.chosen_sprint(user, project_id, sprint_id)
     if chosen is None:
         raise NotFound("this project has no sprints yet")
     return dash.drill_down(user, project_id, chosen.id, metric, item_type)

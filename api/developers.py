@@ -8,7 +8,6 @@ from fastapi.responses import Response
 
 from api.deps import CompanyUserDep, ProjectIdDep, cached_read
 from services import dashboards as dash
-from services.dashboards.comparison import DeveloperComparison, developer_comparison
 
 router = APIRouter(prefix="/api", tags=["developers"])
 
@@ -27,7 +26,7 @@ async def developer_metrics(identity_id: int, user: CompanyUserDep, project_id: 
     )
 
 
-@router.get("/developers/{identity_id}/comparison", response_model=DeveloperComparison)
+@router.get("/developers/{identity_id}/comparison", response_model=dash.DeveloperComparison)
 async def developer_vs_team(
     identity_id: int,
     user: CompanyUserDep,
@@ -39,7 +38,7 @@ async def developer_vs_team(
         user,
         project_id,
         ("comparison", identity_id, sprint_id),
-        lambda: developer_comparison(user, project_id, identity_id, sprint_id),
+        lambda: dash.developer_comparison(user, project_id, identity_id, sprint_id),
     )
 
 

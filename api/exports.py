@@ -10,8 +10,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from api.deps import CompanyUserDep, ProjectIdDep
+from services import dashboards as dash
 from services import exports
-from services.dashboards.sprint_choice import chosen_sprint
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 
@@ -39,7 +39,7 @@ def export_sprint(
     body: ReportOptions | None = None,
 ) -> exports.ExportJobPublic:
     """Queue the sprint report: every sprint's figures, and the items of one sprint."""
-    chosen = chosen_sprint(user, project_id, sprint_id)
+    chosen = dash.chosen_sprint(user, project_id, sprint_id)
     options = body or ReportOptions()
     return _start(user, project_id, "sprint", options.file_format, sprint_id=chosen.id if chosen else None)
 

@@ -12,7 +12,9 @@ Modules: `shapes` (the pydantic read models), `common` (project access,
 naming per role, rounding), `sprint_rows` (per-sprint figures), `kpi_cards`,
 `velocity` (velocity and throughput), `quality_compliance`, `pull_requests`,
 `team` (sprint detail and burndown), `item_lists` (drill-down),
-`developer_stats` (developers and me), `compliance_flags`, `ai_insights`.
+`developer_stats` (developers and me), `comparison` (a developer against the
+team average), `blocked_items` (items blocked now), `sprint_choice` (the sprint
+a request means), `compliance_flags`, `ai_insights`.
 Callers use the names re-exported here: `from services import dashboards; dashboards.kpis(...)`.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from core.errors import NotFound, ValidationFailed
 from services.dashboards.ai_insights import get_insight, insights, rate_insight
+from services.dashboards.blocked_items import BlockedItem, BlockedItems, blocked_items
 from services.dashboards.common import (
     DRILL_METRICS,
     FORECAST_KINDS,
@@ -29,6 +32,12 @@ from services.dashboards.common import (
     _require_company,
     require_project,
     user_projects,
+)
+from services.dashboards.comparison import (
+    DeveloperComparison,
+    MetricComparison,
+    SprintComparison,
+    developer_comparison,
 )
 from services.dashboards.compliance_flags import RESOLVER_ROLES, can_resolve, get_flag, list_flags, resolve_flag
 from services.dashboards.developer_stats import developer_detail, developer_options, developers, me
@@ -67,6 +76,7 @@ from services.dashboards.shapes import (
     ThroughputSeries,
     VelocitySeries,
 )
+from services.dashboards.sprint_choice import SprintRef, chosen_sprint
 from services.dashboards.sprint_rows import one_page_load
 from services.dashboards.team import sprint_detail, sprint_options
 from services.dashboards.velocity import throughput_series, velocity_series
@@ -79,9 +89,12 @@ __all__ = [
     "REVIEW_BUCKETS",
     "SEVERITY_ORDER",
     "TREND_WINDOW",
+    "BlockedItem",
+    "BlockedItems",
     "BurnPoint",
     "Choice",
     "ComplianceOverview",
+    "DeveloperComparison",
     "DeveloperDetail",
     "DeveloperList",
     "DeveloperRow",
@@ -95,6 +108,7 @@ __all__ = [
     "ItemRow",
     "KpiCard",
     "Kpis",
+    "MetricComparison",
     "NotFound",
     "PrHealth",
     "PrSprintPoint",
@@ -104,16 +118,21 @@ __all__ = [
     "RepoHealth",
     "ReviewBucket",
     "RuleCount",
+    "SprintComparison",
     "SprintDetail",
     "SprintPoint",
+    "SprintRef",
     "ThroughputRow",
     "ThroughputSeries",
     "ValidationFailed",
     "VelocitySeries",
     "_get_sprint",
     "_require_company",
+    "blocked_items",
     "can_resolve",
+    "chosen_sprint",
     "compliance_overview",
+    "developer_comparison",
     "developer_detail",
     "developer_options",
     "developers",
