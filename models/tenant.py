@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from models.base import json_field, tz_field
@@ -227,19 +228,54 @@ class WorkItemPullRequest(SQLModel, table=True):
 
 
 class DmtException(SQLModel, table=True):
-    """An approved exception to the testing rules, by a named person, until it expires."""
+    """A DMT exception for one work item: the rules it covers, why, and until when.
+
+    Workflow (services/exceptions.py): a developer or tech lead requests it
+    (status `requested`); a tech lead or project manager other than the
+    requester approves or rejects it with a note; an approved exception can be
+    revoked, and lapses at `expires_at` (the worker marks it `expired`). Only an
+    approved, unrevoked, unexpired exception covers its rules in the evaluation.
+    """
 
     __tablename__ = "dmt_exceptions"
-    __table_args__ = {"schema": TENANT}
+    __table_args__ = (sa.Index("ix_dmt_exceptions_status_expires", "status", "expires_at"), {"schema": TENANT})
 
     id: int | None = Field(default=None, primary_key=True)
     work_item_id: int = Field(foreign_key="tenant.work_items.id", index=True, ondelete="CASCADE")
-    approved_by: str = Field(max_length=200)
-    approved_by_user_id: int | None = None
+    #: requested, approved, rejected, revoked, expired
+    status: str = Field(default="approved", max_length=20, sa_column_kwargs={"server_default": "approved"})
+    #: The rule ids the exception covers (a subset of etl.rules.EXCUSABLE_RULES).
+    rules: list[str] = Field(
+        default_factory=list,
+        sa_column=sa.Column(
+            JSONB,
+            nullable=False,
+            server_default=sa.text(
+                "'[\"missing_unit_test_task\", \"unit_testing_not_done\", \"low_coverage\"]'::jsonb"
+            ),
+        ),
+    )
     reason: str
     expires_at: datetime = tz_field(nullable=False)
+    requested_by: str | None = Field(default=None, max_length=320)
+    requested_by_user_id: int | None = None
+    #: When requested (or recorded, for an exception approved directly).
     created_at: datetime = tz_field(nullable=False, default_now=True)
+    #: The named person who approved it (None while requested, and for a rejected request).
+    approved_by: str | None = Field(default=None, max_length=200)
+    approved_by_user_id: int | None = None
+    rejected_by: str | None = Field(default=None, max_length=320)
+    rejected_by_user_id: int | None = None
+    #: When it was approved or rejected, and the approver's or rejecter's note.
+    decided_at: datetime | None = tz_field()
+    decision_note: str | None = None
     revoked_at: datetime | None = tz_field()
+    revoked_by: str | None = Field(default=None, max_length=320)
+    revoked_by_user_id: int | None = None
+    revoke_note: str | None = None
+    #: Set once the `exception_expiring` notice went out, and once the worker marked it expired.
+    expiring_notified_at: datetime | None = tz_field()
+    expired_at: datetime | None = tz_field()
 
 
 class ComplianceFlag(SQLModel, table=True):
