@@ -5,11 +5,12 @@ Settings:
   the collection (``https://tfs.acme.com/DefaultCollection``).
 - ``token``: a personal access token, sent as basic auth with an empty user.
 - ``config_json``: ``project`` (or ``SourceSettings.project_key``), ``team``
-  (default ``"<project> Team"``, for sprint dates), ``fetch_updates`` (read
-  ``workItems/{id}/updates`` for start/done times, reopen counts and sprint
-  history; default false: one more request per item), ``history_start``
-  (ISO date a full sync starts from, default 2005-01-01), ``batch_size``
-  (<= 200), ``fields_only`` (see below).
+  (default ``"<project> Team"``, for sprint dates), ``history`` (where the
+  state history comes from, see below: ``"revisions"``, the default,
+  ``"updates"`` or ``"none"``; the older ``fetch_updates: true`` means the
+  default), ``revision_lookback_days`` (default 90, see below),
+  ``history_start`` (ISO date a full sync starts from, default 2005-01-01),
+  ``batch_size`` (<= 200), ``fields_only`` (see below).
 
 How a sync reads the tool:
 1. WIQL (``POST {project}/_apis/wit/wiql``) lists ids changed in
@@ -24,19 +25,34 @@ How a sync reads the tool:
 3. State categories come from ``workitemtypes/{type}/states`` and sprint dates
    from the team's ``teamsettings/iterations`` (falling back to the project's
    iteration classification nodes for iterations the team has not selected).
+4. History (start and done times, reopenings, sprint history, blocked time)
+   comes in bulk from the reporting revisions API
+   (``GET {project}/_apis/wit/reporting/workitemrevisions``): every revision
+   of the project, up to 1,000 a request, paged by ``continuationToken``
+   (``nextLink`` / ``isLastBatch``), with only the fields the history needs.
+   A full sync reads it from the beginning; an incremental one from
+   ``revision_lookback_days`` before its start (``startDateTime``), which holds
+   the whole history of every item created since then; the few changed items
+   older than that get their own ``workItems/{id}/updates``, as does every
+   item where the reporting API is unavailable (404/403/400: an old Server,
+   a token without the scope) and every item with ``history: "updates"``.
 
 The raw record handed to the normaliser is a batch element exactly as the API
 returns it, plus a ``"_dmt"`` key the connector adds::
 
     {"state_categories": {"New": "Proposed", "Active": "InProgress", ...},
      "iteration": {"id", "name", "path", "attributes": {"startDate", "finishDate", "timeFrame"}} | None,
-     "updates": [<workItems/{id}/updates elements>] | None}
+     "updates": [<compact history: {"rev", "fields": {name: {"newValue"[, "oldValue"]}}}>] | None}
+
+The compact history (`compact_updates`) keeps, of each update, only the
+fields the normaliser reads, so the bulk path and the per-item path hand the
+normaliser the same record.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -50,6 +66,7 @@ from etl.connectors.base import (
     SourceConfigError,
     SourceDataError,
     SourceNotFound,
+    SourcePermissionError,
     SourceSettings,
 )
 from etl.connectors.http import CursorGuard
@@ -70,6 +87,19 @@ WIQL_RESULT_CAP = 20_000
 BATCH_MAX_IDS = 200
 BATCH_MAX_FIELDS = 100
 WIQL_CAP_ERROR = "VS402337"
+#: Revisions per reporting request (the service's `$maxPageSize` ceiling).
+REVISIONS_PAGE_SIZE = 1000
+#: An incremental sync reads revisions from this many days before its start (config revision_lookback_days).
+REVISION_LOOKBACK_DAYS = 90
+#: The fields whose history the normaliser reads: when, state, sprint, blocked (field or tag).
+HISTORY_FIELDS = (
+    "System.ChangedDate",
+    "System.State",
+    "System.IterationPath",
+    "System.Tags",
+    "Microsoft.VSTS.CMMI.Blocked",
+)
+HISTORY_MODES = ("revisions", "updates", "none")
 
 #: Azure's state categories -> ours.
 STATE_CATEGORY_MAP = {
@@ -274,15 +304,117 @@ def _history_from_updates(
         if new_cat == "in_progress" and started is None:
             started = when
         if new_cat == "done":
-            done = when
-            if started is None:
-                started = when
+            done = when  # straight from to-do to done: no start time (no cycle time), as in every connector
         if old_cat == "done" and new_cat != "done":
             reopened += 1
             done = None
     if blocked_since is not None and last_change is not None:
         blocked_hours += max(0.0, (last_change - blocked_since).total_seconds() / 3600)
     return started, done, reopened, sprints, round(blocked_hours, 2), blocked_since
+
+
+def _present(value: Any) -> bool:
+    return value not in (None, "")
+
+
+def compact_updates(updates: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The part of a work item's update history the normaliser reads, in revision order.
+
+    Each update keeps only HISTORY_FIELDS: the new value (absent when the field was
+    cleared) and, for the state, the old one. Updates that change none of them but
+    the change date are dropped, except the last (blocked time runs to the last
+    change). Both `workItems/{id}/updates` and `revisions_to_updates` go through
+    this, so the bulk and the per-item path give the normaliser the same history.
+    """
+    kept: list[dict[str, Any]] = []
+    ordered = sorted(
+        (u for u in updates if isinstance(u, Mapping)), key=lambda u: (to_int(u.get("rev")) or 0, str(u.get("id")))
+    )
+    for position, update in enumerate(ordered):
+        changes = update.get("fields") or {}
+        fields: dict[str, dict[str, Any]] = {}
+        for name in HISTORY_FIELDS:
+            change = changes.get(name)
+            if not isinstance(change, Mapping):
+                continue
+            entry: dict[str, Any] = {}
+            if _present(change.get("newValue")):
+                entry["newValue"] = change["newValue"]
+            if name == "System.State" and _present(change.get("oldValue")):
+                entry["oldValue"] = change["oldValue"]
+            fields[name] = entry
+        if set(fields) - {"System.ChangedDate"} or (fields and position == len(ordered) - 1):
+            kept.append({"rev": to_int(update.get("rev")) or 0, "fields": fields})
+    return kept
+
+
+def revisions_to_updates(revisions: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Update-shaped changes (as `workItems/{id}/updates` gives them) from one item's full revisions.
+
+    A revision holds every (non-empty) field's value at that revision; the change of
+    revision n is what differs from revision n-1, as the updates API reports it.
+    """
+    changes: list[dict[str, Any]] = []
+    previous: Mapping[str, Any] = {}
+    for revision in sorted(revisions, key=lambda r: to_int(r.get("rev")) or 0):
+        current = revision.get("fields") or {}
+        diff: dict[str, dict[str, Any]] = {}
+        for name in HISTORY_FIELDS:
+            before, after = previous.get(name), current.get(name)
+            before = before if _present(before) else None
+            after = after if _present(after) else None
+            if before == after:
+                continue
+            change: dict[str, Any] = {}
+            if before is not None:
+                change["oldValue"] = before
+            if after is not None:
+                change["newValue"] = after
+            diff[name] = change
+        changes.append({"rev": to_int(revision.get("rev")) or 0, "fields": diff})
+        previous = current
+    return changes
+
+
+class RevisionHistories:
+    """Compact histories of many items, gathered from the reporting revisions feed in one pass.
+
+    Revisions arrive in the feed's order (by change); each item's last revision is kept
+    and only revisions that change a history field are stored, so memory follows the
+    number of state, sprint and blocked changes, not of edits.
+    """
+
+    def __init__(self, since: datetime | None) -> None:
+        self.since = since
+        self._last: dict[int, Mapping[str, Any]] = {}
+        self._changes: dict[int, list[dict[str, Any]]] = {}
+
+    def add(self, revision: Mapping[str, Any]) -> None:
+        """Take one revision of the feed (``{"id", "rev", "fields"}``)."""
+        item_id = to_int(revision.get("id"))
+        if item_id is None:
+            return
+        previous = self._last.get(item_id)
+        if previous is not None and (to_int(revision.get("rev")) or 0) <= (to_int(previous.get("rev")) or 0):
+            return  # a revision seen already (the feed repeats one at a page boundary)
+        pair = [previous, revision] if previous is not None else [revision]
+        change = revisions_to_updates(pair)[-1]
+        self._last[item_id] = revision
+        bucket = self._changes.setdefault(item_id, [])
+        if bucket and set(bucket[-1]["fields"]) == {"System.ChangedDate"}:
+            bucket.pop()  # a change-date-only update matters only while it is the last
+        bucket.append(change)
+
+    def complete_for(self, created: datetime | None) -> bool:
+        """Whether the feed holds the whole history of an item created at `created`."""
+        return self.since is None or (created is not None and created > self.since)
+
+    def updates_of(self, item_id: int) -> list[dict[str, Any]]:
+        """The item's compact history (empty when the feed never mentioned it)."""
+        return compact_updates(self._changes.get(item_id, []))
+
+    def __len__(self) -> int:
+        return len(self._last)
 
 
 def _sprint_name(path: str | None, project: str | None) -> str | None:
@@ -379,8 +511,7 @@ def _history_fields(
         history = [name for name in (_sprint_name(p, project) for p in paths) if name]
     state_changed = parse_datetime(fields.get("Microsoft.VSTS.Common.StateChangeDate"))
     if status_category == "done":
-        done = done or state_changed
-        started = started or done
+        done = done or state_changed  # never a start time: an item closed straight from New has none
     else:
         done = None  # reopened items keep an old ClosedDate on some processes
         if status_category == "in_progress":
@@ -489,7 +620,12 @@ class AzureBoardsConnector(AzureDevOpsConnector):
         super().__init__(settings, **http_options)
         config = settings.config_json or {}
         self.team: str = str(config.get("team") or f"{self.project} Team")
-        self.fetch_updates = bool(config.get("fetch_updates", False))
+        mode = str(config.get("history") or "revisions").strip().lower()
+        if mode not in HISTORY_MODES:
+            raise SourceConfigError(f"Azure Boards history must be one of {', '.join(HISTORY_MODES)}, not {mode!r}")
+        #: Where history comes from: the reporting revisions feed, per-item updates, or nowhere.
+        self.history = mode
+        self.revision_lookback = timedelta(days=float(config.get("revision_lookback_days") or REVISION_LOOKBACK_DAYS))
         self.fields_only = bool(config.get("fields_only", False))
         self.batch_size = max(1, min(BATCH_MAX_IDS, int(config.get("batch_size") or BATCH_MAX_IDS)))
         self.history_start = parse_datetime(config.get("history_start")) or datetime(2005, 1, 1, tzinfo=UTC)
@@ -678,6 +814,7 @@ class AzureBoardsConnector(AzureDevOpsConnector):
         return found
 
     def _updates(self, item_id: int) -> list[dict[str, Any]]:
+        """One item's history from ``workItems/{id}/updates`` (the per-item path), compacted."""
         updates: list[dict[str, Any]] = []
         skip = 0
         cursors = CursorGuard(f"updates of work item {item_id}")
@@ -686,32 +823,87 @@ class AzureBoardsConnector(AzureDevOpsConnector):
             page = self._values(data, "updates")
             updates.extend(u for u in page if isinstance(u, dict))
             if len(page) < 200:
-                return updates
+                return compact_updates(updates)
             cursors.advance(repr((page[0], page[-1])))  # a site ignoring $skip repeats its page
             skip += len(page)
 
-    def _enrich(self, item: dict[str, Any]) -> dict[str, Any]:
+    def revision_histories(self, since: datetime | None) -> RevisionHistories | None:
+        """Every item's compact history from the reporting revisions feed (revisions after `since`).
+
+        None when the feed is unavailable here (an old Server answers 404, a token
+        without the work item scope 403, some collections 400): the caller falls
+        back to per-item updates.
+        """
+        histories = RevisionHistories(since)
+        base: dict[str, Any] = {
+            "api-version": API_VERSION,
+            "fields": ",".join(("System.Id", "System.Rev", *HISTORY_FIELDS)),
+            "$maxPageSize": REVISIONS_PAGE_SIZE,
+        }
+        params: dict[str, Any] | None = dict(base)
+        if since is not None:
+            params["startDateTime"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        url = self._project_path("_apis/wit/reporting/workitemrevisions")
+        cursors = CursorGuard(f"{self.tool_name} reporting revisions")
+        while True:
+            try:
+                data, _ = azure_json(self.http, "GET", url, params=params)
+            except (SourceNotFound, SourcePermissionError, SourceConfigError):
+                if len(histories):
+                    raise  # the feed answered before: this is a failure, not a missing API
+                return None
+            if not isinstance(data, dict) or not isinstance(data.get("values"), list):
+                raise SourceDataError("Azure DevOps reporting revisions answer has no 'values' list")
+            for revision in data["values"]:
+                if isinstance(revision, Mapping):
+                    histories.add(revision)
+            token = data.get("continuationToken")
+            next_link = data.get("nextLink")
+            if data.get("isLastBatch") is True or not (next_link or token):
+                return histories
+            cursors.advance(token or next_link)
+            if token:  # our own query (fields, page size) from the token on: startDateTime goes with the first
+                params = {**base, "continuationToken": token}
+            else:
+                url, params = str(next_link), None  # the link carries the query string and the watermark
+
+    def _enrich(self, item: dict[str, Any], histories: RevisionHistories | None) -> dict[str, Any]:
         fields = item.get("fields") or {}
         work_type = fields.get("System.WorkItemType")
         path = fields.get("System.IterationPath")
+        updates: list[dict[str, Any]] | None = None
+        if self.history != "none" and item.get("id"):
+            item_id = int(item["id"])
+            if histories is not None and histories.complete_for(parse_datetime(fields.get("System.CreatedDate"))):
+                updates = histories.updates_of(item_id)
+            else:
+                updates = self._updates(item_id)
         item["_dmt"] = {
             "state_categories": self.state_categories(str(work_type)) if work_type else None,
             "iteration": self.iteration_for(str(path)) if path else None,
-            "updates": self._updates(int(item["id"])) if self.fetch_updates and item.get("id") else None,
+            "updates": updates,
         }
         return item
+
+    def _histories_for(self, start: datetime | None) -> RevisionHistories | None:
+        """The revisions feed a sync of [start, ...) reads first; None: per-item updates (or no history)."""
+        if self.history != "revisions":
+            return None
+        since = start - self.revision_lookback if start is not None else None
+        return self.revision_histories(since)
 
     # -- extraction -----------------------------------------------------------
     def extract_work_items(self, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:
         """Pages (<= batch_size) of raw work items changed in [start, end), oldest change first."""
+        histories = self._histories_for(start)
         pending: list[int] = []
         for ids in self.iter_changed_ids(start, end):
             pending.extend(ids)
             while len(pending) >= self.batch_size:
                 chunk, pending = pending[: self.batch_size], pending[self.batch_size :]
-                yield [self._enrich(item) for item in self._fetch_batch(chunk)]
+                yield [self._enrich(item, histories) for item in self._fetch_batch(chunk)]
         if pending:
-            yield [self._enrich(item) for item in self._fetch_batch(pending)]
+            yield [self._enrich(item, histories) for item in self._fetch_batch(pending)]
 
     def list_work_item_ids(self) -> Iterator[list[str]]:
         for ids in self.iter_changed_ids(None, None):

@@ -5,7 +5,9 @@ identity refs with uniqueName/descriptor, ``System.*`` fields, ``relations``, ``
 checks ``api-version``; PAT basic auth (401 TF400813 body otherwise); WIQL with the
 result cap error VS402337 (cap configurable per dataset so tests stay small);
 workitemsbatch limits (200 ids, 100 fields, no fields with $expand); work item
-type states; team iterations; updates paging; fields and picklists.
+type states; team iterations; updates paging; the reporting revisions feed (continuationToken,
+nextLink, isLastBatch, startDateTime, fields; ``dataset["reporting_api"] = False`` answers 404 as an old
+Server does); fields and picklists.
 
     dataset = generate_dataset(seed=1, size=40, wiql_cap=15)
     app = create_app(dataset, FaultControls())
@@ -371,7 +373,7 @@ def generate_dataset(
                     },
                 }
             )
-        history = _initial_updates(item_id, fields, created, activated, closed, person, organization)
+        history = _initial_updates(item_id, fields, created, activated, closed, changed, person, organization)
         fields["System.Rev"] = len(history)
         items[item_id] = {"id": item_id, "rev": len(history), "fields": fields, "relations": relations}
         updates[item_id] = history
@@ -410,20 +412,26 @@ def _initial_updates(
     created: datetime,
     activated: datetime | None,
     closed: datetime | None,
+    changed: datetime,
     person: dict[str, Any],
     organization: str,
 ) -> list[dict[str, Any]]:
+    """The item's updates: creation (every field it was created with), activation, closing, a last edit.
+
+    Consistent with the item's fields, so the revisions the reporting API replays from
+    them end with the item as it is.
+    """
     by = identity_ref(person, f"https://dev.azure.com/{organization}")
-    history = [
-        {
-            "fields": {
-                "System.State": {"newValue": "New"},
-                "System.ChangedDate": {"newValue": iso(created)},
-                "System.IterationPath": {"newValue": fields["System.IterationPath"]},
-                "System.WorkItemType": {"newValue": fields["System.WorkItemType"]},
-            }
-        }
-    ]
+    first: dict[str, Any] = {
+        "System.State": {"newValue": "New"},
+        "System.ChangedDate": {"newValue": iso(created)},
+        "System.IterationPath": {"newValue": fields["System.IterationPath"]},
+        "System.WorkItemType": {"newValue": fields["System.WorkItemType"]},
+        "System.Title": {"newValue": fields["System.Title"]},
+    }
+    if fields.get("System.Tags"):
+        first["System.Tags"] = {"newValue": fields["System.Tags"]}
+    history = [{"fields": first}]
     previous, previous_time = "New", created
     for state, moment in (("Active", activated), ("Closed", closed)):
         if moment:
@@ -436,12 +444,45 @@ def _initial_updates(
                 }
             )
             previous, previous_time = state, moment
+    if changed > previous_time:  # the last edit (a comment, a priority) after the last state change
+        history.append(
+            {
+                "fields": {
+                    "System.ChangedDate": {"oldValue": iso(previous_time), "newValue": iso(changed)},
+                    "System.CommentCount": {"newValue": fields.get("System.CommentCount", 0)},
+                }
+            }
+        )
     for rev, update in enumerate(history, start=1):
         update.update({"id": rev, "workItemId": item_id, "rev": rev, "revisedBy": by})
     for current, following in itertools.pairwise(history):
         current["revisedDate"] = following["fields"]["System.ChangedDate"]["newValue"]
     history[-1]["revisedDate"] = "9999-01-01T00:00:00Z"
     return history
+
+
+def item_revisions(dataset: dict[str, Any], item_id: int) -> list[dict[str, Any]]:
+    """Every revision of an item as the reporting API holds it: all its fields at that revision.
+
+    Replayed backwards from the item's fields through its updates (each revision is the
+    next one with that update's changes undone), so revisions and updates always agree.
+    """
+    item = dataset["work_items"][item_id]
+    updates = dataset["updates"][item_id]
+    snapshot = {k: v for k, v in item["fields"].items() if v not in (None, "")}
+    revisions: list[dict[str, Any]] = []
+    for update in reversed(updates):
+        fields = {**snapshot, "System.Rev": update["rev"], "System.RevisedDate": update["revisedDate"]}
+        revisions.append(
+            {"id": item_id, "rev": update["rev"], "fields": fields, "_watermark": update.get("_watermark", 0)}
+        )
+        for name, change in (update.get("fields") or {}).items():
+            if change.get("oldValue") not in (None, ""):
+                snapshot[name] = change["oldValue"]
+            else:
+                snapshot.pop(name, None)
+    revisions.reverse()
+    return revisions
 
 
 def update_work_item(
@@ -459,6 +500,7 @@ def update_work_item(
     fields["System.ChangedDate"] = iso(when)
     item["rev"] += 1
     fields["System.Rev"] = item["rev"]
+    dataset["version"] = dataset.get("version", 0) + 1
     history = dataset["updates"][item_id]
     history[-1]["revisedDate"] = iso(when)
     history.append(
@@ -469,13 +511,15 @@ def update_work_item(
             "revisedDate": "9999-01-01T00:00:00Z",
             "revisedBy": fields.get("System.ChangedBy"),
             "fields": diff,
+            "_watermark": dataset["version"],  # made after every generated revision, whatever `when` says
         }
     )
 
 
 def delete_work_item(dataset: dict[str, Any], item_id: int) -> None:
-    """Send a work item to the recycle bin: WIQL and batch no longer return it."""
+    """Send a work item to the recycle bin: WIQL, batch and the revision feed no longer return it."""
     dataset["deleted"].add(item_id)
+    dataset["version"] = dataset.get("version", 0) + 1
 
 
 # --------------------------------------------------------------------------- app
@@ -835,6 +879,79 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
             }
         )
 
+    def revision_feed() -> tuple[list[tuple[str, int, int]], dict[tuple[int, int], dict[str, Any]]]:
+        """The project's revisions in watermark order (by change time), rebuilt when the data changes."""
+        cached = dataset.get("_revision_feed")
+        if cached is None or cached[0] != dataset.get("version", 0):
+            by_key: dict[tuple[int, int], dict[str, Any]] = {}
+            for item_id in dataset["work_items"]:
+                if item_id in dataset["deleted"]:
+                    continue
+                for revision in item_revisions(dataset, item_id):
+                    by_key[(item_id, revision["rev"])] = revision
+            # Watermark order: the order revisions were made (edits made by tests come after the generated ones).
+            order = [
+                (r["fields"]["System.ChangedDate"], i, rev)
+                for (i, rev), r in sorted(
+                    by_key.items(), key=lambda kv: (kv[1]["_watermark"], kv[1]["fields"]["System.ChangedDate"], kv[0])
+                )
+            ]
+            cached = (dataset.get("version", 0), order, by_key)
+            dataset["_revision_feed"] = cached
+        return cached[1], cached[2]
+
+    @app.get("/{org_name}/_apis/wit/reporting/workitemrevisions")
+    @app.get("/{org_name}/{project_name}/_apis/wit/reporting/workitemrevisions")
+    @app.get("/{org_name}/_apis/wit/reporting/workItemRevisions")
+    @app.get("/{org_name}/{project_name}/_apis/wit/reporting/workItemRevisions")
+    async def reporting_revisions(request: Request, org_name: str, project_name: str | None = None) -> Response:
+        denied = guard(request, org_name, project_name)
+        if denied:
+            return denied
+        if not dataset.get("reporting_api", True):
+            return azure_error(
+                404, "The controller for path '/_apis/wit/reporting/workitemrevisions' was not found.", "NotFound"
+            )
+        q = request.query_params
+        dataset.setdefault("reporting_queries", []).append(dict(q))
+        token, since = q.get("continuationToken"), q.get("startDateTime")
+        if token and since:
+            return azure_error(
+                400, "The startDateTime parameter cannot be used together with a watermark.", "ArgumentException"
+            )
+        wanted = [f for f in q.get("fields", "").split(",") if f] or None
+        size = max(1, min(int(q.get("$maxPageSize") or 1000), dataset.get("revisions_page_size", 1000)))
+        order, by_key = revision_feed()
+        if token:
+            try:
+                position = int(token)
+            except ValueError:
+                return azure_error(400, f"Invalid continuation token {token!r}.", "ArgumentException")
+        elif since:
+            low = iso(datetime.fromisoformat(since.replace("Z", "+00:00")).astimezone(UTC))
+            position = next((n for n, entry in enumerate(order) if entry[0] > low), len(order))
+        else:
+            position = 0
+        values = []
+        for _, item_id, rev in order[position : position + size]:
+            revision = by_key[(item_id, rev)]
+            fields = revision["fields"]
+            if wanted is not None:
+                fields = {k: v for k, v in fields.items() if k in wanted}
+            values.append({"id": item_id, "rev": rev, "fields": fields})
+        following = min(position + size, len(order))
+        base = org_url(request)
+        scope = f"/{project_name}" if project_name else ""
+        return JSONResponse(
+            {
+                "values": values,
+                "nextLink": f"{base}{scope}/_apis/wit/reporting/workItemRevisions"
+                f"?continuationToken={following}&api-version={q.get('api-version', '7.1')}",
+                "continuationToken": str(following),
+                "isLastBatch": following >= len(order),
+            }
+        )
+
     @app.get("/{org_name}/{project_name}/_apis/wit/workItems/{item_id}/updates")
     @app.get("/{org_name}/_apis/wit/workItems/{item_id}/updates")
     async def item_updates(request: Request, org_name: str, item_id: int, project_name: str | None = None) -> Response:
@@ -852,7 +969,13 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
         top = min(int(request.query_params.get("$top", 200)), 200)
         page = dataset["updates"][item_id][skip : skip + top]
         base = org_url(request)
-        value = [{**u, "url": f"{base}/_apis/wit/workItems/{item_id}/updates/{u['id']}"} for u in page]
+        value = [
+            {
+                **{k: v for k, v in u.items() if not k.startswith("_")},
+                "url": f"{base}/_apis/wit/workItems/{item_id}/updates/{u['id']}",
+            }
+            for u in page
+        ]
         return JSONResponse({"count": len(value), "value": value})
 
     return app

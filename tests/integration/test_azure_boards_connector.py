@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from etl.connectors.azure_boards import AzureBoardsConnector
-from etl.connectors.base import SourceAuthError, SourceDataError, SourceSettings
+from etl.connectors.base import SourceAuthError, SourceConfigError, SourceDataError, SourceSettings
 from etl.connectors.registry import get_connector
 from tests.fakes.azure_boards import DEFAULT_TOKEN, create_app, delete_work_item, generate_dataset, update_work_item
 from tests.fakes.server import FaultControls, serve
@@ -102,11 +102,12 @@ def test_incremental_extract_returns_only_changed_items_and_misses_deleted_ones(
     assert "4" not in ids and "3" in ids
 
 
-def test_updates_history_gives_sprint_history_and_reopen_counts(fake) -> None:
+@pytest.mark.parametrize("history", ["revisions", "updates"])
+def test_history_gives_sprint_history_and_reopen_counts(fake, history: str) -> None:
     base_url, dataset, _ = fake
     closed_id = next(i for i, w in dataset["work_items"].items() if w["fields"]["System.State"] == "Closed")
     update_work_item(dataset, closed_id, {"System.State": "Active"})
-    conn = connector(base_url, fetch_updates=True)
+    conn = connector(base_url, history=history)
     item = next(i for i in all_items(conn) if i["id"] == closed_id)
     normalised = conn.normalize_work_item(item)
     assert normalised["reopened_count"] == 1
@@ -167,14 +168,17 @@ def test_iterations_the_team_dropped_get_dates_from_classification_nodes(fake) -
     assert normalised["sprint_start"] is not None and normalised["sprint_state"] == "closed"
 
 
-def test_blocked_hours_from_tag_updates(fake) -> None:
+@pytest.mark.parametrize("history", ["revisions", "updates"])
+def test_blocked_hours_from_tag_updates(fake, history: str) -> None:
     base_url, dataset, _ = fake
+    dataset["work_items"][2]["fields"].pop("System.Tags", None)  # created without tags, as the test assumes
+    dataset["updates"][2][0]["fields"].pop("System.Tags", None)
     t0 = datetime.now(UTC) - timedelta(hours=5)
     update_work_item(dataset, 2, {"System.Tags": "Blocked"}, when=t0)
     update_work_item(dataset, 2, {"System.Tags": ""}, when=t0 + timedelta(hours=2))
     update_work_item(dataset, 2, {"System.Tags": "backend; Blocked"}, when=t0 + timedelta(hours=3))
     update_work_item(dataset, 2, {"System.Title": "still blocked"}, when=t0 + timedelta(hours=4))
-    conn = connector(base_url, fetch_updates=True)
+    conn = connector(base_url, history=history)
     item = next(i for i in all_items(conn, start=t0 - timedelta(seconds=1)) if i["id"] == 2)
     normalised = conn.normalize_work_item(item)
     assert normalised["is_blocked"] and normalised["blocked_hours"] == 3.0
@@ -187,3 +191,82 @@ def test_sign_in_page_with_203_is_an_auth_error(fake) -> None:
     conn.http._client.auth = None  # as when a proxy strips the Authorization header
     with pytest.raises(SourceAuthError, match="sign-in page"):
         conn.test_connection()
+
+
+# --------------------------------------------------------------------------- history in bulk
+def by_id(conn: AzureBoardsConnector, start: datetime | None = None) -> dict[str, dict[str, Any]]:
+    return {n["source_item_id"]: n for n in (conn.normalize_work_item(i) for i in all_items(conn, start))}
+
+
+def test_bulk_revisions_give_the_same_records_as_per_item_updates_with_a_few_requests(fake) -> None:
+    base_url, dataset, controls = fake
+    closed_id = next(i for i, w in dataset["work_items"].items() if w["fields"]["System.State"] == "Closed")
+    update_work_item(dataset, closed_id, {"System.State": "Active"})  # a reopening
+    untagged = next(i for i, w in dataset["work_items"].items() if "System.Tags" not in w["fields"] and i != closed_id)
+    update_work_item(dataset, untagged, {"System.Tags": "Blocked"}, when=datetime.now(UTC) - timedelta(hours=3))
+    update_work_item(dataset, untagged, {"System.Title": "waiting"}, when=datetime.now(UTC) - timedelta(hours=1))
+    dataset["revisions_page_size"] = 40  # several pages of the feed, continued by token
+
+    controls.paths_seen.clear()
+    per_item = by_id(connector(base_url, history="updates"))
+    per_item_paths = list(controls.paths_seen)
+    controls.paths_seen.clear()
+    bulk = by_id(connector(base_url))
+    bulk_paths = list(controls.paths_seen)
+
+    assert bulk == per_item  # every column, raw_data (with its compact history) included
+    assert bulk[str(closed_id)]["reopened_count"] == 1 and bulk[str(untagged)]["blocked_hours"] == 2.0
+    assert sum(p.endswith("/updates") for p in per_item_paths) == len(dataset["work_items"])
+    assert not any(p.endswith("/updates") for p in bulk_paths)
+    revision_pages = [p for p in bulk_paths if p.lower().endswith("/reporting/workitemrevisions")]
+    assert len(revision_pages) >= 3  # one request per 40 revisions here (1,000 on the real service)
+    assert len(per_item_paths) - len(bulk_paths) == len(dataset["work_items"]) - len(revision_pages)
+    first, *following = dataset["reporting_queries"]
+    assert "startDateTime" not in first and "System.State" in first["fields"].split(",")
+    assert following and all(q["continuationToken"] and "startDateTime" not in q for q in following)
+
+
+def test_incremental_reads_revisions_from_a_lookback_and_old_items_per_item(fake) -> None:
+    base_url, dataset, controls = fake
+    start = datetime.now(UTC) - timedelta(days=2)
+    old_id = min(dataset["work_items"], key=lambda i: dataset["work_items"][i]["fields"]["System.CreatedDate"])
+    young_id = max(dataset["work_items"], key=lambda i: dataset["work_items"][i]["fields"]["System.CreatedDate"])
+    for item_id in (old_id, young_id):
+        update_work_item(dataset, item_id, {"System.Tags": "Blocked"}, when=start + timedelta(hours=1))
+    expected = by_id(connector(base_url, history="updates"), start)
+    controls.paths_seen.clear()
+    dataset["reporting_queries"] = []
+    got = by_id(connector(base_url, revision_lookback_days=30), start)
+    assert got == expected and set(got) >= {str(old_id), str(young_id)}
+    since = datetime.fromisoformat(dataset["reporting_queries"][0]["startDateTime"].replace("Z", "+00:00"))
+    assert abs(since - (start - timedelta(days=30))) < timedelta(seconds=1)
+    per_item = [p for p in controls.paths_seen if p.endswith("/updates")]
+    created = {
+        i: datetime.fromisoformat(dataset["work_items"][i]["fields"]["System.CreatedDate"].replace("Z", "+00:00"))
+        for i in (old_id, young_id)
+    }
+    assert created[old_id] < since < created[young_id]
+    assert any(p.endswith(f"/workItems/{old_id}/updates") for p in per_item)
+    assert not any(p.endswith(f"/workItems/{young_id}/updates") for p in per_item)
+
+
+def test_without_the_reporting_api_history_comes_per_item(fake) -> None:
+    base_url, dataset, controls = fake
+    expected = by_id(connector(base_url, history="updates"))
+    dataset["reporting_api"] = False  # an old Server: 404
+    controls.paths_seen.clear()
+    assert by_id(connector(base_url)) == expected
+    assert sum(p.endswith("/updates") for p in controls.paths_seen) == len(dataset["work_items"])
+
+
+def test_history_none_reads_no_history(fake) -> None:
+    base_url, _, controls = fake
+    controls.paths_seen.clear()
+    items = all_items(connector(base_url, history="none"))
+    assert items and all(i["_dmt"]["updates"] is None for i in items)
+    assert not any("/updates" in p or "reporting" in p.lower() for p in controls.paths_seen)
+
+
+def test_an_unknown_history_mode_is_refused() -> None:
+    with pytest.raises(SourceConfigError, match="history"):
+        connector("https://dev.azure.com/acme", history="sometimes")

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from etl.connectors.azure_boards import normalize_azure_work_item, propose_mapping
+from etl.connectors.azure_boards import (
+    RevisionHistories,
+    compact_updates,
+    normalize_azure_work_item,
+    propose_mapping,
+    revisions_to_updates,
+)
 from etl.connectors.base import SourceDataError
 from etl.connectors.values import parse_datetime, to_float
 
@@ -189,3 +195,76 @@ def test_parse_helpers() -> None:
     assert propose_mapping("Story Points", "Microsoft.VSTS.Scheduling.StoryPoints") == "story_points"
     assert propose_mapping("AC Quality", "Custom.ACQuality") == "ac_quality"
     assert propose_mapping("Title", "System.Title") is None
+
+
+# --------------------------------------------------------------------------- history from the reporting revisions feed
+def test_reporting_revisions_from_the_docs_become_compact_histories() -> None:
+    body = sample("workItemRevisions/GET__wit_reporting_workItemRevisions.json")
+    histories = RevisionHistories(since=None)
+    for revision in body["values"]:
+        histories.add(revision)
+    assert len(histories) == 2 and body["isLastBatch"] is True
+    first = histories.updates_of(1)
+    assert [u["rev"] for u in first] == [1, 2]  # rev 2 changed only the backlog priority: kept as the last change
+    assert first[0]["fields"]["System.State"] == {"newValue": "New"}
+    assert first[0]["fields"]["System.IterationPath"] == {"newValue": "Fabrikam-Fiber-Git"}
+    assert first[1]["fields"] == {"System.ChangedDate": {"newValue": "2014-03-18T17:17:05.76Z"}}
+    assert histories.updates_of(2)[0]["fields"]["System.ChangedDate"] == {"newValue": "2014-03-18T17:17:06.01Z"}
+    assert histories.updates_of(99) == []
+
+
+def test_revisions_and_updates_of_one_history_compact_to_the_same_record() -> None:
+    revisions = [
+        {"id": 7, "rev": 1, "fields": {"System.State": "New", "System.ChangedDate": "2024-01-01T09:00:00Z",
+                                       "System.IterationPath": "P\\Sprint 1", "System.Tags": "Blocked"}},
+        {"id": 7, "rev": 2, "fields": {"System.State": "New", "System.ChangedDate": "2024-01-01T10:00:00Z",
+                                       "System.IterationPath": "P\\Sprint 1", "System.Title": "x"}},
+        {"id": 7, "rev": 3, "fields": {"System.State": "Active", "System.ChangedDate": "2024-01-02T09:00:00Z",
+                                       "System.IterationPath": "P\\Sprint 2"}},
+        {"id": 7, "rev": 4, "fields": {"System.State": "Closed", "System.ChangedDate": "2024-01-03T09:00:00Z",
+                                       "System.IterationPath": "P\\Sprint 2"}},
+    ]  # fmt: skip
+    updates = [
+        {"id": 1, "rev": 1, "fields": {"System.State": {"newValue": "New"},
+                                       "System.ChangedDate": {"newValue": "2024-01-01T09:00:00Z"},
+                                       "System.IterationPath": {"newValue": "P\\Sprint 1"},
+                                       "System.Tags": {"newValue": "Blocked"}}},
+        {"id": 2, "rev": 2, "fields": {"System.ChangedDate": {"oldValue": "2024-01-01T09:00:00Z",
+                                                              "newValue": "2024-01-01T10:00:00Z"},
+                                       "System.Tags": {"oldValue": "Blocked", "newValue": ""},
+                                       "System.Title": {"newValue": "x"}}},
+        {"id": 3, "rev": 3, "fields": {"System.State": {"oldValue": "New", "newValue": "Active"},
+                                       "System.ChangedDate": {"newValue": "2024-01-02T09:00:00Z"},
+                                       "System.IterationPath": {"oldValue": "P\\Sprint 1", "newValue": "P\\Sprint 2"}}},
+        {"id": 4, "rev": 4, "fields": {"System.State": {"oldValue": "Active", "newValue": "Closed"},
+                                       "System.ChangedDate": {"newValue": "2024-01-03T09:00:00Z"}}},
+    ]  # fmt: skip
+    histories = RevisionHistories(since=None)
+    for revision in revisions:
+        histories.add(revision)
+    assert histories.updates_of(7) == compact_updates(updates) == compact_updates(revisions_to_updates(revisions))
+    fields = {"System.State": "Closed", "System.WorkItemType": "Bug", "System.TeamProject": "P",
+              "System.IterationPath": "P\\Sprint 2"}  # fmt: skip
+    item = normalize_azure_work_item({"id": 7, "fields": fields, "_dmt": {"updates": histories.updates_of(7)}})
+    assert item["started_at"] == datetime(2024, 1, 2, 9, tzinfo=UTC)
+    assert item["done_at"] == datetime(2024, 1, 3, 9, tzinfo=UTC)
+    assert item["sprint_history"] == ["Sprint 1", "Sprint 2"]
+    assert item["blocked_hours"] == 1.0  # tagged Blocked from creation until the tag went at 10:00
+
+
+def test_an_item_closed_straight_from_new_has_no_start_time() -> None:
+    updates = [
+        {"rev": 1, "fields": {"System.State": {"newValue": "New"}, "System.ChangedDate": {"newValue": "2024-01-01T09:00:00Z"}}},
+        {"rev": 2, "fields": {"System.State": {"oldValue": "New", "newValue": "Closed"},
+                              "System.ChangedDate": {"newValue": "2024-01-05T09:00:00Z"}}},
+    ]  # fmt: skip
+    cats = {"New": "Proposed", "Active": "InProgress", "Closed": "Completed"}
+    fields = {"System.State": "Closed", "System.WorkItemType": "Bug", "System.TeamProject": "P",
+              "Microsoft.VSTS.Common.StateChangeDate": "2024-01-05T09:00:00Z"}  # fmt: skip
+    with_history = normalize_azure_work_item(
+        {"id": 8, "fields": fields, "_dmt": {"updates": updates, "state_categories": cats}}
+    )
+    without = normalize_azure_work_item({"id": 8, "fields": fields, "_dmt": {"state_categories": cats}})
+    for item in (with_history, without):
+        assert item["status_category"] == "done" and item["done_at"] == datetime(2024, 1, 5, 9, tzinfo=UTC)
+        assert item["started_at"] is None  # excluded from cycle time, as in Jira and ClickUp
