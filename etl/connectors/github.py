@@ -7,15 +7,26 @@ Settings:
 - ``config_json``: ``repositories`` (list of ``"owner/repo"``; or ``repository``,
   or ``owner`` + ``repo``), ``signoff_marker`` (default ``"DMT-OK"``),
   ``project_keys`` / ``clickup_hash_ids`` (see `linking`), ``per_page``
-  (<= 100), ``fetch_pull_details`` (also GET ``/pulls/{n}`` for additions and
-  deletions), ``etags`` (see below).
+  (<= 100, PRs per page), ``api`` (``"graphql"``, the default, or ``"rest"``),
+  ``etags`` (REST path, see below).
 
-How a sync reads the tool: ``GET /repos/{o}/{r}/pulls?state=all&sort=updated&direction=desc``
-in pages of 100 following the ``Link`` header, stopping at the first PR updated
-before the cursor. For each PR in range: reviews, commits, issue comments (for the
-sign-off marker) and the head commit's check runs and combined status.
+How a sync reads the tool:
 
-ETags: on incremental runs (a start is given) the first page of each repository
+- GraphQL (default, `etl.connectors.github_graphql`): one query per page of 100 pull
+  requests ordered by update time, newest first, with their reviews, review requests,
+  comments, commits, labels and the head commit's status-check rollup; lists that overflow
+  the page are completed by batched follow-up queries; paging stops at the first PR updated
+  before the cursor. About 10-15 requests per 1,000 PRs, within GitHub's point budget
+  (each answer's ``rateLimit`` is read and honoured).
+- REST (``config_json.api: "rest"``, held back): ``GET /repos/{o}/{r}/pulls?state=all&sort=updated&direction=desc``
+  in pages following the ``Link`` header, stopping at the first PR updated before the
+  cursor; for each PR in range its reviews, commits, issue comments, ``pulls/{n}`` (additions,
+  deletions, review-comment count) and the head commit's check runs and combined status:
+  six requests per PR.
+
+`test_connection` and `discover_fields` use REST on both paths.
+
+ETags (REST path): on incremental runs (a start is given) the first page of each repository
 is requested with ``If-None-Match``; a 304 means nothing changed in that
 repository since the last run (the list is sorted by update time), costs no rate
 limit, and ends that repository. The ETags live in ``connector.etags``
@@ -26,8 +37,9 @@ Known limit: a check run finishing after the PR's last update does not bump
 ``updated_at``, so an incremental run does not see that CI change until the
 next PR update (a backfill does).
 
-The raw record is the pulls list element exactly as GitHub sends it, plus a
-``"_dmt"`` key the connector adds::
+The raw record is the pulls list element as GitHub's REST API sends it (on the GraphQL
+path: the same fields, mapped by `github_graphql.rest_shaped_pull`), plus a ``"_dmt"`` key
+the connector adds::
 
     {"repository": "owner/repo",
      "reviews": [<GET /pulls/{n}/reviews elements>],
@@ -35,7 +47,10 @@ The raw record is the pulls list element exactly as GitHub sends it, plus a
      "comments": [<GET /issues/{n}/comments elements>],
      "check_runs": [<check-runs "check_runs" elements>],
      "status": <GET /commits/{sha}/status object> | None,
-     "details": <GET /pulls/{n} object> | None}
+     "details": <GET /pulls/{n} object> | None,
+     "api": "graphql" (GraphQL path only)}
+
+``comments_count`` counts issue comments and review (inline) comments.
 
 PRs have no custom fields: `discover_fields` lists the repositories' labels
 (``label:<name>``); mapping ``dmt_signoff`` to a label marks PRs carrying it as
@@ -62,12 +77,15 @@ from etl.connectors.base import (
     SourcePermissionError,
     SourceSettings,
 )
+from etl.connectors.github_graphql import GitHubGraphQL, graphql_endpoint
 from etl.connectors.http import CursorGuard, parse_link_header
 from etl.connectors.linking import find_work_item_keys
 from etl.connectors.registry import register_connector
 from etl.connectors.values import parse_datetime, to_int
 
 DEFAULT_BASE_URL = "https://api.github.com"
+#: The ways to read pull requests (config_json.api); the first is the default.
+APIS = ("graphql", "rest")
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 #: Label names that propose the dmt_signoff mapping in discovery.
 SIGNOFF_LABEL = re.compile(r"dmt.*sign|sign.?off", re.I)
@@ -298,7 +316,10 @@ class GitHubConnector(BaseConnector):
         if not self.repositories:
             raise SourceConfigError("GitHub needs at least one repository: set config_json.repositories to owner/name")
         self.per_page = max(1, min(100, int(config.get("per_page") or 100)))
-        self.fetch_pull_details = bool(config.get("fetch_pull_details", False))
+        self.api = str(config.get("api") or APIS[0]).lower()
+        if self.api not in APIS:
+            raise SourceConfigError(f"GitHub's api must be one of {', '.join(APIS)}, not {config.get('api')!r}")
+        self._graphql: GitHubGraphQL | None = None
         #: ETag of each repository's first pulls page, {"owner/repo": etag}; persist after a run.
         self.etags: dict[str, str] = dict(config.get("etags") or {})
         #: Repositories answered 304 (unchanged) in the last extract.
@@ -313,6 +334,15 @@ class GitHubConnector(BaseConnector):
             headers={**API_HEADERS, "Authorization": f"Bearer {self.settings.token}"},
             label=f"github:{self.settings.source_id or self.repositories[0]}",
         )
+
+    @property
+    def graphql(self) -> GitHubGraphQL:
+        """The GraphQL reader, sharing this source's HTTP client (created on first use)."""
+        if self._graphql is None or self._graphql.http is not self.http:
+            endpoint = graphql_endpoint(self.http.base_url)
+            sleep = self._http_options.get("sleep")
+            self._graphql = GitHubGraphQL(self.http, endpoint, **({"sleep": sleep} if sleep else {}))
+        return self._graphql
 
     def _get_object(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         data, _ = self.http.get_json(path, params=params)
@@ -347,12 +377,13 @@ class GitHubConnector(BaseConnector):
                 "permissions": data.get("permissions"),
             }
         identity = f"{user.get('name')} ({login})" if user.get("name") else str(login)
-        return ConnectionResult(
-            ok=True,
-            identity=identity,
-            details={"repositories": repos},
-            message=f"Connected as {identity}; {len(repos)} repositories visible",
-        )
+        details: dict[str, Any] = {"repositories": repos, "api": self.api}
+        message = f"Connected as {identity}; {len(repos)} repositories visible"
+        if self.api == "graphql":
+            budget = self.graphql.rate_limit()
+            details["graphql"] = budget
+            message += f"; GraphQL budget {budget['remaining']} of {budget['limit']} points this hour"
+        return ConnectionResult(ok=True, identity=identity, details=details, message=message)
 
     def discover_fields(self) -> list[DiscoveredField]:
         """Labels of the repositories (PRs have no custom fields), as ``label:<name>``."""
@@ -380,13 +411,12 @@ class GitHubConnector(BaseConnector):
             "comments": self._get_all(f"repos/{repo}/issues/{number}/comments"),
             "check_runs": [],
             "status": None,
-            "details": None,
+            # The list element lacks additions, deletions and the review-comment count.
+            "details": self._get_object(f"repos/{repo}/pulls/{number}"),
         }
         if sha:
             extras["check_runs"] = self._get_all(f"repos/{repo}/commits/{quote(sha)}/check-runs", key="check_runs")
             extras["status"] = self._get_object(f"repos/{repo}/commits/{quote(sha)}/status")
-        if self.fetch_pull_details:
-            extras["details"] = self._get_object(f"repos/{repo}/pulls/{number}")
         pull["_dmt"] = extras
         return pull
 
@@ -438,10 +468,16 @@ class GitHubConnector(BaseConnector):
         """Pages of raw pull requests updated in [start, end), newest first, repository by repository."""
         self.not_modified = []
         for repo in self.repositories:
-            yield from self._pull_pages(repo, start, end)
+            if self.api == "graphql":
+                yield from self.graphql.pull_request_pages(repo, start, end, self.per_page)
+            else:
+                yield from self._pull_pages(repo, start, end)
 
     def list_pull_request_ids(self) -> Iterator[list[str]]:
         for repo in self.repositories:
+            if self.api == "graphql":
+                yield from self.graphql.pull_request_ids(repo)
+                continue
             params = {"state": "all", "sort": "created", "direction": "desc", "per_page": self.per_page}
             for data, _ in self.http.get_paged_link_header(f"repos/{repo}/pulls", params=params):
                 if not isinstance(data, list):

@@ -1,18 +1,23 @@
-"""A faithful fake of the GitHub REST API (pulls, reviews, commits, comments, checks) for tests and the demo.
+"""A faithful fake of the GitHub REST and GraphQL APIs (pulls, reviews, commits, comments, checks).
 
 Payloads follow the recorded api.github.com exchanges (fixtures/public-api-samples/github):
 full user objects, head/base refs with repos, ``_links``, review/commit/comment shapes.
 Behaviour: Bearer/token auth (401 "Bad credentials"), ``X-RateLimit-*`` headers on every
 answer and the primary rate limit (403 with remaining 0) when the dataset's quota runs
 out, ``per_page``/``page`` paging with ``Link`` rel="next"/"last", weak ETags with
-``If-None-Match`` -> 304 (not counted against the quota), ``state``/``sort``/``direction``.
-Works mounted under a prefix (``parent.mount("/github", app)``; GitHub Enterprise's
-``/api/v3`` is the same thing).
+``If-None-Match`` -> 304 (not counted against the quota), ``state``/``sort``/``direction``,
+GitHub's secondary limit (403 with ``Retry-After``) on demand (``secondary_limit_next``).
+``POST /graphql`` answers GraphQL queries over the same data (see `tests.fakes.github_graphql`:
+GitHub's schema for pull requests, point costs, its own quota and ``rateLimit``).
+Works mounted under a prefix (``parent.mount("/github", app)``); GitHub Enterprise Server
+serves REST under ``/api/v3`` and GraphQL at ``/api/graphql``: mount the app at both
+``/api/v3`` and ``/api``.
 
     dataset = generate_dataset(seed=1, size=30, work_item_keys=["ACME-1", "ACME-2"])
     app = create_app(dataset, FaultControls())
 
-Change data between syncs with `update_pull`, `add_review`, `add_comment`.
+Change data between syncs with `update_pull`, `add_review`, `add_comment`, `add_review_comment`,
+`add_commit`, `add_check_run`, `add_label`, `request_review`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from tests.fakes import github_graphql
 from tests.fakes.azure_boards import DEFAULT_PEOPLE, login_of
+from tests.fakes.github_graphql import pull_stats
 from tests.fakes.server import FaultControls, install_faults
 
 DEFAULT_TOKEN = "ghp_fake0123456789abcdefghijklmnopqrstuv"
@@ -66,7 +73,7 @@ def user_object(login: str) -> dict[str, Any]:
         "repos_url": f"{api}/repos",
         "events_url": f"{api}/events{{/privacy}}",
         "received_events_url": f"{api}/received_events",
-        "type": "User",
+        "type": "Bot" if login.endswith("[bot]") else "User",
         "site_admin": False,
     }
 
@@ -207,6 +214,7 @@ def generate_dataset(
             "reviews": {},
             "commits": {},
             "comments": {},
+            "review_comments": {},
             "check_runs": {},
             "statuses": {},
             "labels": [
@@ -332,12 +340,33 @@ def generate_dataset(
         store["reviews"][number] = reviews
         store["commits"][number] = commits
         store["comments"][number] = comments
+        # Review comments, review requests and labels draw from their own generator, so the
+        # reviews, merges and CI outcomes above stay what they were for a given seed.
+        extra = random.Random(seed * 1_000_003 + n)
+        store["review_comments"][number] = [
+            _review_comment(full_name, number, review, k, review["submitted_at"])
+            for review in reviews
+            if review["state"] in ("CHANGES_REQUESTED", "COMMENTED")
+            for k in range(extra.randint(1, 3))
+        ]
+        reviewed = {r["user"]["login"] for r in reviews}
+        if pull["state"] == "open" and extra.random() < 0.5:
+            waiting = [login_of(p) for p in others if login_of(p) not in reviewed]
+            if waiting:
+                pull["requested_reviewers"] = [user_object(extra.choice(waiting))]
+        if extra.random() < 0.25:
+            pull["labels"] = [_label_object(full_name, store["labels"][2])]
     return {
         "token": token,
         "user": next(iter(people)),
         "people": people,
         "repos": repos,
         "rate_limit": {"limit": rate_limit, "remaining": rate_limit, "reset": int(time.time()) + 3600},
+        # GraphQL has its own quota, in points (a query's cost), as on GitHub.
+        "graphql_rate_limit": {"limit": rate_limit, "remaining": rate_limit, "reset": int(time.time()) + 3600},
+        "graphql_queries": 0,  # answered GraphQL queries, the points they cost, queries refused for the quota
+        "graphql_points": 0,
+        "graphql_rejected": 0,
         "secondary_limit_next": 0,  # answer the next N requests with GitHub's secondary-limit 403
         "malformed_next": 0,
         "now": now,
@@ -380,6 +409,39 @@ def _comment(full_name: str, number: int, comment_id: int, login: str, body: str
         "body": body,
         "reactions": {"total_count": 0, "+1": 0, "-1": 0},
         "performed_via_github_app": None,
+    }
+
+
+def _review_comment(full_name: str, number: int, review: dict[str, Any], index: int, when: str) -> dict[str, Any]:
+    """An inline comment of `review` (GET /pulls/{n}/comments element)."""
+    comment_id = review["id"] * 10 + index
+    html = f"https://github.com/{full_name}/pull/{number}#discussion_r{comment_id}"
+    return {
+        "url": f"https://api.github.com/repos/{full_name}/pulls/comments/{comment_id}",
+        "pull_request_review_id": review["id"],
+        "id": comment_id,
+        "node_id": f"PRRC_{comment_id}",
+        "diff_hunk": "@@ -1,3 +1,4 @@",
+        "path": "src/app.py",
+        "commit_id": review["commit_id"],
+        "original_commit_id": review["commit_id"],
+        "user": review["user"],
+        "body": ["Please cover the empty case.", "Nit: rename this.", "Why not reuse the helper?"][index % 3],
+        "created_at": when,
+        "updated_at": when,
+        "html_url": html,
+        "pull_request_url": f"https://api.github.com/repos/{full_name}/pulls/{number}",
+        "author_association": "MEMBER",
+        "line": 10 + index,
+        "side": "RIGHT",
+    }
+
+
+def _label_object(full_name: str, label: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **label,
+        "node_id": f"LA_{label['id']}",
+        "url": f"https://api.github.com/repos/{full_name}/labels/{label['name']}",
     }
 
 
@@ -458,6 +520,75 @@ def add_comment(
     store["pulls"][number]["updated_at"] = ts(when)
 
 
+def add_review_comment(
+    dataset: dict[str, Any], repo: str, number: int, login: str, body: str, when: datetime | None = None
+) -> None:
+    """An inline comment by `login`: on GitHub a single comment is a COMMENTED review holding it."""
+    when = when or datetime.now(UTC)
+    add_review(dataset, repo, number, login, "COMMENTED", "", when)
+    store = dataset["repos"][repo]
+    review = store["reviews"][number][-1]
+    comment = _review_comment(repo, number, review, 0, ts(when))
+    comment["body"] = body
+    store["review_comments"][number].append(comment)
+
+
+def add_commit(dataset: dict[str, Any], repo: str, number: int, message: str, when: datetime | None = None) -> None:
+    """Push a commit by the PR's author: it becomes the head commit (its checks move along, as if CI re-ran)."""
+    when = when or datetime.now(UTC)
+    store = dataset["repos"][repo]
+    pull = store["pulls"][number]
+    commits = store["commits"][number]
+    sha = hashlib.sha256(f"{repo}#{number}:{len(commits)}:{message}".encode()).hexdigest()[:40]
+    template = commits[-1]
+    git_author = {**template["commit"]["author"], "date": ts(when)}
+    commits.append(
+        {
+            **template,
+            "sha": sha,
+            "node_id": f"C_{sha[:10]}",
+            "commit": {**template["commit"], "author": git_author, "committer": git_author, "message": message},
+            "url": f"https://api.github.com/repos/{repo}/commits/{sha}",
+            "html_url": f"https://github.com/{repo}/commit/{sha}",
+        }
+    )
+    old_sha = pull["head"]["sha"]
+    pull["head"] = {**pull["head"], "sha": sha}
+    store["check_runs"][sha] = store["check_runs"].pop(old_sha, [])
+    store["statuses"][sha] = store["statuses"].pop(old_sha, [])
+    pull["updated_at"] = ts(when)
+
+
+def add_check_run(
+    dataset: dict[str, Any], repo: str, number: int, name: str, conclusion: str | None, when: datetime | None = None
+) -> None:
+    """A check run on the PR's head commit (`conclusion` None: still running); does not bump updated_at."""
+    when = when or datetime.now(UTC)
+    store = dataset["repos"][repo]
+    sha = store["pulls"][number]["head"]["sha"]
+    runs = store["check_runs"].setdefault(sha, [])
+    run_id = store["pulls"][number]["id"] * 100 + len(runs)
+    runs.append(_check_run(repo, run_id, sha, name, conclusion, when))
+
+
+def add_label(dataset: dict[str, Any], repo: str, number: int, name: str, when: datetime | None = None) -> None:
+    """Label the PR (a new repository label when the name is new) and bump its updated_at."""
+    store = dataset["repos"][repo]
+    label = next((lb for lb in store["labels"] if lb["name"] == name), None)
+    if label is None:
+        label = {"id": len(store["labels"]) + 1, "name": name, "color": "ededed", "default": False, "description": None}
+        store["labels"].append(label)
+    store["pulls"][number]["labels"].append(_label_object(repo, label))
+    store["pulls"][number]["updated_at"] = ts(when or datetime.now(UTC))
+
+
+def request_review(dataset: dict[str, Any], repo: str, number: int, login: str, when: datetime | None = None) -> None:
+    """Ask `login` for a review and bump the PR's updated_at."""
+    pull = dataset["repos"][repo]["pulls"][number]
+    pull["requested_reviewers"].append(user_object(login))
+    pull["updated_at"] = ts(when or datetime.now(UTC))
+
+
 # --------------------------------------------------------------------------- app
 def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -> FastAPI:
     """The fake GitHub API serving `dataset`; works mounted under a prefix."""
@@ -497,6 +628,8 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
                 status_code=403,
                 headers={**limit_headers(), "Retry-After": "0"},
             )
+        if request.scope["path"].endswith("/graphql"):
+            return await call_next(request)  # GraphQL counts points against its own quota
         if quota["remaining"] <= 0:
             return JSONResponse(
                 {
@@ -625,7 +758,6 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
         if not store or number not in store["pulls"]:
             return not_found()
         pull = store["pulls"][number]
-        commits = store["commits"][number]
         detail = {
             **pull,
             "merged": bool(pull["merged_at"]),
@@ -633,15 +765,17 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
             "rebaseable": None,
             "mergeable_state": "unknown",
             "merged_by": None,
-            "comments": len(store["comments"][number]),
-            "review_comments": 0,
             "maintainer_can_modify": False,
-            "commits": len(commits),
-            "additions": 10 * len(commits) + number,
-            "deletions": 3 * len(commits),
-            "changed_files": len(commits),
+            **pull_stats(store, number),
         }
         return respond(request, detail)
+
+    @app.get("/repos/{owner}/{repo}/pulls/{number}/comments")
+    async def review_comments(request: Request, owner: str, repo: str, number: int) -> Response:
+        store = repo_store(owner, repo)
+        if not store or number not in store["pulls"]:
+            return not_found()
+        return respond(request, None, store["review_comments"][number])
 
     @app.get("/repos/{owner}/{repo}/pulls/{number}/reviews")
     async def reviews(request: Request, owner: str, repo: str, number: int) -> Response:
@@ -696,5 +830,14 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
                 "url": f"https://api.github.com/repos/{owner}/{repo}/commits/{sha}/status",
             },
         )
+
+    @app.post("/graphql")
+    async def graphql(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse({"message": "Problems parsing JSON", "documentation_url": DOCS}, status_code=400)
+        status, payload, headers = github_graphql.answer(dataset, body)
+        return JSONResponse(payload, status_code=status, headers=headers)
 
     return app

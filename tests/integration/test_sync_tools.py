@@ -86,9 +86,22 @@ def test_jira_and_github_sync_end_to_end_and_join_up(tools: Tools) -> None:
         tools.slug,
         "SELECT count(*) FROM S.pull_requests p WHERE p.author_identity_id IN (SELECT assignee_identity_id FROM S.work_items)",
     ) > 0
-    # GitHub ETags were kept for the next run; a repeated sync changes nothing.
-    with public_session() as s:
-        assert s.get(SourceConfig, tools.github_id).config_json.get("etags")
+    # A repeated sync changes nothing (GitHub through GraphQL: one small query).
     again = run_sync(tools.slug, tools.jira_id)
     assert again.items_upserted == 0
+    queries = tools.github["graphql_queries"]
     assert run_sync(tools.slug, tools.github_id).prs_upserted == 0
+    assert tools.github["graphql_queries"] == queries + 1
+
+
+def test_github_rest_path_keeps_etags_between_syncs(tools: Tools) -> None:
+    with public_session() as s:
+        source = s.get(SourceConfig, tools.github_id)
+        source.config_json = {**source.config_json, "api": "rest"}
+        s.add(source)
+        s.commit()
+    assert run_sync(tools.slug, tools.github_id, "incremental").prs_upserted == SIZE // 2
+    with public_session() as s:
+        assert set(s.get(SourceConfig, tools.github_id).config_json["etags"]) == {"acme/shop"}
+    assert run_sync(tools.slug, tools.github_id).prs_upserted == 0
+    assert tools.github["graphql_queries"] == 0

@@ -1,4 +1,4 @@
-"""normalize_github_pull on recorded api.github.com exchanges (PyGithub ReplayData) and odd values."""
+"""normalize_github_pull on recorded api.github.com exchanges (PyGithub ReplayData) and odd values; the GraphQL mapping."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from graphql import parse
 
 from etl.connectors.base import PullRequestOptions, SourceDataError
 from etl.connectors.github import ci_from_checks, normalize_github_pull
+from etl.connectors.github_graphql import (
+    PULL_REQUEST_PAGE_QUERY,
+    estimated_page_cost,
+    graphql_endpoint,
+    rest_shaped_pull,
+)
+from tests.fakes.github_graphql import query_cost
 
 REPLAY = Path(__file__).resolve().parent.parent / "fixtures" / "github"  # see its NOTICE
 
@@ -178,3 +186,122 @@ def test_strings_for_numbers_and_missing_fields() -> None:
 def test_malformed_records_raise_data_error(raw: Any) -> None:
     with pytest.raises(SourceDataError):
         normalize_github_pull(raw)
+
+
+# --------------------------------------------------------------------------- the GraphQL path's mapping
+def graphql_pull(**changes: Any) -> dict[str, Any]:
+    node = {
+        "id": "PR_kwDOA1",
+        "fullDatabaseId": "2147483659",
+        "number": 9,
+        "title": "ACME-3 add login tests",
+        "body": "",
+        "url": "https://github.com/acme/shop/pull/9",
+        "state": "MERGED",
+        "isDraft": False,
+        "createdAt": "2024-03-01T10:00:00Z",
+        "updatedAt": "2024-03-02T10:00:00Z",
+        "closedAt": "2024-03-02T09:00:00Z",
+        "mergedAt": "2024-03-02T09:00:00Z",
+        "additions": 12,
+        "deletions": 3,
+        "changedFiles": 2,
+        "headRefName": "feature/ACME-3",
+        "headRefOid": "abc",
+        "baseRefName": "main",
+        "author": {"__typename": "User", "login": "alice"},
+        "comments": {"totalCount": 1},
+        "commits": {"totalCount": 1},
+    }
+    return {**node, **changes}
+
+
+def graphql_lists(**changes: Any) -> dict[str, list[Any]]:
+    lists: dict[str, list[Any]] = {
+        "labels": [{"name": "dmt-approved"}],
+        "reviewRequests": [
+            {"requestedReviewer": {"__typename": "Team", "slug": "qa", "name": "QA"}},
+            {"requestedReviewer": {"__typename": "User", "login": "carol"}},
+        ],
+        "reviews": [
+            {
+                "author": {"__typename": "Bot", "login": "renovate"},
+                "state": "COMMENTED",
+                "body": "",
+                "submittedAt": "2024-03-01T11:00:00Z",
+                "comments": {"totalCount": 2},
+            },
+            {
+                "author": {"__typename": "User", "login": "bob"},
+                "state": "APPROVED",
+                "body": "DMT-OK",
+                "submittedAt": "2024-03-01T12:00:00Z",
+                "comments": {"totalCount": 1},
+            },
+            {
+                "author": {"login": "bob"},
+                "state": "PENDING",
+                "body": "",
+                "submittedAt": None,
+                "comments": {"totalCount": 5},
+            },
+        ],
+        "comments": [
+            {"author": {"__typename": "User", "login": "bob"}, "body": "ok", "createdAt": "2024-03-01T13:00:00Z"}
+        ],
+        "commits": [
+            {
+                "commit": {
+                    "oid": "abc",
+                    "message": "ACME-4 tests",
+                    "author": {"name": "Alice", "email": "alice@acme.example", "user": {"login": "alice"}},
+                }
+            }
+        ],
+        "contexts": [
+            {"__typename": "StatusContext", "context": "coverage", "state": "EXPECTED", "targetUrl": None},
+            {
+                "__typename": "CheckRun",
+                "name": "build",
+                "status": "COMPLETED",
+                "conclusion": "SUCCESS",
+                "url": "https://ci/1",
+            },
+        ],
+    }
+    return {**lists, **changes}
+
+
+def test_graphql_pull_maps_to_the_rest_shape_the_normaliser_reads() -> None:
+    raw = rest_shaped_pull(graphql_pull(), "acme/shop", graphql_lists())
+    assert raw["id"] == 2147483659 and raw["state"] == "closed" and raw["body"] is None
+    assert raw["requested_teams"] == [{"slug": "qa", "name": "QA"}]
+    assert raw["requested_reviewers"] == [{"login": "carol", "type": "User"}]
+    assert raw["_dmt"]["check_runs"][0]["conclusion"] == "success"
+    assert raw["_dmt"]["status"]["statuses"][0]["state"] == "pending"  # required but not reported yet
+    pr = normalize_github_pull(raw, PullRequestOptions.of({"project_keys": ["ACME"]}))
+    assert pr["source_pr_id"] == "2147483659" and pr["state"] == "merged"
+    assert {r["login"] for r in pr["reviewers"]} == {"renovate[bot]", "bob"}  # REST's name for a bot
+    assert pr["comments_count"] == 1 + 2 + 1  # issue comments and published review comments, not pending ones
+    assert (pr["additions"], pr["deletions"], pr["commits_count"]) == (12, 3, 1)
+    assert (pr["ci_status"], pr["ci_url"]) == ("pending", None)
+    assert pr["dmt_signoff_by"] == "bob" and pr["linked_keys"] == ["ACME-3", "ACME-4"]
+    assert pr["author_email"] == "alice@acme.example"
+
+
+def test_graphql_pull_without_id_is_a_data_error() -> None:
+    with pytest.raises(SourceDataError):
+        rest_shaped_pull(graphql_pull(fullDatabaseId=None), "acme/shop", graphql_lists())
+
+
+def test_graphql_endpoint_for_github_com_and_enterprise_server() -> None:
+    assert graphql_endpoint("https://api.github.com") == "https://api.github.com/graphql"
+    assert graphql_endpoint("https://ghe.acme.com/api/v3/") == "https://ghe.acme.com/api/graphql"
+    assert graphql_endpoint("http://127.0.0.1:9000/github") == "http://127.0.0.1:9000/github/graphql"
+
+
+@pytest.mark.parametrize("page_size", [1, 10, 50, 100])
+def test_estimated_page_cost_is_githubs_cost_of_the_query(page_size: int) -> None:
+    variables = {"owner": "acme", "name": "shop", "first": page_size, "after": None}
+    assert query_cost(parse(PULL_REQUEST_PAGE_QUERY), None, variables)[0] == estimated_page_cost(page_size)
+    assert estimated_page_cost(100) <= 17  # 100 PRs a page: 10,000 PRs in 1,700 of the hour's 5,000 points
