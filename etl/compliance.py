@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import select
 
 from core.realtime import publish_event
-from etl.rules import RULES, effective_rules, failing_rules_array_sql
+from etl.rules import EXCUSABLE_RULES, RULES, effective_rules, failing_rules_array_sql
 from models.base import utcnow
 from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
 from models.public import Project
@@ -144,6 +144,8 @@ def _facts_sql(schema: str, scoped: bool, switchable: set[str]) -> str:
     scope_ev = "JOIN _dmt_scope sc ON sc.id = e.work_item_id" if scoped else ""
     scope_exc = "JOIN _dmt_scope sc ON sc.id = x.work_item_id" if scoped else ""
     default_nonblocking = "{" + ",".join(r.id for r in RULES if not r.blocks_compliance) + "}"
+    # An exception recorded in the tool (the item's exception_* fields) covers every excusable rule.
+    tool_excused = "{" + ",".join(EXCUSABLE_RULES) + "}"
     return f"""
     CREATE TEMP TABLE _dmt_facts ON COMMIT DROP AS
     WITH items AS (
@@ -183,9 +185,10 @@ def _facts_sql(schema: str, scoped: bool, switchable: set[str]) -> str:
         GROUP BY e.work_item_id
     ),
     exc AS (
-        SELECT x.work_item_id, min(x.expires_at) AS expires
+        SELECT x.work_item_id, min(x.expires_at) AS expires, array_agg(DISTINCT r.rule_id) AS rules
         FROM {s}.dmt_exceptions x {scope_exc}
-        WHERE x.revoked_at IS NULL AND x.expires_at > :now
+        CROSS JOIN LATERAL jsonb_array_elements_text(x.rules) AS r(rule_id)
+        WHERE x.status = 'approved' AND x.revoked_at IS NULL AND x.expires_at > :now
         GROUP BY x.work_item_id
     ),
     facts AS MATERIALIZED (
@@ -200,6 +203,9 @@ def _facts_sql(schema: str, scoped: bool, switchable: set[str]) -> str:
                least(exc.expires,
                      CASE WHEN i.exception_approved_by IS NOT NULL AND i.exception_expires_at > :now
                           THEN i.exception_expires_at END) AS exception_expires,
+               (coalesce(exc.rules, '{{}}'::text[])
+                || CASE WHEN i.exception_approved_by IS NOT NULL AND i.exception_expires_at > :now
+                        THEN '{tool_excused}'::text[] ELSE '{{}}'::text[] END) AS excepted_rules,
                coalesce(pc.threshold, {DEFAULT_THRESHOLD}) AS threshold,
                coalesce(pc.warn_days, {DEFAULT_WARNING_DAYS}) AS warn_days,
                coalesce(pc.disabled, '{{}}'::text[]) AS disabled,

@@ -13,6 +13,8 @@ The predicate is TRUE when the item FAILS the rule. Columns available:
     signed_off          item dmt_signoff or a linked PR's dmt_signoff
     exception_valid     an approved, unexpired exception (table or tool fields)
     exception_expires   earliest expiry among the valid exceptions
+    excepted_rules      text[] of the rules the valid exceptions cover (an
+                        exception recorded in the tool covers EXCUSABLE_RULES)
     threshold           the project's coverage_threshold (percent)
     warn_days           the project's exception_warning_days
     now_ts              the evaluation's timestamp
@@ -37,6 +39,8 @@ class Rule:
 
     `blocks_compliance` is False for warnings (an expiring exception still
     covers the item, so it stays compliant until the exception lapses).
+    `excusable` rules pass while a valid exception covers them
+    (`failing_rules_array_sql` adds the check).
     """
 
     id: str
@@ -44,6 +48,7 @@ class Rule:
     message: str
     fails_sql: str
     blocks_compliance: bool = True
+    excusable: bool = False
 
 
 RULES: tuple[Rule, ...] = (
@@ -57,21 +62,22 @@ RULES: tuple[Rule, ...] = (
         "missing_unit_test_task",
         Severity.MEDIUM,
         "No unit-test task is attached to this item (and no valid exception covers it).",
-        "coalesce(has_unit_test_task, false) = false "
-        "AND coalesce(unit_testing_status, '') <> 'not_applicable' AND NOT exception_valid",
+        "coalesce(has_unit_test_task, false) = false AND coalesce(unit_testing_status, '') <> 'not_applicable'",
+        excusable=True,
     ),
     Rule(
         "unit_testing_not_done",
         Severity.CRITICAL,
         "Unit testing is not finished for an item marked done (and no valid exception covers it).",
-        "coalesce(unit_testing_status, '') NOT IN ('done', 'not_applicable') AND NOT exception_valid",
+        "coalesce(unit_testing_status, '') NOT IN ('done', 'not_applicable')",
+        excusable=True,
     ),
     Rule(
         "low_coverage",
         Severity.HIGH,
         "Test coverage is below the project's threshold, or no coverage was reported.",
-        "(coverage IS NULL OR coverage < threshold) "
-        "AND coalesce(unit_testing_status, '') <> 'not_applicable' AND NOT exception_valid",
+        "(coverage IS NULL OR coverage < threshold) AND coalesce(unit_testing_status, '') <> 'not_applicable'",
+        excusable=True,
     ),
     Rule(
         "missing_pr_link",
@@ -101,6 +107,8 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
+#: The rules a DMT exception can cover, in catalogue order (the testing rules).
+EXCUSABLE_RULES: tuple[str, ...] = tuple(r.id for r in RULES if r.excusable)
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,7 @@ def failing_rules_array_sql(switchable: set[str] | None = None, disabled: str = 
     cases = []
     for r in RULES:
         guard = f"NOT ('{r.id}' = ANY({disabled})) AND " if r.id in switchable else ""
-        cases.append(f"CASE WHEN {guard}({r.fails_sql}) THEN '{r.id}' END")
+        excused = f" AND NOT ('{r.id}' = ANY(excepted_rules))" if r.excusable else ""
+        cases.append(f"CASE WHEN {guard}({r.fails_sql}){excused} THEN '{r.id}' END")
     body = ",\n            ".join(cases)
     return f"array_remove(ARRAY[\n            {body}\n        ]::text[], NULL)"

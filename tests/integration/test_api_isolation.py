@@ -69,6 +69,7 @@ def own_and_foreign_urls(mine: Seeded, other: Seeded) -> list[tuple[str, str, st
         ("GET", f"/api/me/metrics?project_id={p}", f"/api/me/metrics?project_id={q}"),
         ("GET", f"/api/compliance-flags?project_id={p}", f"/api/compliance-flags?project_id={q}"),
         ("GET", f"/api/ai-insights?project_id={p}", f"/api/ai-insights?project_id={q}"),
+        ("GET", f"/api/exceptions?project_id={p}", f"/api/exceptions?project_id={q}"),
     ]
 
 

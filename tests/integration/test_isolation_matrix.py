@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,10 +16,12 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from core.crypto import encrypt_secret
+from models.base import utcnow
 from models.db import public_session, tenant_session
 from models.public import Notification, SourceConfig, User
 from models.tenant import WorkItem
 from services.auth import login
+from services.exceptions import request_exception
 from tests.integration.test_dashboards_seed import PASSWORD, Seeded, seed_tenant
 
 ROLES = ("viewer", "developer", "tech_lead", "project_manager")
@@ -43,6 +46,10 @@ def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         for item in session.exec(select(WorkItem)).all():
             item.title = f"{marker} {item.title}"
         session.commit()
+    globex_exception = request_exception(
+        globex.user("developer"), globex.items["s1_c"], rules=["low_coverage"], reason=marker,
+        expires_at=utcnow() + timedelta(days=30),
+    )  # fmt: skip
     with public_session() as session:
         source = SourceConfig(
             tenant_id=globex.tenant_id,
@@ -68,6 +75,8 @@ def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
             "source_id": source.id,
             "tenant_id": globex.tenant_id,
             "user_id": globex_user.id,
+            "exception_id": globex_exception.id,
+            "work_item_id": globex.items["s1_c"],
         }
     return {"acme": acme, "globex": globex, "marker": marker, "ids": ids}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etl.rules import RULES, RULES_BY_ID, effective_rules, failing_rules_array_sql
+from etl.rules import EXCUSABLE_RULES, RULES, RULES_BY_ID, effective_rules, failing_rules_array_sql
 
 EXPECTED = {
     "missing_ac_quality", "missing_unit_test_task", "unit_testing_not_done", "low_coverage",
@@ -23,8 +23,11 @@ def test_missing_pr_and_unfinished_unit_testing_are_critical_by_default() -> Non
 
 
 def test_exceptions_cover_the_testing_rules_only() -> None:
-    covered = {r.id for r in RULES if "NOT exception_valid" in r.fails_sql}
-    assert covered == {"unit_testing_not_done", "missing_unit_test_task", "low_coverage"}
+    covered = {r.id for r in RULES if r.excusable}
+    assert covered == set(EXCUSABLE_RULES) == {"unit_testing_not_done", "missing_unit_test_task", "low_coverage"}
+    sql = failing_rules_array_sql(set())
+    for rule in RULES:
+        assert (f"NOT ('{rule.id}' = ANY(excepted_rules))" in sql) is rule.excusable
     assert RULES_BY_ID["exception_expiring"].blocks_compliance is False
 
 
@@ -46,7 +49,8 @@ def test_project_config_switches_rules_and_overrides_severity_ignoring_nonsense(
 
 def test_failing_array_sql_checks_every_rule_and_its_switch() -> None:
     sql = failing_rules_array_sql()
-    assert all(sql.count(f"'{rule_id}'") == 2 for rule_id in EXPECTED)  # switch and label
+    # switch and label, and for an excusable rule the exception check
+    assert all(sql.count(f"'{rule_id}'") == 2 + RULES_BY_ID[rule_id].excusable for rule_id in EXPECTED)
     assert sql.count("= ANY(disabled)") == 8
     only_one = failing_rules_array_sql({"low_coverage"})
     assert only_one.count("= ANY(disabled)") == 1 and "'low_coverage' = ANY(disabled)" in only_one
