@@ -57,7 +57,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from etl.connectors.azure_devops import API_VERSION, AzureDevOpsConnector, azure_json
+from etl.connectors.azure_devops import API_VERSION, AzureDevOpsConnector
 from etl.connectors.base import (
     ConnectionResult,
     DiscoveredField,
@@ -680,8 +680,7 @@ class AzureBoardsConnector(AzureDevOpsConnector):
             f"AND [System.ChangedDate] >= '{_wiql_date(start)}' AND [System.ChangedDate] < '{_wiql_date(end)}' "
             "ORDER BY [System.ChangedDate] ASC, [System.Id] ASC"
         )
-        data, status = azure_json(
-            self.http,
+        data, status = self._azure_json(
             "POST",
             self._project_path("_apis/wit/wiql"),
             params={"api-version": API_VERSION, "timePrecision": "true"},
@@ -737,8 +736,8 @@ class AzureBoardsConnector(AzureDevOpsConnector):
             body["fields"] = self._batch_fields()
         else:
             body["$expand"] = "Relations"
-        data, _ = azure_json(
-            self.http, "POST", "_apis/wit/workitemsbatch", json_body=body, params={"api-version": API_VERSION}
+        data, _ = self._azure_json(
+            "POST", "_apis/wit/workitemsbatch", json_body=body, params={"api-version": API_VERSION}
         )
         if not isinstance(data, dict):
             raise SourceDataError("Azure DevOps workitemsbatch answer is not an object")
@@ -847,7 +846,7 @@ class AzureBoardsConnector(AzureDevOpsConnector):
         cursors = CursorGuard(f"{self.tool_name} reporting revisions")
         while True:
             try:
-                data, _ = azure_json(self.http, "GET", url, params=params)
+                data, _ = self._azure_json("GET", url, params=params)
             except (SourceNotFound, SourcePermissionError, SourceConfigError):
                 if len(histories):
                     raise  # the feed answered before: this is a failure, not a missing API

@@ -2,21 +2,34 @@
 
 Settings:
 - ``base_url``: the organisation (``https://dev.azure.com/acme``) or the Server collection.
-- ``token``: a personal access token (basic auth, empty user), scope Code (read).
+- ``token``: a personal access token (basic auth, empty user), scopes Code (read)
+  and, for linked work items in bulk, Work Items (read).
 - ``config_json``: ``project`` (or ``SourceSettings.project_key``), ``repositories``
   (names or ids; empty: every repository of the project), ``signoff_marker``
   (default ``"DMT-OK"``), ``project_keys`` / ``clickup_hash_ids`` (see `linking`),
-  ``page_size`` (``$top``, <= 100 here), ``fetch_commits`` (default true).
+  ``page_size`` (``$top``, <= 100 here), ``fetch_commits`` (``"auto"``, the
+  default: only for PRs whose title, branch, description and linked work items
+  name no work item or whose author has no e-mail; ``true``: always;
+  ``false``: never), ``workers`` (PRs enriched at once, default 8).
 
 How a sync reads the tool: ``GET {project}/_apis/git/repositories/{repo}/pullrequests``
 with ``searchCriteria.status=all`` paged by ``$top``/``$skip``. Pull requests
 carry no "updated" time, so an incremental run (start given) asks three
 questions and merges the answers by id: every *active* PR (votes and comments
 can change any time), PRs *created* since the cursor and PRs *closed* since
-the cursor (``searchCriteria.queryTimeRangeType`` + ``minTime``). For each PR:
-threads (first review, sign-off marker, vote times), linked work items
-(``AB#id`` keys), statuses (CI evidence) and commits (author email, keys in
-messages).
+the cursor (``searchCriteria.queryTimeRangeType`` + ``minTime``).
+
+Each PR that changed since the cursor (every PR of a full sync; a PR created or
+closed since the cursor; an active one whose threads moved since: every vote,
+comment, push and reviewer change writes a thread) is enriched with its threads
+(first review, sign-off marker, vote times) and statuses (CI evidence), and
+commits when ``fetch_commits`` asks for them, several PRs at once (``workers``)
+inside the source's request budget and Azure DevOps' rate-limit headers
+(`AzureThrottle`). An active PR whose threads did not move is not yielded: its
+stored row is current. Linked work items come for a whole page of PRs in one
+``POST {project}/_apis/wit/artifacturiquery`` (the PRs' artifact URIs); where
+that is refused (a token without the work item scope, an old Server), per PR
+from ``pullRequests/{id}/workitems``.
 
 The raw record is the pullrequests list element exactly as returned, plus a
 ``"_dmt"`` key the connector adds::
@@ -25,26 +38,32 @@ The raw record is the pullrequests list element exactly as returned, plus a
      "statuses": [<statuses elements>], "commits": [<commits elements>] | None}
 
 Reviewer votes: 10 approved, 5 approved with suggestions, 0 no vote,
--5 waiting for author, -10 rejected.
+-5 waiting for author, -10 rejected. A vote thread names the voter either by
+``CodeReviewVotedByTfId`` or by ``CodeReviewVotedByIdentity``, a key into the
+thread's ``identities`` map; both are read.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from etl.connectors.azure_devops import AzureDevOpsConnector
+from etl.connectors.azure_devops import API_VERSION, AzureDevOpsConnector
 from etl.connectors.base import (
     ConnectionResult,
     DiscoveredField,
     NormalizedPullRequest,
     PullRequestOptions,
+    SourceAuthError,
+    SourceConfigError,
     SourceDataError,
     SourceNotFound,
+    SourcePermissionError,
     SourceSettings,
 )
 from etl.connectors.http import CursorGuard
@@ -62,6 +81,8 @@ _CI_STATES = {
     "notSet": "pending",
 }
 _FAR_FUTURE = datetime(9998, 1, 1, tzinfo=UTC)
+#: Pull requests enriched at once (config workers); every request still passes the source's budget.
+DEFAULT_WORKERS = 8
 
 
 def _branch(ref: Any) -> str | None:
@@ -92,6 +113,37 @@ def _web_url(raw: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _voter(thread: Mapping[str, Any]) -> str:
+    """The id of who voted in a VoteUpdate thread: CodeReviewVotedByTfId, or the identity
+    CodeReviewVotedByIdentity points at in the thread's ``identities`` map."""
+    voter = _prop(thread, "CodeReviewVotedByTfId")
+    if not voter:
+        key = _prop(thread, "CodeReviewVotedByIdentity")
+        identity = (thread.get("identities") or {}).get(str(key)) if key not in (None, "") else None
+        voter = identity.get("id") if isinstance(identity, Mapping) else None
+    return str(voter or "")
+
+
+def _thread_moved_since(threads: list[Any], since: datetime) -> bool:
+    """Whether any thread (a vote, a comment, a push, a reviewer change) was written or updated since `since`."""
+    for thread in threads:
+        if isinstance(thread, Mapping):
+            for stamp in (thread.get("lastUpdatedDate"), thread.get("publishedDate")):
+                moment = parse_datetime(stamp)
+                if moment is not None and moment >= since:
+                    return True
+    return False
+
+
+def pull_request_artifact(pull: Mapping[str, Any]) -> str | None:
+    """The PR's artifact URI, as work item links name it: vstfs:///Git/PullRequestId/{project}%2F{repo}%2F{id}."""
+    repo = pull.get("repository") or {}
+    project_id = (repo.get("project") or {}).get("id")
+    if not project_id or not repo.get("id") or pull.get("pullRequestId") is None:
+        return None
+    return f"vstfs:///Git/PullRequestId/{project_id}%2F{repo['id']}%2F{pull['pullRequestId']}"
+
+
 @dataclass
 class _Threads:
     """What a PR's threads say: review activity, vote times, approvals, comments, sign-offs."""
@@ -117,7 +169,7 @@ def _read_threads(
         if updated:
             seen.last_activity.append(updated)
         if _prop(thread, "CodeReviewThreadType") == "VoteUpdate":
-            voter = str(_prop(thread, "CodeReviewVotedByTfId") or "")
+            voter = _voter(thread)
             when = parse_datetime(thread.get("publishedDate"))
             if voter and when and voter != author_id:
                 seen.review_events.append(when)
@@ -300,9 +352,13 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         repos = config.get("repositories") or config.get("repository") or []
         self.repository_names = [r for r in re.split(r"[,\s]+", repos) if r] if isinstance(repos, str) else list(repos)
         self.page_size = max(1, min(100, int(config.get("page_size") or 100)))
-        self.fetch_commits = bool(config.get("fetch_commits", True))
+        commits = config.get("fetch_commits", "auto")
+        self.fetch_commits: bool | None = None if str(commits).lower() == "auto" else bool(commits)
+        self.workers = max(1, min(32, int(config.get("workers") or DEFAULT_WORKERS)))
         self.options = PullRequestOptions.of(config, self.field_mapping)
         self._repos: list[dict[str, Any]] | None = None
+        #: False once the bulk work item query was refused: per-PR work items for the rest of the run.
+        self.bulk_work_items = True
 
     def _git(self, tail: str) -> str:
         return f"{quote(self.project)}/_apis/git/{tail}"
@@ -363,54 +419,127 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
             cursors.advance((page[0]["pullRequestId"], page[-1]["pullRequestId"]))
             skip += len(page)
 
-    def _enrich(self, repo_id: str, pull: dict[str, Any]) -> dict[str, Any]:
+    def _pr_values(self, repo_id: str, pull: Mapping[str, Any], tail: str, what: str, **params: Any) -> list[Any]:
         base = f"repositories/{repo_id}/pullRequests/{pull['pullRequestId']}"
+        return self._values(self._get(self._git(f"{base}/{tail}"), params or None), what)
+
+    def linked_work_items(self, pulls: list[dict[str, Any]]) -> dict[int, list[Any]] | None:
+        """{PR id: work item refs} for a page of PRs in one artifact URI query; None when refused."""
+        uris = {uri: pull["pullRequestId"] for pull in pulls if (uri := pull_request_artifact(pull))}
+        if not self.bulk_work_items or not uris:
+            return None
+        try:
+            data, _ = self._azure_json(
+                "POST",
+                f"{quote(self.project)}/_apis/wit/artifacturiquery",
+                params={"api-version": API_VERSION},
+                json_body={"artifactUris": list(uris)},
+            )
+        except (SourceAuthError, SourcePermissionError, SourceNotFound, SourceConfigError):
+            # A token without the work item scope (401/403) or a Server without the API: per PR from now on.
+            # A token refused everywhere fails on the next per-PR request, with its own message.
+            self.bulk_work_items = False
+            return None
+        found = (data or {}).get("artifactUrisQueryResult") if isinstance(data, dict) else None
+        if not isinstance(found, dict):
+            raise SourceDataError("Azure DevOps artifacturiquery answer has no 'artifactUrisQueryResult' object")
+        by_uri = {str(uri).lower(): refs for uri, refs in found.items()}
+        # WorkItemReference {"id": 12, "url"} -> the ResourceRef shape pullRequests/{id}/workitems gives ({"id": "12"}).
+        return {
+            pr_id: [
+                {"id": str(ref.get("id")), "url": ref.get("url")}
+                for ref in by_uri.get(uri.lower()) or []
+                if isinstance(ref, Mapping) and ref.get("id") is not None
+            ]
+            for uri, pr_id in uris.items()
+        }
+
+    def _wants_commits(self, pull: Mapping[str, Any], work_items: list[Any]) -> bool:
+        if self.fetch_commits is not None:
+            return self.fetch_commits
+        author = identity_parts(pull.get("createdBy") or {})[1] or ""
+        named = find_work_item_keys(
+            pull.get("title"), _branch(pull.get("sourceRefName")), pull.get("description"), **self.options.linking()
+        )
+        return not (named or work_items) or "@" not in author
+
+    def _enrich(
+        self, repo_id: str, pull: dict[str, Any], work_items: list[Any] | None, threads: list[Any] | None
+    ) -> dict[str, Any]:
+        """The PR with its threads, work items, statuses and (when wanted) commits under "_dmt"."""
+        if threads is None:
+            threads = self._pr_values(repo_id, pull, "threads", "threads")
+        if work_items is None:
+            work_items = self._pr_values(repo_id, pull, "workitems", "work items")
         extras: dict[str, Any] = {
-            "threads": self._values(self._get(self._git(f"{base}/threads")), "threads"),
-            "work_items": self._values(self._get(self._git(f"{base}/workitems")), "work items"),
-            "statuses": self._values(self._get(self._git(f"{base}/statuses")), "statuses"),
+            "threads": threads,
+            "work_items": work_items,
+            "statuses": self._pr_values(repo_id, pull, "statuses", "statuses"),
             "commits": None,
         }
-        if self.fetch_commits:
-            extras["commits"] = self._values(self._get(self._git(f"{base}/commits"), {"$top": 250}), "commits")
+        if self._wants_commits(pull, work_items):
+            extras["commits"] = self._pr_values(repo_id, pull, "commits", "commits", **{"$top": 250})
         pull["_dmt"] = extras
         return pull
 
+    def _changed(
+        self, repo_id: str, pull: dict[str, Any], since: datetime | None, work_items: list[Any] | None
+    ) -> dict[str, Any] | None:
+        """The enriched PR when it changed since `since` (always without `since`), else None."""
+        threads = None
+        if since is not None and not _new_since(pull, since):
+            threads = self._pr_values(repo_id, pull, "threads", "threads")
+            if not _thread_moved_since(threads, since):
+                return None  # an active PR nobody touched: its stored row is current
+        return self._enrich(repo_id, pull, work_items, threads)
+
+    def _enriched_page(
+        self, repo_id: str, pulls: list[dict[str, Any]], since: datetime | None, pool: ThreadPoolExecutor
+    ) -> list[dict[str, Any]]:
+        refs = self.linked_work_items(pulls)
+        futures = [
+            pool.submit(self._changed, repo_id, pull, since, refs.get(pull["pullRequestId"]) if refs else None)
+            for pull in pulls
+        ]
+        return [pull for future in futures if (pull := future.result()) is not None]
+
     def extract_pull_requests(self, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:
-        """Pages of raw pull requests created, closed or still active in [start, end)."""
-        for repo in self.repositories():
-            repo_id = str(repo.get("id"))
-            if start is None:
-                queries: list[dict[str, Any]] = [{"searchCriteria.status": "all"}]
-            else:
-                since = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-                queries = [
-                    {"searchCriteria.status": "active"},
-                    {
-                        "searchCriteria.status": "all",
-                        "searchCriteria.queryTimeRangeType": "created",
-                        "searchCriteria.minTime": since,
-                    },
-                    {
-                        "searchCriteria.status": "all",
-                        "searchCriteria.queryTimeRangeType": "closed",
-                        "searchCriteria.minTime": since,
-                    },
-                ]
-            seen: set[int] = set()
-            for criteria in queries:
-                for page in self._list(repo_id, criteria):
-                    fresh = []
-                    for pull in page:
-                        created = parse_datetime(pull.get("creationDate"))
-                        if pull["pullRequestId"] in seen or (
-                            end is not None and created is not None and created >= end
-                        ):
-                            continue
-                        seen.add(pull["pullRequestId"])
-                        fresh.append(self._enrich(repo_id, pull))
-                    if fresh:
-                        yield fresh
+        """Pages of raw pull requests created, closed or changed (active ones) in [start, end)."""
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ado-git-pr") as pool:
+            for repo in self.repositories():
+                repo_id = str(repo.get("id"))
+                if start is None:
+                    queries: list[dict[str, Any]] = [{"searchCriteria.status": "all"}]
+                else:
+                    since = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                    queries = [
+                        {"searchCriteria.status": "active"},
+                        {
+                            "searchCriteria.status": "all",
+                            "searchCriteria.queryTimeRangeType": "created",
+                            "searchCriteria.minTime": since,
+                        },
+                        {
+                            "searchCriteria.status": "all",
+                            "searchCriteria.queryTimeRangeType": "closed",
+                            "searchCriteria.minTime": since,
+                        },
+                    ]
+                seen: set[int] = set()
+                for criteria in queries:
+                    for page in self._list(repo_id, criteria):
+                        fresh = []
+                        for pull in page:
+                            created = parse_datetime(pull.get("creationDate"))
+                            if pull["pullRequestId"] in seen or (
+                                end is not None and created is not None and created >= end
+                            ):
+                                continue
+                            seen.add(pull["pullRequestId"])
+                            fresh.append(pull)
+                        enriched = self._enriched_page(repo_id, fresh, start, pool) if fresh else []
+                        if enriched:
+                            yield enriched
 
     def list_pull_request_ids(self) -> Iterator[list[str]]:
         for repo in self.repositories():
@@ -419,6 +548,15 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
 
     def normalize_pull_request(self, raw: dict[str, Any]) -> NormalizedPullRequest:
         return normalize_azure_devops_pull(raw, self.options)
+
+
+def _new_since(pull: Mapping[str, Any], since: datetime) -> bool:
+    """Created or closed at or after `since` (what the created/closed queries answer)."""
+    for stamp in (pull.get("creationDate"), pull.get("closedDate")):
+        moment = parse_datetime(stamp)
+        if moment is not None and moment >= since:
+            return True
+    return False
 
 
 register_connector("azure_devops_git", AzureDevOpsGitConnector)

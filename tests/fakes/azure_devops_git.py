@@ -12,12 +12,17 @@ with ``minTime``/``maxTime``), routes case-insensitive like the real service
     app = create_app(dataset, FaultControls())
     # connector base URL: f"{server}/{dataset['organization']}"
 
-Change data between syncs with `add_vote`, `add_comment`, `complete_pull`.
+Change data between syncs with `add_vote`, `add_comment`, `complete_pull`. Linked work items also
+answer in bulk (``POST {project}/_apis/wit/artifacturiquery``; ``dataset["work_item_scope"] = False``
+refuses it as for a token without the work item scope). ``dataset["answer_headers"]`` queues headers
+(e.g. Azure's ``X-RateLimit-Delay``, ``Retry-After``) for the next answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,6 +76,25 @@ def _system_thread(thread_id: int, when: datetime, content: str, properties: dic
         "properties": {k: {"$type": "System.String", "$value": v} for k, v in properties.items()},
         "isDeleted": False,
     }
+
+
+def _vote_thread(
+    thread_id: int, when: datetime, person: dict[str, Any], ref: dict[str, Any], vote: int, *, by_identity: bool
+) -> dict[str, Any]:
+    """A VoteUpdate system thread; the voter by CodeReviewVotedByIdentity (a key into ``identities``) or by TfId."""
+    properties = {
+        "CodeReviewThreadType": "VoteUpdate",
+        "CodeReviewVotedByDisplayName": person["name"],
+        "CodeReviewVoteResult": str(vote),
+    }
+    if by_identity:
+        properties["CodeReviewVotedByIdentity"] = "1"
+    else:
+        properties["CodeReviewVotedByTfId"] = ref["id"]
+    thread = _system_thread(thread_id, when, f"{person['name']} voted {vote}", properties)
+    if by_identity:
+        thread["identities"] = {"1": {k: ref[k] for k in ("id", "displayName", "uniqueName", "url", "imageUrl")}}
+    return thread
 
 
 def _text_thread(thread_id: int, when: datetime, author: dict[str, Any], content: str) -> dict[str, Any]:
@@ -186,19 +210,7 @@ def generate_dataset(
             if vote:
                 moment += timedelta(minutes=rng.randint(5, 300))
                 thread_id += 1
-                threads.append(
-                    _system_thread(
-                        thread_id,
-                        moment,
-                        f"{reviewer['name']} voted {vote}",
-                        {
-                            "CodeReviewThreadType": "VoteUpdate",
-                            "CodeReviewVotedByDisplayName": reviewer["name"],
-                            "CodeReviewVotedByTfId": ref["id"],
-                            "CodeReviewVoteResult": str(vote),
-                        },
-                    )
-                )
+                threads.append(_vote_thread(thread_id, moment, reviewer, ref, vote, by_identity=n % 2 == 1))
             if vote >= 5 and rng.random() < 0.6:
                 moment += timedelta(minutes=rng.randint(1, 60))
                 thread_id += 1
@@ -301,9 +313,19 @@ def generate_dataset(
 
 # --------------------------------------------------------------------------- mutations between syncs
 def add_vote(
-    dataset: dict[str, Any], pr_id: int, person: dict[str, Any], vote: int, when: datetime | None = None
+    dataset: dict[str, Any],
+    pr_id: int,
+    person: dict[str, Any],
+    vote: int,
+    when: datetime | None = None,
+    *,
+    by_identity: bool = False,
 ) -> None:
-    """A reviewer votes (added as reviewer if needed); Azure records a VoteUpdate thread."""
+    """A reviewer votes (added as reviewer if needed); Azure records a VoteUpdate thread.
+
+    `by_identity`: the thread names the voter through CodeReviewVotedByIdentity and its
+    ``identities`` map, as real organisations send it, instead of CodeReviewVotedByTfId.
+    """
     when = when or datetime.now(UTC)
     pull = dataset["pulls"][pr_id]
     ref = _ref(person, dataset["organization"])
@@ -315,19 +337,7 @@ def add_vote(
         pull["reviewers"].append({"reviewerUrl": "", "vote": vote, "hasDeclined": False, "isFlagged": False, **ref})
     threads = dataset["extras"][pr_id]["threads"]
     thread_id = max([t["id"] for t in threads] + [pr_id * 100]) + 1
-    threads.append(
-        _system_thread(
-            thread_id,
-            when,
-            f"{person['name']} voted {vote}",
-            {
-                "CodeReviewThreadType": "VoteUpdate",
-                "CodeReviewVotedByDisplayName": person["name"],
-                "CodeReviewVotedByTfId": ref["id"],
-                "CodeReviewVoteResult": str(vote),
-            },
-        )
-    )
+    threads.append(_vote_thread(thread_id, when, person, ref, vote, by_identity=by_identity))
 
 
 def add_comment(
@@ -399,11 +409,38 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
         out["reviewers"] = [{**r, "reviewerUrl": f"{api}/reviewers/{r['id']}"} for r in pull["reviewers"]]
         return out
 
+    def answer(body: Any) -> JSONResponse:
+        """A JSON answer carrying the next queued rate-limit headers (``dataset["answer_headers"]``), if any."""
+        queued = dataset.get("answer_headers") or []
+        return JSONResponse(body, headers=queued.pop(0) if queued else None)
+
     def page(request: Request, values: list[Any]) -> Response:
         if dataset.get("malformed_next", 0) > 0:
             dataset["malformed_next"] -= 1
             return JSONResponse({"count": 1, "value": {"unexpected": "shape"}})
-        return JSONResponse({"value": values, "count": len(values)})
+        return answer({"value": values, "count": len(values)})
+
+    @app.post("/{org_name}/{project_name}/_apis/wit/artifacturiquery")
+    @app.post("/{org_name}/{project_name}/_apis/wit/artifactUriQuery")
+    async def artifact_uri_query(request: Request, org_name: str, project_name: str) -> Response:
+        denied = guard(request, org_name, project_name)
+        if denied:
+            return denied
+        if not dataset.get("work_item_scope", True):  # a PAT with the Code scope only
+            return azure_error(
+                401,
+                "TF400813: The user is not authorized to access this resource (vso.work scope missing).",
+                "UnauthorizedRequestException",
+            )
+        uris = (await request.json()).get("artifactUris") or []
+        base = org_url(request)
+        result: dict[str, list[dict[str, Any]]] = {}
+        for uri in uris:
+            match = re.fullmatch(r"vstfs:///Git/PullRequestId/([^%]+)%2F([^%]+)%2F(\d+)", str(uri), re.I)
+            pull = dataset["pulls"].get(int(match.group(3))) if match else None
+            refs = dataset["extras"][pull["pullRequestId"]]["work_items"] if pull else []
+            result[str(uri)] = [{"id": int(r["id"]), "url": f"{base}/_apis/wit/workItems/{r['id']}"} for r in refs]
+        return answer({"artifactUrisQueryResult": result})
 
     @app.get("/{org_name}/_apis/connectionData")
     async def connection_data(request: Request, org_name: str) -> Response:
@@ -481,6 +518,13 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
             denied = guard(request, org_name, project_name)
             if denied:
                 return denied
+            # How many PR sub-resource requests are in flight at once (``dataset["max_in_flight"]``).
+            dataset["in_flight"] = dataset.get("in_flight", 0) + 1
+            dataset["max_in_flight"] = max(dataset.get("max_in_flight", 0), dataset["in_flight"])
+            try:
+                await asyncio.sleep(dataset.get("sub_resource_seconds", 0))
+            finally:
+                dataset["in_flight"] -= 1
             repo = find_repo(repo_name)
             pull = dataset["pulls"].get(pr_id)
             if repo is None or pull is None or pull["repository"]["id"] != repo["id"]:

@@ -87,16 +87,22 @@ def test_full_extract_pages_with_top_and_skip_and_normalises(fake) -> None:
     assert ids == {str(i) for i in dataset["pulls"]}
 
 
-def test_incremental_extract_gets_active_new_and_recently_closed(fake) -> None:
-    url, dataset, _ = fake
+def test_incremental_extract_gets_new_recently_closed_and_touched_active_ones(fake) -> None:
+    url, dataset, controls = fake
     conn = connector(url)
     cursor = datetime.now(UTC)
-    closed_id = next(i for i, p in dataset["pulls"].items() if p["status"] == "active")
+    active = sorted(i for i, p in dataset["pulls"].items() if p["status"] == "active")
+    closed_id, touched_id, *untouched = active
     complete_pull(dataset, closed_id, when=cursor + timedelta(seconds=2))
+    add_comment(dataset, touched_id, dataset["people"][3], "One more question.", when=cursor + timedelta(seconds=3))
     old_completed = {i for i, p in dataset["pulls"].items() if p["status"] != "active" and i != closed_id}
-    active = {i for i, p in dataset["pulls"].items() if p["status"] == "active"}
+    controls.paths_seen.clear()
     got = {p["pullRequestId"] for p in pulls(conn, start=cursor)}
-    assert closed_id in got and active <= got and not (got & old_completed)
+    assert got == {closed_id, touched_id} and not (got & old_completed)
+    # An untouched active PR costs its threads alone: no statuses, work items or commits.
+    for pr_id in untouched:
+        asked = {p.rsplit("/", 1)[1] for p in controls.paths_seen if f"/pullRequests/{pr_id}/" in p}
+        assert asked == {"threads"}
 
 
 def test_new_vote_and_signoff_show_up_on_the_next_sync(fake) -> None:
@@ -142,3 +148,88 @@ def test_works_mounted_under_a_prefix() -> None:
     with serve(parent) as url:
         conn = connector(f"{url}/ado/{dataset['organization']}")
         assert len(pulls(conn)) == 3
+
+
+# --------------------------------------------------------------------------- bulk work items, votes, throttling
+def by_id(conn: AzureDevOpsGitConnector, start: datetime | None = None) -> dict[str, dict[str, Any]]:
+    return {n["source_pr_id"]: n for n in (conn.normalize_pull_request(p) for p in pulls(conn, start))}
+
+
+def test_linked_work_items_come_in_bulk_and_equal_the_per_pr_answer(fake) -> None:
+    url, dataset, controls = fake
+    controls.paths_seen.clear()
+    bulk = by_id(connector(url))
+    bulk_paths = list(controls.paths_seen)
+    dataset["work_item_scope"] = False  # a PAT with the Code scope alone: the bulk query is refused
+    controls.paths_seen.clear()
+    conn = connector(url)
+    per_pr = by_id(conn)
+    assert not conn.bulk_work_items
+    assert bulk == per_pr and any("AB#1" in n["linked_keys"] for n in bulk.values())
+    assert sum(p.endswith("/workitems") for p in bulk_paths) == 0
+    assert sum(p.endswith("/artifacturiquery") for p in bulk_paths) == 6  # one per page of 4 PRs (23 PRs, 2 repos)
+    assert sum(p.endswith("/workitems") for p in controls.paths_seen) == len(dataset["pulls"])
+
+
+def test_commits_only_for_pull_requests_that_name_no_work_item(fake) -> None:
+    url, dataset, controls = fake
+    controls.paths_seen.clear()
+    raw = pulls(connector(url))
+    with_commits = {p["pullRequestId"] for p in raw if p["_dmt"]["commits"] is not None}
+    keyless = {i for i, p in dataset["pulls"].items() if p["title"].startswith("Chore:")}
+    assert keyless and with_commits == keyless
+    assert sum(p.endswith("/commits") for p in controls.paths_seen) == len(keyless)
+    assert all(p["_dmt"]["commits"] is not None for p in pulls(connector(url, fetch_commits=True)))
+    assert all(p["_dmt"]["commits"] is None for p in pulls(connector(url, fetch_commits=False)))
+
+
+def test_votes_named_by_identity_or_by_tf_id_both_give_review_and_approval_times(fake) -> None:
+    url, dataset, _ = fake
+    shapes: dict[str, set[str]] = {"identity": set(), "tfid": set()}
+    for pr_id, extras in dataset["extras"].items():
+        for thread in extras["threads"]:
+            props = thread.get("properties") or {}
+            if "CodeReviewVotedByIdentity" in props:
+                shapes["identity"].add(str(pr_id))
+            elif "CodeReviewVotedByTfId" in props:
+                shapes["tfid"].add(str(pr_id))
+    assert shapes["identity"] and shapes["tfid"]
+    normalised = by_id(connector(url))
+    for shape, ids in shapes.items():
+        voted = [normalised[i] for i in ids]
+        assert all(n["first_review_at"] for n in voted), shape
+        approved = [n for n in voted if n["approvals_count"]]
+        assert approved and all(n["approved_at"] for n in approved), shape
+        timed = [r for n in voted for r in n["reviewers"] if r["vote"] != 0]
+        assert timed and all(r["submitted_at"] for r in timed), shape
+
+
+def test_pull_requests_are_enriched_concurrently(fake) -> None:
+    url, dataset, _ = fake
+    dataset["sub_resource_seconds"] = 0.05
+    assert len(pulls(connector(url, workers=4))) == len(dataset["pulls"])
+    assert 1 < dataset["max_in_flight"] <= 4
+
+
+def test_azure_rate_limit_headers_pause_and_serialise_requests(fake) -> None:
+    url, dataset, controls = fake
+    slept: list[float] = []
+    settings = SourceSettings(
+        source_type="azure_devops_git",
+        base_url=url,
+        token=DEFAULT_TOKEN,
+        config_json={"project": "Fabrikam", "page_size": 4, "workers": 4},
+    )
+    conn = AzureDevOpsGitConnector(settings, sleep=slept.append, max_retries=3)
+    # The repository list answers with a delay and a Retry-After, then the allowance runs low.
+    dataset["answer_headers"] = [
+        {"X-RateLimit-Resource": "ATCP", "X-RateLimit-Delay": "0.75", "Retry-After": "2",
+         "X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "12", "X-RateLimit-Reset": "1999999999"},
+    ]  # fmt: skip
+    dataset["sub_resource_seconds"] = 0.02
+    controls.rate_limit_next(1, retry_after=3)  # and one 429 with Retry-After
+    assert len(pulls(conn)) == len(dataset["pulls"])
+    assert 3.0 in slept  # the 429's Retry-After, through the shared HTTP layer
+    # The 200's Retry-After (longer than its delay) pauses the next request once, whichever thread sends it.
+    assert conn.throttle.paused_seconds == 2.0 and len([s for s in slept if 1.5 < s <= 2.0]) == 1
+    assert conn.throttle.slowed and dataset["max_in_flight"] == 1  # one request at a time while slowed

@@ -137,6 +137,35 @@ def test_threads_by_another_reviewer_give_first_review_approval_and_signoff() ->
     assert pr["commits_count"] == 1
 
 
+@pytest.mark.parametrize("shape", ["tf_id", "identity"])
+def test_a_vote_thread_names_its_voter_by_tf_id_or_through_its_identities_map(shape: str) -> None:
+    raw = active_pull()
+    reviewer = {"id": "aaaa-1", "displayName": "Johnnie McLeod", "uniqueName": "johnnie@fabrikam.example"}
+    raw["reviewers"].append({**reviewer, "vote": 10})
+    vote = copy.deepcopy(next(t for t in threads() if t["id"] == 143))
+    vote["publishedDate"] = "2016-11-02T09:00:00Z"
+    if shape == "identity":  # as real organisations send it: a key into the thread's identities map
+        del vote["properties"]["CodeReviewVotedByTfId"]
+        vote["properties"]["CodeReviewVotedByIdentity"] = {"$type": "System.String", "$value": "1"}
+        vote["identities"] = {"1": reviewer}
+    else:
+        vote["properties"]["CodeReviewVotedByTfId"]["$value"] = "aaaa-1"
+    raw["_dmt"] = {"threads": [vote], "work_items": [], "statuses": [], "commits": None}
+    pr = normalize_azure_devops_pull(raw)
+    assert pr["first_review_at"] == pr["approved_at"] == datetime(2016, 11, 2, 9, 0, tzinfo=UTC)
+    assert pr["reviewers"][-1]["submitted_at"] == "2016-11-02T09:00:00+00:00"
+
+
+def test_a_vote_thread_whose_identity_key_is_missing_counts_no_vote() -> None:
+    raw = active_pull()
+    vote = copy.deepcopy(next(t for t in threads() if t["id"] == 143))
+    del vote["properties"]["CodeReviewVotedByTfId"]
+    vote["properties"]["CodeReviewVotedByIdentity"] = {"$type": "System.String", "$value": "7"}
+    vote["identities"] = {"1": {"id": "x"}}
+    raw["_dmt"] = {"threads": [vote], "work_items": [], "statuses": [], "commits": None}
+    assert normalize_azure_devops_pull(raw)["first_review_at"] is None
+
+
 @pytest.mark.parametrize(
     ("vote", "state"),
     [(5, "APPROVED_WITH_SUGGESTIONS"), (-5, "WAITING_FOR_AUTHOR"), (-10, "REJECTED"), ("10", "APPROVED")],
