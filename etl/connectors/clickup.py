@@ -9,10 +9,14 @@ What the task payload cannot tell, and what we use instead (kept honest):
 
 * started_at: ClickUp has no status history in the task. When the workspace has
   the Time in Status ClickApp, the connector adds the answer of
-  `/task/bulk_time_in_status/task_ids` to each task as `_time_in_status`, and
-  started_at is the earliest `since` of a non-"open" status. Without it,
-  started_at is the task's own `start_date` if set (category in progress/done),
-  else None. We never invent it from date_created.
+  `/task/bulk_time_in_status/task_ids` (100 tasks a request, ids gathered across
+  pages) to each task that needs a history, as `_time_in_status`: tasks whose
+  status is not a to-do one (done tasks have a cycle time, active ones may have
+  been blocked) and tasks tagged blocked. started_at is the earliest `since` of
+  an in-progress ("custom") status: a task that went from to-do straight to
+  done (or closed) has no start time and no cycle time, as in every connector.
+  Without the ClickApp, started_at is the task's own `start_date` if set
+  (category in progress/done), else None. We never invent it from date_created.
 * done_at: `date_done`, else `date_closed`, only when the status is done/closed.
 * blocked: a status whose name contains "blocked" or a "blocked" tag;
   blocked_hours from time in status (statuses named *blocked*) when available.
@@ -175,10 +179,11 @@ def _time_in_status(raw: Mapping[str, Any]) -> tuple[datetime | None, float, dat
     blocked_since: datetime | None = None
     if tis:
         history = [h for h in tis.get("status_history") or [] if isinstance(h, dict)]
+        # Work starts in an in-progress ("custom") status; arriving in done or closed from to-do is no start.
         starts = [
             parse_clickup_time((h.get("total_time") or {}).get("since"))
             for h in history
-            if str(h.get("type") or "").lower() != "open"
+            if str(h.get("type") or "").lower() == "custom"
         ]
         starts = [s for s in starts if s is not None]
         started_at = min(starts) if starts else None
@@ -535,32 +540,69 @@ class ClickUpConnector(BaseConnector):
                     "due_date": (info or {}).get("due_date"),
                 }
 
-    def _attach_time_in_status(self, tasks: list[dict[str, Any]]) -> None:
-        if not self.use_time_in_status:
-            return
-        for offset in range(0, len(tasks), TIME_IN_STATUS_BATCH):
-            batch = tasks[offset : offset + TIME_IN_STATUS_BATCH]
-            try:
-                data, _ = self.http.get_json(
-                    "/task/bulk_time_in_status/task_ids", params={"task_ids": [t["id"] for t in batch]}
-                )
-            except SourceError as exc:
-                if exc.retryable:
-                    raise
-                # ClickApp off (or no access): fall back to start_date for the rest of the run.
-                self.use_time_in_status = False
-                return
+    @staticmethod
+    def needs_status_history(task: Mapping[str, Any]) -> bool:
+        """Whether a task's time in status tells us anything: not in a to-do status now, or tagged blocked.
+
+        A task still in to-do has no start time and no cycle time; when it moves on,
+        its date_updated changes and the next sync asks for its history.
+        """
+        status_type = str((task.get("status") or {}).get("type") or "").lower()
+        tagged = any(
+            str(t.get("name") or "").lower() == "blocked" for t in task.get("tags") or [] if isinstance(t, dict)
+        )
+        return status_type != "open" or tagged
+
+    def _time_in_status_of(self, task_ids: list[str]) -> dict[str, Any] | None:
+        """The bulk time in status of up to 100 tasks; None when the ClickApp is off (then never asked again)."""
+        try:
+            data, _ = self.http.get_json("/task/bulk_time_in_status/task_ids", params={"task_ids": task_ids})
+        except SourceError as exc:
+            if exc.retryable:
+                raise
+            self.use_time_in_status = False  # ClickApp off (or no access): start_date for the rest of the run
+            return None
+        return data if isinstance(data, dict) else {}
+
+    def _with_time_in_status(self, pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+        """Pages with `_time_in_status` on the tasks that need it, asked 100 tasks at a time across pages.
+
+        A page is held until every task of it that needs a history has it; at most
+        one request's worth of tasks waits, so pages still stream.
+        """
+        held: list[list[dict[str, Any]]] = []
+        waiting: list[dict[str, Any]] = []
+
+        def ask(batch: list[dict[str, Any]]) -> None:
+            data = self._time_in_status_of([str(t["id"]) for t in batch]) if self.use_time_in_status else None
             for task in batch:
                 entry = (data or {}).get(str(task["id"]))
                 if isinstance(entry, dict):
                     task["_time_in_status"] = entry
 
+        for tasks in pages:
+            held.append(tasks)
+            if self.use_time_in_status:
+                waiting.extend(t for t in tasks if self.needs_status_history(t))
+            while len(waiting) >= TIME_IN_STATUS_BATCH:
+                batch, waiting = waiting[:TIME_IN_STATUS_BATCH], waiting[TIME_IN_STATUS_BATCH:]
+                ask(batch)
+            # Every page whose waiting tasks are all answered can go.
+            pending = {id(t) for t in waiting}
+            while held and not any(id(t) in pending for t in held[0]):
+                yield held.pop(0)
+        if waiting:
+            ask(waiting)
+        yield from held
+
+    def _with_sprint_lists(self, pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+        for tasks in pages:
+            self._remember_sprint_lists(tasks)
+            yield tasks
+
     def extract_work_items(self, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:
         """Yield pages of 100 raw tasks updated in [start, end), with sprint lists and time in status."""
-        for tasks in self._task_pages(start, end):
-            self._remember_sprint_lists(tasks)
-            self._attach_time_in_status(tasks)
-            yield tasks
+        yield from self._with_time_in_status(self._with_sprint_lists(self._task_pages(start, end)))
 
     def list_work_item_ids(self) -> Iterator[list[str]]:
         for tasks in self._task_pages(None, None):

@@ -239,6 +239,10 @@ class ClickUpDataset:
                 t += hour * rng.uniform(1, 48)
                 events.append((t, "review", "done"))
                 status = "done"
+        if status == "done" and int(created) % 20 == 0:
+            # About one done task in twenty went from to-do straight to done (no start time, no cycle time).
+            # Decided from a value already drawn, so every other task's data stays as it was.
+            events = [(events[-1][0], "todo", "done")]
         kept = [e for e in events if e[0] <= as_of]
         updated = min(max([created] + [e[0] for e in kept]), as_of)
         if not full:

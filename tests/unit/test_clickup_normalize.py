@@ -187,6 +187,22 @@ def test_time_in_status_gives_start_and_blocked_hours() -> None:
     assert item["blocked_hours"] == 1.5 and item["reopened_count"] == 0
 
 
+def test_a_task_moved_from_to_do_straight_to_done_has_no_start_time() -> None:
+    raw = _task(status={"status": "complete", "type": "closed", "orderindex": 3, "color": "#6bc950"})
+    raw["date_done"] = raw["date_closed"] = "1704090000000"
+    raw.pop("start_date", None)
+    raw["_time_in_status"] = {
+        "current_status": {"status": "complete", "total_time": {"by_minute": 30, "since": "1704090000000"}},
+        "status_history": [
+            {"status": "to do", "type": "open", "total_time": {"by_minute": 600, "since": "1704000000000"}},
+            {"status": "complete", "type": "closed", "total_time": {"by_minute": 30, "since": "1704090000000"}},
+        ],
+    }
+    item = normalize_clickup_task(raw, {})
+    assert item["status_category"] == "done" and item["done_at"] == parse_clickup_time("1704090000000")
+    assert item["started_at"] is None  # excluded from cycle time, as Jira and Azure Boards do
+
+
 def test_folderless_list_is_not_a_sprint_and_missing_id_is_an_error() -> None:
     item = normalize_clickup_task(_task(), MAPPING, lists=LISTS)
     assert item["sprint_name"] is None and item["sprint_history"] == []
