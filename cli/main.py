@@ -17,6 +17,7 @@ from sqlmodel import select
 from cli.demo import seed
 from cli.launcher import run_everything
 from core.errors import ServiceError
+from etl.forecast import forecast_tenant
 from etl.metrics import rebuild_metrics
 from models.db import active_tenant_slugs, all_tenant_slugs, get_tenant_by_slug, public_session
 from models.enums import ProjectRole, UserRole
@@ -156,11 +157,12 @@ def rotate_keys() -> None:
 def rebuild_metrics_cmd(
     tenant: Annotated[list[str] | None, typer.Option(help="tenant slugs (default all)")] = None,
 ) -> None:
-    """Recompute compliance, sprint and developer metrics for every tenant from the normalised tables."""
+    """Recompute compliance, sprint and developer metrics and the forecasts for every tenant from the normalised tables."""
     for slug in tenant or active_tenant_slugs():
         evaluate_and_alert(slug)
         rebuild_metrics(slug)
-        console.print(f"{slug}: compliance evaluated, metrics rebuilt")
+        forecast_tenant(slug)
+        console.print(f"{slug}: compliance evaluated, metrics rebuilt, forecasts made")
 
 
 @app.command("backup-tenant")

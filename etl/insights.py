@@ -30,7 +30,8 @@ from core.errors import NotFound
 from core.realtime import publish_event
 from etl.connectors.base import SourceError
 from etl.connectors.http import OutboundGuard, guarded_http_client
-from etl.forecast import trend, velocity_range
+from etl.forecast import DEFAULT_HISTORY, closed_sprint_metrics, trend, velocity_range
+from etl.rules import rule_title
 from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
 from models.public import Project, Tenant
 from models.tenant import AIPrediction
@@ -41,7 +42,8 @@ INSIGHT_KINDS = ("velocity_forecast", "developer_risk", "team_optimisation", "co
 DEFAULT_TIMEOUT_SECONDS = 30.0
 #: Where an OpenAI provider without a base URL sends its requests.
 DEFAULT_AI_BASE_URL = "https://api.openai.com/v1"
-HISTORY_SPRINTS = 6
+#: Closed sprints the statistics cover: the forecast's history.
+HISTORY_SPRINTS = DEFAULT_HISTORY
 
 
 class ProviderError(Exception):
@@ -79,16 +81,7 @@ def collect_statistics(tenant_slug: str, project_id: int) -> dict[str, Any]:
     with tenant_session(tenant_slug) as session:
         schema = tenant_schema_of(session)
         conn = session.connection()
-        sprints = conn.execute(sa.text(f"""
-            SELECT m.sprint_id, m.committed_points, m.completed_points, m.completed_items,
-                   m.avg_cycle_time_days, m.avg_lead_time_days, m.blocked_days, m.defect_density,
-                   m.pr_review_rate, m.avg_time_to_first_review_hours, m.compliance_rate,
-                   m.open_flags, m.open_critical_flags
-            FROM "{schema}".sprint_metrics m JOIN "{schema}".sprints s ON s.id = m.sprint_id
-            WHERE m.project_id = :p
-            ORDER BY s.start_date DESC NULLS LAST, m.sprint_id DESC LIMIT :n"""),
-            {"p": project_id, "n": HISTORY_SPRINTS}).mappings().all()
-        sprints = list(reversed(sprints))
+        sprints = closed_sprint_metrics(session, project_id, HISTORY_SPRINTS)
         sprint_ids = [s["sprint_id"] for s in sprints]
         developers = conn.execute(sa.text(f"""
             SELECT d.identity_id, sum(d.items_completed) AS items, sum(d.points_completed) AS points,
@@ -110,8 +103,9 @@ def collect_statistics(tenant_slug: str, project_id: int) -> dict[str, Any]:
                    coalesce(sum(story_points) FILTER (WHERE status_category <> 'done'), 0) AS open_points
             FROM "{schema}".work_items WHERE project_id = :p AND NOT is_deleted"""),
             {"p": project_id}).mappings().one()
-    velocities = [float(s["completed_points"]) for s in sprints]  # velocity: completed points
-    forecast = velocity_range(velocities, 5000)
+    # The forecast's own history and Monte Carlo (same sprints, simulations and seed): equal numbers.
+    velocities = [float(s["velocity"]) for s in sprints]
+    forecast = velocity_range(velocities)
     sprint_rows = [
         {
             "sprint": f"sprint_{i - len(sprints)}" if i < len(sprints) else "sprint_0",
@@ -279,12 +273,12 @@ class LocalProvider:
         return Insight(
             "compliance_risk",
             f"{critical} critical DMT flag(s) open" if critical else "DMT flags are open",
-            f"The most frequent failure is {top['rule']} ({top['count']} open)."
+            f"The most frequent failure is \"{rule_title(top['rule'])}\" ({top['count']} open)."
             + (f" {rate:.0%} of done items are compliant." if rate is not None else ""),
-            "Open flags by rule: " + ", ".join(f"{f['rule']} {f['count']} ({f['severity']})" for f in flags[:6])
-            + ".",
+            "Open flags by rule: "
+            + ", ".join(f"{rule_title(f['rule'])} {f['count']} ({f['severity']})" for f in flags[:6]) + ".",
             ["Fix critical flags first: link PRs and finish unit testing before moving items to done.",
-             f"Address the top rule ({top['rule']}) in the team's Definition of Done checklist."],
+             f"Address the top rule (\"{rule_title(top['rule'])}\") in the team's Definition of Done checklist."],
             0.7,
         )
 

@@ -107,6 +107,23 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
+#: What each rule is called on pages and in insights (rule ids are for machines).
+RULE_TITLES: dict[str, str] = {
+    "missing_ac_quality": "Acceptance criteria not testable",
+    "missing_unit_test_task": "No unit-test task",
+    "unit_testing_not_done": "Unit testing not done",
+    "low_coverage": "Coverage below threshold",
+    "missing_pr_link": "No linked pull request",
+    "missing_ci_evidence": "No CI evidence",
+    "missing_dmt_signoff": "No DMT sign-off",
+    "exception_expiring": "Exception expiring",
+}
+
+
+def rule_title(rule_id: str) -> str:
+    """The rule's name in words ("low_coverage" -> "Coverage below threshold"); unknown ids spelt out."""
+    return RULE_TITLES.get(rule_id) or rule_id.replace("_", " ").capitalize()
+
 #: The rules a DMT exception can cover, in catalogue order (the testing rules).
 EXCUSABLE_RULES: tuple[str, ...] = tuple(r.id for r in RULES if r.excusable)
 

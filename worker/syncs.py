@@ -17,9 +17,10 @@ from etl.connectors.base import SourceError
 from etl.sync import SyncAlreadyRunning, SyncRefused, lock_ttl_seconds, run_sync
 from models.base import utcnow
 from models.db import public_session
-from models.enums import SourceStatus, SyncKind, TenantStatus
+from models.enums import SourceStatus, SyncKind, SyncStatus, TenantStatus
 from models.public import SourceConfig, Tenant
 from services.alerts import evaluate_and_alert
+from worker.derived import queue_forecasts, task_queue
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ def _run(task: Any, tenant_slug: str, source_id: int, kind: str) -> dict[str, An
             log.warning("source %s: %s; retry %d in %.0f s", source_id, exc, task.request.retries + 1, countdown)
             raise task.retry(exc=exc, countdown=countdown) from exc
         raise
+    if run.status in (SyncStatus.SUCCEEDED, SyncStatus.PARTIAL):
+        queue_forecasts(tenant_slug, task_queue(task))  # the load rebuilt the metrics of the sprints it touched
     return {
         "source_id": source_id,
         "run_id": run.id,

@@ -75,7 +75,8 @@ def test_local_provider_writes_all_four_kinds_and_notifies_leads(project_with_hi
     assert {r.provider for r in rows} == {"local"} and all(r.note is None for r in rows)
     velocity = rows[0]
     assert "points" in velocity.title and velocity.summary and velocity.analysis and velocity.actions
-    assert rows[3].kind == "compliance_risk" and "unit_testing_not_done" in rows[3].summary + rows[3].analysis
+    assert rows[3].kind == "compliance_risk" and "Unit testing not done" in rows[3].summary + rows[3].analysis
+    assert "unit_testing_not_done" not in rows[3].summary + rows[3].analysis  # rules are named in words
     with public_session() as s:
         notes = s.exec(select(Notification).where(Notification.user_id == lead)).all()
     assert [n.kind for n in notes if n.kind == "new_insight"] == ["new_insight"]

@@ -1,12 +1,13 @@
-"""Forecast maths: Monte Carlo ranges and trend fits (pure functions)."""
+"""Forecast maths: Monte Carlo ranges, trend fits and the calibration backtest (pure functions)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
-from etl.forecast import finish_range, trend, velocity_range
+from etl.forecast import BACKTEST_MIN_HISTORY, backtest, finish_range, trend, velocity_range
 
 START = datetime(2025, 1, 6, tzinfo=UTC)
 
@@ -62,3 +63,49 @@ def test_no_output_means_no_finish_and_nothing_left_means_done() -> None:
     r = finish_range([0, 0], remaining=10, start=START)
     assert r.p50_date is None and r.probability_within_horizon == 0.0
     assert finish_range([3], remaining=0, start=START).p50_sprints == 0
+
+
+# ---------------------------------------------------------------- calibration (backtest)
+
+
+def _generated_history(kind: str, n: int, seed: int) -> list[float]:
+    """Velocities of `n` sprints drawn from a known distribution (seeded: the same every run)."""
+    rng = np.random.default_rng(seed)
+    if kind == "normal":  # a steady team: 40 points, sd 8
+        values = rng.normal(40.0, 8.0, n)
+    elif kind == "gamma":  # skewed: occasional big sprints
+        values = rng.gamma(4.0, 7.5, n)
+    else:  # story points: sums of estimates, integers with ties
+        values = rng.poisson(30.0, n).astype(float)
+    return [round(max(0.0, float(v)), 1) for v in values]
+
+
+@pytest.mark.parametrize("kind", ["normal", "gamma", "integer"])
+def test_backtest_p85_coverage_is_calibrated_on_a_known_distribution(kind: str) -> None:
+    history = _generated_history(kind, 120, seed=2025)
+    calibration = backtest(history, simulations=4000)
+    assert calibration.sprints_tested == 120 - BACKTEST_MIN_HISTORY
+    assert calibration.p85_coverage is not None and calibration.p50_coverage is not None
+    # About 85 % of sprints reach the P85 forecast made from the sprints before them ...
+    assert 0.75 <= calibration.p85_coverage <= 0.95
+    # ... and about half reach the P50.
+    assert 0.35 <= calibration.p50_coverage <= 0.70
+    assert calibration.p85_hits == sum(1 for p in calibration.points if p.actual >= p.p85)
+
+
+def test_backtest_forecasts_each_sprint_only_from_the_sprints_before_it() -> None:
+    history = [10.0, 12.0, 14.0, 40.0, 11.0]
+    calibration = backtest(history, ["A", "B", "C", "D", "E"], window=3, min_history=3, simulations=2000)
+    assert [p.sprint for p in calibration.points] == ["D", "E"]
+    d, e = calibration.points
+    assert d.actual == 40.0 and d.p50 == velocity_range([10.0, 12.0, 14.0], 2000).p50
+    # E's forecast sees B, C and D (the window), never E itself.
+    assert e.p50 == velocity_range([12.0, 14.0, 40.0], 2000).p50
+    assert (calibration.p85_hits, calibration.sprints_tested) == (1, 2)  # D (40 >= 10) yes, E (11 < 12) no
+
+
+def test_backtest_is_deterministic_and_empty_without_history() -> None:
+    history = _generated_history("gamma", 30, seed=7)
+    assert backtest(history, simulations=1000) == backtest(history, simulations=1000)
+    empty = backtest([20.0, 25.0])
+    assert (empty.sprints_tested, empty.p85_coverage) == (0, None)
