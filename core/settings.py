@@ -82,6 +82,25 @@ class Settings(BaseSettings):
     expired_session_retention_days: int = 7
     webhook_delivery_retention_days: int = 30
 
+    # Notifications beyond the app. Email goes through the platform's SMTP server
+    # (no SMTP_HOST: no email); Slack and Teams webhooks are set per tenant or project
+    # in the admin portal. Failed deliveries are retried with exponential backoff
+    # (base doubled per attempt, capped) and become dead letters after the last attempt.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "DMT-SLDP <no-reply@localhost>"
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 15.0
+    notification_digest_hour_utc: int = Field(default=7, ge=0, le=23)
+    notification_max_attempts: int = Field(default=6, ge=1)
+    notification_retry_base_seconds: float = Field(default=30.0, gt=0)
+    notification_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # The Celery queue delivery tasks go to (default: the shared one; a busy site can
+    # give deliveries their own workers with `celery -A worker worker -Q notifications`).
+    notification_queue: str = "celery"
+
     company_portal_url: str = "http://localhost:3000"
     admin_portal_url: str = "http://localhost:3001"
 

@@ -172,6 +172,8 @@ class Notification(SQLModel, table=True):
     __tablename__ = "notifications"
     __table_args__ = (
         sa.Index("ix_notifications_user_unread", "user_id", "is_read", "created_at"),
+        sa.Index("ix_notifications_delivery_unplanned", "id", postgresql_where=sa.text("delivery_planned_at IS NULL")),
+        sa.Index("ix_notifications_user_created", "user_id", "created_at"),
         {"schema": PUBLIC},
     )
 
@@ -188,6 +190,8 @@ class Notification(SQLModel, table=True):
     is_read: bool = Field(default=False)
     created_at: datetime = tz_field(nullable=False, default_now=True)
     read_at: datetime | None = tz_field()
+    # When the worker decided where else it goes (email, Slack, Teams); NULL until then.
+    delivery_planned_at: datetime | None = tz_field()
 
 
 class RetentionJob(SQLModel, table=True):
@@ -336,3 +340,107 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = tz_field(nullable=False, default_now=True)
     last_used_at: datetime | None = tz_field()
     revoked_at: datetime | None = tz_field()
+
+
+class NotificationPreference(SQLModel, table=True):
+    """How one user hears about one kind of notification beyond the app: not at all, by email at once, or in
+    the daily digest (no row: in the app only)."""
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "kind", name="uq_notification_preferences_user_kind"),
+        sa.CheckConstraint("mode IN ('in_app','immediate','digest')", name="ck_notification_preferences_mode"),
+        {"schema": PUBLIC},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="public.tenants.id", index=True)
+    user_id: int = Field(foreign_key="public.users.id")
+    kind: str = Field(max_length=40)
+    mode: str = Field(max_length=10)
+    updated_at: datetime = tz_field(nullable=False, default_now=True)
+
+
+class ChatChannel(SQLModel, table=True):
+    """A Slack or Microsoft Teams incoming webhook of a tenant, or of one of its projects (URL encrypted)."""
+
+    __tablename__ = "chat_channels"
+    __table_args__ = (
+        sa.CheckConstraint("channel_type IN ('slack','teams')", name="ck_chat_channels_type"),
+        sa.Index(
+            "uq_chat_channels_scope_type",
+            "tenant_id",
+            sa.text("coalesce(project_id, 0)"),
+            "channel_type",
+            unique=True,
+        ),
+        {"schema": PUBLIC},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="public.tenants.id", index=True)
+    project_id: int | None = Field(default=None, foreign_key="public.projects.id")
+    channel_type: str = Field(max_length=10)
+    name: str = Field(default="", max_length=200)
+    webhook_url_encrypted: str
+    url_hint: str = Field(default="", max_length=300)  # scheme, host and the last characters, for display
+    kinds: list[str] = json_field(list, nullable=False)  # notification kinds posted here; empty: all
+    is_active: bool = Field(default=True)
+    created_by: int | None = None
+    created_at: datetime = tz_field(nullable=False, default_now=True)
+    updated_at: datetime = tz_field(nullable=False, default_now=True)
+    last_test_at: datetime | None = tz_field()
+    last_test_ok: bool | None = None
+    last_test_message: str | None = Field(default=None, max_length=500)
+
+
+class NotificationDelivery(SQLModel, table=True):
+    """One message sent outside the app (an email, or a Slack or Teams post) and its attempts.
+
+    `pending` until sent; `dead` after the last failed attempt or a failure no
+    retry can fix: those rows are the dead-letter list of the admin health page.
+    A user's daily digest is one row per user and day (`digest_date`).
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        sa.CheckConstraint("channel IN ('email','slack','teams')", name="ck_notification_deliveries_channel"),
+        sa.CheckConstraint("status IN ('pending','sent','dead')", name="ck_notification_deliveries_status"),
+        sa.Index(
+            "uq_notification_deliveries_user_digest",
+            "user_id",
+            "digest_date",
+            unique=True,
+            postgresql_where=sa.text("digest_date IS NOT NULL"),
+        ),
+        sa.Index("ix_notification_deliveries_dead", "dead_at", postgresql_where=sa.text("status = 'dead'")),
+        sa.Index("ix_notification_deliveries_pending", "updated_at", postgresql_where=sa.text("status = 'pending'")),
+        sa.Index("ix_notification_deliveries_chat_content", "chat_channel_id", "content_key", "created_at"),
+        sa.Index("ix_notification_deliveries_created_at", "created_at"),
+        {"schema": PUBLIC},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="public.tenants.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="public.users.id")  # email deliveries
+    chat_channel_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("public.chat_channels.id", ondelete="SET NULL"), nullable=True),
+    )
+    channel: str = Field(max_length=10)  # email, slack, teams
+    purpose: str = Field(default="immediate", max_length=12)  # immediate or digest
+    notification_ids: list[int] = json_field(list, nullable=False)
+    digest_date: date | None = None
+    severity: str = Field(default="info", max_length=20)
+    subject: str = Field(max_length=300)
+    body_text: str = Field(default="")
+    body_html: str = Field(default="")
+    link: str | None = Field(default=None, max_length=500)
+    content_key: str = Field(default="", max_length=64)
+    status: str = Field(default="pending", max_length=10)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = tz_field(nullable=False, default_now=True)
+    updated_at: datetime = tz_field(nullable=False, default_now=True)
+    sent_at: datetime | None = tz_field()
+    dead_at: datetime | None = tz_field()
