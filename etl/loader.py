@@ -406,7 +406,7 @@ def _batch_sprints(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any
         if name:
             name = str(name)[:200]
             info = sprints.setdefault(name, {"name": name})
-            for ours, theirs in (("source_sprint_id", "sprint_source_id"), ("state", "sprint_state"), ("start_date", "sprint_start"), ("end_date", "sprint_end")):
+            for ours, theirs in (("source_sprint_id", "sprint_source_id"), ("state", "sprint_state"), ("start_date", "sprint_start"), ("end_date", "sprint_end"), ("complete_date", "sprint_complete")):
                 if record.get(theirs) is not None:
                     info[ours] = record[theirs]
     return sprints
@@ -424,13 +424,13 @@ def _upsert_sprints(session: Session, project_id: int, source_id: int, sprints: 
     }
     recordset = (
         "jsonb_to_recordset(CAST(:rows AS jsonb)) "
-        "AS r(name text, source_sprint_id text, state text, start_date timestamptz, end_date timestamptz)"
+        "AS r(name text, source_sprint_id text, state text, start_date timestamptz, end_date timestamptz, complete_date timestamptz)"
     )
     inserted = session.execute(
         sa.text(
-            f"""INSERT INTO "{schema}".sprints (project_id, source_id, source_sprint_id, name, state, start_date, end_date)
+            f"""INSERT INTO "{schema}".sprints (project_id, source_id, source_sprint_id, name, state, start_date, end_date, complete_date)
                 SELECT :project_id, :source_id, left(r.source_sprint_id, 100), r.name, coalesce(left(r.state, 20), 'closed'),
-                       r.start_date, r.end_date
+                       r.start_date, r.end_date, r.complete_date
                 FROM {recordset}
                 ON CONFLICT (project_id, name) DO NOTHING"""
         ),
@@ -443,12 +443,14 @@ def _upsert_sprints(session: Session, project_id: int, source_id: int, sprints: 
                     source_sprint_id = coalesce(left(r.source_sprint_id, 100), s.source_sprint_id),
                     state = coalesce(left(r.state, 20), s.state),
                     start_date = coalesce(r.start_date, s.start_date),
-                    end_date = coalesce(r.end_date, s.end_date)
+                    end_date = coalesce(r.end_date, s.end_date),
+                    complete_date = coalesce(r.complete_date, s.complete_date)
                 FROM {recordset}
                 WHERE s.project_id = :project_id AND s.name = r.name
-                  AND (s.source_sprint_id, s.state, s.start_date, s.end_date) IS DISTINCT FROM
+                  AND (s.source_sprint_id, s.state, s.start_date, s.end_date, s.complete_date) IS DISTINCT FROM
                       (coalesce(left(r.source_sprint_id, 100), s.source_sprint_id), coalesce(left(r.state, 20), s.state),
-                       coalesce(r.start_date, s.start_date), coalesce(r.end_date, s.end_date))"""
+                       coalesce(r.start_date, s.start_date), coalesce(r.end_date, s.end_date),
+                       coalesce(r.complete_date, s.complete_date))"""
         ),
         params,
     ).rowcount

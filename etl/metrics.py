@@ -10,7 +10,9 @@ definition is written out in docs/metrics.md; the SQL below follows it:
   every sprint they were in);
 * committed: members created at or before the sprint start (and not already
   done before it); completed: members whose status category is done now and
-  whose done_at falls inside the window.
+  whose done_at falls inside the window;
+* points: an item's story points when 0 <= points <= STORY_POINTS_CEILING (100),
+  else 0 (the raw value stays on the item).
 
 This module is the one definition of a sprint's and a developer's figures:
 `_sprint_figures_sql` / `_developer_figures_sql` are what the nightly rebuild
@@ -64,6 +66,9 @@ class _Timed:
 
 #: Up to this many sprints, history membership is probed per sprint instead of expanding every history.
 FEW_SPRINTS = 4
+#: Story points outside [0, this] are kept as sent but count as 0 in every figure (velocity, committed,
+#: completed): -1 or 10^6 is a typing slip, not a size. services.data_quality lists such items.
+STORY_POINTS_CEILING = 100
 
 
 def _prepare(
@@ -112,7 +117,10 @@ def _prepare(
     conn.execute(sa.text(f"""
         CREATE TEMP TABLE _m_items ON COMMIT DROP AS
         SELECT m.sprint_id, s.project_id, w.id AS item_id, w.assignee_identity_id AS identity_id,
-               w.item_type, coalesce(w.story_points, 0) AS points, w.dmt_compliant,
+               w.item_type,
+               CASE WHEN w.story_points >= 0 AND w.story_points <= {STORY_POINTS_CEILING}
+                    THEN w.story_points ELSE 0 END AS points,
+               w.dmt_compliant,
                (coalesce(w.created_at_source, s.win_start) <= s.win_start
                 AND NOT (w.status_category = 'done' AND w.done_at < s.win_start)) AS committed,
                (w.status_category = 'done' AND w.done_at >= s.win_start AND w.done_at < s.win_end)

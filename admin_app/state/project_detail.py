@@ -9,7 +9,7 @@ import reflex as rx
 
 from admin_app.state.base import AdminState, error_message, form_int, form_str, int_param
 from etl.rules import effective_rules
-from services import admin_queries, projects, sources
+from services import admin_queries, data_quality, projects, sources
 
 
 class RuleRow(TypedDict):
@@ -18,6 +18,14 @@ class RuleRow(TypedDict):
     default_severity: str
     severity: str
     enabled: bool
+
+
+class PointsRow(TypedDict):
+    key: str
+    title: str
+    points: str
+    status: str
+    url: str
 
 
 class SourceRow(TypedDict):
@@ -55,6 +63,10 @@ class ProjectDetailState(AdminState):
     is_active: bool = True
     rules: list[RuleRow] = []
     source_rows: list[SourceRow] = []
+    #: Data quality: items whose story points the figures ignore (outside 0..points_ceiling).
+    points_rows: list[PointsRow] = []
+    points_total: int = 0
+    points_ceiling: int = 100
     error: str = ""
     not_found: str = ""
     version: int = 0
@@ -89,6 +101,12 @@ class ProjectDetailState(AdminState):
                 is_active=s.is_active,
             )
             for s in found
+        ]
+        outliers = await self.call(data_quality.story_point_outliers, self.project_id)
+        self.points_total, self.points_ceiling = outliers.total, outliers.ceiling
+        self.points_rows = [
+            PointsRow(key=o.key, title=o.title, points=f"{o.story_points:g}", status=o.status, url=o.url)
+            for o in outliers.items
         ]
         self.version += 1
 

@@ -295,6 +295,7 @@ class NormalizedWorkItem(TypedDict, total=False):
     sprint_state: str | None
     sprint_start: datetime | None
     sprint_end: datetime | None
+    sprint_complete: datetime | None  # when a closed sprint was completed (its window ends there)
     sprint_history: list[str]
     assignee_name: str | None
     assignee_email: str | None

@@ -90,6 +90,7 @@ _CATEGORY_BY_KEY = {
 }
 _TODO_NAMES = {"to do", "todo", "open", "backlog", "new", "selected for development", "reopened"}
 _DONE_NAMES = {"done", "closed", "resolved", "released", "complete", "completed", "cancelled", "canceled"}
+_IN_PROGRESS_NAMES = {"in progress", "in review", "in development", "doing", "in test", "testing", "code review"}
 _ITEM_TYPES = {
     "story": "story",
     "user story": "story",
@@ -192,10 +193,10 @@ def parse_sprint_value(value: Any) -> list[dict[str, Any]]:
 def _status_category(
     status_id: Any, status_name: str | None, categories: dict[str, str], fallback_key: str | None = None
 ) -> str:
-    """Our category (todo/in_progress/done) of a status, from the status map or its name."""
-    for probe in (str(status_id) if status_id is not None else None, (status_name or "").strip().lower()):
-        if probe and probe in categories:
-            return _CATEGORY_BY_KEY.get(str(categories[probe]).lower(), "in_progress")
+    """Our category (todo/in_progress/done) of the issue's current status, from the status map or its name."""
+    known = _known_category(status_id, status_name, categories)
+    if known is not None:
+        return known
     if fallback_key:
         return _CATEGORY_BY_KEY.get(fallback_key.lower(), "in_progress")
     name = (status_name or "").strip().lower()
@@ -204,6 +205,42 @@ def _status_category(
     if name in _DONE_NAMES:
         return "done"
     return "in_progress"
+
+
+def _known_category(status_id: Any, status_name: str | None, categories: Mapping[str, str]) -> str | None:
+    """The category the site's status map (or the issue's own current status) gives a status; None if unknown."""
+    for probe in (str(status_id) if status_id is not None else None, (status_name or "").strip().lower()):
+        if probe and probe in categories:
+            return _CATEGORY_BY_KEY.get(str(categories[probe]).lower(), "in_progress")
+    return None
+
+
+def _transition_category(
+    status_id: Any, status_name: str | None, categories: Mapping[str, str], resolution: str | None, guess: bool
+) -> str | None:
+    """The category of a status a changelog transition names; None (unclassified) when nothing says it.
+
+    In order: the site's status map (`/status`) and the issue's current status; then
+    what the same changelog entry implies (a resolution set with the move: done).
+    Only when the site's map is unknown altogether (no `/status` answer) do the
+    usual English names count. A status the site no longer lists (deleted) is never
+    guessed "in progress": that would start the cycle clock early.
+    """
+    known = _known_category(status_id, status_name, categories)
+    if known is not None:
+        return known
+    if resolution:
+        return "done"
+    if not guess:
+        return None
+    name = (status_name or "").strip().lower()
+    if name in _TODO_NAMES:
+        return "todo"
+    if name in _DONE_NAMES:
+        return "done"
+    if name in _IN_PROGRESS_NAMES:
+        return "in_progress"
+    return None
 
 
 def _histories(raw: dict[str, Any]) -> list[tuple[datetime, dict[str, Any]]]:
@@ -238,10 +275,29 @@ def _current_status(fields: Mapping[str, Any], categories: dict[str, str]) -> tu
     return status_name, status_category
 
 
-def _item_type(fields: Mapping[str, Any]) -> str:
+def _item_type(fields: Mapping[str, Any], issue_types: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """Our item type from the issue type's untranslated (English) name, else its hierarchy level, else its name.
+
+    A site in another language names types "故事" or "缺陷"; `/issuetype` gives each
+    type's `untranslatedName` ("Story", "Bug") and `hierarchyLevel` (-1 sub-task,
+    0 standard, 1 epic and above).
+    """
     issuetype = fields.get("issuetype") or {}
-    type_name = str(issuetype.get("name") or "").strip().lower()
-    return "subtask" if issuetype.get("subtask") else _ITEM_TYPES.get(type_name, slug(type_name) or "task")
+    known = (issue_types or {}).get(str(issuetype.get("id"))) or {}
+    if issuetype.get("subtask") or known.get("subtask"):
+        return "subtask"
+    for candidate in (issuetype.get("untranslatedName"), known.get("untranslatedName"), issuetype.get("name")):
+        mapped = _ITEM_TYPES.get(str(candidate or "").strip().lower())
+        if mapped:
+            return mapped
+    level = issuetype.get("hierarchyLevel", known.get("hierarchyLevel"))
+    if isinstance(level, int) and not isinstance(level, bool):
+        if level < 0:
+            return "subtask"
+        if level >= 1:
+            return "epic"
+    english = str(known.get("untranslatedName") or issuetype.get("name") or "").strip().lower()
+    return slug(english) or "task"
 
 
 @dataclass
@@ -257,14 +313,21 @@ class _Changelog:
     open_status_name: str = ""
 
 
-def _read_changelog(raw: dict[str, Any], categories: dict[str, str], flagged_field: str | None) -> _Changelog:
+def _read_changelog(
+    raw: dict[str, Any], categories: dict[str, str], flagged_field: str | None, *, guess_names: bool = False
+) -> _Changelog:
+    """What the changelog says; `guess_names`: classify unknown statuses by English name (no site map known)."""
     log_ = _Changelog()
     for at, history in _histories(raw):
-        for item in history.get("items") or []:
+        items = history.get("items") or []
+        resolution = next(
+            (str(i.get("toString") or "") for i in items if str(i.get("field") or "").lower() == "resolution"), None
+        )
+        for item in items:
             name = str(item.get("field") or "").lower()
             field_id = item.get("fieldId")
             if name == "status" or field_id == "status":
-                _read_status_change(log_, at, item, categories)
+                _read_status_change(log_, at, item, categories, resolution, guess_names)
             elif name == "flagged" or (flagged_field and field_id == flagged_field):
                 if item.get("toString") and log_.open_flag is None:
                     log_.open_flag = at
@@ -274,14 +337,22 @@ def _read_changelog(raw: dict[str, Any], categories: dict[str, str], flagged_fie
     return log_
 
 
-def _read_status_change(log_: _Changelog, at: datetime, item: Mapping[str, Any], categories: dict[str, str]) -> None:
-    from_cat = _status_category(item.get("from"), item.get("fromString"), categories)
-    to_cat = _status_category(item.get("to"), item.get("toString"), categories)
+def _read_status_change(
+    log_: _Changelog,
+    at: datetime,
+    item: Mapping[str, Any],
+    categories: dict[str, str],
+    resolution: str | None,
+    guess: bool,
+) -> None:
+    # An unclassified status (None) starts nothing, finishes nothing and reopens nothing.
+    from_cat = _transition_category(item.get("from"), item.get("fromString"), categories, None, guess)
+    to_cat = _transition_category(item.get("to"), item.get("toString"), categories, resolution, guess)
     if to_cat == "in_progress" and log_.started_at is None:
         log_.started_at = at
     if to_cat == "done" and from_cat != "done":
         log_.last_done_at = at
-    if from_cat == "done" and to_cat != "done":
+    if from_cat == "done" and to_cat not in ("done", None):
         log_.reopened += 1
     to_blocked = "blocked" in str(item.get("toString") or "").lower()
     if to_blocked and log_.open_status_block is None:
@@ -377,6 +448,8 @@ def _sprint_fields(fields: Mapping[str, Any], mapping: FieldMapping) -> dict[str
         "sprint_state": str(last.get("state")).lower() if last and last.get("state") else None,
         "sprint_start": parse_jira_datetime(last.get("startDate")) if last else None,
         "sprint_end": parse_jira_datetime(last.get("endDate")) if last else None,
+        # A completed sprint's window ends at its completion, not its planned end (docs/metrics.md).
+        "sprint_complete": parse_jira_datetime(last.get("completeDate")) if last else None,
         "sprint_history": [str(s["name"]) for s in sprints],
     }
 
@@ -440,12 +513,14 @@ def normalize_jira_issue(
     *,
     status_categories: Mapping[str, str] | None = None,
     flagged_field: str | None = None,
+    issue_types: Mapping[str, Mapping[str, Any]] | None = None,
     now: datetime | None = None,
 ) -> NormalizedWorkItem:
     """Normalise one issue (as `/search` or `/search/jql` returns it, with expand=changelog).
 
-    `status_categories` and `flagged_field` are what the connector learnt from the
-    site; `now` closes a blocked period still open (default: the current time).
+    `status_categories`, `flagged_field` and `issue_types` ({type id: {untranslatedName,
+    hierarchyLevel, subtask}}) are what the connector learnt from the site; `now`
+    closes a blocked period still open (default: the current time).
     """
     if not isinstance(raw, dict) or raw.get("id") in (None, ""):
         raise SourceDataError("a Jira issue without an id was returned by the search")
@@ -453,11 +528,12 @@ def normalize_jira_issue(
     fields = raw.get("fields") or {}
     now = now or datetime.now(UTC)
     categories = {str(k).lower(): v for k, v in (status_categories or {}).items()}
+    site_map_known = bool(categories)  # then a status the map lacks (deleted) is not guessed by its name
     key = raw.get("key")
     status_name, status_category = _current_status(fields, categories)
     assignee = fields.get("assignee") or {}
     updated = parse_jira_datetime(fields.get("updated"))
-    changelog = _read_changelog(raw, categories, flagged_field)
+    changelog = _read_changelog(raw, categories, flagged_field, guess_names=not site_map_known)
     blocked = _blocked_fields(fields, changelog, status_name, flagged_field, updated, now)
     started_at, done_at = _cycle_times(fields, changelog, status_category)
     epic_value = _mapped(fields, mapping, "epic")
@@ -469,7 +545,7 @@ def normalize_jira_issue(
         "source_item_id": str(raw["id"]),
         "item_key": key,
         "url": f"{base_url.rstrip('/')}/browse/{key}" if key else None,
-        "item_type": _item_type(fields),
+        "item_type": _item_type(fields, issue_types),
         "title": str(fields.get("summary") or "")[:1000],
         "status": status_name,
         "status_category": status_category,
@@ -553,6 +629,8 @@ class JiraConnector(BaseConnector):
         #: name -> category key ("new", "indeterminate", "done"), and the id of the "Flagged" field.
         self.status_categories: dict[str, str] = {}
         self.flagged_field: str | None = None
+        #: Issue type id -> {untranslatedName, hierarchyLevel, subtask} from /issuetype (sites in any language).
+        self.issue_types: dict[str, dict[str, Any]] = {}
         self._site_learnt = False
         self._deployment: str | None = None if self.deployment_setting == "auto" else self.deployment_setting
         self._user_tz: ZoneInfo | None = None
@@ -699,7 +777,7 @@ class JiraConnector(BaseConnector):
         return result
 
     def learn_site(self) -> None:
-        """Ask the site once for its status categories and the "Flagged" field (both optional)."""
+        """Ask the site once for its status categories, issue types and the "Flagged" field (all optional)."""
         with self._runtime_lock:
             if self._site_learnt:
                 return
@@ -712,6 +790,19 @@ class JiraConnector(BaseConnector):
                         categories[str(status.get("id"))] = category
                         categories[str(status.get("name") or "").lower()] = category
                 self.status_categories = categories
+            except (SourceNotFound, SourcePermissionError):
+                pass
+            try:
+                types, _ = self.http.get_json("/rest/api/2/issuetype")
+                self.issue_types = {
+                    str(t.get("id")): {
+                        "untranslatedName": t.get("untranslatedName"),
+                        "hierarchyLevel": t.get("hierarchyLevel"),
+                        "subtask": bool(t.get("subtask")),
+                    }
+                    for t in types or []
+                    if isinstance(t, dict) and t.get("id") is not None
+                }
             except (SourceNotFound, SourcePermissionError):
                 pass
             try:
@@ -731,6 +822,7 @@ class JiraConnector(BaseConnector):
             self.base_url,
             status_categories=self.status_categories,
             flagged_field=self.flagged_field,
+            issue_types=self.issue_types,
             now=now,
         )
 

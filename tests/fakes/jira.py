@@ -65,6 +65,8 @@ ISSUE_TYPES = {
     "Task": ("10002", False, 0),
     "Epic": ("10000", False, 1),
 }
+#: Issue type names on sites in other languages (what a Chinese Jira shows).
+LOCALISED_TYPES = {"zh": {"Story": "故事", "Bug": "缺陷", "Task": "任务", "Epic": "史诗", "Sub-task": "子任务"}}
 PRIORITIES = [("1", "Highest"), ("2", "High"), ("3", "Medium"), ("4", "Low"), ("5", "Lowest")]
 
 # Custom field ids, as a real Cloud site numbers them.
@@ -156,6 +158,9 @@ class JiraDataset:
     project_id: str = "10000"
     #: Cloud's POST /rest/api/3/changelog/bulkfetch; False: a site answering 404 there (the connector falls back).
     bulk_changelog: bool = True
+    #: The site's language: "zh" names issue types as a Chinese site does ("故事", "缺陷"); /issuetype
+    #: still gives each type's untranslatedName.
+    language: str = "en"
 
     def __post_init__(self) -> None:
         if self.start is None:
@@ -191,6 +196,10 @@ class JiraDataset:
         self._updated_of: dict[int, int] = {}
         self._lock = threading.RLock()
         self._malformed_pages = 0
+
+    def type_name(self, english: str) -> str:
+        """An issue type's name as the site shows it (its language)."""
+        return LOCALISED_TYPES.get(self.language, {}).get(english, english)
 
     # -- people ---------------------------------------------------------------
     def user(self, person: dict[str, str], base: str, *, with_email: bool = True) -> dict[str, Any]:
@@ -411,7 +420,7 @@ class JiraDataset:
                 "id": type_id,
                 "description": f"A {type_name.lower()}",
                 "iconUrl": f"{base}/rest/api/2/universal_avatar/view/type/issuetype/avatar/10315?size=medium",
-                "name": type_name,
+                "name": self.type_name(type_name),
                 "subtask": subtask,
                 "avatarId": 10315,
                 "hierarchyLevel": level,
@@ -1001,6 +1010,23 @@ def create_app(dataset: JiraDataset, controls: FaultControls | None = None, *, d
         @app.get(f"/rest/api/{version}/field")
         def fields(request: Request) -> Any:
             return render(_field_list(), request)
+
+        @app.get(f"/rest/api/{version}/issuetype")
+        def issue_types(request: Request) -> Any:
+            base = base_of(request)
+            return [
+                {
+                    "self": f"{base}/rest/api/{api_version(request)}/issuetype/{tid}",
+                    "id": tid,
+                    "description": f"A {name.lower()}",
+                    "name": dataset.type_name(name),
+                    "untranslatedName": name,
+                    "subtask": sub,
+                    "avatarId": 10315,
+                    "hierarchyLevel": lvl,
+                }
+                for name, (tid, sub, lvl) in ISSUE_TYPES.items()
+            ]
 
         @app.get(f"/rest/api/{version}/status")
         def statuses(request: Request) -> Any:

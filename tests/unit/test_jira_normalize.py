@@ -235,6 +235,53 @@ def test_without_status_map_names_decide_the_category() -> None:
     assert item["done_at"] == UTC0 + timedelta(hours=1) and item["started_at"] is None
 
 
+def test_a_status_the_site_no_longer_lists_is_not_guessed_in_progress() -> None:
+    # "Triage" and "Waiting" were deleted from the site: /status no longer lists them.
+    histories = [
+        {"created": _t(1), "items": [_status_item(TODO, ("41", "Triage"))]},
+        {"created": _t(5), "items": [_status_item(("41", "Triage"), ("42", "Waiting"))]},
+        {"created": _t(9), "items": [_status_item(("42", "Waiting"), PROGRESS)]},
+        {"created": _t(12), "items": [_status_item(PROGRESS, DONE)]},
+    ]
+    item = normalize_jira_issue(_issue(DONE, "done", histories), {}, BASE, status_categories=CATEGORIES)
+    assert item["started_at"] == UTC0 + timedelta(hours=9)  # not 1 h: the unknown statuses start no clock
+    assert item["done_at"] == UTC0 + timedelta(hours=12) and item["reopened_count"] == 0
+
+
+def test_a_deleted_status_is_classified_by_what_the_changelog_implies() -> None:
+    # Into a deleted "Shipped-old" with the resolution set in the same change: done.
+    # Into the status the issue is in now (known from the issue itself, though /status lacks it): its category.
+    resolved = {"field": "resolution", "fieldtype": "jira", "fieldId": "resolution", "from": None, "to": "10000",
+                "fromString": None, "toString": "Done"}  # fmt: skip
+    histories = [
+        {"created": _t(2), "items": [_status_item(TODO, ("43", "Building"))]},
+        {"created": _t(6), "items": [_status_item(("43", "Building"), ("44", "Shipped-old")), resolved]},
+    ]
+    raw = _issue(("43", "Building"), "indeterminate", histories)  # "Building" is the current status now
+    item = normalize_jira_issue(raw, {}, BASE, status_categories={"1": "new"})
+    assert item["started_at"] == UTC0 + timedelta(hours=2)  # "Building" is in progress: the issue says so
+    assert item["reopened_count"] == 0  # the move out of "Shipped-old" is not known as a reopening
+
+
+@pytest.mark.parametrize(
+    ("issuetype", "known", "expected"),
+    [
+        ({"id": "10001", "name": "故事", "hierarchyLevel": 0}, {"10001": {"untranslatedName": "Story"}}, "story"),
+        ({"id": "10004", "name": "缺陷", "hierarchyLevel": 0}, {"10004": {"untranslatedName": "Bug"}}, "bug"),
+        ({"id": "10000", "name": "史诗", "hierarchyLevel": 1}, {}, "epic"),
+        ({"id": "10005", "name": "子任务", "hierarchyLevel": -1}, {}, "subtask"),
+        ({"id": "10006", "name": "故事", "hierarchyLevel": 0}, {}, "task"),
+        ({"id": "10007", "name": "Defect"}, {}, "bug"),
+        ({"id": "10008", "name": "Spike", "hierarchyLevel": 0}, {"10008": {"untranslatedName": "Spike"}}, "spike"),
+    ],
+)
+def test_issue_types_by_untranslated_name_then_hierarchy_then_name(
+    issuetype: dict[str, Any], known: dict[str, dict[str, Any]], expected: str
+) -> None:
+    raw = _issue(TODO, "new", [], issuetype=issuetype)
+    assert normalize_jira_issue(raw, {}, BASE, issue_types=known)["item_type"] == expected
+
+
 MAPPING = {
     "story_points": {"field": "customfield_10016"},
     "sprint": {"field": "customfield_10020"},
