@@ -369,21 +369,30 @@ def create_retention_job(
     return retention.RetentionJobPublic.of(retention.create_job(body.tenant_id, body.quarter, _actor(admin, request)))
 
 
-@router.post("/data-retention/{job_id}/archive", response_model=retention.RetentionJobPublic)
-def archive(job_id: int, admin: PlatformAdminDep, request: Request) -> retention.RetentionJobPublic:
-    return retention.RetentionJobPublic.of(retention.archive_job(job_id, _actor(admin, request)))
+@router.post("/data-retention/{job_id}/archive", response_model=retention.RetentionJobPublic, status_code=202)
+def archive(
+    job_id: int, admin: PlatformAdminDep, request: Request, then_verify: bool = False
+) -> retention.RetentionJobPublic:
+    """202: the archive is queued on the worker (status `archiving`, then `archived`; `?then_verify=true` goes on
+    to `verified`). Follow it with GET /api/admin/data-retention or the admin portal's live progress."""
+    job = retention.queue_archive(job_id, _actor(admin, request), then_verify=then_verify)
+    return retention.RetentionJobPublic.of(job)
 
 
-@router.post("/data-retention/{job_id}/verify", response_model=retention.RetentionJobPublic)
+@router.post("/data-retention/{job_id}/verify", response_model=retention.RetentionJobPublic, status_code=202)
 def verify(job_id: int, admin: PlatformAdminDep, request: Request) -> retention.RetentionJobPublic:
-    return retention.RetentionJobPublic.of(retention.verify_job(job_id, _actor(admin, request)))
+    """202: the verification is queued on the worker (status `verifying`, then `verified` or back to `archived`
+    with the differences as the job's error)."""
+    return retention.RetentionJobPublic.of(retention.queue_verify(job_id, _actor(admin, request)))
 
 
 @router.post("/data-retention/{job_id}/delete", response_model=retention.RetentionJobPublic)
 def hard_delete(
     job_id: int, body: Confirmation, admin: PlatformAdminDep, request: Request
 ) -> retention.RetentionJobPublic:
-    """Hard delete the archived quarter: needs a verified archive and the typed phrase 'DELETE <tenant> <quarter>'."""
+    """Hard delete exactly the rows the verified archive holds: needs the typed phrase 'DELETE <tenant> <quarter>'.
+
+    Rows changed or added after the verification stay; `manifest.hard_delete` reports them per table."""
     return retention.RetentionJobPublic.of(retention.delete_job_data(job_id, body.confirmation, _actor(admin, request)))
 
 

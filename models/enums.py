@@ -83,7 +83,10 @@ class SyncStatus(StrEnum):
 
 class RetentionStatus(StrEnum):
     PENDING = "pending"
+    #: Queued for, or running on, the worker.
+    ARCHIVING = "archiving"
     ARCHIVED = "archived"
+    VERIFYING = "verifying"
     VERIFIED = "verified"
     DELETED = "deleted"
     RESTORED = "restored"

@@ -19,7 +19,7 @@ from models.db import get_tenant, public_session
 from models.public import ApiToken, AuditLog, Project, RetentionJob, SourceConfig, Tenant, User, UserProjectRole
 from services.audit import AuditFilter, list_audit
 from services.projects import ProjectPublic, get_project
-from services.retention import confirmation_phrase
+from services.retention import confirmation_phrase, deletion_summary, job_progress, progress_words
 from services.tenants import TenantPublic, list_tenants
 from services.users import UserPublic
 
@@ -231,8 +231,10 @@ def retention_jobs(tenant_id: int | None = None) -> list[dict[str, Any]]:
         if tenant_id is not None:
             query = query.where(RetentionJob.tenant_id == tenant_id)
         rows = session.exec(query.order_by(col(RetentionJob.created_at).desc(), col(RetentionJob.id).desc())).all()
+        live = job_progress([job.id or 0 for job, _ in rows])
         result: list[dict[str, Any]] = []
         for job, tenant in rows:
+            percent, progress = progress_words(live.get(job.id or 0))
             tables = ((job.manifest or {}).get("tables") or {}) if isinstance(job.manifest, dict) else {}
             counts = {name: int((meta or {}).get("rows", 0)) for name, meta in tables.items()}
             result.append(
@@ -253,6 +255,9 @@ def retention_jobs(tenant_id: int | None = None) -> list[dict[str, Any]]:
                     "deleted_at": _fmt(job.deleted_at),
                     "restored_at": _fmt(job.restored_at),
                     "phrase": confirmation_phrase(tenant.slug, job.quarter),
+                    "deletion": deletion_summary(job.manifest if isinstance(job.manifest, dict) else None),
+                    "progress": percent,
+                    "progress_text": progress,
                 }
             )
         return result

@@ -19,7 +19,7 @@ import io
 import json
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,18 @@ from models.db import get_engine, schema_for
 from models.migrate import head_revision
 
 FORMAT_VERSION = 1
+#: Rows between two progress reports inside one table.
+PROGRESS_EVERY_ROWS = 10_000
+#: How many ids of changed or added rows a hard-delete report names per table.
+REPORT_SAMPLE_IDS = 20
+
+#: progress(table, tables_done, tables_total, rows_in_table): called as a long step advances.
+Progress = Callable[[str, int, int, int], None]
+
+
+def _no_progress(table: str, done: int, total: int, rows: int) -> None:
+    """The default progress callback: nobody is watching."""
+
 
 #: Tenant tables in restore order (parents before children); deletes run in reverse.
 TENANT_TABLES = [
@@ -216,9 +228,14 @@ def _rows(conn: Connection, selection: TableSelection, schema: str, table: str) 
 
 
 def write_archive(
-    tenant_slug: str, selection: TableSelection, store: FileStore | S3FileStore, key: str, meta: dict[str, Any]
+    tenant_slug: str,
+    selection: TableSelection,
+    store: FileStore | S3FileStore,
+    key: str,
+    meta: dict[str, Any],
+    progress: Progress = _no_progress,
 ) -> dict[str, Any]:
-    """Stream the selected rows into store[key] (tar.gz); return the manifest."""
+    """Stream the selected rows into store[key] (tar.gz); return the manifest. `progress` hears each table."""
     schema = schema_for(tenant_slug)
     manifest: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -231,7 +248,9 @@ def write_archive(
     with get_engine().connect() as conn, store.open_write(key) as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
         # One snapshot for all tables: REPEATABLE READ inside one transaction.
         conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
-        for table in selection.tables():
+        tables = selection.tables()
+        for done, table in enumerate(tables):
+            progress(table, done, len(tables), 0)
             digest, count, buffer = hashlib.sha256(), 0, io.BytesIO()
             with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
                 for line in _rows(conn, selection, schema, table):
@@ -239,11 +258,14 @@ def write_archive(
                     digest.update(data)
                     gz.write(data)
                     count += 1
+                    if count % PROGRESS_EVERY_ROWS == 0:
+                        progress(table, done, len(tables), count)
             info = tarfile.TarInfo(f"tables/{table}.jsonl.gz")
             info.size = buffer.tell()
             buffer.seek(0)
             tar.addfile(info, buffer)
             manifest["tables"][table] = {"rows": count, "sha256": digest.hexdigest()}
+        progress("", len(tables), len(tables), 0)
         body = json.dumps(manifest, indent=2).encode()
         info = tarfile.TarInfo("manifest.json")
         info.size = len(body)
@@ -279,14 +301,20 @@ class VerifyReport:
 
 
 def verify_archive(
-    tenant_slug: str, selection: TableSelection, store: FileStore | S3FileStore, key: str
+    tenant_slug: str,
+    selection: TableSelection,
+    store: FileStore | S3FileStore,
+    key: str,
+    progress: Progress = _no_progress,
 ) -> VerifyReport:
     """Re-read the archive (its own checksums) and compare it with the live rows it claims to hold."""
     manifest = read_manifest(store, key)
     schema = schema_for(tenant_slug)
     tables: dict[str, dict[str, Any]] = {}
+    total = len(manifest["tables"])
     with get_engine().connect() as conn:
-        for table, expected in manifest["tables"].items():
+        for done, (table, expected) in enumerate(manifest["tables"].items()):
+            progress(table, done, total, 0)
             file_digest, file_rows = hashlib.sha256(), 0
             for line in iter_archive_rows(store, key, table):
                 file_digest.update(line)
@@ -303,6 +331,7 @@ def verify_archive(
                     f"the database now holds {db_rows} matching rows, the archive {file_rows}, or they differ"
                 )
             tables[table] = entry
+    progress("", total, total, 0)
     return VerifyReport(ok=all("problem" not in e for e in tables.values()), tables=tables)
 
 
@@ -337,12 +366,135 @@ def restore_rows(
     return restored
 
 
-def delete_rows(conn: Connection, tenant_slug: str, selection: TableSelection) -> dict[str, int]:
-    """Delete the selected rows, children first, in the caller's transaction."""
+@dataclass
+class TableDeletion:
+    """What a hard delete did to one table, against the archive's rows."""
+
+    archived: int = 0
+    deleted: int = 0
+    #: Archived rows whose content changed since (kept).
+    changed: int = 0
+    #: Archived rows already gone from the database.
+    missing: int = 0
+    #: Rows of the selection that the archive does not hold: added since (kept).
+    added: int = 0
+    #: Unchanged archived rows kept because a row that stays still references them.
+    referenced: int = 0
+    changed_ids: list[int] = field(default_factory=list)
+    added_ids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v or k in ("archived", "deleted")}
+
+
+def _referencing_columns(conn: Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    """(table, column) pairs of the schema whose foreign key references `table`."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT child.relname, a.attname FROM pg_constraint c "
+            "JOIN pg_class child ON child.oid = c.conrelid "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey) "
+            "WHERE c.contype = 'f' AND c.confrelid = CAST(:t AS regclass)"
+        ),
+        {"t": f'"{schema}".{table}'},
+    ).all()
+    return [(str(child), str(column)) for child, column in rows]
+
+
+def _load_archived_ids(conn: Connection, store: FileStore | S3FileStore, key: str, table: str, batch: int) -> int:
+    """Fill `_archived_rows` with (id, sha256 of the archived JSON row) of one table; returns the count."""
+    conn.execute(sa.text("TRUNCATE _archived_rows"))
+    insert = sa.text(
+        "INSERT INTO _archived_rows SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:digests AS bytea[]))"
+    )
+    ids: list[int] = []
+    digests: list[bytes] = []
+    count = 0
+    for line in iter_archive_rows(store, key, table):
+        row = line.rstrip(b"\n")
+        ids.append(int(json.loads(row)["id"]))
+        digests.append(hashlib.sha256(row).digest())
+        if len(ids) >= batch:
+            conn.execute(insert, {"ids": ids, "digests": digests})
+            count, ids, digests = count + len(ids), [], []
+    if ids:
+        conn.execute(insert, {"ids": ids, "digests": digests})
+        count += len(ids)
+    conn.execute(sa.text("ANALYZE _archived_rows"))
+    return count
+
+
+def delete_archived_rows(
+    conn: Connection,
+    tenant_slug: str,
+    selection: TableSelection,
+    store: FileStore | S3FileStore,
+    key: str,
+    progress: Progress = _no_progress,
+    batch: int = 5000,
+) -> dict[str, TableDeletion]:
+    """Delete exactly the rows the archive holds, unchanged, in the caller's transaction (children first).
+
+    A row is deleted only if its id is in the archive and its content
+    (PostgreSQL's `row_to_json`, as archived) is byte for byte the archived
+    one. Rows changed since the archive, rows of the quarter the archive does
+    not hold (added since) and archived rows still referenced by a row that
+    stays are kept, counted and reported (with up to REPORT_SAMPLE_IDS ids).
+    """
     schema = schema_for(tenant_slug)
-    deleted: dict[str, int] = {}
-    for table in reversed(selection.tables()):
-        where = selection.conditions[table]
-        sql = f'DELETE FROM "{schema}".{table} t' + (" WHERE " + where.format(s=f'"{schema}"') if where else "")
-        deleted[table] = conn.execute(sa.text(sql), selection.params).rowcount
-    return deleted
+    manifest = read_manifest(store, key)
+    tables = [t for t in reversed(selection.tables()) if t in manifest["tables"]]
+    conn.execute(
+        sa.text("CREATE TEMP TABLE _archived_rows (id bigint PRIMARY KEY, digest bytea NOT NULL) ON COMMIT DROP")
+    )
+    content = "sha256(convert_to(row_to_json(t)::text, 'UTF8'))"
+    report: dict[str, TableDeletion] = {}
+    for done, table in enumerate(tables):
+        progress(table, done, len(tables), 0)
+        entry = TableDeletion(archived=_load_archived_ids(conn, store, key, table, batch))
+        target = f'"{schema}".{table}'
+        entry.changed_ids = [
+            int(r)
+            for r in conn.execute(
+                sa.text(
+                    f"SELECT t.id FROM {target} t JOIN _archived_rows a ON a.id = t.id "
+                    f"WHERE {content} <> a.digest ORDER BY t.id"
+                )
+            ).scalars()
+        ]
+        entry.changed = len(entry.changed_ids)
+        entry.missing = int(
+            conn.execute(
+                sa.text(
+                    f"SELECT count(*) FROM _archived_rows a WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t.id = a.id)"
+                )
+            ).scalar_one()
+        )
+        selected = selection.query(schema, table, columns="t.id")
+        entry.added_ids = [
+            int(r)
+            for r in conn.execute(
+                sa.text(
+                    f"SELECT s.id FROM ({selected}) s "
+                    "WHERE NOT EXISTS (SELECT 1 FROM _archived_rows a WHERE a.id = s.id) ORDER BY s.id"
+                ),
+                selection.params,
+            ).scalars()
+        ]
+        entry.added = len(entry.added_ids)
+        still_referenced = " ".join(
+            f'AND NOT EXISTS (SELECT 1 FROM "{schema}".{child} r WHERE r.{column} = t.id)'
+            for child, column in _referencing_columns(conn, schema, table)
+        )
+        entry.deleted = conn.execute(
+            sa.text(
+                f"DELETE FROM {target} t USING _archived_rows a "
+                f"WHERE t.id = a.id AND {content} = a.digest {still_referenced}"
+            )
+        ).rowcount
+        entry.referenced = entry.archived - entry.deleted - entry.changed - entry.missing
+        entry.changed_ids = entry.changed_ids[:REPORT_SAMPLE_IDS]
+        entry.added_ids = entry.added_ids[:REPORT_SAMPLE_IDS]
+        report[table] = entry
+    progress("", len(tables), len(tables), 0)
+    return report

@@ -43,7 +43,7 @@ def test_quarter_round_trip_through_s3(tenant_with_history, store: S3FileStore) 
     assert job.archive_uri.startswith("s3://dmt-archives/retention/")
     assert store.exists(job.archive_uri.removeprefix("s3://dmt-archives/retention/"))
     assert verify_job(job.id, ACTOR, store).status == "verified"
-    delete_job_data(job.id, confirmation_phrase(tenant.slug, "2025Q1"), ACTOR)
+    delete_job_data(job.id, confirmation_phrase(tenant.slug, "2025Q1"), ACTOR, store)
     assert _counts(tenant)["items"] == 5
     restored = restore_job(job.id, ACTOR, store)
     assert restored["work_items"] == 5

@@ -93,7 +93,7 @@ def test_quarter_archive_verify_delete_and_restore(tenant_with_history, tmp_path
 
     with pytest.raises(ValidationFailed, match="type exactly"):
         delete_job_data(job.id, "yes", ACTOR)
-    delete_job_data(job.id, confirmation_phrase(tenant.slug, "2025Q1"), ACTOR)
+    delete_job_data(job.id, confirmation_phrase(tenant.slug, "2025Q1"), ACTOR, store)
     assert _counts(tenant) == {"items": 5, "prs": 5, "links": 5}  # only Q2 is left
 
     restored = restore_job(job.id, ACTOR, store)
