@@ -24,6 +24,7 @@ What GitHub enforces, this enforces too:
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -376,8 +377,13 @@ def _index(cursor: str, field: str) -> int:
         ) from None
 
 
-def connection(items: list[Any], info: Any, args: Mapping[str, Any]) -> dict[str, Any]:
-    """One page of `items` as a GitHub connection (nodes, edges, pageInfo, totalCount)."""
+def connection(
+    items: list[Any], info: Any, args: Mapping[str, Any], build: Callable[[Any], Any] | None = None
+) -> dict[str, Any]:
+    """One page of `items` as a GitHub connection (nodes, edges, pageInfo, totalCount).
+
+    `build` turns the page's items (only those) into GraphQL objects.
+    """
     field = info.field_name
     first, last = args.get("first"), args.get("last")
     if first is None and last is None:
@@ -402,6 +408,8 @@ def connection(items: list[Any], info: Any, args: Mapping[str, Any]) -> dict[str
     if last is not None:
         start = max(start, end - last)
     window = items[start:end]
+    if build is not None:
+        window = [build(item) for item in window]
     return {
         "totalCount": len(items),
         "nodes": window,
@@ -497,10 +505,13 @@ class _Graph:
             "name": repo["name"],
             "nameWithOwner": full_name,
             "url": repo["html_url"],
-            "pullRequests": lambda info, **args: connection(self._pulls(full_name, args), info, args),
+            "pullRequests": lambda info, **args: connection(
+                self._pulls(full_name, args), info, args, lambda pull: self.pull(full_name, pull["number"])
+            ),
         }
 
     def _pulls(self, full_name: str, args: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The repository's REST pull objects, filtered and ordered as the arguments say."""
         store = self.dataset["repos"][full_name]
         pulls = list(store["pulls"].values())
         states = args.get("states")
@@ -519,7 +530,7 @@ class _Graph:
             pulls.sort(key=lambda p: (p[key], p["number"]))
         if order["direction"] == "DESC":
             pulls.reverse()
-        return [self.pull(full_name, p["number"]) for p in pulls]
+        return pulls
 
     def pull(self, full_name: str, number: int) -> dict[str, Any]:
         store = self.dataset["repos"][full_name]
@@ -752,6 +763,13 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(query: str) -> tuple[Any, list[GraphQLError]]:
+    """(document, validation errors) of a query text; a client sends the same few texts again and again."""
+    document = parse(query)
+    return document, validate(SCHEMA, document)
+
+
 def answer(dataset: dict[str, Any], body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, payload, headers) for one POST /graphql with JSON `body` ({"query", "variables", ...})."""
     quota = dataset["graphql_rate_limit"]
@@ -776,10 +794,9 @@ def answer(dataset: dict[str, Any], body: Any) -> tuple[int, dict[str, Any], dic
     if not isinstance(variables, dict):
         return 200, {"errors": [{"message": "Variables are invalid JSON."}]}, headers()
     try:
-        document = parse(query)
+        document, problems = _parsed(query)
     except GraphQLError as exc:
         return 200, {"errors": [_format_error(exc)]}, headers()
-    problems = validate(SCHEMA, document)
     if problems:
         return 200, {"errors": [_format_error(p) for p in problems]}, headers()
     operation_name = body.get("operationName")
