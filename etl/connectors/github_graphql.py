@@ -23,8 +23,10 @@ or 429 with ``Retry-After``) and 5xx are waited out and retried by the HTTP laye
 
 Endpoints: ``https://api.github.com/graphql`` for github.com; for GitHub Enterprise Server the
 REST base ``https://ghe.example.com/api/v3`` gives ``https://ghe.example.com/api/graphql``.
-Pull request ids are ``fullDatabaseId`` (the REST ``id``), which GitHub Enterprise Server has
-since 3.x; a server without it can use the REST path (``config_json.api: "rest"``).
+Pull request ids are ``fullDatabaseId`` (the REST ``id``; ``databaseId`` is deprecated for
+64-bit ids). An older Enterprise Server whose schema lacks a field the query reads answers
+with a query error; the sync then fails with a SourceConfigError that names the field and
+points to the REST path (``config_json.api: "rest"``).
 """
 
 from __future__ import annotations
@@ -351,7 +353,7 @@ class GitHubGraphQL:
                 self.remaining = 0  # wait for the reset, then ask again
                 continue
             if errors:
-                raise self._error(errors)
+                raise self._error(errors, executed=isinstance(data, Mapping))
             if not isinstance(data, Mapping):
                 raise SourceDataError("GitHub's GraphQL API answered without data")
             self.queries += 1
@@ -400,7 +402,8 @@ class GitHubGraphQL:
             self.reset_at = float(reset_epoch)
 
     @staticmethod
-    def _error(errors: list[Mapping[str, Any]]) -> Exception:
+    def _error(errors: list[Mapping[str, Any]], *, executed: bool) -> Exception:
+        """The SourceError for a GraphQL error answer; `executed`: the answer carries data (errors on fields)."""
         types = {str(e.get("type") or "") for e in errors}
         messages = "; ".join(str(e.get("message") or "") for e in errors)[:400]
         if "NOT_FOUND" in types:
@@ -410,9 +413,8 @@ class GitHubGraphQL:
                 f"GitHub refused part of the pull request query ({messages}): grant the token read access to "
                 "pull requests, contents, commit statuses and checks"
             )
-        if types & {"MAX_NODE_LIMIT_EXCEEDED", "EXCESSIVE_PAGINATION", "MISSING_PAGINATION_BOUNDARIES"} or any(
-            not e.get("type") and e.get("locations") and not e.get("path") for e in errors
-        ):
+        refused = {"MAX_NODE_LIMIT_EXCEEDED", "EXCESSIVE_PAGINATION", "MISSING_PAGINATION_BOUNDARIES"}
+        if types & refused or not executed:  # the query itself was refused (unknown field, argument, ...)
             return SourceConfigError(
                 f"GitHub refused the pull request query ({messages}); if this is GitHub Enterprise Server, "
                 'an older version may lack a field: set config_json.api to "rest"'

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from etl.connectors import github_graphql
 from etl.connectors.base import (
     SourceAuthError,
     SourceConfigError,
@@ -350,6 +351,14 @@ def test_graphql_connection_reports_the_point_budget(fake) -> None:
     assert result.details["api"] == "graphql"
     assert result.details["graphql"]["limit"] == dataset["graphql_rate_limit"]["limit"]
     assert "GraphQL budget" in result.message
+
+
+def test_graphql_query_the_server_does_not_know_points_to_the_rest_path(fake, monkeypatch) -> None:
+    url, _, _ = fake
+    query = github_graphql.PULL_REQUEST_PAGE_QUERY.replace("changedFiles", "changedFiles linesChangedEstimate")
+    monkeypatch.setattr(github_graphql, "PULL_REQUEST_PAGE_QUERY", query)
+    with pytest.raises(SourceConfigError, match=r"linesChangedEstimate.*api to \"rest\""):
+        pulls(connector(url))
 
 
 def test_unknown_api_is_refused() -> None:
