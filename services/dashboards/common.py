@@ -79,7 +79,7 @@ def require_project(user: CurrentUser, project_id: int) -> Project:
 
 def _tables(session: Session) -> dict[str, str]:
     schema = tenant_schema_of(session)
-    names = ("work_items", "sprints", "pull_requests", "compliance_flags", "developer_identities")
+    names = ("work_items", "sprints", "pull_requests", "compliance_flags", "developer_identities", "dmt_exceptions")
     return {n: f'"{schema}".{n}' for n in names}
 
 

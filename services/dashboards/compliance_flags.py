@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,9 +76,16 @@ def list_flags(user: CurrentUser, filters: FlagFilters | None = None) -> FlagPag
             f"ORDER BY {page_order} LIMIT :lim OFFSET :off) "
             "SELECT f.id, f.project_id, f.rule_id, f.severity, f.message, f.status, f.work_item_id, "
             "coalesce(w.item_key, w.source_item_id) AS item_key, w.title, w.url, w.sprint_id, s.name AS sprint_name, "
-            "w.assignee_identity_id, w.assignee_name, f.opened_at, f.resolved_at, f.resolved_by, f.resolution "
+            "w.assignee_identity_id, w.assignee_name, f.opened_at, f.resolved_at, f.resolved_by, f.resolution, "
+            "x.id AS exception_id, x.status AS exception_status, x.expires_at AS exception_expires, "
+            "coalesce(x.rules ? f.rule_id, false) AS exception_covers "
             f"FROM page JOIN {t['compliance_flags']} f ON f.id = page.id "
             f"JOIN {t['work_items']} w ON w.id = f.work_item_id LEFT JOIN {t['sprints']} s ON s.id = w.sprint_id "
+            # The exception that matters now: an approved, unexpired one first, else a waiting request.
+            f"LEFT JOIN LATERAL (SELECT e.id, e.status, e.expires_at, e.rules FROM {t['dmt_exceptions']} e "
+            "WHERE e.work_item_id = f.work_item_id AND e.expires_at > now() "
+            "AND e.status IN ('approved', 'requested') "
+            "ORDER BY (e.status = 'approved') DESC, e.created_at DESC LIMIT 1) x ON true "
             "ORDER BY page.n"
         ).bindparams(sa.bindparam("projects", expanding=True))
         rows = session.execute(stmt, {**params, "lim": page_size, "off": (page - 1) * page_size}).mappings().all()
@@ -108,9 +116,20 @@ def list_flags(user: CurrentUser, filters: FlagFilters | None = None) -> FlagPag
                     resolved_at=_iso(r["resolved_at"]),
                     resolved_by=r["resolved_by"] or "",
                     resolution=r["resolution"] or "",
+                    exception_id=r["exception_id"],
+                    exception_status=r["exception_status"] or "",
+                    exception_until=_last_day(r["exception_expires"]),
+                    exception_covers=bool(r["exception_covers"]),
                 )
             )
     return FlagPage(items=items, total=total, page=page, page_size=page_size, pages=pages)
+
+
+def _last_day(expires_at: datetime | None) -> str:
+    """The last day an exception lapsing at `expires_at` covers (UTC)."""
+    if expires_at is None:
+        return ""
+    return (expires_at.astimezone(UTC) - timedelta(microseconds=1)).date().isoformat()
 
 
 def get_flag(user: CurrentUser, flag_id: int) -> ComplianceFlag:

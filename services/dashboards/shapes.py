@@ -65,7 +65,7 @@ class Forecast(BaseModel):
     label: str = "next sprint"
     p50: float | None = None
     p85: float | None = None
-    source: str = "none"  # prediction, estimate, none
+    source: str = "none"  # prediction (stored by the worker), live (same Monte Carlo, not stored yet), none
     note: str = ""
     p50_text: str = ""  # backlog forecasts: finish dates
     p85_text: str = ""
@@ -76,6 +76,7 @@ class VelocitySeries(BaseModel):
     points: list[SprintPoint] = Field(default_factory=list)
     forecast: Forecast = Field(default_factory=Forecast)
     backlog_forecast: Forecast = Field(default_factory=Forecast)
+    calibration_text: str = ""  # "11 of 13 past sprints reached their P85 forecast"
     average_velocity: float | None = None
     empty_message: str = ""
 
@@ -275,6 +276,12 @@ class FlagRow(BaseModel):
     resolved_at: str = ""
     resolved_by: str = ""
     resolution: str = ""
+    #: The item's DMT exception that matters now: an approved, unexpired one, else a waiting request.
+    exception_id: int | None = None
+    exception_status: str = ""  # approved, requested or ""
+    exception_until: str = ""  # the last day it covers
+    #: Whether that exception covers this flag's rule.
+    exception_covers: bool = False
 
 
 class FlagPage(BaseModel):

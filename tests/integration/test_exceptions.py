@@ -17,6 +17,7 @@ from models.tenant import ComplianceFlag, DmtException, WorkItem
 from services import exceptions as svc
 from services.alerts import evaluate_and_alert
 from services.auth import CurrentUser
+from services.dashboards import FlagFilters, list_flags
 from tests.integration.test_compliance_support import add_item, compliant_fields, make_project, make_user
 from worker import app as celery_app
 from worker import exceptions as exception_tasks
@@ -118,6 +119,13 @@ def test_request_then_approve_covers_the_chosen_rules_and_recomputes_the_item_at
     assert compliant(tenant.slug, item_id) is False
     assert "exception_approved" in kinds_for(dev) and "exception_approved" in kinds_for(team["project_manager"])
     assert audit_actions(tenant.id, requested.id) == ["dmt_exception.request", "dmt_exception.approve"]
+
+    flags = list_flags(lead, FlagFilters(status=None, page_size=50)).items
+    by_rule = {f.rule_id: f for f in flags if f.item_id == item_id}
+    assert by_rule["low_coverage"].exception_status == "approved" and by_rule["low_coverage"].exception_covers
+    assert by_rule["low_coverage"].exception_until == approved.valid_until
+    assert by_rule["missing_unit_test_task"].exception_id == requested.id
+    assert not by_rule["missing_unit_test_task"].exception_covers
 
     shown = svc.item_exceptions(team["viewer"], [item_id])[item_id]
     assert [r.status for r in shown] == ["approved"] and not shown[0].can_revoke
