@@ -132,13 +132,30 @@ def azure_json(
     sign-in page instead of 401; that is an authentication failure, not a data error.
     With a `throttle`, the request waits its turn and its rate-limit headers are read.
     """
+    data, response = azure_json_response(
+        http, method, path, params=params, json_body=json_body, ok_statuses=ok_statuses, throttle=throttle
+    )
+    return data, response.status_code
+
+
+def azure_json_response(
+    http: SourceHttpClient,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    json_body: Any = None,
+    ok_statuses: tuple[int, ...] = (),
+    throttle: AzureThrottle | None = None,
+) -> tuple[Any, httpx.Response]:
+    """`azure_json`, with the whole response (for headers such as x-ms-continuationtoken)."""
     if throttle is None:
         response = http.request(method, path, params=params, json=json_body, ok_statuses=ok_statuses)
     else:
         with throttle.slot():
             response = http.request(method, path, params=params, json=json_body, ok_statuses=ok_statuses)
         throttle.note(response.headers)
-    return _decoded(response)
+    return _decoded(response)[0], response
 
 
 def _decoded(response: httpx.Response) -> tuple[Any, int]:
@@ -199,6 +216,10 @@ class AzureDevOpsConnector(BaseConnector):
         return azure_json(
             self.http, method, path, params=params, json_body=json_body, ok_statuses=ok_statuses, throttle=self.throttle
         )
+
+    def _azure_json_response(self, method: str, path: str, params: Mapping[str, Any]) -> tuple[Any, httpx.Response]:
+        """`azure_json_response` through this source's client and throttle."""
+        return azure_json_response(self.http, method, path, params=params, throttle=self.throttle)
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         data, _ = self._azure_json("GET", path, params={"api-version": API_VERSION, **(params or {})})

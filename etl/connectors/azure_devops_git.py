@@ -10,7 +10,10 @@ Settings:
   ``page_size`` (``$top``, <= 100 here), ``fetch_commits`` (``"auto"``, the
   default: only for PRs whose title, branch, description and linked work items
   name no work item or whose author has no e-mail; ``true``: always;
-  ``false``: never), ``workers`` (PRs enriched at once, default 8).
+  ``false``: never), ``workers`` (PRs enriched at once, default 8), ``ci``
+  (where CI evidence comes from: ``"auto"``, the default, the repository's
+  pull request builds in bulk and, for a PR without one, its statuses;
+  ``"builds"``; ``"statuses"``: every PR's status list, as external CI posts it).
 
 How a sync reads the tool: ``GET {project}/_apis/git/repositories/{repo}/pullrequests``
 with ``searchCriteria.status=all`` paged by ``$top``/``$skip``. Pull requests
@@ -22,14 +25,19 @@ the cursor (``searchCriteria.queryTimeRangeType`` + ``minTime``).
 Each PR that changed since the cursor (every PR of a full sync; a PR created or
 closed since the cursor; an active one whose threads moved since: every vote,
 comment, push and reviewer change writes a thread) is enriched with its threads
-(first review, sign-off marker, vote times) and statuses (CI evidence), and
-commits when ``fetch_commits`` asks for them, several PRs at once (``workers``)
+(first review, sign-off marker, vote times), its statuses when no build
+answers for it (CI evidence, see ``ci``), and commits when ``fetch_commits``
+asks for them, several PRs at once (``workers``)
 inside the source's request budget and Azure DevOps' rate-limit headers
 (`AzureThrottle`). An active PR whose threads did not move is not yielded: its
 stored row is current. Linked work items come for a whole page of PRs in one
 ``POST {project}/_apis/wit/artifacturiquery`` (the PRs' artifact URIs); where
 that is refused (a token without the work item scope, an old Server), per PR
-from ``pullRequests/{id}/workitems``.
+from ``pullRequests/{id}/workitems``. CI evidence comes, for a whole repository
+at once, from its pull request validation builds (``GET {project}/_apis/build/builds``
+with ``reasonFilter=pullRequest``, 1,000 a request, paged by the
+``x-ms-continuationtoken`` header; a build names its PR in ``triggerInfo["pr.number"]``
+or its ``refs/pull/{id}/merge`` branch), each turned into a status entry.
 
 The raw record is the pullrequests list element exactly as returned, plus a
 ``"_dmt"`` key the connector adds::
@@ -49,7 +57,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -83,6 +91,10 @@ _CI_STATES = {
 _FAR_FUTURE = datetime(9998, 1, 1, tzinfo=UTC)
 #: Pull requests enriched at once (config workers); every request still passes the source's budget.
 DEFAULT_WORKERS = 8
+CI_SOURCES = ("auto", "builds", "statuses")
+BUILDS_PAGE_SIZE = 1000
+#: An incremental sync reads the builds of this many days before its start (PRs older than that: statuses).
+BUILD_LOOKBACK_DAYS = 30
 
 
 def _branch(ref: Any) -> str | None:
@@ -133,6 +145,41 @@ def _thread_moved_since(threads: list[Any], since: datetime) -> bool:
                 if moment is not None and moment >= since:
                     return True
     return False
+
+
+_BUILD_BRANCH = re.compile(r"^refs/pull/(\d+)/")
+#: A build's result (completed) or status (not yet) -> the state of a PR status entry.
+_BUILD_STATES = {"succeeded": "succeeded", "partiallySucceeded": "succeeded", "failed": "failed", "canceled": "error"}
+
+
+def build_pull_request_id(build: Mapping[str, Any]) -> int | None:
+    """The PR a validation build ran for: triggerInfo "pr.number", else its refs/pull/{id}/merge branch."""
+    number = (build.get("triggerInfo") or {}).get("pr.number")
+    if number is None:
+        match = _BUILD_BRANCH.match(str(build.get("sourceBranch") or ""))
+        number = match.group(1) if match else None
+    try:
+        return int(str(number))
+    except (TypeError, ValueError):
+        return None
+
+
+def build_as_status(build: Mapping[str, Any]) -> dict[str, Any]:
+    """A pull request build as the PR status entry the normaliser reads (state, context, targetUrl, dates)."""
+    if build.get("status") == "completed":
+        state = _BUILD_STATES.get(str(build.get("result")), "error")
+    else:
+        state = "pending"
+    definition = build.get("definition") or {}
+    return {
+        "id": build.get("id"),
+        "state": state,
+        "description": f"Build {build.get('buildNumber') or build.get('id')} {build.get('result') or build.get('status')}",
+        "context": {"name": str(definition.get("name") or definition.get("id") or "build"), "genre": "azure-pipelines"},
+        "targetUrl": ((build.get("_links") or {}).get("web") or {}).get("href"),
+        "creationDate": build.get("queueTime"),
+        "updatedDate": build.get("finishTime") or build.get("startTime") or build.get("queueTime"),
+    }
 
 
 def pull_request_artifact(pull: Mapping[str, Any]) -> str | None:
@@ -355,6 +402,9 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         commits = config.get("fetch_commits", "auto")
         self.fetch_commits: bool | None = None if str(commits).lower() == "auto" else bool(commits)
         self.workers = max(1, min(32, int(config.get("workers") or DEFAULT_WORKERS)))
+        self.ci = str(config.get("ci") or "auto").strip().lower()
+        if self.ci not in CI_SOURCES:
+            raise SourceConfigError(f"Azure DevOps Git ci must be one of {', '.join(CI_SOURCES)}, not {self.ci!r}")
         self.options = PullRequestOptions.of(config, self.field_mapping)
         self._repos: list[dict[str, Any]] | None = None
         #: False once the bulk work item query was refused: per-PR work items for the rest of the run.
@@ -454,6 +504,41 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
             for uri, pr_id in uris.items()
         }
 
+    def pull_request_builds(self, repo_id: str, since: datetime | None) -> dict[int, list[dict[str, Any]]] | None:
+        """{PR id: its validation builds as status entries} for a repository (builds queued after `since`).
+
+        None when the Build API is refused (a token without the Build scope, a
+        collection without pipelines): the PRs' own statuses are read instead.
+        """
+        found: dict[int, list[dict[str, Any]]] = {}
+        params: dict[str, Any] = {
+            "api-version": API_VERSION,
+            "repositoryId": repo_id,
+            "repositoryType": "TfsGit",
+            "reasonFilter": "pullRequest",
+            "queryOrder": "queueTimeDescending",
+            "$top": BUILDS_PAGE_SIZE,
+        }
+        if since is not None:
+            params["minTime"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cursors = CursorGuard(f"pull request builds of repository {repo_id}")
+        while True:
+            try:
+                data, response = self._azure_json_response("GET", f"{quote(self.project)}/_apis/build/builds", params)
+            except (SourceAuthError, SourcePermissionError, SourceNotFound, SourceConfigError):
+                if found:
+                    raise
+                return None
+            for build in self._values(data if isinstance(data, dict) else {}, "builds"):
+                pr_id = build_pull_request_id(build) if isinstance(build, Mapping) else None
+                if pr_id is not None:
+                    found.setdefault(pr_id, []).append(build_as_status(build))
+            token = response.headers.get("x-ms-continuationtoken")
+            if not token:
+                return found
+            cursors.advance(token)
+            params["continuationToken"] = token
+
     def _wants_commits(self, pull: Mapping[str, Any], work_items: list[Any]) -> bool:
         if self.fetch_commits is not None:
             return self.fetch_commits
@@ -463,8 +548,23 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         )
         return not (named or work_items) or "@" not in author
 
+    def _statuses(
+        self, repo_id: str, pull: Mapping[str, Any], builds: dict[int, list[dict[str, Any]]] | None
+    ) -> list[Any]:
+        """The PR's CI evidence: its builds (bulk), else, unless ``ci`` is "builds", its own statuses."""
+        if builds is not None and pull["pullRequestId"] in builds:
+            return builds[pull["pullRequestId"]]
+        if self.ci == "builds" and builds is not None:
+            return []
+        return self._pr_values(repo_id, pull, "statuses", "statuses")
+
     def _enrich(
-        self, repo_id: str, pull: dict[str, Any], work_items: list[Any] | None, threads: list[Any] | None
+        self,
+        repo_id: str,
+        pull: dict[str, Any],
+        work_items: list[Any] | None,
+        threads: list[Any] | None,
+        builds: dict[int, list[dict[str, Any]]] | None,
     ) -> dict[str, Any]:
         """The PR with its threads, work items, statuses and (when wanted) commits under "_dmt"."""
         if threads is None:
@@ -474,7 +574,7 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         extras: dict[str, Any] = {
             "threads": threads,
             "work_items": work_items,
-            "statuses": self._pr_values(repo_id, pull, "statuses", "statuses"),
+            "statuses": self._statuses(repo_id, pull, builds),
             "commits": None,
         }
         if self._wants_commits(pull, work_items):
@@ -483,7 +583,12 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         return pull
 
     def _changed(
-        self, repo_id: str, pull: dict[str, Any], since: datetime | None, work_items: list[Any] | None
+        self,
+        repo_id: str,
+        pull: dict[str, Any],
+        since: datetime | None,
+        work_items: list[Any] | None,
+        builds: dict[int, list[dict[str, Any]]] | None,
     ) -> dict[str, Any] | None:
         """The enriched PR when it changed since `since` (always without `since`), else None."""
         threads = None
@@ -491,14 +596,19 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
             threads = self._pr_values(repo_id, pull, "threads", "threads")
             if not _thread_moved_since(threads, since):
                 return None  # an active PR nobody touched: its stored row is current
-        return self._enrich(repo_id, pull, work_items, threads)
+        return self._enrich(repo_id, pull, work_items, threads, builds)
 
     def _enriched_page(
-        self, repo_id: str, pulls: list[dict[str, Any]], since: datetime | None, pool: ThreadPoolExecutor
+        self,
+        repo_id: str,
+        pulls: list[dict[str, Any]],
+        since: datetime | None,
+        pool: ThreadPoolExecutor,
+        builds: dict[int, list[dict[str, Any]]] | None,
     ) -> list[dict[str, Any]]:
         refs = self.linked_work_items(pulls)
         futures = [
-            pool.submit(self._changed, repo_id, pull, since, refs.get(pull["pullRequestId"]) if refs else None)
+            pool.submit(self._changed, repo_id, pull, since, refs.get(pull["pullRequestId"]) if refs else None, builds)
             for pull in pulls
         ]
         return [pull for future in futures if (pull := future.result()) is not None]
@@ -525,6 +635,11 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
                             "searchCriteria.minTime": since,
                         },
                     ]
+                builds = None
+                if self.ci != "statuses":
+                    builds = self.pull_request_builds(
+                        repo_id, start - timedelta(days=BUILD_LOOKBACK_DAYS) if start is not None else None
+                    )
                 seen: set[int] = set()
                 for criteria in queries:
                     for page in self._list(repo_id, criteria):
@@ -537,7 +652,7 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
                                 continue
                             seen.add(pull["pullRequestId"])
                             fresh.append(pull)
-                        enriched = self._enriched_page(repo_id, fresh, start, pool) if fresh else []
+                        enriched = self._enriched_page(repo_id, fresh, start, pool, builds) if fresh else []
                         if enriched:
                             yield enriched
 

@@ -15,7 +15,9 @@ with ``minTime``/``maxTime``), routes case-insensitive like the real service
 Change data between syncs with `add_vote`, `add_comment`, `complete_pull`. Linked work items also
 answer in bulk (``POST {project}/_apis/wit/artifacturiquery``; ``dataset["work_item_scope"] = False``
 refuses it as for a token without the work item scope). ``dataset["answer_headers"]`` queues headers
-(e.g. Azure's ``X-RateLimit-Delay``, ``Retry-After``) for the next answers.
+(e.g. Azure's ``X-RateLimit-Delay``, ``Retry-After``) for the next answers. Pull request
+validation builds (``GET {project}/_apis/build/builds``, paged by ``x-ms-continuationtoken``)
+mirror the PRs' Azure Pipelines statuses; ``dataset["build_scope"] = False`` refuses them.
 """
 
 from __future__ import annotations
@@ -419,6 +421,66 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
             dataset["malformed_next"] -= 1
             return JSONResponse({"count": 1, "value": {"unexpected": "shape"}})
         return answer({"value": values, "count": len(values)})
+
+    def builds_of(pr_id: int, repo: dict[str, Any], base: str) -> list[dict[str, Any]]:
+        """The PR's validation builds: one per Azure Pipelines status the PR carries (same outcome and link)."""
+        builds = []
+        for status in dataset["extras"][pr_id]["statuses"]:
+            if (status.get("createdBy") or {}).get("displayName") != "Azure Pipelines":
+                continue  # external CI: a status only, no build
+            build_id = int(str(status["targetUrl"]).rsplit("=", 1)[1])
+            done = status["state"] != "pending"
+            builds.append(
+                {
+                    "id": build_id,
+                    "buildNumber": f"20250101.{build_id}",
+                    "status": "completed" if done else "inProgress",
+                    "result": {"succeeded": "succeeded", "failed": "failed"}.get(status["state"]) if done else None,
+                    "queueTime": status["creationDate"],
+                    "startTime": status["creationDate"],
+                    "finishTime": status["updatedDate"] if done else None,
+                    "reason": "pullRequest",
+                    "sourceBranch": f"refs/pull/{pr_id}/merge",
+                    "sourceVersion": dataset["pulls"][pr_id]["lastMergeSourceCommit"]["commitId"],
+                    "triggerInfo": {"pr.number": str(pr_id), "pr.isFork": "False"},
+                    "definition": {"id": 7, "name": status["context"]["name"]},
+                    "repository": {"id": repo["id"], "type": "TfsGit"},
+                    "_links": {"web": {"href": status["targetUrl"]}},
+                }
+            )
+        return builds
+
+    @app.get("/{org_name}/{project_name}/_apis/build/builds")
+    async def list_builds(request: Request, org_name: str, project_name: str) -> Response:
+        denied = guard(request, org_name, project_name)
+        if denied:
+            return denied
+        if not dataset.get("build_scope", True):  # a PAT without the Build (read) scope
+            return azure_error(
+                401, "TF400813: The user is not authorized to access this resource.", "UnauthorizedRequestException"
+            )
+        q = request.query_params
+        repo = find_repo(q.get("repositoryId", "")) if q.get("repositoryId") else None
+        min_time = q.get("minTime")
+        low = datetime.fromisoformat(min_time.replace("Z", "+00:00")) if min_time else None
+        base = org_url(request)
+        builds = []
+        for pr_id, pull in dataset["pulls"].items():
+            pull_repo = dataset["repositories"][pull["repository"]["name"]]
+            if repo is not None and pull_repo["id"] != repo["id"]:
+                continue
+            for build in builds_of(pr_id, pull_repo, base):
+                if low and datetime.fromisoformat(build["queueTime"].replace("Z", "+00:00")) < low:
+                    continue
+                builds.append(build)
+        builds.sort(key=lambda b: (b["queueTime"], b["id"]), reverse=True)
+        start = int(q.get("continuationToken") or 0)
+        top = min(int(q.get("$top") or 1000), dataset.get("builds_page_size", 1000))
+        page_of = builds[start : start + top]
+        response = answer({"count": len(page_of), "value": page_of})
+        if start + top < len(builds):
+            response.headers["x-ms-continuationtoken"] = str(start + top)
+        return response
 
     @app.post("/{org_name}/{project_name}/_apis/wit/artifacturiquery")
     @app.post("/{org_name}/{project_name}/_apis/wit/artifactUriQuery")

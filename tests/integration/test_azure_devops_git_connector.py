@@ -233,3 +233,33 @@ def test_azure_rate_limit_headers_pause_and_serialise_requests(fake) -> None:
     # The 200's Retry-After (longer than its delay) pauses the next request once, whichever thread sends it.
     assert conn.throttle.paused_seconds == 2.0 and len([s for s in slept if 1.5 < s <= 2.0]) == 1
     assert conn.throttle.slowed and dataset["max_in_flight"] == 1  # one request at a time while slowed
+
+
+def test_ci_evidence_from_builds_in_bulk_equals_the_per_pr_statuses(fake) -> None:
+    url, dataset, controls = fake
+    external = sorted(dataset["pulls"])[:3]  # CI outside Azure Pipelines: a PR status, no build
+    for pr_id in external:
+        dataset["extras"][pr_id]["statuses"][0]["createdBy"] = {"displayName": "Jenkins"}
+    dataset["builds_page_size"] = 5  # several pages, continued by x-ms-continuationtoken
+    per_pr = by_id(connector(url, ci="statuses"))
+    controls.paths_seen.clear()
+    bulk = by_id(connector(url))
+    ci = {i: (n["ci_status"], n["ci_url"]) for i, n in bulk.items()}
+    assert ci == {i: (n["ci_status"], n["ci_url"]) for i, n in per_pr.items()}
+    assert all(state in {"success", "failure", "pending"} and link for state, link in ci.values())
+    statuses_asked = {
+        int(p.split("/pullRequests/")[1].split("/")[0]) for p in controls.paths_seen if p.endswith("/statuses")
+    }
+    assert statuses_asked == set(external)  # only the PRs no build answers for
+    assert sum(p.endswith("/_apis/build/builds") for p in controls.paths_seen) >= 4  # 20 builds, 5 a page, 2 repos
+    only_builds = by_id(connector(url, ci="builds"))
+    assert all(only_builds[str(i)]["ci_status"] is None for i in external)
+
+
+def test_without_the_build_scope_ci_comes_from_each_pr_statuses(fake) -> None:
+    url, dataset, controls = fake
+    dataset["build_scope"] = False
+    controls.paths_seen.clear()
+    normalised = by_id(connector(url))
+    assert all(n["ci_status"] and n["ci_url"] for n in normalised.values())
+    assert sum(p.endswith("/statuses") for p in controls.paths_seen) == len(dataset["pulls"])

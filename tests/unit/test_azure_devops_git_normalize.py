@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from etl.connectors.azure_devops_git import normalize_azure_devops_pull
+from etl.connectors.azure_devops_git import build_as_status, build_pull_request_id, normalize_azure_devops_pull
 from etl.connectors.base import PullRequestOptions, SourceDataError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "azure_devops_git"  # see its NOTICE
@@ -186,3 +186,26 @@ def test_vote_values(vote: Any, state: str) -> None:
 def test_malformed_records_raise_data_error(raw: Any) -> None:
     with pytest.raises(SourceDataError):
         normalize_azure_devops_pull(raw)
+
+
+def test_a_pull_request_build_becomes_a_status_entry_the_normaliser_reads() -> None:
+    build = {
+        "id": 5123,
+        "buildNumber": "20250301.4",
+        "status": "completed",
+        "result": "partiallySucceeded",
+        "queueTime": "2025-03-01T10:00:00Z",
+        "finishTime": "2025-03-01T10:12:00Z",
+        "sourceBranch": "refs/pull/22/merge",
+        "definition": {"id": 3, "name": "PR validation"},
+        "_links": {"web": {"href": "https://dev.azure.com/fabrikam/web/_build/results?buildId=5123"}},
+    }
+    assert build_pull_request_id(build) == 22
+    assert build_pull_request_id({**build, "triggerInfo": {"pr.number": "31"}}) == 31
+    assert build_pull_request_id({"sourceBranch": "refs/heads/main"}) is None
+    raw = active_pull()
+    raw["_dmt"] = {"threads": [], "work_items": [], "statuses": [build_as_status(build)], "commits": None}
+    pr = normalize_azure_devops_pull(raw)
+    assert pr["ci_status"] == "success" and pr["ci_url"].endswith("buildId=5123")
+    running = build_as_status({**build, "status": "inProgress", "result": None})
+    assert running["state"] == "pending"
