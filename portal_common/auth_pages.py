@@ -11,6 +11,7 @@ import asyncio
 import reflex as rx
 from reflex_components_core.el.elements.forms import Form
 
+from core.redirects import safe_next_path
 from portal_common import styles
 from portal_common.components import error_callout, notice_callout
 from portal_common.session import resolve_user
@@ -22,7 +23,9 @@ LABEL_STYLE = {"font_size": "14px", "font_weight": "500"}
 
 
 def _safe_next(value: str) -> str:
-    return value if value.startswith("/") and not value.startswith("//") and not value.startswith("/login") else "/"
+    """Where to go after signing in: a path of this portal, never the sign-in page itself."""
+    target = safe_next_path(value)
+    return "/" if target == "/login" or target.startswith(("/login?", "/login/")) else target
 
 
 class NativeForm(Form):
@@ -91,6 +94,66 @@ def auth_card(title: str, subtitle: str, *children: rx.Component) -> rx.Componen
     )
 
 
+def credentials_form(
+    action: str,
+    submit_label: str,
+    submit_id: str,
+    email: rx.Var | str,
+    *,
+    hidden: dict[str, rx.Var | str] | None = None,
+    with_full_name: bool = False,
+    new_password: bool = False,
+) -> rx.Component:
+    """The sign-in form of both portals and the first-admin registration: a plain HTML POST to `action`.
+
+    A full-page POST lets the API set the HttpOnly session cookie; the email
+    comes back pre-filled after an error (`email`).
+    """
+    fields: list[rx.Component] = [
+        rx.el.input(type="hidden", name=name, value=value, read_only=True) for name, value in (hidden or {}).items()
+    ]
+    if with_full_name:
+        fields += [
+            rx.el.label("Full name", html_for="full_name", style=LABEL_STYLE),
+            rx.input(id="full_name", name="full_name", auto_complete="name", width="100%", size="3"),
+        ]
+    fields += [
+        rx.el.label("Email", html_for="email", style=LABEL_STYLE),
+        rx.input(
+            id="email",
+            name="email",
+            type="email",
+            required=True,
+            auto_complete="username",
+            default_value=email,
+            key=email,
+            placeholder="you@company.com",
+            width="100%",
+            size="3",
+        ),
+        rx.el.label(
+            "Password (at least 10 characters)" if new_password else "Password", html_for="password", style=LABEL_STYLE
+        ),
+        rx.input(
+            id="password",
+            name="password",
+            type="password",
+            required=True,
+            auto_complete="new-password" if new_password else "current-password",
+            width="100%",
+            size="3",
+            **({"min_length": 10} if new_password else {}),
+        ),
+        rx.button(submit_label, type="submit", size="3", width="100%", id=submit_id),
+    ]
+    return native_form(
+        rx.vstack(*fields, spacing="2", width="100%"),
+        method="post",
+        action=action,
+        width="100%",
+    )
+
+
 def login_page() -> rx.Component:
     portal_label = "Admin portal" if current_portal() == PORTAL_ADMIN else "Company portal"
     return auth_card(
@@ -98,40 +161,7 @@ def login_page() -> rx.Component:
         f"DMT-SLDP · {portal_label}",
         error_callout(LoginState.error),
         notice_callout(LoginState.notice),
-        native_form(
-            rx.vstack(
-                rx.el.input(type="hidden", name="next", value=LoginState.next_path, read_only=True),
-                rx.el.label("Email", html_for="email", style=LABEL_STYLE),
-                rx.input(
-                    id="email",
-                    name="email",
-                    type="email",
-                    required=True,
-                    auto_complete="username",
-                    default_value=LoginState.email,
-                    key=LoginState.email,
-                    placeholder="you@company.com",
-                    width="100%",
-                    size="3",
-                ),
-                rx.el.label("Password", html_for="password", style=LABEL_STYLE),
-                rx.input(
-                    id="password",
-                    name="password",
-                    type="password",
-                    required=True,
-                    auto_complete="current-password",
-                    width="100%",
-                    size="3",
-                ),
-                rx.button("Sign in", type="submit", size="3", width="100%", id="sign-in"),
-                spacing="2",
-                width="100%",
-            ),
-            method="post",
-            action=SIGN_IN_ACTION,
-            width="100%",
-        ),
+        credentials_form(SIGN_IN_ACTION, "Sign in", "sign-in", LoginState.email, hidden={"next": LoginState.next_path}),
         rx.text(
             "Company users sign in at the company portal, platform administrators at the admin portal.",
             size="1",

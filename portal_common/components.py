@@ -100,27 +100,72 @@ def empty_row(columns: int, text: str) -> rx.Component:
     return rx.table.row(rx.table.cell(rx.text(text, color=styles.MUTED, size="2"), col_span=columns))
 
 
-def data_table(headers: list[str], body: rx.Component, **props: Any) -> rx.Component:
-    """A table that scrolls sideways on small screens."""
+def data_table(
+    headers: list[str | rx.Component],
+    body: rx.Component,
+    *,
+    size: str = "2",
+    box_props: dict[str, Any] | None = None,
+    **props: Any,
+) -> rx.Component:
+    """A table that scrolls sideways on small screens.
+
+    `headers` are texts or ready header cells (e.g. sortable ones); `box_props`
+    style the scrolling box (a max height, say).
+    """
     return rx.box(
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            rx.table.header(
+                rx.table.row(*[rx.table.column_header_cell(h) if isinstance(h, str) else h for h in headers])
+            ),
             rx.table.body(body),
             variant="surface",
-            size="2",
+            size=size,
             width="100%",
             **props,
         ),
         style=styles.table_wrap_style,
+        **(box_props or {}),
     )
 
 
-def stat(label: str | rx.Var, value: Any, hint: str | rx.Var | None = None, color: str | None = None) -> rx.Component:
-    """A number with a caption, for summary rows."""
+def tab_links(current: str, *tabs: tuple[str, str | rx.Var]) -> rx.Component:
+    """The sub-pages of one thing (a tenant's overview, projects, users) as links, `current` highlighted."""
+    return rx.hstack(
+        *[
+            rx.link(
+                label,
+                href=href,
+                size="2",
+                weight="medium",
+                padding="6px 12px",
+                border_radius="6px",
+                background="var(--accent-a3)" if label == current else "transparent",
+                color="var(--accent-11)" if label == current else "var(--gray-11)",
+                aria_current="page" if label == current else None,
+                class_name="tab-link",
+            )
+            for label, href in tabs
+        ],
+        spacing="1",
+        wrap="wrap",
+        border_bottom="1px solid var(--gray-a5)",
+        padding_bottom="6px",
+        width="100%",
+    )
+
+
+def stat(
+    label: str | rx.Var | rx.Component,
+    value: Any,
+    hint: str | rx.Var | None = None,
+    color: str | rx.Var | None = None,
+) -> rx.Component:
+    """A number with a caption (a text, or a ready component such as a badge), for summary rows."""
     return rx.card(
         rx.vstack(
-            rx.text(label, size="2", color=styles.MUTED),
-            rx.heading(value, size="6", color=color) if color else rx.heading(value, size="6"),
+            label if isinstance(label, rx.Component) else rx.text(label, size="2", color=styles.MUTED),
+            rx.heading(value, size="6", color=color) if color is not None else rx.heading(value, size="6"),
             rx.text(hint, size="1", color=styles.MUTED) if hint is not None else rx.fragment(),
             spacing="1",
         ),

@@ -8,7 +8,11 @@ from services.auth import SESSION_COOKIE, CurrentUser, user_from_portal_session
 
 
 class NotSignedIn(Exception):
-    """The browser has no valid session for this portal: the page goes to /login."""
+    """The browser has no valid session for this portal: the page goes to /login (and back to `next_path`)."""
+
+    def __init__(self, message: str, next_path: str = "/") -> None:
+        super().__init__(message)
+        self.next_path = next_path
 
 
 def session_secret(cookie_header: str | None) -> str | None:

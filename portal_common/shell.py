@@ -9,7 +9,7 @@ import reflex as rx
 
 from portal_common import styles
 from portal_common.auth_pages import native_form
-from portal_common.registry import PageSpec, nav_items, register
+from portal_common.registry import PageSpec, active_nav_route, moved, nav_items, register
 from portal_common.state import AuthState, current_portal
 
 PORTAL_LABELS = {"company": "Company portal", "admin": "Admin portal"}
@@ -19,12 +19,6 @@ SIGN_OUT_URL = "/api/auth/signout"
 def sign_out_form(*children: rx.Component) -> rx.Component:
     """Sign-out is a real POST (a full navigation: the API clears the HttpOnly cookie)."""
     return native_form(*children, method="post", action=SIGN_OUT_URL, style={"margin": "0"})
-
-
-def _is_active(nav_route: str, page_route: str) -> bool:
-    if nav_route == "/":
-        return page_route == "/"
-    return page_route == nav_route or page_route.startswith(nav_route.rstrip("/") + "/")
 
 
 def brand() -> rx.Component:
@@ -48,7 +42,7 @@ def brand() -> rx.Component:
 
 
 def nav_link(spec: PageSpec, page_route: str) -> rx.Component:
-    active = _is_active(spec.route, page_route)
+    active = spec.route == active_nav_route(page_route)
     return rx.link(
         rx.icon(spec.icon, size=16),
         rx.text(spec.nav),
@@ -156,6 +150,7 @@ def page(
     on_load: Any = None,
     on_live: Any = None,
     public: bool = False,
+    old_routes: tuple[str, ...] = (),
 ) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
     """Register a page wrapped in the shell and protected by the session check.
 
@@ -165,6 +160,8 @@ def page(
       when live events of the user's tenant arrive while this page is open
       (platform admins get every tenant's events).
     - public: no shell and no session check (sign-in pages).
+    - old_routes: where this page used to be; those URLs redirect here (with
+      their query string; `[param]` placeholders of the route are carried over).
     """
     loads = [] if on_load is None else list(on_load) if isinstance(on_load, list | tuple) else [on_load]
 
@@ -190,6 +187,8 @@ def page(
                 public=public,
             )
         )
+        for old in old_routes:
+            moved(old, route)
         return fn
 
     return decorator

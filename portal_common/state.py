@@ -17,8 +17,9 @@ from urllib.parse import quote
 
 import reflex as rx
 
+from core.redirects import safe_next_path
 from portal_common import live
-from portal_common.registry import PAGES
+from portal_common.registry import MOVED, PAGES, moved_target
 from portal_common.session import NotSignedIn, resolve_user
 from services.auth import PORTAL_ADMIN, CurrentUser
 
@@ -38,6 +39,15 @@ def configure(portal: str, app: rx.App | None = None) -> None:
 
 def current_portal() -> str:
     return _portal["name"]
+
+
+def login_url(next_path: str = "/", error: str = "") -> str:
+    """The sign-in page, coming back to `next_path` afterwards (a same-site path only)."""
+    query = {"error": error} if error else {}
+    target = safe_next_path(next_path)
+    if target != "/":
+        query["next"] = target
+    return "/login" + ("?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items()) if query else "")
 
 
 def events_for(user: CurrentUser, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -77,9 +87,14 @@ class AuthState(rx.State):
         if user is None:
             self._user = None
             self.signed_in = False
-            raise NotSignedIn("your session has ended: sign in again")
+            raise NotSignedIn("your session has ended: sign in again", self._current_path())
         self._user = user
         return user
+
+    def _current_path(self) -> str:
+        """The path and query of the page this tab shows (where a sign-in brings it back)."""
+        url = self.router.url
+        return safe_next_path(url.path + (f"?{url.query}" if url.query else ""))
 
     def _show_user(self, user: CurrentUser) -> None:
         self.user_name = user.display_name
@@ -88,9 +103,7 @@ class AuthState(rx.State):
         self.signed_in = True
 
     def _login_redirect(self) -> rx.event.EventSpec:
-        url = self.router.url
-        target = url.path + (f"?{url.query}" if url.query else "")
-        return rx.redirect(f"/login?next={quote(target or '/', safe='')}")
+        return rx.redirect(login_url(self._current_path()), replace=True)
 
     @rx.event
     async def check_session(self, route: str):
@@ -143,3 +156,14 @@ class AuthState(rx.State):
             live.unsubscribe(queue)
             with contextlib.suppress(KeyError):
                 _LIVE_TOKENS.remove(token)
+
+
+class MovedState(rx.State):
+    """The on_load of an old route: go to where that page lives now."""
+
+    @rx.event
+    def follow(self, old_route: str):
+        rule = MOVED.get(old_route)
+        if rule is None:
+            return rx.redirect("/", replace=True)
+        return rx.redirect(moved_target(rule, self.router.page.params, self.router.url.query), replace=True)

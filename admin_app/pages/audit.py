@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from admin_app import routes
 from admin_app.components.forms import text_input
 from admin_app.state.audit import AuditRow, AuditState
 from portal_common import page, styles
@@ -66,7 +67,15 @@ def row(r: AuditRow) -> rx.Component:
     )
 
 
-@page("/audit", "Audit log", nav="Audit log", icon="scroll-text", order=40, on_load=AuditState.load)
+@page(
+    routes.AUDIT_LOGS,
+    "Audit log",
+    nav="Audit log",
+    icon="scroll-text",
+    order=40,
+    on_load=AuditState.load,
+    old_routes=("/audit",),
+)
 def audit_page() -> rx.Component:
     return rx.vstack(
         page_header("Audit log", "Every change to tenants, users, projects and sources (append-only)."),

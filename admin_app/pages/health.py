@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from admin_app import routes
+from admin_app.routes import source_url
 from admin_app.state.health import HealthRow, HealthState
 from portal_common import page, styles
 from portal_common.components import data_table, empty_row, page_header, status_badge
@@ -34,9 +36,7 @@ def check_card(title: str, ok: rx.Var, text: rx.Var, extra: rx.Component | None 
 
 def row(r: HealthRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(
-            rx.link(r["name"], href="/sources/" + r["id"].to(str)), rx.text(r["source_type"], size="1", color=MUTED)
-        ),
+        rx.table.cell(rx.link(r["name"], href=source_url(r["id"])), rx.text(r["source_type"], size="1", color=MUTED)),
         rx.table.cell(r["tenant"] + " / " + r["project"]),
         rx.table.cell(status_badge(r["status"]), rx.cond(~r["is_active"], rx.badge("inactive", color_scheme="gray"))),
         rx.table.cell(r["last_sync_at"]),
@@ -50,7 +50,14 @@ def row(r: HealthRow) -> rx.Component:
 
 
 @page(
-    "/health", "Health", nav="Health", icon="activity", order=30, on_load=HealthState.load, on_live=HealthState.on_live
+    routes.HEALTH,
+    "Health",
+    nav="Health",
+    icon="activity",
+    order=30,
+    on_load=HealthState.load,
+    on_live=HealthState.on_live,
+    old_routes=("/health",),
 )
 def health_page() -> rx.Component:
     return rx.vstack(

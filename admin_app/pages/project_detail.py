@@ -1,14 +1,25 @@
-"""Project detail: DMT settings and the project's sources."""
+"""A project's pages: DMT settings, and its sources."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from admin_app import routes
 from admin_app.components.forms import text_input
-from admin_app.state.project_detail import ProjectDetailState, RuleRow, SourceRow
+from admin_app.routes import project_url, source_url, tenant_url
+from admin_app.state.project_detail import PointsRow, ProjectDetailState, RuleRow, SourceRow
 from etl.rules import SEVERITIES
 from portal_common import page, styles
-from portal_common.components import data_table, empty_row, error_callout, field, page_header, section, status_badge
+from portal_common.components import (
+    data_table,
+    empty_row,
+    error_callout,
+    field,
+    page_header,
+    section,
+    status_badge,
+    tab_links,
+)
 
 
 def rule_row(r: RuleRow) -> rx.Component:
@@ -31,10 +42,11 @@ def rule_row(r: RuleRow) -> rx.Component:
 
 def source_row(s: SourceRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.link(s["name"], href="/sources/" + s["id"].to(str))),
+        rx.table.cell(rx.link(s["name"], href=source_url(s["id"]), weight="medium")),
         rx.table.cell(s["source_type"]),
         rx.table.cell(status_badge(s["status"])),
         rx.table.cell(s["last_sync_at"]),
+        rx.table.cell(rx.cond(s["is_active"], "yes", "no")),
     )
 
 
@@ -86,36 +98,77 @@ def settings_form() -> rx.Component:
     )
 
 
-@page("/projects/[project_id]", "Project", on_load=ProjectDetailState.load)
-def project_detail() -> rx.Component:
+def project_frame(current: str, *sections: rx.Component) -> rx.Component:
+    """Header and sub-page links of a project's pages around `sections`."""
+    p = ProjectDetailState
     return rx.cond(
-        ProjectDetailState.not_found != "",
-        rx.vstack(error_callout(ProjectDetailState.not_found), rx.link("Back to tenants", href="/tenants")),
+        p.not_found != "",
+        rx.vstack(error_callout(p.not_found), rx.link("Back to tenants", href=routes.TENANTS)),
         rx.vstack(
-            rx.link(
-                "← " + ProjectDetailState.tenant_name, href="/tenants/" + ProjectDetailState.tenant_id.to(str), size="2"
+            rx.link("← " + p.tenant_name + " projects", href=tenant_url(p.tenant_id, "projects"), size="2"),
+            page_header(p.key + " · " + p.name, "Project of " + p.tenant_name),
+            tab_links(
+                current,
+                ("DMT settings", project_url(p.project_id)),
+                ("Sources", project_url(p.project_id, "sources")),
+                ("Add a source", project_url(p.project_id, "sources/new")),
             ),
-            page_header(
-                ProjectDetailState.key + " · " + ProjectDetailState.name,
-                "Project of " + ProjectDetailState.tenant_name,
-            ),
-            section("DMT settings", settings_form()),
-            section(
-                "Sources",
-                data_table(
-                    ["Source", "Type", "Status", "Last sync"],
-                    rx.cond(
-                        ProjectDetailState.source_rows.length() > 0,
-                        rx.foreach(ProjectDetailState.source_rows, source_row),
-                        empty_row(4, "No sources yet."),
-                    ),
-                ),
-                actions=rx.link(
-                    rx.button(rx.icon("plus", size=14), "Add a source", size="2", variant="soft"),
-                    href="/sources?project=" + ProjectDetailState.project_id.to(str),
-                ),
-            ),
+            *sections,
             width="100%",
             spacing="4",
         ),
+    )
+
+
+@page(routes.PROJECT, "Project", on_load=ProjectDetailState.load, old_routes=("/projects/[project_id]",))
+def project_detail() -> rx.Component:
+    return project_frame("DMT settings", section("DMT settings", settings_form()))
+
+
+@page(routes.PROJECT_SOURCES, "Project sources", on_load=ProjectDetailState.load)
+def project_sources() -> rx.Component:
+    p = ProjectDetailState
+    return project_frame(
+        "Sources",
+        section(
+            "Sources",
+            data_table(
+                ["Source", "Type", "Status", "Last sync", "Active"],
+                rx.cond(
+                    p.source_rows.length() > 0,
+                    rx.foreach(p.source_rows, source_row),
+                    empty_row(5, "No sources yet: add one."),
+                ),
+            ),
+            actions=rx.link(
+                rx.button(rx.icon("plus", size=14), "Add a source", size="2", variant="soft", id="add-source"),
+                href=project_url(p.project_id, "sources/new"),
+            ),
+        ),
+        section(
+            "Data quality: story points left out of the figures",
+            rx.text(
+                p.points_total.to(str) + " items have story points below 0 or above " + p.points_ceiling.to(str)
+                + "; they count as 0 in velocity until corrected in the tool.",
+                size="2",
+                color=styles.MUTED,
+            ),
+            data_table(
+                ["Item", "Title", "Points", "Status"],
+                rx.cond(
+                    p.points_rows.length() > 0,
+                    rx.foreach(p.points_rows, points_row),
+                    empty_row(4, "No item has story points out of range."),
+                ),
+            ),
+        ),
+    )
+
+
+def points_row(r: PointsRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.cond(r["url"] != "", rx.link(r["key"], href=r["url"], is_external=True), rx.text(r["key"]))),
+        rx.table.cell(r["title"]),
+        rx.table.cell(r["points"]),
+        rx.table.cell(r["status"]),
     )

@@ -7,9 +7,11 @@ import asyncio
 import reflex as rx
 
 from portal_common import page
-from portal_common.auth_pages import LABEL_STYLE, auth_card, native_form
+from portal_common.auth_pages import auth_card, credentials_form
 from portal_common.components import error_callout
 from services.auth import platform_admin_exists
+
+REGISTER_ACTION = "/api/auth/register-form"
 
 
 class RegisterState(rx.State):
@@ -37,39 +39,12 @@ def register() -> rx.Component:
             size="2",
         ),
         error_callout(RegisterState.error),
-        native_form(
-            rx.vstack(
-                rx.el.label("Full name", html_for="full_name", style=LABEL_STYLE),
-                rx.input(id="full_name", name="full_name", auto_complete="name", width="100%", size="3"),
-                rx.el.label("Email", html_for="email", style=LABEL_STYLE),
-                rx.input(
-                    id="email",
-                    name="email",
-                    type="email",
-                    required=True,
-                    auto_complete="username",
-                    default_value=RegisterState.email,
-                    key=RegisterState.email,
-                    width="100%",
-                    size="3",
-                ),
-                rx.el.label("Password (at least 10 characters)", html_for="password", style=LABEL_STYLE),
-                rx.input(
-                    id="password",
-                    name="password",
-                    type="password",
-                    required=True,
-                    min_length=10,
-                    auto_complete="new-password",
-                    width="100%",
-                    size="3",
-                ),
-                rx.button("Create administrator", type="submit", size="3", width="100%", id="register"),
-                spacing="2",
-                width="100%",
-            ),
-            method="post",
-            action="/api/auth/register-form",
-            width="100%",
+        credentials_form(
+            REGISTER_ACTION,
+            "Create administrator",
+            "register",
+            RegisterState.email,
+            with_full_name=True,
+            new_password=True,
         ),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from admin_app import routes
 from admin_app.components.forms import dialog, text_input
 from admin_app.state.retention import JobRow, RetentionState
 from portal_common import page, styles
@@ -230,7 +231,15 @@ def delete_dialog() -> rx.Component:
     )
 
 
-@page("/retention", "Retention", nav="Retention", icon="archive", order=45, on_load=RetentionState.load)
+@page(
+    routes.DATA_RETENTION,
+    "Retention",
+    nav="Retention",
+    icon="archive",
+    order=45,
+    on_load=RetentionState.load,
+    old_routes=("/retention",),
+)
 def retention_page() -> rx.Component:
     return rx.vstack(
         page_header(

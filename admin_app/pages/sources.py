@@ -1,20 +1,21 @@
-"""Sources: the list, a form per source type, and each source's checks, mapping and syncs."""
+"""Sources: a project's new-source form (one per source type), each source's page and its connection test."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from admin_app import routes
 from admin_app.components.forms import select_input, text_input
+from admin_app.routes import project_url, source_url
 from admin_app.source_types import SOURCE_FORMS, SOURCE_TYPE_OPTIONS, ConfigField, SourceTypeForm
 from admin_app.state.sources import (
     DiscoveredField,
     MappingRow,
     RunRow,
     SourceDetailState,
-    SourceListRow,
     SourcesState,
 )
-from portal_common import page, styles
+from portal_common import moved, page, styles
 from portal_common.components import (
     data_table,
     empty_row,
@@ -24,9 +25,13 @@ from portal_common.components import (
     page_header,
     section,
     status_badge,
+    tab_links,
 )
 
 MUTED = styles.MUTED
+
+# The old list page: with ?project=N it opened that project's new-source form; every source is on Health.
+moved("/sources", "/dashboard/projects/[project]/sources/new", fallback=routes.HEALTH)
 
 
 # --------------------------------------------------------------------------- shared form parts
@@ -118,20 +123,7 @@ def schedule_fields(editing: bool) -> rx.Component:
     )
 
 
-# --------------------------------------------------------------------------- list page
-def list_row(s: SourceListRow) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(rx.link(s["name"], href="/sources/" + s["id"].to(str), weight="medium")),
-        rx.table.cell(s["tenant"] + " / " + s["project"]),
-        rx.table.cell(s["source_type"]),
-        rx.table.cell(
-            status_badge(s["status"]), rx.cond(s["circuit_open"], rx.badge("circuit open", color_scheme="red"))
-        ),
-        rx.table.cell(s["last_sync_at"]),
-        rx.table.cell(rx.cond(s["is_active"], "yes", "no")),
-    )
-
-
+# --------------------------------------------------------------------------- new source (of a project)
 def create_form() -> rx.Component:
     return rx.form(
         rx.vstack(
@@ -139,16 +131,7 @@ def create_form() -> rx.Component:
             rx.grid(
                 field(
                     "Project",
-                    rx.select.root(
-                        rx.select.trigger(placeholder="Choose a project", width="100%"),
-                        rx.select.content(
-                            rx.foreach(
-                                SourcesState.project_choices, lambda c: rx.select.item(c["label"], value=c["id"])
-                            )
-                        ),
-                        value=SourcesState.new_project,
-                        on_change=SourcesState.set_new_project,
-                    ),
+                    rx.text(SourcesState.project_label, weight="medium", id="source-project"),
                     "The project whose work items or pull requests this source brings in.",
                 ),
                 field(
@@ -185,23 +168,19 @@ def create_form() -> rx.Component:
     )
 
 
-@page(
-    "/sources", "Sources", nav="Sources", icon="plug", order=20, on_load=SourcesState.load, on_live=SourcesState.on_live
-)
-def sources_page() -> rx.Component:
-    return rx.vstack(
-        page_header("Sources", "Connections to Jira, ClickUp, Azure Boards, GitHub and Azure DevOps Git."),
-        data_table(
-            ["Source", "Tenant / project", "Type", "Status", "Last sync", "Active"],
-            rx.cond(
-                SourcesState.rows.length() > 0,
-                rx.foreach(SourcesState.rows, list_row),
-                empty_row(6, "No sources yet: add one below."),
-            ),
+@page(routes.PROJECT_SOURCE_NEW, "Add a source", on_load=SourcesState.load)
+def new_source_page() -> rx.Component:
+    s = SourcesState
+    return rx.cond(
+        s.not_found != "",
+        rx.vstack(error_callout(s.not_found), rx.link("Back to tenants", href=routes.TENANTS)),
+        rx.vstack(
+            rx.link("← " + s.project_label, href=project_url(s.project_id, "sources"), size="2"),
+            page_header("Add a source", "Connections to Jira, ClickUp, Azure Boards, GitHub and Azure DevOps Git."),
+            section("New source", create_form()),
+            width="100%",
+            spacing="4",
         ),
-        section("Add a source", create_form()),
-        width="100%",
-        spacing="4",
     )
 
 
@@ -229,27 +208,11 @@ def edit_form() -> rx.Component:
     )
 
 
-def checks() -> rx.Component:
-    return rx.vstack(
-        rx.hstack(
-            rx.button(
-                rx.icon("plug-zap", size=14),
-                "Test connection",
-                on_click=SourceDetailState.test_connection,
-                loading=SourceDetailState.testing,
-                id="test-connection",
-            ),
-            rx.button(
-                rx.icon("search", size=14),
-                "Discover fields",
-                on_click=SourceDetailState.discover,
-                loading=SourceDetailState.discovering,
-                variant="soft",
-                id="discover-fields",
-            ),
-            spacing="2",
-            wrap="wrap",
-        ),
+def test_result() -> rx.Component:
+    """What the last connection test found: who we are connected as, or the tool's error."""
+    return rx.cond(
+        SourceDetailState.testing,
+        rx.hstack(rx.spinner(), rx.text("Calling the tool's API ...", size="2"), align="center", spacing="2"),
         rx.cond(
             SourceDetailState.test_done,
             rx.cond(
@@ -274,6 +237,20 @@ def checks() -> rx.Component:
                     id="test-result-error",
                 ),
             ),
+        ),
+    )
+
+
+def discovery() -> rx.Component:
+    """Discover the tool's fields; the proposals pre-fill the mapping below."""
+    return rx.vstack(
+        rx.button(
+            rx.icon("search", size=14),
+            "Discover fields",
+            on_click=SourceDetailState.discover,
+            loading=SourceDetailState.discovering,
+            variant="soft",
+            id="discover-fields",
         ),
         rx.cond(
             SourceDetailState.discovery_message != "",
@@ -542,36 +519,91 @@ def status_strip() -> rx.Component:
     )
 
 
+def source_frame(current: str, *sections: rx.Component) -> rx.Component:
+    """Header and sub-page links of a source's pages around `sections`."""
+    d = SourceDetailState
+    return rx.cond(
+        d.not_found != "",
+        rx.vstack(error_callout(d.not_found), rx.link("Back to health", href=routes.HEALTH)),
+        rx.vstack(
+            rx.link("← " + d.project_label + " sources", href=project_url(d.project_id, "sources"), size="2"),
+            page_header(d.name, d.type_label),
+            tab_links(
+                current,
+                ("Source", source_url(d.source_id)),
+                ("Test connection", source_url(d.source_id, "test")),
+            ),
+            *sections,
+            width="100%",
+            spacing="4",
+        ),
+    )
+
+
 @page(
-    "/sources/[source_id]",
+    routes.SOURCE,
     "Source",
     on_load=SourceDetailState.load,
     on_live=SourceDetailState.on_live,
+    old_routes=("/sources/[source_id]",),
 )
 def source_detail() -> rx.Component:
-    return rx.cond(
-        SourceDetailState.not_found != "",
-        rx.vstack(error_callout(SourceDetailState.not_found), rx.link("Back to sources", href="/sources")),
-        rx.vstack(
-            rx.link("← Sources", href="/sources", size="2"),
-            page_header(SourceDetailState.name, SourceDetailState.type_label),
-            rx.card(
-                rx.vstack(
-                    status_strip(),
-                    rx.cond(
-                        SourceDetailState.last_error != "",
-                        error_callout("Last error: " + SourceDetailState.last_error),
-                    ),
-                    width="100%",
-                ),
+    d = SourceDetailState
+    return source_frame(
+        "Source",
+        rx.card(
+            rx.vstack(
+                status_strip(),
+                rx.cond(d.last_error != "", error_callout("Last error: " + d.last_error)),
                 width="100%",
             ),
-            section("Synchronisation", syncs()),
-            section("Connection checks", checks()),
-            section("Webhooks", webhooks_card()),
-            section("Field mapping", mapping_editor()),
-            section("Settings", edit_form()),
             width="100%",
-            spacing="4",
+        ),
+        section("Synchronisation", syncs()),
+        section(
+            "Connection",
+            rx.text("Check the base URL and token against the tool's API.", size="2", color=MUTED),
+            actions=rx.link(
+                rx.button(rx.icon("plug-zap", size=14), "Test connection", id="test-connection"),
+                href=source_url(d.source_id, "test"),
+            ),
+        ),
+        section("Webhooks", webhooks_card()),
+        section("Field mapping", discovery(), mapping_editor()),
+        section("Settings", edit_form()),
+    )
+
+
+@page(
+    routes.SOURCE_TEST,
+    "Test connection",
+    on_load=[SourceDetailState.load, SourceDetailState.test_connection],
+)
+def source_test() -> rx.Component:
+    d = SourceDetailState
+    return source_frame(
+        "Test connection",
+        section(
+            "Test connection",
+            rx.text(
+                "The source's base URL and token were just tried against the tool's API: this is what it answered.",
+                size="2",
+                color=MUTED,
+            ),
+            test_result(),
+            rx.hstack(
+                rx.button(
+                    rx.icon("refresh-cw", size=14),
+                    "Test again",
+                    on_click=d.test_connection,
+                    loading=d.testing,
+                    variant="soft",
+                    id="test-again",
+                ),
+                rx.link(
+                    rx.button("Back to the source", variant="soft", color_scheme="gray"), href=source_url(d.source_id)
+                ),
+                spacing="2",
+            ),
         ),
     )

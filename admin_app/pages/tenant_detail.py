@@ -1,13 +1,25 @@
-"""Tenant detail: projects and company users."""
+"""A tenant's pages: overview with settings and CI tokens, its projects, its company users."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from admin_app.components.forms import dialog, form_buttons, select_input, text_input
+from admin_app import routes
+from admin_app.components.forms import ai_settings_fields, dialog, form_buttons, select_input, text_input
+from admin_app.routes import project_url, tenant_url
 from admin_app.state.tenant_detail import ProjectRow, TenantDetailState, TokenRow, UserRow
 from portal_common import page, styles
-from portal_common.components import data_table, empty_row, error_callout, field, page_header, section, status_badge
+from portal_common.components import (
+    data_table,
+    empty_row,
+    error_callout,
+    field,
+    page_header,
+    section,
+    stat,
+    status_badge,
+    tab_links,
+)
 
 ROLES = [
     ("viewer", "Viewer"),
@@ -36,8 +48,8 @@ def project_picker(element_id: str, optional: bool = False) -> rx.Component:
 
 def project_row(p: ProjectRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.link(rx.code(p["key"]), href="/projects/" + p["id"].to(str))),
-        rx.table.cell(rx.link(p["name"], href="/projects/" + p["id"].to(str))),
+        rx.table.cell(rx.link(rx.code(p["key"]), href=project_url(p["id"]))),
+        rx.table.cell(rx.link(p["name"], href=project_url(p["id"]))),
         rx.table.cell(p["coverage_threshold"].to(str) + " %"),
         rx.table.cell(status_badge(rx.cond(p["is_active"], "active", "inactive"))),
     )
@@ -295,23 +307,84 @@ def reset_dialog() -> rx.Component:
     )
 
 
-@page("/tenants/[tenant_id]", "Tenant", on_load=TenantDetailState.load)
-def tenant_detail() -> rx.Component:
+def tenant_frame(current: str, *sections: rx.Component) -> rx.Component:
+    """Header and sub-page links of a tenant's pages around `sections`."""
+    t = TenantDetailState
     return rx.cond(
-        TenantDetailState.not_found != "",
-        rx.vstack(error_callout(TenantDetailState.not_found), rx.link("Back to tenants", href="/tenants")),
+        t.not_found != "",
+        rx.vstack(error_callout(t.not_found), rx.link("Back to tenants", href=routes.TENANTS)),
         rx.vstack(
-            rx.link("← Tenants", href="/tenants", size="2"),
-            page_header(
-                TenantDetailState.tenant_name,
-                "Schema tenant_" + TenantDetailState.tenant_slug,
-                status_badge(TenantDetailState.tenant_status),
+            rx.link("← Tenants", href=routes.TENANTS, size="2"),
+            page_header(t.tenant_name, "Schema tenant_" + t.tenant_slug, status_badge(t.tenant_status)),
+            tab_links(
+                current,
+                ("Overview", tenant_url(t.tenant_id)),
+                ("Projects", tenant_url(t.tenant_id, "projects")),
+                ("Users", tenant_url(t.tenant_id, "users")),
             ),
-            projects_section(),
-            users_section(),
-            tokens_section(),
-            reset_dialog(),
+            *sections,
             width="100%",
             spacing="4",
         ),
     )
+
+
+def settings_section() -> rx.Component:
+    t = TenantDetailState
+    return section(
+        "Settings",
+        rx.form(
+            rx.vstack(
+                error_callout(t.settings_error),
+                rx.text("Slug: ", rx.code(t.tenant_slug), " (fixed: it names the schema)", size="2"),
+                field("Company name", text_input("name", required=True, default_value=t.tenant_name)),
+                field(
+                    "Retention (days)",
+                    text_input("retention_days", type="number", default_value=t.retention_days.to(str), min=30),
+                    "Data older than this is archived and removed each quarter (30-3650).",
+                ),
+                *ai_settings_fields(t.ai_provider, t.ai_model, t.ai_base_url, t.ai_key_set),
+                rx.cond(t.ai_key_set, rx.checkbox("Remove the stored API key", name="clear_ai_key")),
+                rx.button("Save settings", type="submit", id="save-tenant"),
+                spacing="3",
+                width="100%",
+                key=t.settings_version.to(str),
+            ),
+            on_submit=t.save_settings,
+            reset_on_submit=False,
+            width="100%",
+        ),
+    )
+
+
+@page(routes.TENANT, "Tenant", on_load=TenantDetailState.load, old_routes=("/tenants/[tenant_id]",))
+def tenant_detail() -> rx.Component:
+    t = TenantDetailState
+    return tenant_frame(
+        "Overview",
+        rx.grid(
+            rx.link(
+                stat("Projects", t.project_rows.length()), href=tenant_url(t.tenant_id, "projects"), underline="none"
+            ),
+            rx.link(
+                stat("Company users", t.user_rows.length()), href=tenant_url(t.tenant_id, "users"), underline="none"
+            ),
+            stat("Retention", t.retention_days.to(str) + " days"),
+            stat("AI provider", t.ai_provider, rx.cond(t.ai_key_set, "key set", "no key")),
+            columns=rx.breakpoints(initial="2", md="4"),
+            spacing="3",
+            width="100%",
+        ),
+        settings_section(),
+        tokens_section(),
+    )
+
+
+@page(routes.TENANT_PROJECTS, "Tenant projects", on_load=TenantDetailState.load)
+def tenant_projects() -> rx.Component:
+    return tenant_frame("Projects", projects_section())
+
+
+@page(routes.TENANT_USERS, "Tenant users", on_load=TenantDetailState.load)
+def tenant_users() -> rx.Component:
+    return tenant_frame("Users", users_section(), reset_dialog())

@@ -1,90 +1,27 @@
-"""Tenants: list with search and status filter, create, edit, activate/deactivate."""
+"""Tenants: the list (search, status filter, activate/deactivate) and the new-tenant page."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from admin_app.components.forms import (
-    ai_settings_fields,
-    dialog,
-    form_buttons,
-    text_input,
-)
+from admin_app import routes
+from admin_app.components.forms import ai_settings_fields, text_input
+from admin_app.routes import tenant_url
 from admin_app.state.tenants import TenantRow, TenantsState
 from portal_common import page, styles
-from portal_common.components import data_table, empty_row, error_callout, field, page_header, status_badge
-
-
-def create_dialog() -> rx.Component:
-    return dialog(
-        "New tenant",
-        rx.button(rx.icon("plus", size=16), "New tenant", id="new-tenant"),
-        rx.form(
-            rx.vstack(
-                error_callout(TenantsState.create_error),
-                field("Company name", text_input("name", required=True, placeholder="Acme Corp")),
-                field(
-                    "Slug",
-                    text_input("slug", required=True, placeholder="acme", pattern="[a-z][a-z0-9_]{1,30}"),
-                    "Names the company's database schema (tenant_<slug>): lowercase letters, digits, underscores.",
-                ),
-                field(
-                    "Retention (days)",
-                    text_input("retention_days", type="number", default_value="730", min=30, max=3650),
-                    "Data older than this is archived and removed each quarter (30-3650).",
-                ),
-                *ai_settings_fields(),
-                form_buttons("Create tenant", "create-tenant", loading=TenantsState.creating),
-                spacing="3",
-                width="100%",
-            ),
-            on_submit=TenantsState.create,
-        ),
-        TenantsState.create_open,
-        TenantsState.set_create_open,
-    )
-
-
-def edit_dialog() -> rx.Component:
-    t = TenantsState.editing
-    return dialog(
-        "Edit tenant",
-        None,
-        rx.form(
-            rx.vstack(
-                error_callout(TenantsState.edit_error),
-                rx.text("Slug: ", rx.code(t["slug"]), " (fixed: it names the schema)", size="2"),
-                field("Company name", text_input("name", required=True, default_value=t["name"])),
-                field(
-                    "Retention (days)",
-                    text_input("retention_days", type="number", default_value=t["retention_days"].to(str)),
-                ),
-                *ai_settings_fields(t["ai_provider"], t["ai_model"], t["ai_base_url"], t["ai_key_set"]),
-                rx.cond(
-                    t["ai_key_set"],
-                    rx.checkbox("Remove the stored API key", name="clear_ai_key"),
-                ),
-                form_buttons("Save"),
-                spacing="3",
-                width="100%",
-                key=t["id"].to(str),
-            ),
-            on_submit=TenantsState.save_edit,
-        ),
-        TenantsState.edit_open,
-        TenantsState.set_edit_open,
-    )
+from portal_common.components import data_table, empty_row, error_callout, field, page_header, section, status_badge
 
 
 def tenant_row(t: TenantRow) -> rx.Component:
+    href = tenant_url(t["id"])
     return rx.table.row(
         rx.table.cell(
-            rx.link(t["name"], href="/tenants/" + t["id"].to(str), weight="medium"),
+            rx.link(t["name"], href=href, weight="medium"),
             rx.text(t["slug"], size="1", color=styles.MUTED),
         ),
         rx.table.cell(status_badge(t["status"])),
-        rx.table.cell(t["projects"]),
-        rx.table.cell(t["users"]),
+        rx.table.cell(rx.link(t["projects"], href=tenant_url(t["id"], "projects"))),
+        rx.table.cell(rx.link(t["users"], href=tenant_url(t["id"], "users"))),
         rx.table.cell(t["sources"]),
         rx.table.cell(t["retention_days"].to(str) + " d"),
         rx.table.cell(
@@ -93,7 +30,7 @@ def tenant_row(t: TenantRow) -> rx.Component:
         ),
         rx.table.cell(
             rx.hstack(
-                rx.button("Edit", size="1", variant="soft", on_click=TenantsState.start_edit(t)),
+                rx.link(rx.button("Settings", size="1", variant="soft"), href=href),
                 rx.button(
                     rx.cond(t["status"] == "active", "Deactivate", "Activate"),
                     size="1",
@@ -107,10 +44,22 @@ def tenant_row(t: TenantRow) -> rx.Component:
     )
 
 
-@page("/tenants", "Tenants", nav="Tenants", icon="building-2", order=10, on_load=TenantsState.load)
+@page(
+    routes.TENANTS,
+    "Tenants",
+    nav="Tenants",
+    icon="building-2",
+    order=10,
+    on_load=TenantsState.load,
+    old_routes=("/tenants",),
+)
 def tenants_page() -> rx.Component:
     return rx.vstack(
-        page_header("Tenants", "Companies using the platform: each has its own database schema.", create_dialog()),
+        page_header(
+            "Tenants",
+            "Companies using the platform: each has its own database schema.",
+            rx.link(rx.button(rx.icon("plus", size=16), "New tenant", id="new-tenant"), href=routes.TENANT_NEW),
+        ),
         rx.flex(
             rx.input(
                 placeholder="Search name or slug",
@@ -136,7 +85,50 @@ def tenants_page() -> rx.Component:
                 empty_row(8, "No tenants match."),
             ),
         ),
-        edit_dialog(),
+        width="100%",
+        spacing="4",
+    )
+
+
+@page(routes.TENANT_NEW, "New tenant", on_load=TenantsState.open_new)
+def new_tenant_page() -> rx.Component:
+    return rx.vstack(
+        rx.link("← Tenants", href=routes.TENANTS, size="2"),
+        page_header("New tenant", "Creates the company's database schema and runs its migrations (a few seconds)."),
+        section(
+            "Company",
+            rx.form(
+                rx.vstack(
+                    error_callout(TenantsState.create_error),
+                    field("Company name", text_input("name", required=True, placeholder="Acme Corp")),
+                    field(
+                        "Slug",
+                        text_input("slug", required=True, placeholder="acme", pattern="[a-z][a-z0-9_]{1,30}"),
+                        "Names the company's database schema (tenant_<slug>): lowercase letters, digits, underscores.",
+                    ),
+                    field(
+                        "Retention (days)",
+                        text_input("retention_days", type="number", default_value="730", min=30, max=3650),
+                        "Data older than this is archived and removed each quarter (30-3650).",
+                    ),
+                    *ai_settings_fields(),
+                    rx.hstack(
+                        rx.link(
+                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button"), href=routes.TENANTS
+                        ),
+                        rx.button("Create tenant", type="submit", id="create-tenant", loading=TenantsState.creating),
+                        justify="end",
+                        width="100%",
+                        spacing="2",
+                    ),
+                    spacing="3",
+                    width="100%",
+                ),
+                on_submit=TenantsState.create,
+                width="100%",
+            ),
+            max_width="720px",
+        ),
         width="100%",
         spacing="4",
     )

@@ -8,6 +8,7 @@ from typing import Any, TypedDict
 
 import reflex as rx
 
+from admin_app import routes
 from admin_app.state.base import AdminState
 from portal_common import AuthState
 from services import admin_queries
@@ -122,7 +123,7 @@ class HealthState(AdminState):
             await asyncio.sleep(AUTO_REFRESH_SECONDS)
             async with self:
                 auth = await self.get_state(AuthState)
-                if getattr(auth, "_route", "") != "/health":
+                if getattr(auth, "_route", "") != routes.HEALTH:
                     return
                 try:
                     await self.require_admin()

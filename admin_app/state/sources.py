@@ -1,5 +1,5 @@
-"""Sources: list and create; per source: edit, test connection, discover fields, field mapping,
-sync / historical import with live progress, run history."""
+"""Sources: a project's new-source form; per source: edit, test connection, discover fields, field
+mapping, sync / historical import with live progress, run history."""
 
 from __future__ import annotations
 
@@ -8,28 +8,12 @@ from typing import Any, TypedDict
 
 import reflex as rx
 
+from admin_app.routes import source_url
 from admin_app.source_types import SOURCE_FORMS, config_as_text, config_from_form
 from admin_app.state.base import AdminState, error_message, form_int, form_str, int_param, portal_base_url
-from models.enums import SyncKind
 from etl.connectors.base import MAPPABLE_FIELDS
+from models.enums import SyncKind
 from services import admin_queries, sources, webhooks
-
-
-class SourceListRow(TypedDict):
-    id: int
-    name: str
-    tenant: str
-    project: str
-    source_type: str
-    status: str
-    last_sync_at: str
-    is_active: bool
-    circuit_open: bool
-
-
-class ProjectChoice(TypedDict):
-    id: str
-    label: str
 
 
 class DiscoveredField(TypedDict):
@@ -69,65 +53,39 @@ def _fmt(value: Any) -> str:
 
 
 class SourcesState(AdminState):
-    """The list page and the create form."""
+    """The new-source page of a project (`/dashboard/projects/<id>/sources/new`)."""
 
-    rows: list[SourceListRow] = []
-    project_choices: list[ProjectChoice] = []
+    project_id: int = 0
+    project_label: str = ""
+    tenant_id: int = 0
+    not_found: str = ""
     new_type: str = "jira"
-    new_project: str = ""
     create_error: str = ""
 
     @rx.event
     async def load(self):
         await self.require_admin()
-        health = await self.call(admin_queries.source_health)
-        self.rows = [
-            SourceListRow(
-                id=h["id"],
-                name=h["name"],
-                tenant=h["tenant"],
-                project=h["project"],
-                source_type=h["source_type"],
-                status=h["status"],
-                last_sync_at=h["last_sync_at"] or "never",
-                is_active=h["is_active"],
-                circuit_open=h["circuit_open"],
-            )
-            for h in health
-        ]
-        choices = await self.call(admin_queries.project_choices)
-        self.project_choices = [ProjectChoice(id=str(c["id"]), label=c["label"]) for c in choices]
-        wanted = self.router.url.query_parameters.get("project", "")
-        if wanted and any(c["id"] == wanted for c in self.project_choices):
-            self.new_project = wanted
-        elif not self.new_project and self.project_choices:
-            self.new_project = self.project_choices[0]["id"]
+        self.project_id = int_param(self, "project_id")
+        self.create_error = ""
+        try:
+            project, tenant = await self.call(admin_queries.project_with_tenant, self.project_id)
+        except Exception as exc:  # noqa: BLE001
+            self.not_found = error_message(exc)
+            return
+        self.not_found = ""
+        self.tenant_id = tenant.id
+        self.project_label = f"{tenant.name} / {project.key} - {project.name}"
 
     @rx.event
     def set_new_type(self, value: str):
         self.new_type = value
 
     @rx.event
-    def set_new_project(self, value: str):
-        self.new_project = value
-
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
-        if any(str(e.get("type", "")).startswith("sync.") for e in events):
-            await self.load()
-
-    @rx.event
     async def create(self, form: dict[str, Any]):
         user = await self.require_admin()
         try:
-            project_id = int(self.new_project or 0)
-            choices = await self.call(admin_queries.project_choices)
-            tenant_id = next((c["tenant_id"] for c in choices if c["id"] == project_id), None)
-            if tenant_id is None:
-                self.create_error = "choose the project this source feeds"
-                return None
             data = sources.SourceCreate(
-                project_id=project_id,
+                project_id=self.project_id,
                 name=form_str(form, "name"),
                 source_type=self.new_type,
                 base_url=form_str(form, "base_url"),
@@ -137,12 +95,12 @@ class SourcesState(AdminState):
                 sync_time=form_str(form, "sync_time") or "02:00",
                 historical_import_days=form_int(form, "historical_import_days", 365),
             )
-            created = await self.call(sources.create_source, tenant_id, data, self.actor_of(user))
+            created = await self.call(sources.create_source, self.tenant_id, data, self.actor_of(user))
         except Exception as exc:  # noqa: BLE001
             self.create_error = error_message(exc)
             return None
         self.create_error = ""
-        return rx.redirect(f"/sources/{created.id}")
+        return rx.redirect(str(source_url(created.id or 0)))
 
 
 class SourceDetailState(AdminState):
@@ -155,6 +113,7 @@ class SourceDetailState(AdminState):
     type_label: str = ""
     tenant_id: int = 0
     project_id: int = 0
+    project_label: str = ""
     base_url: str = ""
     username: str = ""
     token_set: bool = False
@@ -220,6 +179,9 @@ class SourceDetailState(AdminState):
         self.webhook_secret = self.webhook_error = ""
         self.webhook_url = portal_base_url(self) + f"/api/webhooks/{self.source_id}"
         await self._reload()
+        if not self.not_found:
+            project, tenant = await self.call(admin_queries.project_with_tenant, self.project_id)
+            self.project_label = f"{tenant.name} / {project.key}"
 
     async def _reload(self) -> None:
         try:

@@ -1,4 +1,4 @@
-"""Tenant detail: its projects and company users (create, project roles, reset password, deactivate)."""
+"""A tenant's pages: overview (settings, CI tokens), its projects, its company users (roles, passwords)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Any, TypedDict
 import reflex as rx
 
 from admin_app.state.base import AdminState, error_message, form_int, form_str, int_param, portal_base_url
+from admin_app.state.tenants import ai_fields
 from models.enums import ProjectRole, UserRole
-from services import admin_queries, api_tokens, projects, users
+from services import admin_queries, api_tokens, projects, tenants, users
+from services.tenants import TenantPublic
 
 
 class ProjectRow(TypedDict):
@@ -47,6 +49,13 @@ class TenantDetailState(AdminState):
     tenant_name: str = ""
     tenant_slug: str = ""
     tenant_status: str = ""
+    retention_days: int = 730
+    ai_provider: str = "local"
+    ai_model: str = ""
+    ai_base_url: str = ""
+    ai_key_set: bool = False
+    settings_error: str = ""
+    settings_version: int = 0
     not_found: str = ""
     project_rows: list[ProjectRow] = []
     user_rows: list[UserRow] = []
@@ -69,10 +78,36 @@ class TenantDetailState(AdminState):
             self.not_found = error_message(exc)
             return
         self.not_found = ""
-        self.tenant_name, self.tenant_slug, self.tenant_status = tenant.name, tenant.slug, tenant.status
-        self.new_token = self.token_error = ""
+        self._show_tenant(tenant)
+        self.new_token = self.token_error = self.settings_error = ""
         self.api_base = portal_base_url(self)
         await self._reload()
+
+    def _show_tenant(self, tenant: TenantPublic) -> None:
+        self.tenant_name, self.tenant_slug, self.tenant_status = tenant.name, tenant.slug, tenant.status
+        self.retention_days = tenant.retention_days
+        self.ai_provider, self.ai_model = tenant.ai_provider, tenant.ai_model or ""
+        self.ai_base_url, self.ai_key_set = tenant.ai_base_url or "", tenant.ai_key_set
+        self.settings_version += 1  # the settings form re-reads its defaults
+
+    @rx.event
+    async def save_settings(self, form: dict[str, Any]):
+        """Name, retention and AI provider of the tenant (an empty key field keeps the stored key)."""
+        user = await self.require_admin()
+        try:
+            data = tenants.TenantUpdate(
+                name=form_str(form, "name"),
+                retention_days=form_int(form, "retention_days", self.retention_days),
+                **ai_fields(form, keep_key_when_empty=True),
+            )
+            await self.call(tenants.update_tenant, self.tenant_id, data, self.actor_of(user))
+            tenant = await self.call(admin_queries.tenant_public, self.tenant_id)
+        except Exception as exc:  # noqa: BLE001
+            self.settings_error = error_message(exc)
+            return None
+        self.settings_error = ""
+        self._show_tenant(tenant)
+        return rx.toast.success("Tenant saved")
 
     async def _reload(self) -> None:
         plist = await self.call(admin_queries.tenant_projects, self.tenant_id)

@@ -1,4 +1,4 @@
-"""Tenants list: search, status filter, create, edit, activate/deactivate."""
+"""Tenants list (search, status filter, activate/deactivate) and creating a tenant."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any, TypedDict
 
 import reflex as rx
 
+from admin_app.routes import tenant_url
 from admin_app.state.base import AdminState, error_message, form_int, form_str
 from models.enums import TenantStatus
 from services import admin_queries, tenants
@@ -61,33 +62,25 @@ def ai_fields(form: dict[str, Any], *, keep_key_when_empty: bool) -> dict[str, A
 
 
 class TenantsState(AdminState):
+    """The tenant list (search, status filter, activate/deactivate) and the new-tenant page."""
+
     rows: list[TenantRow] = []
     search: str = ""
     status_filter: str = "all"
-    create_open: bool = False
     create_error: str = ""
-    edit_open: bool = False
-    edit_error: str = ""
-    editing: TenantRow = TenantRow(
-        id=0,
-        name="",
-        slug="",
-        status="",
-        retention_days=730,
-        ai_provider="local",
-        ai_model="",
-        ai_base_url="",
-        ai_key_set=False,
-        projects=0,
-        users=0,
-        sources=0,
-        created_at="",
-    )
+    creating: bool = False
 
     @rx.event
     async def load(self):
         await self.require_admin()
         await self._load_rows()
+
+    @rx.event
+    async def open_new(self):
+        """on_load of the new-tenant page."""
+        await self.require_admin()
+        self.create_error = ""
+        self.creating = False
 
     async def _load_rows(self) -> None:
         status = None if self.status_filter == "all" else self.status_filter
@@ -104,21 +97,9 @@ class TenantsState(AdminState):
         self.status_filter = value
         await self.load()
 
-    @rx.event
-    def set_create_open(self, value: bool):
-        self.create_open = value
-        self.create_error = ""
-
-    @rx.event
-    def set_edit_open(self, value: bool):
-        self.edit_open = value
-        self.edit_error = ""
-
-    creating: bool = False
-
     @rx.event(background=True)
     async def create(self, form: dict[str, Any]):
-        """Create the tenant; provisioning its schema takes seconds, so the state lock is not held meanwhile."""
+        """Create the tenant, then open its page; provisioning the schema takes seconds, so the lock is not held."""
         async with self:
             user = await self.require_admin()
             actor = self.actor_of(user)
@@ -132,39 +113,17 @@ class TenantsState(AdminState):
                 **ai_fields(form, keep_key_when_empty=False),
             )
             tenant = await self.call(tenants.create_tenant, data, actor)
-        except Exception as exc:  # noqa: BLE001 - shown in the dialog in words
+        except Exception as exc:  # noqa: BLE001 - shown on the form in words
             async with self:
                 self.creating = False
                 self.create_error = error_message(exc)
             return None
         async with self:
             self.creating = False
-            self.create_open = False
-            await self._load_rows()
-        return rx.toast.success(f"Tenant {tenant.name} created (schema tenant_{tenant.slug})")
-
-    @rx.event
-    def start_edit(self, row: TenantRow):
-        self.editing = row
-        self.edit_error = ""
-        self.edit_open = True
-
-    @rx.event
-    async def save_edit(self, form: dict[str, Any]):
-        user = await self.require_admin()
-        try:
-            data = tenants.TenantUpdate(
-                name=form_str(form, "name"),
-                retention_days=form_int(form, "retention_days", self.editing["retention_days"]),
-                **ai_fields(form, keep_key_when_empty=True),
-            )
-            await self.call(tenants.update_tenant, self.editing["id"], data, self.actor_of(user))
-        except Exception as exc:  # noqa: BLE001
-            self.edit_error = error_message(exc)
-            return None
-        self.edit_open = False
-        await self.load()
-        return rx.toast.success("Tenant saved")
+        return [
+            rx.redirect(str(tenant_url(tenant.id or 0))),
+            rx.toast.success(f"Tenant {tenant.name} created (schema tenant_{tenant.slug})"),
+        ]
 
     @rx.event
     async def toggle_status(self, tenant_id: int, status: str):

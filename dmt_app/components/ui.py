@@ -1,4 +1,7 @@
-"""Building blocks of the company pages: toolbar (project switcher + bell), KPI cards, charts, tables."""
+"""Building blocks of the company pages: toolbar (project switcher + bell), KPI cards, charts, drill-down.
+
+Cards and tables come from portal_common.components (`section`, `data_table`), as in the admin portal.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,11 @@ from typing import Any
 
 import reflex as rx
 
+from dmt_app.routes import NOTIFICATIONS
 from dmt_app.state.base import CompanyState
 from dmt_app.state.drill import DrillState
 from portal_common import styles
+from portal_common.components import data_table, empty_row
 
 # One chart style for every page.
 COLORS = {
@@ -83,7 +88,7 @@ def bell() -> rx.Component:
             position="relative",
             padding="6px",
         ),
-        href="/notifications",
+        href=NOTIFICATIONS,
         id="notification-bell",
         aria_label="Notifications",
         color="var(--gray-12)",
@@ -108,6 +113,7 @@ def page_body(state: type[CompanyState], *children: rx.Component) -> rx.Componen
         drill_dialog(),
         spacing="4",
         width="100%",
+        custom_attrs={"data-loaded-for": state.loaded_for},
     )
 
 
@@ -122,25 +128,6 @@ def empty(message: rx.Var | str, icon: str = "inbox") -> rx.Component:
         padding="40px 16px",
         width="100%",
         class_name="empty-state",
-    )
-
-
-def card(title: str | rx.Var, *children: rx.Component, right: rx.Component | None = None, **props: Any) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.hstack(
-                rx.heading(title, size="4", weight="medium"),
-                rx.spacer(),
-                right if right is not None else rx.fragment(),
-                width="100%",
-                align="center",
-            ),
-            *children,
-            spacing="3",
-            width="100%",
-        ),
-        width="100%",
-        **props,
     )
 
 
@@ -215,47 +202,32 @@ def compliant_badge(value: rx.Var) -> rx.Component:
 
 def items_table(items: rx.Var, empty_text: str = "No items.") -> rx.Component:
     """Work items with a link to each one in its tool."""
-    return rx.box(
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("Item", "Title", "Type", "Status", "Points", "Assignee", "DMT", "Flags")
-                    ]
-                )
-            ),
-            rx.table.body(
-                rx.cond(
-                    items.length() > 0,
-                    rx.foreach(
-                        items,
-                        lambda i: rx.table.row(
-                            rx.table.cell(item_link(i.key, i.url)),
-                            rx.table.cell(rx.text(i.title, max_width="420px", trim="both"), class_name="item-title"),
-                            rx.table.cell(i.item_type),
-                            rx.table.cell(
-                                rx.hstack(
-                                    rx.text(i.status),
-                                    rx.cond(i.blocked, rx.badge("blocked", color_scheme="orange", variant="soft")),
-                                    spacing="2",
-                                )
-                            ),
-                            rx.table.cell(rx.cond(i.story_points, i.story_points.to_string(), "-")),
-                            rx.table.cell(i.assignee),
-                            rx.table.cell(compliant_badge(i.compliant)),
-                            rx.table.cell(rx.cond(i.open_flags > 0, rx.badge(i.open_flags, color_scheme="red"), "0")),
-                        ),
+    return data_table(
+        ["Item", "Title", "Type", "Status", "Points", "Assignee", "DMT", "Flags"],
+        rx.cond(
+            items.length() > 0,
+            rx.foreach(
+                items,
+                lambda i: rx.table.row(
+                    rx.table.cell(item_link(i.key, i.url)),
+                    rx.table.cell(rx.text(i.title, max_width="420px", trim="both"), class_name="item-title"),
+                    rx.table.cell(i.item_type),
+                    rx.table.cell(
+                        rx.hstack(
+                            rx.text(i.status),
+                            rx.cond(i.blocked, rx.badge("blocked", color_scheme="orange", variant="soft")),
+                            spacing="2",
+                        )
                     ),
-                    rx.table.row(rx.table.cell(rx.text(empty_text, color=styles.MUTED), col_span=8)),
-                )
+                    rx.table.cell(rx.cond(i.story_points, i.story_points.to_string(), "-")),
+                    rx.table.cell(i.assignee),
+                    rx.table.cell(compliant_badge(i.compliant)),
+                    rx.table.cell(rx.cond(i.open_flags > 0, rx.badge(i.open_flags, color_scheme="red"), "0")),
+                ),
             ),
-            variant="surface",
-            size="1",
-            width="100%",
+            empty_row(8, empty_text),
         ),
-        width="100%",
-        overflow_x="auto",
+        size="1",
     )
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from dmt_app import routes
 from dmt_app.components.ui import (
     CHART_HEIGHT,
     COLORS,
     axis,
-    card,
     drill_button,
     empty,
     hint,
@@ -24,6 +24,7 @@ from dmt_app.state.dashboards import (
     VelocityState,
 )
 from portal_common import page, styles
+from portal_common.components import data_table, section, stat
 
 NO_SPRINTS = "No sprints yet for this project: ask your admin to add a data source and run a sync."
 
@@ -34,7 +35,7 @@ def _num(value: rx.Var, suffix: str = "") -> rx.Component:
 
 # --------------------------------------------------------------------------- dashboard
 @page(
-    "/dashboard",
+    routes.DASHBOARD,
     "Dashboard",
     nav="Dashboard",
     icon="layout-dashboard",
@@ -52,7 +53,9 @@ def dashboard() -> rx.Component:
                 s.kpi.has_data,
                 rx.text(
                     "Sprint ",
-                    rx.text.strong(s.kpi.sprint_name),
+                    rx.link(
+                        rx.text.strong(s.kpi.sprint_name), href=routes.sprint_href(s.kpi.sprint_name, s.project_id)
+                    ),
                     " (",
                     s.kpi.sprint_state,
                     "): changes are against the average of up to three previous sprints; "
@@ -70,7 +73,7 @@ def dashboard() -> rx.Component:
             ),
             rx.cond(
                 s.kpi.has_data,
-                card(
+                section(
                     "Velocity, last sprints",
                     rx.recharts.bar_chart(
                         *axis(),
@@ -91,7 +94,7 @@ def dashboard() -> rx.Component:
                             size="2",
                         ),
                     ),
-                    right=rx.link("Velocity details →", href="/velocity", size="2"),
+                    actions=rx.link("Velocity details →", href=routes.VELOCITY, size="2"),
                 ),
             ),
         ),
@@ -102,13 +105,14 @@ def dashboard() -> rx.Component:
 
 # --------------------------------------------------------------------------- velocity
 @page(
-    "/velocity",
+    routes.VELOCITY,
     "Velocity",
     nav="Velocity",
     icon="gauge",
     order=20,
     on_load=VelocityState.load,
     on_live=VelocityState.on_live,
+    old_routes=("/velocity",),
 )
 def velocity() -> rx.Component:
     s = VelocityState
@@ -127,7 +131,7 @@ def velocity() -> rx.Component:
                         spacing="4",
                         width="100%",
                     ),
-                    card(
+                    section(
                         "Committed vs completed",
                         rx.recharts.composed_chart(
                             *axis(),
@@ -162,7 +166,7 @@ def velocity() -> rx.Component:
                             ),
                         ),
                     ),
-                    card(
+                    section(
                         "Per sprint (click a number to see the items)",
                         _sprint_table(s),
                     ),
@@ -178,71 +182,40 @@ def velocity() -> rx.Component:
 
 
 def _stat(label: str, value: rx.Var, unit: str) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.text(label, size="2", color=styles.MUTED),
-            rx.heading(rx.cond(value.is_not_none(), value.to_string() + " " + unit, "-"), size="6"),
-            spacing="1",
-        ),
-        width="100%",
-    )
+    return stat(label, rx.cond(value.is_not_none(), value.to_string() + " " + unit, "-"))
 
 
 def _sprint_table(s: type[VelocityState]) -> rx.Component:
-    return rx.box(
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in (
-                            "Sprint",
-                            "State",
-                            "Committed pts",
-                            "Completed pts",
-                            "Committed items",
-                            "Completed items",
-                            "Not finished",
-                        )
-                    ]
-                )
+    return data_table(
+        ["Sprint", "State", "Committed pts", "Completed pts", "Committed items", "Completed items", "Not finished"],
+        rx.foreach(
+            s.data.points,
+            lambda p: rx.table.row(
+                rx.table.cell(p.sprint_name),
+                rx.table.cell(p.state),
+                rx.table.cell(drill_button(p.committed_points.to_string(), p.sprint_id, "committed")),
+                rx.table.cell(drill_button(p.completed_points.to_string(), p.sprint_id, "completed")),
+                rx.table.cell(drill_button(p.committed_items.to_string(), p.sprint_id, "committed")),
+                rx.table.cell(drill_button(p.completed_items.to_string(), p.sprint_id, "completed")),
+                rx.table.cell(
+                    drill_button((p.committed_items - p.completed_items).to_string(), p.sprint_id, "carried_over")
+                ),
             ),
-            rx.table.body(
-                rx.foreach(
-                    s.data.points,
-                    lambda p: rx.table.row(
-                        rx.table.cell(p.sprint_name),
-                        rx.table.cell(p.state),
-                        rx.table.cell(drill_button(p.committed_points.to_string(), p.sprint_id, "committed")),
-                        rx.table.cell(drill_button(p.completed_points.to_string(), p.sprint_id, "completed")),
-                        rx.table.cell(drill_button(p.committed_items.to_string(), p.sprint_id, "committed")),
-                        rx.table.cell(drill_button(p.completed_items.to_string(), p.sprint_id, "completed")),
-                        rx.table.cell(
-                            drill_button(
-                                (p.committed_items - p.completed_items).to_string(), p.sprint_id, "carried_over"
-                            )
-                        ),
-                    ),
-                )
-            ),
-            variant="surface",
-            size="1",
-            width="100%",
         ),
-        overflow_x="auto",
-        width="100%",
+        size="1",
     )
 
 
 # --------------------------------------------------------------------------- throughput
 @page(
-    "/throughput",
+    routes.THROUGHPUT,
     "Throughput",
     nav="Throughput",
     icon="bar-chart-3",
     order=30,
     on_load=ThroughputState.load,
     on_live=ThroughputState.on_live,
+    old_routes=("/throughput",),
 )
 def throughput() -> rx.Component:
     s = ThroughputState
@@ -253,7 +226,7 @@ def throughput() -> rx.Component:
             rx.cond(
                 s.data.rows.length() > 0,
                 rx.vstack(
-                    card(
+                    section(
                         "Completed items by type",
                         rx.recharts.bar_chart(
                             *axis(),
@@ -269,47 +242,26 @@ def throughput() -> rx.Component:
                             s.data.average.is_not_none(),
                             hint("Average: " + s.data.average.to_string() + " items per sprint"),
                         ),
-                        right=rx.text("stacked", size="1", color=styles.MUTED),
+                        actions=rx.text("stacked", size="1", color=styles.MUTED),
                     ),
-                    card(
+                    section(
                         "Per sprint (click a number to see the items)",
-                        rx.box(
-                            rx.table.root(
-                                rx.table.header(
-                                    rx.table.row(
-                                        *[
-                                            rx.table.column_header_cell(h)
-                                            for h in ("Sprint", "Total", "Stories", "Bugs", "Tasks", "Other")
-                                        ]
-                                    )
+                        data_table(
+                            ["Sprint", "Total", "Stories", "Bugs", "Tasks", "Other"],
+                            rx.foreach(
+                                s.data.rows,
+                                lambda r: rx.table.row(
+                                    rx.table.cell(r.sprint_name),
+                                    rx.table.cell(drill_button(r.total.to_string(), r.sprint_id, "throughput")),
+                                    *[
+                                        rx.table.cell(
+                                            drill_button(getattr(r, kind).to_string(), r.sprint_id, "throughput", kind)
+                                        )
+                                        for kind in ("story", "bug", "task", "other")
+                                    ],
                                 ),
-                                rx.table.body(
-                                    rx.foreach(
-                                        s.data.rows,
-                                        lambda r: rx.table.row(
-                                            rx.table.cell(r.sprint_name),
-                                            rx.table.cell(drill_button(r.total.to_string(), r.sprint_id, "throughput")),
-                                            rx.table.cell(
-                                                drill_button(r.story.to_string(), r.sprint_id, "throughput", "story")
-                                            ),
-                                            rx.table.cell(
-                                                drill_button(r.bug.to_string(), r.sprint_id, "throughput", "bug")
-                                            ),
-                                            rx.table.cell(
-                                                drill_button(r.task.to_string(), r.sprint_id, "throughput", "task")
-                                            ),
-                                            rx.table.cell(
-                                                drill_button(r.other.to_string(), r.sprint_id, "throughput", "other")
-                                            ),
-                                        ),
-                                    )
-                                ),
-                                variant="surface",
-                                size="1",
-                                width="100%",
                             ),
-                            overflow_x="auto",
-                            width="100%",
+                            size="1",
                         ),
                     ),
                     spacing="4",
@@ -325,13 +277,14 @@ def throughput() -> rx.Component:
 
 # --------------------------------------------------------------------------- quality
 @page(
-    "/quality",
+    routes.QUALITY,
     "Quality",
     nav="Quality",
     icon="shield-check",
     order=40,
     on_load=QualityState.load,
     on_live=QualityState.on_live,
+    old_routes=("/quality",),
 )
 def quality() -> rx.Component:
     s = QualityState
@@ -352,7 +305,7 @@ def quality() -> rx.Component:
                         width="100%",
                     ),
                     rx.grid(
-                        card(
+                        section(
                             "DMT compliance per sprint (%)",
                             rx.recharts.line_chart(
                                 *axis(),
@@ -368,7 +321,7 @@ def quality() -> rx.Component:
                                 width="100%",
                             ),
                         ),
-                        card(
+                        section(
                             "Defect density (defects per 100 completed points)",
                             rx.recharts.bar_chart(
                                 *axis(),
@@ -382,7 +335,7 @@ def quality() -> rx.Component:
                         spacing="4",
                         width="100%",
                     ),
-                    card(
+                    section(
                         "Flags by rule",
                         rx.cond(
                             s.rules_chart.length() > 0,
@@ -405,54 +358,31 @@ def quality() -> rx.Component:
                             ),
                             empty("No compliance flags: every evaluated item meets Done Means Tested.", "shield-check"),
                         ),
-                        right=rx.link("Open the flags →", href="/compliance", size="2"),
+                        actions=rx.link("Open the flags →", href=routes.FLAGS, size="2"),
                     ),
-                    card(
+                    section(
                         "Per sprint (click a number to see the items)",
-                        rx.box(
-                            rx.table.root(
-                                rx.table.header(
-                                    rx.table.row(
-                                        *[
-                                            rx.table.column_header_cell(h)
-                                            for h in (
-                                                "Sprint",
-                                                "Defects",
-                                                "Defect density",
-                                                "Compliance %",
-                                                "Open flags",
-                                            )
-                                        ]
-                                    )
-                                ),
-                                rx.table.body(
-                                    rx.foreach(
-                                        s.data.series,
-                                        lambda q: rx.table.row(
-                                            rx.table.cell(q.sprint_name),
-                                            rx.table.cell(drill_button(q.defects.to_string(), q.sprint_id, "defects")),
-                                            rx.table.cell(_num(q.defect_density)),
-                                            rx.table.cell(
-                                                drill_button(
-                                                    rx.cond(
-                                                        q.compliance_rate.is_not_none(),
-                                                        q.compliance_rate.to_string(),
-                                                        "-",
-                                                    ),
-                                                    q.sprint_id,
-                                                    "noncompliant",
-                                                )
+                        data_table(
+                            ["Sprint", "Defects", "Defect density", "Compliance %", "Open flags"],
+                            rx.foreach(
+                                s.data.series,
+                                lambda q: rx.table.row(
+                                    rx.table.cell(q.sprint_name),
+                                    rx.table.cell(drill_button(q.defects.to_string(), q.sprint_id, "defects")),
+                                    rx.table.cell(_num(q.defect_density)),
+                                    rx.table.cell(
+                                        drill_button(
+                                            rx.cond(
+                                                q.compliance_rate.is_not_none(), q.compliance_rate.to_string(), "-"
                                             ),
-                                            rx.table.cell(drill_button(q.open_flags.to_string(), q.sprint_id, "flags")),
-                                        ),
-                                    )
+                                            q.sprint_id,
+                                            "noncompliant",
+                                        )
+                                    ),
+                                    rx.table.cell(drill_button(q.open_flags.to_string(), q.sprint_id, "flags")),
                                 ),
-                                variant="surface",
-                                size="1",
-                                width="100%",
                             ),
-                            overflow_x="auto",
-                            width="100%",
+                            size="1",
                         ),
                         hint("Clicking a compliance figure lists the done items that fail DMT."),
                     ),
@@ -468,13 +398,14 @@ def quality() -> rx.Component:
 
 # --------------------------------------------------------------------------- PR health
 @page(
-    "/pr-health",
+    routes.PR_HEALTH,
     "PR health",
     nav="PR health",
     icon="git-pull-request",
     order=50,
     on_load=PrHealthState.load,
     on_live=PrHealthState.on_live,
+    old_routes=("/pr-health",),
 )
 def pr_health() -> rx.Component:
     s = PrHealthState
@@ -495,7 +426,7 @@ def pr_health() -> rx.Component:
                         width="100%",
                     ),
                     rx.grid(
-                        card(
+                        section(
                             "Time to first review",
                             rx.recharts.bar_chart(
                                 *axis("bucket"),
@@ -505,7 +436,7 @@ def pr_health() -> rx.Component:
                                 width="100%",
                             ),
                         ),
-                        card(
+                        section(
                             "Per sprint",
                             rx.cond(
                                 s.series.length() > 0,
@@ -536,48 +467,33 @@ def pr_health() -> rx.Component:
                         spacing="4",
                         width="100%",
                     ),
-                    card(
+                    section(
                         "Per repository",
-                        rx.box(
-                            rx.table.root(
-                                rx.table.header(
-                                    rx.table.row(
-                                        *[
-                                            rx.table.column_header_cell(h)
-                                            for h in (
-                                                "Repository",
-                                                "PRs",
-                                                "Merged",
-                                                "Open",
-                                                "Reviewed %",
-                                                "Avg first review (h)",
-                                                "Median first review (h)",
-                                                "Avg merge (h)",
-                                            )
-                                        ]
-                                    )
+                        data_table(
+                            [
+                                "Repository",
+                                "PRs",
+                                "Merged",
+                                "Open",
+                                "Reviewed %",
+                                "Avg first review (h)",
+                                "Median first review (h)",
+                                "Avg merge (h)",
+                            ],
+                            rx.foreach(
+                                s.data.repositories,
+                                lambda r: rx.table.row(
+                                    rx.table.cell(rx.text(r.repository, weight="medium")),
+                                    rx.table.cell(r.prs),
+                                    rx.table.cell(r.merged),
+                                    rx.table.cell(r.open),
+                                    rx.table.cell(_num(r.reviewed_share)),
+                                    rx.table.cell(_num(r.avg_first_review_hours)),
+                                    rx.table.cell(_num(r.median_first_review_hours)),
+                                    rx.table.cell(_num(r.avg_merge_hours)),
                                 ),
-                                rx.table.body(
-                                    rx.foreach(
-                                        s.data.repositories,
-                                        lambda r: rx.table.row(
-                                            rx.table.cell(rx.text(r.repository, weight="medium")),
-                                            rx.table.cell(r.prs),
-                                            rx.table.cell(r.merged),
-                                            rx.table.cell(r.open),
-                                            rx.table.cell(_num(r.reviewed_share)),
-                                            rx.table.cell(_num(r.avg_first_review_hours)),
-                                            rx.table.cell(_num(r.median_first_review_hours)),
-                                            rx.table.cell(_num(r.avg_merge_hours)),
-                                        ),
-                                    )
-                                ),
-                                variant="surface",
-                                size="1",
-                                width="100%",
                             ),
-                            overflow_x="auto",
-                            width="100%",
+                            size="1",
                         ),
                     ),
                     spacing="4",

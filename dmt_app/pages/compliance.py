@@ -1,12 +1,14 @@
-"""Compliance: overview and the flags table (filters, sort, pages, resolve with confirmation)."""
+"""Compliance: the overview (/compliance) and the flags table (/compliance/flags: filters, sort, pages, resolve)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from dmt_app.components.ui import COLORS, card, empty, hint, item_link, page_body, severity_badge, toolbar
-from dmt_app.state.compliance import ALL, ComplianceState
+from dmt_app import routes
+from dmt_app.components.ui import COLORS, empty, hint, item_link, page_body, severity_badge, toolbar
+from dmt_app.state.compliance import ALL, ComplianceState, FlagsState
 from portal_common import page, styles
+from portal_common.components import data_table, empty_row, section, stat
 
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 
@@ -22,7 +24,7 @@ def _filter(label: str, name: str, value: rx.Var, options: list[tuple[str, str]]
             rx.select.trigger(min_width="150px", id=f"filter-{name}"),
             rx.select.content(rx.select.item("All", value=ALL), *items),
             value=value,
-            on_change=lambda v: ComplianceState.set_filter(name, v),
+            on_change=lambda v: FlagsState.set_filter(name, v),
             size="2",
         ),
         spacing="1",
@@ -30,7 +32,7 @@ def _filter(label: str, name: str, value: rx.Var, options: list[tuple[str, str]]
 
 
 def _sortable(label: str, column: str) -> rx.Component:
-    s = ComplianceState
+    s = FlagsState
     return rx.table.column_header_cell(
         rx.hstack(
             rx.text(label),
@@ -48,7 +50,7 @@ def _sortable(label: str, column: str) -> rx.Component:
 
 
 def _flag_row(f: rx.Var) -> rx.Component:
-    s = ComplianceState
+    s = FlagsState
     return rx.table.row(
         rx.table.cell(severity_badge(f.severity)),
         rx.table.cell(rx.text(f.rule_id, weight="medium"), rx.text(f.message, size="1", color=styles.MUTED)),
@@ -84,7 +86,7 @@ def _flag_row(f: rx.Var) -> rx.Component:
 
 
 def _resolve_dialog() -> rx.Component:
-    s = ComplianceState
+    s = FlagsState
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title("Resolve this flag?"),
@@ -128,7 +130,7 @@ def _resolve_dialog() -> rx.Component:
 
 
 @page(
-    "/compliance",
+    routes.COMPLIANCE,
     "Compliance",
     nav="Compliance",
     icon="list-checks",
@@ -140,41 +142,30 @@ def compliance() -> rx.Component:
     s = ComplianceState
     o = s.overview
     return rx.vstack(
-        toolbar("Compliance", "Done Means Tested: where done items fall short, and why", s),
+        toolbar(
+            "Compliance",
+            "Done Means Tested: where done items fall short, and why",
+            s,
+            rx.link(rx.button("All flags", variant="soft"), href=routes.FLAGS),
+        ),
         page_body(
             s,
-            rx.cond(
-                s.notice != "",
-                rx.callout(s.notice, icon="circle-check", color_scheme="green", width="100%"),
-            ),
             rx.grid(
-                rx.card(
-                    rx.vstack(
-                        rx.text("DMT compliance", size="2", color=styles.MUTED),
-                        rx.heading(
-                            rx.cond(o.compliance_rate.is_not_none(), o.compliance_rate.to_string() + " %", "-"),
-                            size="7",
-                        ),
-                        rx.text(
-                            o.compliant_items,
-                            " of ",
-                            o.judged_items,
-                            " evaluated done items",
-                            size="1",
-                            color=styles.MUTED,
-                        ),
-                        spacing="1",
-                    ),
-                    width="100%",
+                stat(
+                    "DMT compliance",
+                    rx.cond(o.compliance_rate.is_not_none(), o.compliance_rate.to_string() + " %", "-"),
+                    o.compliant_items.to_string() + " of " + o.judged_items.to_string() + " evaluated done items",
                 ),
                 *[
-                    rx.card(
-                        rx.vstack(
+                    rx.link(
+                        stat(
                             rx.hstack(severity_badge(sev), rx.text("open", size="2", color=styles.MUTED)),
-                            rx.heading(rx.cond(o.by_severity[sev], o.by_severity[sev].to_string(), "0"), size="7"),
-                            spacing="1",
+                            rx.cond(o.by_severity[sev], o.by_severity[sev].to_string(), "0"),
                         ),
-                        width="100%",
+                        href=f"{routes.FLAGS}?status=open&severity={sev}",
+                        underline="none",
+                        color="inherit",
+                        class_name="severity-link",
                     )
                     for sev in ("critical", "high", "medium")
                 ],
@@ -182,25 +173,75 @@ def compliance() -> rx.Component:
                 spacing="4",
                 width="100%",
             ),
-            card(
+            section(
                 "Open flags by rule",
                 rx.cond(
                     s.rules_chart.length() > 0,
-                    rx.recharts.bar_chart(
-                        rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
-                        rx.recharts.x_axis(type_="number", font_size=12),
-                        rx.recharts.y_axis(data_key="rule_id", type_="category", width=200, font_size=12, interval=0),
-                        rx.recharts.graphing_tooltip(),
-                        rx.recharts.bar(data_key="open", name="Open", fill=COLORS["bad"]),
-                        data=s.rules_chart,
-                        layout="vertical",
-                        height=240,
+                    rx.vstack(
+                        rx.recharts.bar_chart(
+                            rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
+                            rx.recharts.x_axis(type_="number", font_size=12),
+                            rx.recharts.y_axis(
+                                data_key="rule_id", type_="category", width=200, font_size=12, interval=0
+                            ),
+                            rx.recharts.graphing_tooltip(),
+                            rx.recharts.bar(data_key="open", name="Open", fill=COLORS["bad"]),
+                            data=s.rules_chart,
+                            layout="vertical",
+                            height=240,
+                            width="100%",
+                        ),
+                        data_table(
+                            ["Rule", "Open", "Resolved"],
+                            rx.foreach(
+                                s.rules_chart,
+                                lambda r: rx.table.row(
+                                    rx.table.cell(
+                                        rx.link(
+                                            r["rule_id"],
+                                            href=routes.FLAGS + "?status=open&rule=" + r["rule_id"].to(str),
+                                            class_name="rule-link",
+                                        )
+                                    ),
+                                    rx.table.cell(r["open"]),
+                                    rx.table.cell(r["resolved"]),
+                                ),
+                            ),
+                            size="1",
+                        ),
+                        spacing="3",
                         width="100%",
                     ),
                     empty("No flags yet: flags appear after a sync evaluates done items against the DMT rules."),
                 ),
             ),
-            card(
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+@page(
+    routes.FLAGS,
+    "Compliance flags",
+    nav="Flags",
+    icon="flag",
+    order=95,
+    on_load=FlagsState.load,
+    on_live=FlagsState.on_live,
+)
+def flags() -> rx.Component:
+    s = FlagsState
+    return rx.vstack(
+        rx.link("← Compliance", href=routes.COMPLIANCE, size="2"),
+        toolbar("Compliance flags", "Every flag raised on done items: filter, sort, and resolve with a note", s),
+        page_body(
+            s,
+            rx.cond(
+                s.notice != "",
+                rx.callout(s.notice, icon="circle-check", color_scheme="green", width="100%"),
+            ),
+            section(
                 rx.text("Flags (", s.flags.total, ")"),
                 rx.flex(
                     _filter("Status", "f_status", s.f_status, [("open", "Open"), ("resolved", "Resolved")]),
@@ -211,37 +252,23 @@ def compliance() -> rx.Component:
                     wrap="wrap",
                     gap="12px",
                 ),
-                rx.box(
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(
-                                _sortable("Severity", "severity"),
-                                _sortable("Rule", "rule_id"),
-                                _sortable("Item", "item_key"),
-                                rx.table.column_header_cell("Sprint"),
-                                rx.table.column_header_cell("Assignee"),
-                                _sortable("Opened", "opened_at"),
-                                _sortable("Status", "status"),
-                                rx.table.column_header_cell(""),
-                            )
-                        ),
-                        rx.table.body(
-                            rx.cond(
-                                s.flag_rows.length() > 0,
-                                rx.foreach(s.flag_rows, _flag_row),
-                                rx.table.row(
-                                    rx.table.cell(
-                                        rx.text("No flags match these filters.", color=styles.MUTED), col_span=8
-                                    )
-                                ),
-                            )
-                        ),
-                        variant="surface",
-                        size="1",
-                        width="100%",
+                data_table(
+                    [
+                        _sortable("Severity", "severity"),
+                        _sortable("Rule", "rule_id"),
+                        _sortable("Item", "item_key"),
+                        "Sprint",
+                        "Assignee",
+                        _sortable("Opened", "opened_at"),
+                        _sortable("Status", "status"),
+                        "",
+                    ],
+                    rx.cond(
+                        s.flag_rows.length() > 0,
+                        rx.foreach(s.flag_rows, _flag_row),
+                        empty_row(8, "No flags match these filters."),
                     ),
-                    overflow_x="auto",
-                    width="100%",
+                    size="1",
                 ),
                 rx.hstack(
                     rx.button("Previous", variant="soft", size="1", on_click=s.go_page(-1), disabled=s.page_no <= 1),

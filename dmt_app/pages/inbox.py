@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
-from dmt_app.components.ui import card, empty, hint, page_body, toolbar
+from dmt_app import routes
+from dmt_app.components.ui import empty, hint, page_body, toolbar
 from dmt_app.state.inbox import ExportsState, InsightsState, NotificationsState
 from portal_common import page, styles
+from portal_common.components import data_table, section
 
 
 # --------------------------------------------------------------------------- insights
@@ -94,13 +96,14 @@ def _rating_dialog() -> rx.Component:
 
 
 @page(
-    "/insights",
+    routes.AI_INSIGHTS,
     "AI insights",
     nav="AI insights",
     icon="sparkles",
     order=100,
     on_load=InsightsState.load,
     on_live=InsightsState.on_live,
+    old_routes=("/insights",),
 )
 def insights() -> rx.Component:
     s = InsightsState
@@ -130,7 +133,7 @@ def insights() -> rx.Component:
 
 # --------------------------------------------------------------------------- notifications
 @page(
-    "/notifications",
+    routes.NOTIFICATIONS,
     "Notifications",
     nav="Notifications",
     icon="bell",
@@ -234,8 +237,47 @@ def notifications_page() -> rx.Component:
 
 
 # --------------------------------------------------------------------------- exports
+def _export_row(j: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(j.id),
+        rx.table.cell(j.report),
+        rx.table.cell(j.file_format.to(str).upper()),
+        rx.table.cell(j.created_at.to(str)[:16].replace("T", " ")),
+        rx.table.cell(
+            rx.match(
+                j.status,
+                ("finished", rx.badge("ready", color_scheme="green")),
+                ("failed", rx.tooltip(rx.badge("failed", color_scheme="red"), content=j.error)),
+                rx.hstack(
+                    rx.progress(value=(j.progress * 100).to(int), width="120px"),
+                    rx.text(j.status, size="1", color=styles.MUTED),
+                    align="center",
+                ),
+            ),
+            min_width="180px",
+        ),
+        rx.table.cell(rx.cond(j.rows.is_not_none(), j.rows.to_string(), "-")),
+        rx.table.cell(
+            rx.cond(
+                j.download_url != "",
+                rx.button(
+                    rx.icon("download", size=14),
+                    "Download",
+                    size="1",
+                    variant="soft",
+                    # The authorised API route streams the file (cookie session).
+                    on_click=rx.download(url=j.download_url, filename=j.filename),
+                    class_name="download-export",
+                ),
+                rx.cond(j.error != "", rx.text(j.error, size="1", color="red")),
+            )
+        ),
+        class_name="export-row",
+    )
+
+
 @page(
-    "/exports",
+    routes.EXPORTS,
     "Exports",
     nav="Exports",
     icon="download",
@@ -249,7 +291,7 @@ def exports_page() -> rx.Component:
         toolbar("Exports", "Sprint, developer and compliance reports as CSV or Excel", s),
         page_body(
             s,
-            card(
+            section(
                 "New export",
                 rx.flex(
                     rx.vstack(
@@ -308,74 +350,18 @@ def exports_page() -> rx.Component:
                     "to you only."
                 ),
             ),
-            card(
+            section(
                 "Your exports",
                 rx.cond(
                     s.jobs.length() > 0,
-                    rx.box(
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    *[
-                                        rx.table.column_header_cell(h)
-                                        for h in ("#", "Report", "Format", "Requested", "Progress", "Rows", "")
-                                    ]
-                                )
-                            ),
-                            rx.table.body(
-                                rx.foreach(
-                                    s.jobs,
-                                    lambda j: rx.table.row(
-                                        rx.table.cell(j.id),
-                                        rx.table.cell(j.report),
-                                        rx.table.cell(j.file_format.to(str).upper()),
-                                        rx.table.cell(j.created_at.to(str)[:16].replace("T", " ")),
-                                        rx.table.cell(
-                                            rx.match(
-                                                j.status,
-                                                ("finished", rx.badge("ready", color_scheme="green")),
-                                                (
-                                                    "failed",
-                                                    rx.tooltip(rx.badge("failed", color_scheme="red"), content=j.error),
-                                                ),
-                                                rx.hstack(
-                                                    rx.progress(value=(j.progress * 100).to(int), width="120px"),
-                                                    rx.text(j.status, size="1", color=styles.MUTED),
-                                                    align="center",
-                                                ),
-                                            ),
-                                            min_width="180px",
-                                        ),
-                                        rx.table.cell(rx.cond(j.rows.is_not_none(), j.rows.to_string(), "-")),
-                                        rx.table.cell(
-                                            rx.cond(
-                                                j.download_url != "",
-                                                rx.button(
-                                                    rx.icon("download", size=14),
-                                                    "Download",
-                                                    size="1",
-                                                    variant="soft",
-                                                    # The authorised API route streams the file (cookie session).
-                                                    on_click=rx.download(url=j.download_url, filename=j.filename),
-                                                    class_name="download-export",
-                                                ),
-                                                rx.cond(j.error != "", rx.text(j.error, size="1", color="red")),
-                                            )
-                                        ),
-                                        class_name="export-row",
-                                    ),
-                                )
-                            ),
-                            variant="surface",
-                            size="1",
-                            width="100%",
-                        ),
-                        overflow_x="auto",
-                        width="100%",
+                    data_table(
+                        ["#", "Report", "Format", "Requested", "Progress", "Rows", ""],
+                        rx.foreach(s.jobs, _export_row),
+                        size="1",
                     ),
                     empty("No exports yet: choose a report above.", "file-down"),
                 ),
-                right=rx.button(
+                actions=rx.button(
                     rx.icon("refresh-cw", size=14), "Refresh", variant="ghost", size="1", on_click=s.refresh_jobs
                 ),
             ),

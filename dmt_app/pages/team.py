@@ -1,14 +1,14 @@
-"""Team overview with the sprint deep-dive, Developers, and Me."""
+"""Team overview, a sprint's deep-dive, Developers, one developer, and Me."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from dmt_app import routes
 from dmt_app.components.ui import (
     CHART_HEIGHT,
     COLORS,
     axis,
-    card,
     drill_button,
     empty,
     hint,
@@ -16,8 +16,9 @@ from dmt_app.components.ui import (
     page_body,
     toolbar,
 )
-from dmt_app.state.dashboards import DevelopersState, MeState, TeamState
+from dmt_app.state.dashboards import DevelopersState, DeveloperState, MeState, SprintState, TeamState
 from portal_common import page, styles
+from portal_common.components import data_table, section
 
 
 def _val(value: rx.Var, suffix: str = "") -> rx.Component:
@@ -34,179 +35,86 @@ def _figure(label: str, value: rx.Component | rx.Var) -> rx.Component:
 
 
 # --------------------------------------------------------------------------- team + sprint deep-dive
-@page("/team", "Team", nav="Team & sprints", icon="users", order=60, on_load=TeamState.load, on_live=TeamState.on_live)
+def _sprint_figures(d: rx.Var) -> rx.Component:
+    """The figures of one sprint; each number opens the items behind it."""
+    return rx.flex(
+        _figure("State", d.sprint.state),
+        _figure(
+            "Committed",
+            drill_button(d.sprint.committed_points.to_string() + " pts", d.sprint.sprint_id, "committed"),
+        ),
+        _figure(
+            "Completed",
+            drill_button(d.sprint.completed_points.to_string() + " pts", d.sprint.sprint_id, "completed"),
+        ),
+        _figure(
+            "Items done",
+            drill_button(
+                d.sprint.completed_items.to_string() + " / " + d.sprint.committed_items.to_string(),
+                d.sprint.sprint_id,
+                "completed",
+            ),
+        ),
+        _figure("Blocked", drill_button(d.sprint.blocked_items.to_string(), d.sprint.sprint_id, "blocked")),
+        _figure("Open flags", drill_button(d.sprint.open_flags.to_string(), d.sprint.sprint_id, "flags")),
+        _figure("DMT compliance", _val(d.sprint.compliance_rate, " %")),
+        _figure("Avg cycle time", _val(d.sprint.avg_cycle_time_days, " days")),
+        wrap="wrap",
+        gap="20px",
+    )
+
+
+def _sprints_table(rows: rx.Var) -> rx.Component:
+    return data_table(
+        ["Sprint", "State", "Committed", "Completed", "Items done", "Blocked", "DMT %", "Open flags"],
+        rx.foreach(
+            rows,
+            lambda p: rx.table.row(
+                rx.table.cell(rx.link(p["sprint_name"], href=p["url"], weight="medium", class_name="sprint-link")),
+                rx.table.cell(p["state"]),
+                rx.table.cell(p["committed_points"]),
+                rx.table.cell(p["completed_points"]),
+                rx.table.cell(p["completed_items"], " / ", p["committed_items"]),
+                rx.table.cell(p["blocked_items"]),
+                rx.table.cell(_val(p["compliance_rate"])),
+                rx.table.cell(p["open_flags"]),
+            ),
+        ),
+        size="1",
+    )
+
+
+@page(
+    routes.TEAM,
+    "Team",
+    nav="Team & sprints",
+    icon="users",
+    order=60,
+    on_load=TeamState.load,
+    on_live=TeamState.on_live,
+    old_routes=("/sprints",),
+)
 def team() -> rx.Component:
     s = TeamState
     d = s.detail
-    sprint_picker = rx.cond(
-        d.sprints.length() > 0,
-        rx.select.root(
-            rx.select.trigger(placeholder="Sprint", min_width="180px", id="sprint-picker"),
-            rx.select.content(
-                rx.foreach(d.sprints, lambda p: rx.select.item(p.sprint_name, value=p.sprint_id.to_string()))
-            ),
-            value=s.sprint_choice,
-            on_change=s.pick_sprint,
-        ),
-    )
     return rx.vstack(
-        toolbar(
-            "Team & sprints",
-            "Every sprint of the team, and a deep-dive: burndown, burnup and each item with its link",
-            s,
-            sprint_picker,
-        ),
+        toolbar("Team & sprints", "The current sprint and every sprint of the team; open one for its deep-dive", s),
         page_body(
             s,
             rx.cond(
                 d.sprint.sprint_id == 0,
                 empty(d.empty_message, "plug"),
                 rx.vstack(
-                    card(
-                        rx.text("Sprint ", d.sprint.sprint_name),
-                        rx.flex(
-                            _figure("State", d.sprint.state),
-                            _figure(
-                                "Committed",
-                                drill_button(
-                                    d.sprint.committed_points.to_string() + " pts", d.sprint.sprint_id, "committed"
-                                ),
-                            ),
-                            _figure(
-                                "Completed",
-                                drill_button(
-                                    d.sprint.completed_points.to_string() + " pts", d.sprint.sprint_id, "completed"
-                                ),
-                            ),
-                            _figure(
-                                "Items done",
-                                drill_button(
-                                    d.sprint.completed_items.to_string() + " / " + d.sprint.committed_items.to_string(),
-                                    d.sprint.sprint_id,
-                                    "completed",
-                                ),
-                            ),
-                            _figure(
-                                "Blocked",
-                                drill_button(d.sprint.blocked_items.to_string(), d.sprint.sprint_id, "blocked"),
-                            ),
-                            _figure(
-                                "Open flags", drill_button(d.sprint.open_flags.to_string(), d.sprint.sprint_id, "flags")
-                            ),
-                            _figure("DMT compliance", _val(d.sprint.compliance_rate, " %")),
-                            _figure("Avg cycle time", _val(d.sprint.avg_cycle_time_days, " days")),
-                            wrap="wrap",
-                            gap="20px",
-                        ),
+                    section(
+                        rx.text("Current sprint: ", d.sprint.sprint_name),
+                        _sprint_figures(d),
                         rx.cond(d.goal != "", hint("Goal: " + d.goal)),
+                        actions=rx.link("Burndown and items →", href=s.current_url, size="2", id="current-sprint"),
                     ),
-                    rx.grid(
-                        card(
-                            "Burndown (points remaining)",
-                            rx.cond(
-                                s.burn.length() > 0,
-                                rx.recharts.line_chart(
-                                    *axis("day"),
-                                    rx.recharts.line(
-                                        data_key="ideal",
-                                        name="Ideal",
-                                        stroke=COLORS["committed"],
-                                        stroke_dasharray="5 5",
-                                    ),
-                                    rx.recharts.line(
-                                        data_key="remaining",
-                                        name="Remaining",
-                                        stroke=COLORS["completed"],
-                                        stroke_width=2,
-                                    ),
-                                    data=s.burn,
-                                    height=CHART_HEIGHT,
-                                    width="100%",
-                                ),
-                                empty("The sprint has no start date, so there is no burndown."),
-                            ),
-                        ),
-                        card(
-                            "Burnup (points done vs scope)",
-                            rx.cond(
-                                s.burn.length() > 0,
-                                rx.recharts.line_chart(
-                                    *axis("day"),
-                                    rx.recharts.line(data_key="scope", name="Scope", stroke=COLORS["committed"]),
-                                    rx.recharts.line(
-                                        data_key="done", name="Done", stroke=COLORS["good"], stroke_width=2
-                                    ),
-                                    data=s.burn,
-                                    height=CHART_HEIGHT,
-                                    width="100%",
-                                ),
-                                empty("The sprint has no start date, so there is no burnup."),
-                            ),
-                        ),
-                        columns=rx.breakpoints(initial="1", lg="2"),
-                        spacing="4",
-                        width="100%",
-                    ),
-                    card(
+                    section(
                         "All sprints",
-                        rx.box(
-                            rx.table.root(
-                                rx.table.header(
-                                    rx.table.row(
-                                        *[
-                                            rx.table.column_header_cell(h)
-                                            for h in (
-                                                "Sprint",
-                                                "State",
-                                                "Committed",
-                                                "Completed",
-                                                "Items done",
-                                                "Blocked",
-                                                "DMT %",
-                                                "Open flags",
-                                                "",
-                                            )
-                                        ]
-                                    )
-                                ),
-                                rx.table.body(
-                                    rx.foreach(
-                                        d.sprints,
-                                        lambda p: rx.table.row(
-                                            rx.table.cell(rx.text(p.sprint_name, weight="medium")),
-                                            rx.table.cell(p.state),
-                                            rx.table.cell(p.committed_points),
-                                            rx.table.cell(p.completed_points),
-                                            rx.table.cell(p.completed_items, " / ", p.committed_items),
-                                            rx.table.cell(p.blocked_items),
-                                            rx.table.cell(_val(p.compliance_rate)),
-                                            rx.table.cell(p.open_flags),
-                                            rx.table.cell(
-                                                rx.button(
-                                                    "Open",
-                                                    size="1",
-                                                    variant="soft",
-                                                    on_click=s.pick_sprint(p.sprint_id.to_string()),
-                                                    disabled=p.sprint_id == d.sprint.sprint_id,
-                                                )
-                                            ),
-                                        ),
-                                    )
-                                ),
-                                variant="surface",
-                                size="1",
-                                width="100%",
-                            ),
-                            overflow_x="auto",
-                            max_height="320px",
-                            overflow_y="auto",
-                            width="100%",
-                        ),
-                    ),
-                    card(
-                        rx.text("Items (", d.items_total, ")"),
-                        items_table(s.sprint_items, "This sprint has no items."),
-                        hint("Each key opens the item in its tool. Done items come first."),
+                        _sprints_table(s.sprints),
+                        hint("Each sprint opens its deep-dive: burndown, burnup and every item with its link."),
                     ),
                     spacing="4",
                     width="100%",
@@ -218,10 +126,106 @@ def team() -> rx.Component:
     )
 
 
+@page(routes.SPRINT, "Sprint", on_load=SprintState.load, on_live=SprintState.on_live)
+def sprint() -> rx.Component:
+    s = SprintState
+    d = s.detail
+    sprint_picker = rx.cond(
+        s.sprint_names.length() > 0,
+        rx.select.root(
+            rx.select.trigger(placeholder="Sprint", min_width="180px", id="sprint-picker"),
+            rx.select.content(rx.foreach(s.sprint_names, lambda name: rx.select.item(name, value=name))),
+            value=d.sprint.sprint_name,
+            on_change=s.open_sprint,
+        ),
+    )
+    return rx.vstack(
+        rx.link("← Team & sprints", href=routes.TEAM, size="2"),
+        toolbar("Sprint deep-dive", "Burndown, burnup and each item with its link", s, sprint_picker),
+        page_body(
+            s,
+            rx.cond(
+                s.missing != "",
+                empty(
+                    "This project has no sprint named “" + s.missing + "”: pick one above, or see all sprints.",
+                    "search-x",
+                ),
+                rx.cond(
+                    d.sprint.sprint_id == 0,
+                    empty(d.empty_message, "plug"),
+                    rx.vstack(
+                        section(
+                            rx.text("Sprint ", d.sprint.sprint_name, id="sprint-name"),
+                            _sprint_figures(d),
+                            rx.cond(d.goal != "", hint("Goal: " + d.goal)),
+                        ),
+                        rx.grid(
+                            section(
+                                "Burndown (points remaining)",
+                                rx.cond(
+                                    s.burn.length() > 0,
+                                    rx.recharts.line_chart(
+                                        *axis("day"),
+                                        rx.recharts.line(
+                                            data_key="ideal",
+                                            name="Ideal",
+                                            stroke=COLORS["committed"],
+                                            stroke_dasharray="5 5",
+                                        ),
+                                        rx.recharts.line(
+                                            data_key="remaining",
+                                            name="Remaining",
+                                            stroke=COLORS["completed"],
+                                            stroke_width=2,
+                                        ),
+                                        data=s.burn,
+                                        height=CHART_HEIGHT,
+                                        width="100%",
+                                    ),
+                                    empty("The sprint has no start date, so there is no burndown."),
+                                ),
+                            ),
+                            section(
+                                "Burnup (points done vs scope)",
+                                rx.cond(
+                                    s.burn.length() > 0,
+                                    rx.recharts.line_chart(
+                                        *axis("day"),
+                                        rx.recharts.line(data_key="scope", name="Scope", stroke=COLORS["committed"]),
+                                        rx.recharts.line(
+                                            data_key="done", name="Done", stroke=COLORS["good"], stroke_width=2
+                                        ),
+                                        data=s.burn,
+                                        height=CHART_HEIGHT,
+                                        width="100%",
+                                    ),
+                                    empty("The sprint has no start date, so there is no burnup."),
+                                ),
+                            ),
+                            columns=rx.breakpoints(initial="1", lg="2"),
+                            spacing="4",
+                            width="100%",
+                        ),
+                        section(
+                            rx.text("Items (", d.items_total, ")"),
+                            items_table(s.sprint_items, "This sprint has no items."),
+                            hint("Each key opens the item in its tool. Done items come first."),
+                        ),
+                        spacing="4",
+                        width="100%",
+                    ),
+                ),
+            ),
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
 # --------------------------------------------------------------------------- developers
 def _detail_chart(data: rx.Var) -> rx.Component:
     return rx.grid(
-        card(
+        section(
             "Points completed vs team average",
             rx.recharts.line_chart(
                 *axis(),
@@ -234,7 +238,7 @@ def _detail_chart(data: rx.Var) -> rx.Component:
                 width="100%",
             ),
         ),
-        card(
+        section(
             "Cycle time (days) vs team average",
             rx.recharts.line_chart(
                 *axis(),
@@ -257,7 +261,7 @@ def _detail_chart(data: rx.Var) -> rx.Component:
                 width="100%",
             ),
         ),
-        card(
+        section(
             "DMT compliance (%) vs team average",
             rx.recharts.line_chart(
                 *axis(),
@@ -280,7 +284,7 @@ def _detail_chart(data: rx.Var) -> rx.Component:
                 width="100%",
             ),
         ),
-        card(
+        section(
             "Items completed vs team average",
             rx.recharts.bar_chart(
                 *axis(),
@@ -298,7 +302,7 @@ def _detail_chart(data: rx.Var) -> rx.Component:
 
 
 @page(
-    "/developers",
+    routes.DEVELOPERS,
     "Developers",
     nav="Developers",
     icon="user-round-search",
@@ -309,7 +313,7 @@ def _detail_chart(data: rx.Var) -> rx.Component:
 def developers() -> rx.Component:
     s = DevelopersState
     return rx.vstack(
-        toolbar("Developers", "Each developer over time against the team average", s),
+        toolbar("Developers", "Each developer's totals; open one for their trend against the team average", s),
         page_body(
             s,
             rx.cond(
@@ -320,64 +324,23 @@ def developers() -> rx.Component:
                         hint("You see names because you are a tech lead or project manager on this project."),
                         hint("Other developers are shown as 'Developer N' (stable numbers); you see yourself by name."),
                     ),
-                    card(
-                        "Developers (click a row for their trend)",
-                        rx.box(
-                            rx.table.root(
-                                rx.table.header(
-                                    rx.table.row(
-                                        *[
-                                            rx.table.column_header_cell(h)
-                                            for h in (
-                                                "Developer",
-                                                "Sprints",
-                                                "Items",
-                                                "Points",
-                                                "Avg cycle (days)",
-                                                "DMT %",
-                                                "Defects",
-                                                "PRs merged",
-                                            )
-                                        ]
-                                    )
-                                ),
-                                rx.table.body(
-                                    rx.foreach(
-                                        s.data.developers,
-                                        lambda d: rx.table.row(
-                                            rx.table.cell(
-                                                rx.hstack(
-                                                    rx.text(d.name, weight="medium"),
-                                                    rx.cond(d.is_me, rx.badge("you", color_scheme="indigo")),
-                                                    spacing="2",
-                                                )
-                                            ),
-                                            rx.table.cell(d.sprints_active),
-                                            rx.table.cell(d.items_completed),
-                                            rx.table.cell(d.points_completed),
-                                            rx.table.cell(_val(d.avg_cycle_time_days)),
-                                            rx.table.cell(_val(d.compliance_rate)),
-                                            rx.table.cell(d.defects_completed),
-                                            rx.table.cell(d.prs_merged),
-                                            on_click=s.pick_developer(d.identity_id),
-                                            cursor="pointer",
-                                            background=rx.cond(
-                                                s.selected == d.identity_id.to_string(), "var(--accent-a3)", ""
-                                            ),
-                                            class_name="developer-row",
-                                        ),
-                                    )
-                                ),
-                                variant="surface",
-                                size="1",
-                                width="100%",
-                            ),
-                            overflow_x="auto",
-                            width="100%",
+                    section(
+                        "Developers",
+                        data_table(
+                            [
+                                "Developer",
+                                "Sprints",
+                                "Items",
+                                "Points",
+                                "Avg cycle (days)",
+                                "DMT %",
+                                "Defects",
+                                "PRs merged",
+                            ],
+                            rx.foreach(s.data.developers, lambda d: _developer_row(d, s.project_id)),
+                            size="1",
                         ),
                     ),
-                    rx.heading(s.detail.name, size="5", id="developer-name"),
-                    _detail_chart(s.detail_chart),
                     spacing="4",
                     width="100%",
                 ),
@@ -389,8 +352,84 @@ def developers() -> rx.Component:
     )
 
 
+def _developer_row(d: rx.Var, project_id: rx.Var) -> rx.Component:
+    href = routes.developer_href(d.identity_id, project_id)
+    return rx.table.row(
+        rx.table.cell(
+            rx.hstack(
+                rx.link(d.name, href=href, weight="medium"),
+                rx.cond(d.is_me, rx.badge("you", color_scheme="indigo")),
+                spacing="2",
+            )
+        ),
+        rx.table.cell(d.sprints_active),
+        rx.table.cell(d.items_completed),
+        rx.table.cell(d.points_completed),
+        rx.table.cell(_val(d.avg_cycle_time_days)),
+        rx.table.cell(_val(d.compliance_rate)),
+        rx.table.cell(d.defects_completed),
+        rx.table.cell(d.prs_merged),
+        on_click=rx.redirect(href),
+        cursor="pointer",
+        class_name="developer-row",
+    )
+
+
+def _totals_card(title: rx.Var, t: rx.Var) -> rx.Component:
+    return section(
+        title,
+        rx.flex(
+            _figure("Sprints", t.sprints_active.to_string()),
+            _figure("Items done", t.items_completed.to_string()),
+            _figure("Points done", t.points_completed.to_string()),
+            _figure("Avg cycle time", _val(t.avg_cycle_time_days, " days")),
+            _figure("DMT compliance", _val(t.compliance_rate, " %")),
+            _figure("PRs merged", t.prs_merged.to_string()),
+            wrap="wrap",
+            gap="20px",
+        ),
+    )
+
+
+@page(routes.DEVELOPER, "Developer", on_load=DeveloperState.load, on_live=DeveloperState.on_live)
+def developer() -> rx.Component:
+    s = DeveloperState
+    t = s.detail.totals
+    return rx.vstack(
+        rx.link("← Developers", href=routes.DEVELOPERS, size="2"),
+        toolbar("Developer", "Sprint by sprint, next to the team average", s),
+        page_body(
+            s,
+            rx.heading(s.detail.name, size="5", id="developer-name"),
+            rx.cond(
+                s.detail.series.length() > 0,
+                rx.vstack(
+                    rx.cond(t, _totals_card("Totals", t)),
+                    _detail_chart(s.chart),
+                    spacing="4",
+                    width="100%",
+                ),
+                empty(
+                    rx.cond(s.detail.empty_message != "", s.detail.empty_message, "No completed work yet."),
+                    "user-round",
+                ),
+            ),
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
 # --------------------------------------------------------------------------- me
-@page("/me", "My metrics", nav="My metrics", icon="user-round", order=80, on_load=MeState.load, on_live=MeState.on_live)
+@page(
+    routes.ME,
+    "My metrics",
+    nav="My metrics",
+    icon="user-round",
+    order=80,
+    on_load=MeState.load,
+    on_live=MeState.on_live,
+)
 def me() -> rx.Component:
     s = MeState
     t = s.detail.totals
@@ -401,22 +440,7 @@ def me() -> rx.Component:
             rx.cond(
                 s.detail.series.length() > 0,
                 rx.vstack(
-                    rx.cond(
-                        t,
-                        card(
-                            rx.text(s.detail.name),
-                            rx.flex(
-                                _figure("Sprints", t.sprints_active.to_string()),
-                                _figure("Items done", t.items_completed.to_string()),
-                                _figure("Points done", t.points_completed.to_string()),
-                                _figure("Avg cycle time", _val(t.avg_cycle_time_days, " days")),
-                                _figure("DMT compliance", _val(t.compliance_rate, " %")),
-                                _figure("PRs merged", t.prs_merged.to_string()),
-                                wrap="wrap",
-                                gap="20px",
-                            ),
-                        ),
-                    ),
+                    rx.cond(t, _totals_card(s.detail.name, t)),
                     _detail_chart(s.chart),
                     spacing="4",
                     width="100%",

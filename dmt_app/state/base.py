@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import reflex as rx
 
@@ -54,6 +54,9 @@ class CompanyState(AuthState):
     project_role: str = ""
     loading: bool = False
     loaded: bool = False
+    #: The path whose data the page shows (set when a load finishes): a new tab first shows the state it
+    #: restored, so the page body names the URL its figures belong to (`data-loaded-for`).
+    loaded_for: str = ""
     error: str = ""
     unread: int = 0
 
@@ -68,6 +71,11 @@ class CompanyState(AuthState):
             return int(self.project_id)
         except ValueError:
             return 0
+
+    def route_param(self, name: str) -> str:
+        """A parameter of the page's route (`/developers/[developer_id]`), as text ("" when absent)."""
+        value = self.router.page.params.get(name, "")
+        return str(value[0] if isinstance(value, list) and value else value or "")
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
         """The page's data (runs in a thread: use only the arguments, never the state)."""
@@ -103,6 +111,7 @@ class CompanyState(AuthState):
             data = await self.call(self._compute, user, self.pid, self._inputs())
             self._apply(data)
             self.loaded = True
+            self.loaded_for = unquote(self.router.url.path)
         except ServiceError as exc:
             self.error = exc.message
         except Exception as exc:  # noqa: BLE001 - show the words, keep the page alive
@@ -148,21 +157,36 @@ def fmt_num(value: float | None, digits: int = 1) -> str:
 
 
 class ProjectPageEvents(rx.State, mixin=True):
-    """The events of a page that shows one project's data: load, switch project, live refresh.
+    """The events of every company page: load, switch project, live refresh.
 
-    A Reflex mixin: each page state that lists it first gets its own copies of
-    these handlers, which call that state's `_refresh` / `_live` (CompanyState).
+    A Reflex mixin: each page state lists it first and gets its own copies of
+    these handlers, which call that state's hooks and `_refresh` / `_live`
+    (CompanyState). Pages customise them through the hooks, never by writing
+    their own `load` or `pick_project`:
+
+    - `_page_opened()`: read the URL (route parameters, filters) before loading;
+    - `_project_picked()`: forget selections that belonged to the previous project;
+    - `_live(events)`: what live events change on the page.
     """
+
+    def _page_opened(self) -> None:
+        """Called on every page load, before the data is read."""
+
+    def _project_picked(self) -> None:
+        """Called when the user switches project, before the data is read."""
 
     @rx.event
     async def load(self):
         self.loading = True
+        self.loaded = False  # no figures of the page seen before under this page's URL
+        self._page_opened()
         yield
         await self._refresh()
 
     @rx.event
     async def pick_project(self, value: str):
         self.loading = True
+        self._project_picked()
         yield
         await self._refresh(value)
 

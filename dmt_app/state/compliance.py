@@ -1,4 +1,4 @@
-"""Compliance page: overview, the flags table (filters, sort, pages) and resolving with a note."""
+"""Compliance pages: the overview, and the flags table (filters, sort, pages) with resolving by note."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 import reflex as rx
 
 from core.errors import ServiceError
-from dmt_app.state.base import CompanyState, rule_totals
+from dmt_app.state.base import CompanyState, ProjectPageEvents, rule_totals
 from etl.rules import RULES
 from services import dashboards as dash
 from services.auth import CurrentUser
@@ -20,9 +20,27 @@ class Option(TypedDict):
     label: str
 
 
-class ComplianceState(CompanyState):
+#: The flag filters a link may set (`/compliance/flags?severity=critical&rule=low_coverage`).
+FILTER_PARAMS = {"rule": "f_rule", "severity": "f_severity", "status": "f_status", "sprint": "f_sprint"}
+
+
+class ComplianceState(ProjectPageEvents, CompanyState):
+    """Compliance overview: the DMT rate, open flags by severity and by rule (each linking to the flags)."""
+
     overview: dash.ComplianceOverview = dash.ComplianceOverview(project_id=0)
     rules_chart: list[dict[str, Any]] = []
+
+    def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
+        return dash.compliance_overview(user, project_id)
+
+    def _apply(self, data: Any) -> None:
+        self.overview = data
+        self.rules_chart = rule_totals(data.by_rule)
+
+
+class FlagsState(ProjectPageEvents, CompanyState):
+    """The flags table: filters (also from the URL), sort, pages, and resolving with a note."""
+
     flags: dash.FlagPage = dash.FlagPage()
     flag_rows: list[dash.FlagRow] = []
     can_resolve: bool = False
@@ -46,6 +64,22 @@ class ComplianceState(CompanyState):
     resolve_error: str = ""
     notice: str = ""
 
+    def _page_opened(self) -> None:
+        """A link may name filters; without any, the page keeps the ones chosen last."""
+        params = self.router.url.query_parameters
+        if not any(name in params for name in FILTER_PARAMS):
+            return
+        for name, var in FILTER_PARAMS.items():
+            setattr(self, var, params.get(name) or (ALL if name != "status" else "open"))
+        self.f_assignee = ALL
+        self.page_no = 1
+        self.notice = ""
+
+    def _project_picked(self) -> None:
+        self.f_sprint = ALL
+        self.f_assignee = ALL
+        self.page_no = 1
+
     def _inputs(self) -> dict[str, Any]:
         return {
             "rule": self.f_rule,
@@ -63,50 +97,33 @@ class ComplianceState(CompanyState):
             value = inputs[name]
             return None if value in (ALL, "", None) else value
 
+        def number(name: str) -> int | None:
+            value = opt(name)
+            return int(value) if value and value.isdigit() else None
+
         filters = dash.FlagFilters(
             project_id=project_id,
             rule_id=opt("rule"),
             severity=opt("severity"),
             status=opt("status"),
-            sprint_id=int(inputs["sprint"]) if opt("sprint") else None,
-            assignee_identity_id=int(inputs["assignee"]) if opt("assignee") else None,
+            sprint_id=number("sprint"),
+            assignee_identity_id=number("assignee"),
             sort=inputs["sort"],
             descending=inputs["descending"],
             page=inputs["page"],
             page_size=25,
         )
-        overview = dash.compliance_overview(user, project_id)
         sprints = dash.sprint_options(user, project_id)
         devs = dash.developer_options(user, project_id)
-        return overview, dash.list_flags(user, filters), sprints, devs, dash.can_resolve(user, project_id)
+        return dash.list_flags(user, filters), sprints, devs, dash.can_resolve(user, project_id)
 
     def _apply(self, data: Any) -> None:
-        self.overview, self.flags, sprints, devs, self.can_resolve = data
+        self.flags, sprints, devs, self.can_resolve = data
         self.flag_rows = self.flags.items
-        self.rules_chart = rule_totals(self.overview.by_rule)
         self.sprint_options = [Option(value=c.value, label=c.label) for c in sprints]
         self.assignee_options = [Option(value=c.value, label=c.label) for c in devs]
         if self.page_no > self.flags.pages:
             self.page_no = self.flags.pages
-
-    @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
-
-    @rx.event
-    async def pick_project(self, value: str):
-        self.loading = True
-        self.f_sprint = ALL
-        self.f_assignee = ALL
-        self.page_no = 1
-        yield
-        await self._refresh(value)
-
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
-        await self._live(events)
 
     @rx.event
     async def set_filter(self, name: str, value: str):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import reflex as rx
 
+from core.errors import NotFound
+from dmt_app.routes import sprint_url
 from dmt_app.state.base import CompanyState, ProjectPageEvents, rule_totals
 from services import dashboards as dash
 from services.auth import CurrentUser
@@ -99,101 +101,136 @@ class PrHealthState(ProjectPageEvents, CompanyState):
         self.series = _dump(data.series)
 
 
-class TeamState(CompanyState):
-    """Team overview (sprint list) and the deep-dive of one sprint."""
+class SprintRow(TypedDict):
+    """A sprint in the team's table, with the link to its deep-dive."""
 
-    detail: dash.SprintDetail = dash.SprintDetail(
-        project_id=0, sprint=dash.SprintPoint(sprint_id=0, sprint_name="", state="")
-    )
-    burn: list[dict[str, Any]] = []
-    sprint_items: list[dash.ItemRow] = []
-    sprint_choice: str = ""
+    sprint_id: int
+    sprint_name: str
+    state: str
+    committed_points: float
+    completed_points: float
+    committed_items: int
+    completed_items: int
+    blocked_items: int
+    compliance_rate: float | None
+    open_flags: int
+    url: str
 
-    def _inputs(self) -> dict[str, Any]:
-        return {"sprint": self.sprint_choice}
+
+def sprint_rows(detail: dash.SprintDetail) -> list[SprintRow]:
+    """The project's sprints, newest first, each with the URL of its deep-dive page."""
+    return [
+        SprintRow(
+            sprint_id=p.sprint_id,
+            sprint_name=p.sprint_name,
+            state=p.state,
+            committed_points=p.committed_points,
+            completed_points=p.completed_points,
+            committed_items=p.committed_items,
+            completed_items=p.completed_items,
+            blocked_items=p.blocked_items,
+            compliance_rate=p.compliance_rate,
+            open_flags=p.open_flags,
+            url=sprint_url(p.sprint_name, detail.project_id),
+        )
+        for p in detail.sprints
+    ]
+
+
+def _no_sprint() -> dash.SprintDetail:
+    return dash.SprintDetail(project_id=0, sprint=dash.SprintPoint(sprint_id=0, sprint_name="", state=""))
+
+
+class TeamState(ProjectPageEvents, CompanyState):
+    """Team overview: the current sprint's figures and every sprint, each linking to its deep-dive."""
+
+    detail: dash.SprintDetail = _no_sprint()
+    sprints: list[SprintRow] = []
+    current_url: str = ""
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
-        sprint = int(inputs["sprint"]) if inputs.get("sprint") else None
-        try:
-            return dash.sprint_detail(user, project_id, sprint)
-        except dash.NotFound:
-            return dash.sprint_detail(user, project_id, None)  # the sprint belongs to another project
+        return dash.sprint_detail(user, project_id, None, limit=0)
 
     def _apply(self, data: Any) -> None:
         self.detail = data
-        self.burn = _dump(data.burn)
-        self.sprint_items = data.items
-        self.sprint_choice = str(data.sprint.sprint_id) if data.sprint.sprint_id else ""
-
-    @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
-
-    @rx.event
-    async def pick_project(self, value: str):
-        self.loading = True
-        self.sprint_choice = ""
-        yield
-        await self._refresh(value)
-
-    @rx.event
-    async def pick_sprint(self, value: str):
-        self.sprint_choice = value
-        self.loading = True
-        yield
-        await self._refresh()
-
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
-        await self._live(events)
+        self.sprints = sprint_rows(data)
+        self.current_url = sprint_url(data.sprint.sprint_name, data.project_id) if data.sprint.sprint_id else ""
 
 
-class DevelopersState(CompanyState):
-    data: dash.DeveloperList = dash.DeveloperList(project_id=0, names_visible=False)
-    selected: str = ""
-    detail: dash.DeveloperDetail = dash.DeveloperDetail(project_id=0)
-    detail_chart: list[dict[str, Any]] = []
+def find_sprint(user: CurrentUser, project_id: int, sprint_name: str) -> dash.SprintDetail | None:
+    """The deep-dive of the project's sprint with this name (the newest when names repeat), or None."""
+    choice = next((c for c in dash.sprint_options(user, project_id) if c.label == sprint_name), None)
+    if choice is None:
+        return None
+    return dash.sprint_detail(user, project_id, int(choice.value))
+
+
+class SprintState(ProjectPageEvents, CompanyState):
+    """The deep-dive of one sprint (`/team/sprint/<name>`): figures, burndown, burnup and every item."""
+
+    detail: dash.SprintDetail = _no_sprint()
+    burn: list[dict[str, Any]] = []
+    sprint_items: list[dash.ItemRow] = []
+    sprint_names: list[str] = []
+    #: The sprint name in the URL when this project has no sprint of that name.
+    missing: str = ""
 
     def _inputs(self) -> dict[str, Any]:
-        return {"selected": self.selected}
+        return {"sprint_name": self.route_param("sprint_name")}
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
-        devs = dash.developers(user, project_id)
-        ids = [d.identity_id for d in devs.developers]
-        chosen = int(inputs["selected"]) if inputs.get("selected") else None
-        if chosen not in ids:
-            chosen = ids[0] if ids else None
-        detail = dash.developer_detail(user, project_id, chosen) if chosen else dash.DeveloperDetail(project_id=0)
-        return devs, detail
+        name = inputs["sprint_name"]
+        found = find_sprint(user, project_id, name) if name else None
+        if found is not None:
+            return found, ""
+        return dash.sprint_detail(user, project_id, None, limit=0), name
 
     def _apply(self, data: Any) -> None:
-        self.data, self.detail = data
-        self.selected = str(self.detail.identity_id or "")
-        self.detail_chart = _dump(self.detail.series)
+        detail, self.missing = data
+        self.sprint_names = [p.sprint_name for p in detail.sprints]
+        if self.missing:
+            self.detail, self.burn, self.sprint_items = _no_sprint(), [], []
+            return
+        self.detail = detail
+        self.burn = _dump(detail.burn)
+        self.sprint_items = detail.items
 
     @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
+    def open_sprint(self, sprint_name: str):
+        """The sprint picker: go to that sprint's own URL."""
+        return rx.redirect(sprint_url(sprint_name, self.project_id))
 
-    @rx.event
-    async def pick_project(self, value: str):
-        self.loading = True
-        self.selected = ""
-        yield
-        await self._refresh(value)
 
-    @rx.event
-    async def pick_developer(self, identity_id: int):
-        self.selected = str(identity_id)
-        await self._refresh()
+class DevelopersState(ProjectPageEvents, CompanyState):
+    """The project's developers (anonymised per role), each linking to their own page."""
 
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
-        await self._live(events)
+    data: dash.DeveloperList = dash.DeveloperList(project_id=0, names_visible=False)
+
+    def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
+        return dash.developers(user, project_id)
+
+    def _apply(self, data: Any) -> None:
+        self.data = data
+
+
+class DeveloperState(ProjectPageEvents, CompanyState):
+    """One developer (`/developers/<identity id>`): each sprint against the team average."""
+
+    detail: dash.DeveloperDetail = dash.DeveloperDetail(project_id=0)
+    chart: list[dict[str, Any]] = []
+
+    def _inputs(self) -> dict[str, Any]:
+        return {"developer_id": self.route_param("developer_id")}
+
+    def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
+        raw = inputs["developer_id"]
+        if not raw.isdigit():
+            raise NotFound(f"developer {raw!r} not found")
+        return dash.developer_detail(user, project_id, int(raw))
+
+    def _apply(self, data: Any) -> None:
+        self.detail = data
+        self.chart = _dump(data.series)
 
 
 class MeState(ProjectPageEvents, CompanyState):

@@ -68,7 +68,7 @@ def _mark(user: CurrentUser, notification_id: int | None) -> None:
             notifications.mark_read(session, user.id, user.tenant_id or 0, notification_id)
 
 
-class NotificationsState(CompanyState):
+class NotificationsState(ProjectPageEvents, CompanyState):
     items: list[notifications.NotificationPublic] = []
     total: int = 0
     page_no: int = 1
@@ -86,18 +86,8 @@ class NotificationsState(CompanyState):
         self.total = data.total
         self.pages = max(1, -(-data.total // data.page_size))
 
-    @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
-
-    @rx.event
-    async def pick_project(self, value: str):
-        await self._refresh(value)
-
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
+    async def _live(self, events: list[dict[str, Any]]) -> None:
+        """Only a notification for this user changes this page."""
         user = self._user
         _data, bell = self.relevant(events, user.id if user else None)
         if bell:
@@ -128,7 +118,7 @@ class NotificationsState(CompanyState):
         await self._refresh()
 
 
-class ExportsState(CompanyState):
+class ExportsState(ProjectPageEvents, CompanyState):
     jobs: list[exports.ExportJobPublic] = []
     report: str = "sprint"
     file_format: str = "xlsx"
@@ -143,19 +133,11 @@ class ExportsState(CompanyState):
         self.jobs, sprints = data
         self.sprint_options = [{"value": c.value, "label": c.label} for c in sprints]
 
-    @rx.event
-    async def load(self):
-        self.loading = True
-        yield
-        await self._refresh()
-
-    @rx.event
-    async def pick_project(self, value: str):
+    def _project_picked(self) -> None:
         self.sprint_choice = "none"
-        await self._refresh(value)
 
-    @rx.event
-    async def on_live(self, events: list[dict[str, Any]]):
+    async def _live(self, events: list[dict[str, Any]]) -> None:
+        """Progress of this user's exports updates the list; other data changes re-read the page."""
         user = self._user
         mine = [
             e for e in events if str(e.get("type", "")).startswith("export.") and user and e.get("user_id") == user.id
@@ -163,7 +145,7 @@ class ExportsState(CompanyState):
         if mine:
             self.jobs = await self.call(exports.list_exports, user)
         else:
-            await self._live(events)
+            await CompanyState._live(self, events)
 
     @rx.event
     def set_report(self, value: str):

@@ -147,6 +147,62 @@ def seed(database_url: str) -> Seed:
 
 
 @pytest.fixture(scope="session")
+def demo(seed: Seed) -> Seed:
+    """Demo history (13 sprints, items, PRs, flags, metrics), forecasts, insights and a notification."""
+    from sqlmodel import select
+
+    from etl.demo import load_demo_history
+    from etl.forecast import forecast_project
+    from etl.insights import generate_insights
+    from models.db import public_session, tenant_session
+    from models.public import SourceConfig, User
+    from models.tenant import DeveloperIdentity, WorkItem
+    from services.notifications import create_for_users
+
+    with public_session() as session:
+        sources = []
+        for source_type, name in (("jira", "Jira"), ("github", "GitHub")):
+            src = SourceConfig(
+                tenant_id=seed.tenant_id,
+                project_id=seed.project_id,
+                name=f"Demo {name}",
+                source_type=source_type,
+                base_url=f"https://{source_type}.demo.example",
+            )
+            session.add(src)
+            sources.append(src)
+        session.commit()
+        ids = [s.id or 0 for s in sources]
+        carol = session.exec(select(User).where(User.email == seed.company_email)).one()
+    load_demo_history(seed.tenant_slug, seed.project_id, ids[0], ids[1], seed=7)
+    forecast_project(seed.tenant_slug, seed.project_id)
+    generate_insights(seed.tenant_slug, seed.project_id)
+    with tenant_session(seed.tenant_slug) as session:
+        # Carol works on the project too: link her account to the busiest identity.
+        busiest = session.exec(
+            select(WorkItem.assignee_identity_id)
+            .where(WorkItem.project_id == seed.project_id, WorkItem.assignee_identity_id.is_not(None))
+            .limit(1)
+        ).first()
+        ident = session.get(DeveloperIdentity, busiest)
+        assert ident is not None
+        ident.user_id = carol.id
+        session.add(ident)
+        session.commit()
+    create_for_users(
+        seed.tenant_id,
+        [carol.id or 0],
+        kind="critical_flags",
+        title="New critical DMT flags in WEB",
+        body="Unit testing is not finished on items marked done.",
+        severity="critical",
+        link="/compliance/flags",
+        tenant_slug=seed.tenant_slug,
+    )
+    return seed
+
+
+@pytest.fixture(scope="session")
 def company_portal(database_url: str, redis_url: str, seed: Seed, tmp_path_factory) -> Iterator[Portal]:
     with run_portal("dmt_app", database_url, redis_url, tmp_path_factory.mktemp("company")) as portal:
         yield portal
@@ -212,3 +268,19 @@ def sign_in(page, portal: Portal, email: str, password: str) -> None:
     page.locator("#email").fill(email)
     page.locator("#password").fill(password)
     page.locator("#sign-in").click()
+
+
+def wait_for_company_data(page, route: str) -> None:
+    """Wait until a company page shows the data of `route` (not the state a new tab restored first)."""
+    from urllib.parse import unquote, urlsplit
+
+    from playwright.sync_api import expect
+
+    path = unquote(urlsplit(route).path)
+    expect(page.locator(f'[data-loaded-for="{path}"]')).to_have_count(1, timeout=30_000)
+
+
+def open_page(page, portal: Portal, route: str) -> None:
+    """Open a company page (a full page load) and wait until its data has loaded."""
+    page.goto(f"{portal.url}{route}")
+    wait_for_company_data(page, route)

@@ -29,12 +29,18 @@ def test_admin_pages_render_and_are_screenshotted(page, admin_portal: Portal, se
     expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
 
     pages = [
-        ("tenants", "/tenants", "Tenants"),
-        ("tenant-detail", f"/tenants/{seed.tenant_id}", "Acme E2E"),
-        ("project-detail", f"/projects/{seed.project_id}", "WEB · Web shop"),
-        ("sources", "/sources", "Sources"),
-        ("health", "/health", "Health"),
-        ("audit", "/audit", "Audit log"),
+        ("overview", "/dashboard", "System overview"),
+        ("tenants", "/dashboard/tenants", "Tenants"),
+        ("tenant-new", "/dashboard/tenants/new", "New tenant"),
+        ("tenant-detail", f"/dashboard/tenants/{seed.tenant_id}", "Acme E2E"),
+        ("tenant-projects", f"/dashboard/tenants/{seed.tenant_id}/projects", "Projects"),
+        ("tenant-users", f"/dashboard/tenants/{seed.tenant_id}/users", "Company users"),
+        ("project-detail", f"/dashboard/projects/{seed.project_id}", "WEB · Web shop"),
+        ("project-sources", f"/dashboard/projects/{seed.project_id}/sources", "Sources"),
+        ("sources", f"/dashboard/projects/{seed.project_id}/sources/new", "Add a source"),
+        ("health", "/dashboard/health", "Health"),
+        ("audit", "/dashboard/audit-logs", "Audit log"),
+        ("retention", "/dashboard/data-retention", "Data retention"),
     ]
     sources = list_sources(tenant_id=seed.tenant_id) or [
         create_source(
@@ -50,10 +56,13 @@ def test_admin_pages_render_and_are_screenshotted(page, admin_portal: Portal, se
             Actor.system("e2e"),
         )
     ]
-    pages.append(("source-detail", f"/sources/{sources[0].id}", sources[0].name))
+    pages.append(("source-detail", f"/dashboard/sources/{sources[0].id}", sources[0].name))
+    pages.append(("source-test", f"/dashboard/sources/{sources[0].id}/test", "Test connection"))
     for name, path, heading in pages:
         page.goto(f"{admin_portal.url}{path}")
         expect(page.get_by_role("heading", name=heading).first).to_be_visible()
+        if name == "source-test":
+            expect(page.locator("#test-result-ok, #test-result-error")).to_be_visible(timeout=30_000)
         if name == "health":
             checked = page.get_by_text("Checked at ")
             expect(checked).to_contain_text("UTC", timeout=15_000)
@@ -63,6 +72,6 @@ def test_admin_pages_render_and_are_screenshotted(page, admin_portal: Portal, se
 
     # Phone width: the sidebar gives way to the menu button.
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{admin_portal.url}/tenants")
+    page.goto(f"{admin_portal.url}/dashboard/tenants")
     expect(page.get_by_role("button", name="Menu")).to_be_visible()
     shoot(page, "tenants-phone")

@@ -39,7 +39,7 @@ def test_first_run_registration_creates_the_admin_then_disappears(page, fresh_ad
     expect(page.locator("#signed-in-user")).to_have_text("First Admin")
 
     page.goto(f"{portal.url}/register")  # once an admin exists, registration is gone
-    # /register sends to /login, which sends a signed-in admin on home (/tenants):
+    # /register sends to /login, which sends a signed-in admin on home (/dashboard):
     # which of the two the browser shows when checked is a race, so accept either.
-    expect(page).to_have_url(re.compile(r"/(login|tenants)"))
+    expect(page).to_have_url(re.compile(r"/(login|dashboard)"))
     expect(page.locator("#register")).to_have_count(0)

@@ -129,7 +129,7 @@ def test_webhook_secret_is_shown_once(page, admin_portal: Portal, seed: Seed) ->
 
     sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
     expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
-    page.goto(f"{admin_portal.url}/sources/{source_id}")
+    page.goto(f"{admin_portal.url}/dashboard/sources/{source_id}")
     expect(page.get_by_role("heading", name="Hooked GitHub")).to_be_visible()
     page.locator("#generate-webhook-secret").click()
     secret = page.locator("#webhook-secret")
@@ -156,7 +156,7 @@ def test_ci_token_is_shown_once_and_can_be_revoked(page, admin_portal: Portal, s
 
     sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
     expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
-    page.goto(f"{admin_portal.url}/tenants/{seed.tenant_id}")
+    page.goto(f"{admin_portal.url}/dashboard/tenants/{seed.tenant_id}")
     expect(page.get_by_role("heading", name="CI tokens")).to_be_visible()
     page.locator("#token-name").fill("GitHub Actions main")
     page.locator("#create-token").click()

@@ -25,7 +25,7 @@ def jira_site() -> Iterator[tuple[str, fake_jira.JiraDataset]]:
 
 
 def add_jira_source(page, portal: Portal, seed: Seed, url: str, email: str, token: str, name: str) -> int:
-    page.goto(f"{portal.url}/sources?project={seed.project_id}")
+    page.goto(f"{portal.url}/dashboard/projects/{seed.project_id}/sources/new")
     page.locator("#name").fill(name)
     page.locator("#base_url").fill(url)
     page.locator("#username").fill(email)
@@ -33,7 +33,7 @@ def add_jira_source(page, portal: Portal, seed: Seed, url: str, email: str, toke
     page.locator("#cfg_project_key").fill("WEB")
     page.locator("#cfg_deployment").select_option("cloud")
     page.locator("#create-source").click()
-    expect(page).to_have_url(re.compile(r"/sources/\d+"))
+    expect(page).to_have_url(re.compile(r"/dashboard/sources/\d+$"))
     return int(page.url.rstrip("/").rsplit("/", 1)[1])
 
 
@@ -46,8 +46,11 @@ def test_source_checks_mapping_and_live_sync_progress(page, admin_portal: Portal
     expect(page.get_by_role("heading", name="Acme Jira")).to_be_visible()
     assert dataset.token not in page.content()  # write-only: only the masked form is shown
 
-    page.locator("#test-connection").click()
-    expect(page.get_by_text("Connected as")).to_be_visible(timeout=30_000)
+    page.locator("#test-connection").click()  # the test page runs the check as it opens
+    expect(page).to_have_url(f"{admin_portal.url}/dashboard/sources/{source_id}/test")
+    expect(page.locator("#test-result-ok")).to_contain_text("Connected as", timeout=30_000)
+    page.get_by_role("link", name="Back to the source").click()
+    expect(page).to_have_url(f"{admin_portal.url}/dashboard/sources/{source_id}")
 
     page.locator("#discover-fields").click()
     expect(page.get_by_text("fields found")).to_be_visible(timeout=30_000)
@@ -78,7 +81,7 @@ def test_source_checks_mapping_and_live_sync_progress(page, admin_portal: Portal
     expect(page.get_by_text("40 records read, 38 saved")).to_be_visible(timeout=5_000)
     assert time.monotonic() - started < 3.0
     expect(page.locator("#sync-progress")).to_be_visible()
-    page.get_by_text("Connection checks").scroll_into_view_if_needed()
+    page.get_by_role("heading", name="Field mapping", exact=True).scroll_into_view_if_needed()
     shoot(page, "source-checks")
 
 
@@ -88,4 +91,5 @@ def test_wrong_token_shows_the_tools_error(page, admin_portal: Portal, seed: See
     expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
     add_jira_source(page, admin_portal, seed, url, dataset.api_user_email, "wrong-token", "Jira with a bad token")
     page.locator("#test-connection").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/sources/\d+/test$"))
     expect(page.locator("#test-result-error")).to_contain_text("Connection failed", timeout=30_000)

@@ -20,20 +20,23 @@ def test_admin_creates_tenant_project_and_user_who_can_sign_in(
     slug = f"globex_{uuid.uuid4().hex[:5]}"
     sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
     expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
-    page.goto(f"{admin_portal.url}/tenants")
+    page.goto(f"{admin_portal.url}/dashboard/tenants")
 
-    # Tenant, with a write-only AI key.
+    # Tenant, with a write-only AI key, on its own page.
     page.locator("#new-tenant").click()
-    dialog = page.get_by_role("dialog")
-    dialog.locator("#name").fill("Globex Corporation")
-    dialog.locator("#slug").fill(slug)
-    dialog.locator("#retention_days").fill("400")
-    dialog.locator("#ai_provider").select_option("openai")
-    dialog.locator("#ai_model").fill("gpt-4o-mini")
-    dialog.locator("#ai_api_key").fill("sk-test-secret-9876")
+    expect(page).to_have_url(f"{admin_portal.url}/dashboard/tenants/new")
+    page.locator("#name").fill("Globex Corporation")
+    page.locator("#slug").fill(slug)
+    page.locator("#retention_days").fill("400")
+    page.locator("#ai_provider").select_option("openai")
+    page.locator("#ai_model").fill("gpt-4o-mini")
+    page.locator("#ai_api_key").fill("sk-test-secret-9876")
     shoot(page, "tenant-create")
-    dialog.locator("#create-tenant").click()
-    expect(page.get_by_role("dialog")).to_have_count(0)
+    page.locator("#create-tenant").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/tenants/\d+$"))  # the new tenant's page
+    expect(page.get_by_text("Schema tenant_" + slug, exact=True)).to_be_visible()  # not the "created" toast
+    assert "sk-test-secret" not in page.content()
+    page.goto(f"{admin_portal.url}/dashboard/tenants")
     row = page.get_by_role("row").filter(has_text=slug)
     expect(row).to_contain_text("Globex Corporation")
     expect(row).to_contain_text("key set")
@@ -41,28 +44,31 @@ def test_admin_creates_tenant_project_and_user_who_can_sign_in(
 
     # A duplicate slug is refused with the service's words.
     page.locator("#new-tenant").click()
-    dialog = page.get_by_role("dialog")
-    dialog.locator("#name").fill("Globex again")
-    dialog.locator("#slug").fill(slug)
-    dialog.locator("#create-tenant").click()
-    expect(dialog.get_by_role("alert")).to_contain_text("already exists")
-    page.keyboard.press("Escape")
+    page.locator("#name").fill("Globex again")
+    page.locator("#slug").fill(slug)
+    page.locator("#create-tenant").click()
+    expect(page.get_by_role("alert")).to_contain_text("already exists")
+    page.goto(f"{admin_portal.url}/dashboard/tenants")
 
     # Search and the status filter.
     page.locator("#tenant-search").fill(slug)
     expect(page.get_by_role("row").filter(has_text="Acme E2E")).to_have_count(0)
     expect(page.get_by_role("row").filter(has_text=slug)).to_have_count(1)
 
-    # Project.
+    # Project, on the tenant's Projects page.
     page.get_by_role("link", name="Globex Corporation").click()
-    expect(page).to_have_url(re.compile(r"/tenants/\d+"))
-    expect(page.get_by_text("Schema tenant_" + slug, exact=True)).to_be_visible()  # not the "created" toast
+    expect(page).to_have_url(re.compile(r"/dashboard/tenants/\d+$"))
+    expect(page.get_by_text("Schema tenant_" + slug, exact=True)).to_be_visible()
+    page.locator(".tab-link", has_text="Projects").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/tenants/\d+/projects$"))
     page.locator("#project-key").fill("SHOP")
     page.locator("#project-name").fill("Online shop")
     page.locator("#create-project").click()
     expect(page.get_by_role("row").filter(has_text="Online shop")).to_be_visible()
 
-    # Company user with a role on the project.
+    # Company user with a role on the project, on the tenant's Users page.
+    page.locator(".tab-link", has_text="Users").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/tenants/\d+/users$"))
     email = f"gina.{uuid.uuid4().hex[:4]}@globex-e2e.com"
     page.locator("#user-name").fill("Gina Globex")
     page.locator("#user-email").fill(email)
@@ -83,7 +89,7 @@ def test_admin_creates_tenant_project_and_user_who_can_sign_in(
         other.close()
 
     # Deactivating the tenant locks its users out.
-    page.goto(f"{admin_portal.url}/tenants")
+    page.goto(f"{admin_portal.url}/dashboard/tenants")
     row = page.get_by_role("row").filter(has_text=slug)
     row.get_by_role("button", name="Deactivate").click()
     expect(row).to_contain_text("inactive")
@@ -102,17 +108,18 @@ def test_admin_edits_a_tenant_and_tunes_project_rules(page, admin_portal: Portal
 
     sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
     expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
-    page.goto(f"{admin_portal.url}/tenants")
+    page.goto(f"{admin_portal.url}/dashboard/tenants")
     row = page.get_by_role("row").filter(has_text=seed.tenant_slug)
-    row.get_by_role("button", name="Edit").click()
-    dialog = page.get_by_role("dialog")
-    expect(dialog.locator("#name")).to_have_value("Acme E2E")
-    dialog.locator("#retention_days").fill("1000")
-    dialog.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("dialog")).to_have_count(0)
+    row.get_by_role("link", name="Settings").click()
+    expect(page).to_have_url(f"{admin_portal.url}/dashboard/tenants/{seed.tenant_id}")
+    expect(page.locator("#name")).to_have_value("Acme E2E")
+    page.locator("#retention_days").fill("1000")
+    page.locator("#save-tenant").click()
+    expect(page.get_by_text("Tenant saved")).to_be_visible()
+    page.goto(f"{admin_portal.url}/dashboard/tenants")
     expect(page.get_by_role("row").filter(has_text=seed.tenant_slug)).to_contain_text("1000 d")
 
-    page.goto(f"{admin_portal.url}/projects/{seed.project_id}")
+    page.goto(f"{admin_portal.url}/dashboard/projects/{seed.project_id}")
     expect(page.locator("input[name='name']")).to_have_value("Web shop")  # loaded
     page.locator("input[name='coverage_threshold']").fill("90")
     page.get_by_role("row").filter(has_text="low_coverage").get_by_role("checkbox").click()

@@ -8,7 +8,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Portal, Seed, sign_in
+from tests.e2e.conftest import Portal, Seed, open_page, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ def test_open_compliance_page_shows_new_flags_after_a_sync_without_reload(
 
     dataset = jira.generate_dataset(seed=11, size=40, project_key="LIVE")
     sign_in(page, company_portal, seed.company_email, seed.company_password)
-    page.goto(f"{company_portal.url}/compliance")
+    open_page(page, company_portal, "/compliance/flags")
     heading = page.get_by_text(re.compile(r"^Flags \(\d+\)$"))
     expect(heading).to_be_visible(timeout=15_000)
     before = int(re.findall(r"\d+", heading.inner_text())[0])

@@ -1,5 +1,7 @@
 """Company portal in a real browser: every page with demo data, drill-down, resolve a flag, download an export.
 
+The demo data is the session's `demo` fixture (tests/e2e/conftest.py).
+
 Each page is also saved to docs/screenshots/company-<page>.png at 1440x900.
 """
 
@@ -11,72 +13,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Portal, Seed, sign_in
+from tests.e2e.conftest import Portal, Seed, open_page, sign_in, wait_for_company_data
 
 pytestmark = pytest.mark.e2e
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def demo(seed: Seed) -> Seed:
-    """Demo history (13 sprints, items, PRs, flags, metrics), forecasts, insights and a notification."""
-    from sqlmodel import select
-
-    from etl.demo import load_demo_history
-    from etl.forecast import forecast_project
-    from etl.insights import generate_insights
-    from models.db import public_session, tenant_session
-    from models.public import SourceConfig, User
-    from models.tenant import DeveloperIdentity, WorkItem
-    from services.notifications import create_for_users
-
-    with public_session() as session:
-        sources = []
-        for source_type, name in (("jira", "Jira"), ("github", "GitHub")):
-            src = SourceConfig(
-                tenant_id=seed.tenant_id,
-                project_id=seed.project_id,
-                name=f"Demo {name}",
-                source_type=source_type,
-                base_url=f"https://{source_type}.demo.example",
-            )
-            session.add(src)
-            sources.append(src)
-        session.commit()
-        ids = [s.id or 0 for s in sources]
-        carol = session.exec(select(User).where(User.email == seed.company_email)).one()
-    load_demo_history(seed.tenant_slug, seed.project_id, ids[0], ids[1], seed=7)
-    forecast_project(seed.tenant_slug, seed.project_id)
-    generate_insights(seed.tenant_slug, seed.project_id)
-    with tenant_session(seed.tenant_slug) as session:
-        # Carol works on the project too: link her account to the busiest identity.
-        busiest = session.exec(
-            select(WorkItem.assignee_identity_id)
-            .where(WorkItem.project_id == seed.project_id, WorkItem.assignee_identity_id.is_not(None))
-            .limit(1)
-        ).first()
-        ident = session.get(DeveloperIdentity, busiest)
-        assert ident is not None
-        ident.user_id = carol.id
-        session.add(ident)
-        session.commit()
-    create_for_users(
-        seed.tenant_id,
-        [carol.id or 0],
-        kind="critical_flags",
-        title="New critical DMT flags in WEB",
-        body="Unit testing is not finished on items marked done.",
-        severity="critical",
-        link="/compliance",
-        tenant_slug=seed.tenant_slug,
-    )
-    return seed
-
-
-def _open(page: Page, portal: Portal, route: str) -> None:
-    page.goto(f"{portal.url}{route}")
-    expect(page.get_by_text("Loading…")).to_have_count(0, timeout=30_000)
 
 
 def _shot(page: Page, name: str) -> None:
@@ -89,79 +30,93 @@ def test_every_page_shows_the_demo_data(page: Page, company_portal: Portal, demo
     sign_in(page, company_portal, demo.company_email, demo.company_password)
     expect(page.locator("#signed-in-user")).to_have_text(demo.company_name)
 
-    _open(page, company_portal, "/dashboard")
+    open_page(page, company_portal, "/dashboard")
     expect(page.locator("[data-kpi=velocity]")).to_contain_text("pts")
     expect(page.locator("[data-kpi=compliance_rate]")).to_contain_text("%")
     expect(page.locator("#notification-bell")).to_have_text(re.compile(r"\d+"))
     _shot(page, "dashboard")
 
-    _open(page, company_portal, "/velocity")
+    open_page(page, company_portal, "/dashboard/velocity")
     expect(page.get_by_role("heading", name="Committed vs completed", exact=True)).to_be_visible()
     expect(page.get_by_text("Next sprint P50")).to_be_visible()
     expect(page.locator(".recharts-bar-rectangle").first).to_be_visible()
     _shot(page, "velocity")
 
-    _open(page, company_portal, "/throughput")
+    open_page(page, company_portal, "/dashboard/throughput")
     expect(page.get_by_role("heading", name="Completed items by type", exact=True)).to_be_visible()
     _shot(page, "throughput")
 
-    _open(page, company_portal, "/quality")
+    open_page(page, company_portal, "/dashboard/quality")
     expect(page.get_by_role("heading", name="Flags by rule", exact=True)).to_be_visible()
     _shot(page, "quality")
 
-    _open(page, company_portal, "/pr-health")
+    open_page(page, company_portal, "/dashboard/pr-health")
     expect(page.get_by_role("heading", name="Per repository", exact=True)).to_be_visible()
     _shot(page, "pr-health")
 
-    _open(page, company_portal, "/team")
+    open_page(page, company_portal, "/team")
+    expect(page.locator(".sprint-link").first).to_be_visible()
+    _shot(page, "team")
+    page.locator("#current-sprint").click()  # the current sprint's deep-dive, at its own URL
+    expect(page).to_have_url(re.compile(r"/team/sprint/[^/?]+\?project=\d+$"))
+    wait_for_company_data(page, page.url.split(company_portal.url, 1)[1])
+    expect(page.get_by_role("heading", name="Burndown (points remaining)", exact=True)).to_be_visible()
     links = page.locator("table a[href*='demo'], table a[href^='http']")
     expect(links.first).to_be_visible()
-    expect(page.get_by_role("heading", name="Burndown (points remaining)", exact=True)).to_be_visible()
-    _shot(page, "team")
+    _shot(page, "sprint")
 
-    _open(page, company_portal, "/developers")
+    open_page(page, company_portal, "/developers")
     expect(page.locator(".developer-row").first).to_be_visible()
     expect(page.get_by_text("You see names because")).to_be_visible()
     _shot(page, "developers")
+    page.locator(".developer-row").first.click()  # the developer's own page
+    expect(page).to_have_url(re.compile(r"/developers/\d+\?project=\d+$"))
+    wait_for_company_data(page, page.url.split(company_portal.url, 1)[1])
+    expect(page.get_by_role("heading", name="Points completed vs team average", exact=True)).to_be_visible()
+    _shot(page, "developer")
 
-    _open(page, company_portal, "/me")
+    open_page(page, company_portal, "/me")
     expect(page.get_by_role("heading", name="Points completed vs team average", exact=True)).to_be_visible()
     _shot(page, "me")
 
-    _open(page, company_portal, "/compliance")
-    expect(page.locator(".flag-row").first).to_be_visible()
+    open_page(page, company_portal, "/compliance")
+    expect(page.locator(".rule-link").first).to_be_visible()
     _shot(page, "compliance")
 
-    _open(page, company_portal, "/insights")
+    open_page(page, company_portal, "/compliance/flags")
+    expect(page.locator(".flag-row").first).to_be_visible()
+    _shot(page, "compliance-flags")
+
+    open_page(page, company_portal, "/ai-insights")
     expect(page.locator(".insight-card").first).to_be_visible()
     _shot(page, "insights")
 
-    _open(page, company_portal, "/notifications")
+    open_page(page, company_portal, "/notifications")
     expect(page.get_by_text("New critical DMT flags in WEB")).to_be_visible()
     _shot(page, "notifications")
 
-    _open(page, company_portal, "/exports")
+    open_page(page, company_portal, "/exports")
     expect(page.locator("#start-export")).to_be_visible()
     _shot(page, "exports")
 
 
 def test_drill_down_lists_the_items_behind_a_sprint_figure(page: Page, company_portal: Portal, demo: Seed) -> None:
     sign_in(page, company_portal, demo.company_email, demo.company_password)
-    _open(page, company_portal, "/velocity")
+    open_page(page, company_portal, "/dashboard/velocity")
     page.locator(".drill").nth(1).click()  # completed points of the oldest sprint shown
     dialog = page.locator("#drill-dialog")
     expect(dialog).to_contain_text("Items completed")
     expect(dialog.locator("tbody tr").first).to_be_visible()
     expect(dialog.locator("a[href^='http']").first).to_be_visible()
     page.keyboard.press("Escape")
-    _open(page, company_portal, "/dashboard")
+    open_page(page, company_portal, "/dashboard")
     page.locator("[data-kpi=blocked_items]").click()
     expect(dialog).to_contain_text("Items blocked during the sprint")
 
 
 def test_tech_lead_resolves_a_flag_with_a_note(page: Page, company_portal: Portal, demo: Seed) -> None:
     sign_in(page, company_portal, demo.company_email, demo.company_password)
-    _open(page, company_portal, "/compliance")
+    open_page(page, company_portal, "/compliance/flags")
     total_before = page.get_by_text(re.compile(r"^Flags \(\d+\)$")).inner_text()
     page.locator(".resolve-flag").first.click()
     expect(page.get_by_role("alertdialog")).to_contain_text("Resolve this flag?")
@@ -175,7 +130,7 @@ def test_export_builds_with_progress_and_downloads(
     page: Page, company_portal: Portal, demo: Seed, tmp_path: Path
 ) -> None:
     sign_in(page, company_portal, demo.company_email, demo.company_password)
-    _open(page, company_portal, "/exports")
+    open_page(page, company_portal, "/exports")
     page.locator("#start-export").click()
     link = page.locator(".download-export").first
     expect(link).to_be_visible(timeout=60_000)
@@ -201,7 +156,7 @@ def test_open_page_refreshes_live_when_a_flag_is_resolved_elsewhere(
     from services.flags import resolve_flag
 
     sign_in(page, company_portal, demo.company_email, demo.company_password)
-    _open(page, company_portal, "/compliance")
+    open_page(page, company_portal, "/compliance/flags")
     heading = page.get_by_text(re.compile(r"^Flags \(\d+\)$"))
     before = int(re.findall(r"\d+", heading.inner_text())[0])
     page.wait_for_timeout(1500)  # the page's live loop is subscribed

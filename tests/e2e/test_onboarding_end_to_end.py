@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.celery_worker import start_worker, stop_worker, wait_until_ready
-from tests.e2e.conftest import Portal, Seed, sign_in
+from tests.e2e.conftest import Portal, Seed, open_page, sign_in, wait_for_company_data
 from tests.fakes import jira as fake_jira
 from tests.fakes.server import serve
 
@@ -70,26 +70,26 @@ def test_admin_onboards_a_company_and_the_tech_lead_sees_synced_data(
     expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
 
     # Tenant.
-    page.goto(f"{admin_portal.url}/tenants")
+    page.goto(f"{admin_portal.url}/dashboard/tenants")
     page.locator("#new-tenant").click()
-    dialog = page.get_by_role("dialog")
-    dialog.locator("#name").fill("Onboard Industries")
-    dialog.locator("#slug").fill(slug)
-    dialog.locator("#create-tenant").click()
-    expect(page.get_by_role("dialog")).to_have_count(0)
-    expect(page.get_by_role("row").filter(has_text=slug)).to_contain_text("Onboard Industries")
+    page.locator("#name").fill("Onboard Industries")
+    page.locator("#slug").fill(slug)
+    page.locator("#create-tenant").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/tenants/\d+$"))
+    # exact: the "created (schema ...)" toast may still be on screen.
+    expect(page.get_by_text("Schema tenant_" + slug, exact=True)).to_be_visible()
 
     # Project ONB.
-    page.get_by_role("link", name="Onboard Industries").click()
-    expect(page).to_have_url(re.compile(r"/tenants/\d+"))
-    # exact: the "created (schema ...)" toast of the previous step may still be on screen.
-    expect(page.get_by_text("Schema tenant_" + slug, exact=True)).to_be_visible()
+    page.locator(".tab-link", has_text="Projects").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/tenants/\d+/projects$"))
     page.locator("#project-key").fill("ONB")
     page.locator("#project-name").fill("Onboarding")
     page.locator("#create-project").click()
     expect(page.get_by_role("row").filter(has_text="Onboarding")).to_be_visible()
 
     # Company user, tech lead on ONB.
+    page.locator(".tab-link", has_text="Users").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/tenants/\d+/users$"))
     page.locator("#user-name").fill("Tess Techlead")
     page.locator("#user-email").fill(lead_email)
     page.locator("#user-password").fill(lead_password)
@@ -98,14 +98,15 @@ def test_admin_onboards_a_company_and_the_tech_lead_sees_synced_data(
     page.locator("#create-user").click()
     expect(page.get_by_role("row").filter(has_text=lead_email)).to_contain_text("ONB: tech_lead")
 
-    # Jira source, from the project page's "Add a source".
+    # Jira source, from the project's "Add a source".
+    page.locator(".tab-link", has_text="Projects").click()
     page.get_by_role("link", name="Onboarding").click()
-    expect(page).to_have_url(re.compile(r"/projects/\d+"))
+    expect(page).to_have_url(re.compile(r"/dashboard/projects/\d+$"))
     expect(page.get_by_role("heading", name="ONB · Onboarding")).to_be_visible()
-    page.get_by_role("button", name="Add a source").click()
-    expect(page).to_have_url(re.compile(r"/sources\?project=\d+"))
-    expect(page.get_by_role("heading", name="Add a source")).to_be_visible()  # not the project page's form
-    expect(page.get_by_role("combobox").first).to_have_text("Onboard Industries / ONB - Onboarding")
+    page.locator(".tab-link", has_text="Add a source").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/projects/\d+/sources/new$"))
+    expect(page.get_by_role("heading", name="New source")).to_be_visible()
+    expect(page.locator("#source-project")).to_have_text("Onboard Industries / ONB - Onboarding")
     page.locator("#name").fill("Onboard Jira")
     page.locator("#base_url").fill(url)
     page.locator("#username").fill(dataset.api_user_email)
@@ -113,13 +114,16 @@ def test_admin_onboards_a_company_and_the_tech_lead_sees_synced_data(
     page.locator("#cfg_project_key").fill("ONB")
     page.locator("#cfg_deployment").select_option("cloud")
     page.locator("#create-source").click()
-    expect(page).to_have_url(re.compile(r"/sources/\d+"))
+    expect(page).to_have_url(re.compile(r"/dashboard/sources/\d+$"))
     expect(page.get_by_role("heading", name="Onboard Jira")).to_be_visible()
     assert dataset.token not in page.content()
+    source_page = page.url
 
     # Test connection: who we are.
     page.locator("#test-connection").click()
     expect(page.locator("#test-result-ok")).to_contain_text(f"Connected as {dataset.people[0]['name']}", timeout=30_000)
+    page.get_by_role("link", name="Back to the source").click()
+    expect(page).to_have_url(source_page)
 
     # Discover fields and accept the proposed mapping.
     page.locator("#discover-fields").click()
@@ -150,14 +154,15 @@ def test_admin_onboards_a_company_and_the_tech_lead_sees_synced_data(
         sign_in(lead, company_portal, lead_email, lead_password)
         expect(lead.locator("#signed-in-user")).to_have_text("Tess Techlead")
 
-        lead.goto(f"{company_portal.url}/compliance")
-        expect(lead.get_by_text("Loading…")).to_have_count(0, timeout=30_000)
+        open_page(lead, company_portal, "/compliance/flags")
         expect(lead.locator(".flag-row").first).to_be_visible()
         expect(lead.locator(".flag-row").first).to_contain_text("ONB-")
         _shot(lead, "company-onboarding-compliance")
 
-        lead.goto(f"{company_portal.url}/team")
-        expect(lead.get_by_text("Loading…")).to_have_count(0, timeout=30_000)
+        open_page(lead, company_portal, "/team")
+        lead.locator("#current-sprint").click()
+        expect(lead).to_have_url(re.compile(r"/team/sprint/"))
+        wait_for_company_data(lead, lead.url.split(company_portal.url, 1)[1])
         expect(lead.locator("#sprint-picker")).to_contain_text("ONB")
         expect(lead.locator("table").get_by_text(re.compile(r"ONB-\d+")).first).to_be_visible()
         _shot(lead, "company-onboarding-team")

@@ -35,7 +35,7 @@ def test_wrong_password_shows_the_message_and_keeps_the_email(page, company_port
 def test_company_user_is_refused_by_the_admin_portal(page, admin_portal: Portal, seed: Seed) -> None:
     sign_in(page, admin_portal, seed.company_email, seed.company_password)
     expect(page.get_by_role("alert")).to_contain_text("the admin portal is for platform administrators")
-    page.goto(f"{admin_portal.url}/tenants")
+    page.goto(f"{admin_portal.url}/dashboard/tenants")
     expect(page).to_have_url(re.compile(r"/login\?next="))
 
 
@@ -45,8 +45,8 @@ def test_platform_admin_is_refused_by_the_company_portal(page, company_portal: P
 
 
 def test_protected_page_without_session_goes_to_login(page, admin_portal: Portal) -> None:
-    page.goto(f"{admin_portal.url}/audit")
-    expect(page).to_have_url(re.compile(r"/login\?next=%2Faudit"))
+    page.goto(f"{admin_portal.url}/dashboard/audit-logs")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fdashboard%2Faudit-logs$"))
     expect(page.locator("#sign-in")).to_be_visible()
 
 
@@ -55,5 +55,5 @@ def test_sign_out_ends_the_session(page, admin_portal: Portal, seed: Seed) -> No
     expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
     page.locator("#sign-out").click()
     expect(page.get_by_role("status")).to_contain_text("signed out")
-    page.goto(f"{admin_portal.url}/tenants")
+    page.goto(f"{admin_portal.url}/dashboard/tenants")
     expect(page).to_have_url(re.compile(r"/login"))
