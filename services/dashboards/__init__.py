@@ -14,7 +14,11 @@ naming per role, rounding), `sprint_rows` (per-sprint figures), `kpi_cards`,
 `team` (sprint detail and burndown), `item_lists` (drill-down),
 `developer_stats` (developers and me), `comparison` (a developer against the
 team average), `blocked_items` (items blocked now), `sprint_choice` (the sprint
-a request means), `compliance_flags`, `ai_insights`.
+a request means), `compliance_flags`, `ai_insights`, `forecasts` (the stored
+forecasts: prediction card, velocity page), `dashboard_charts` (compliance
+gauge, prediction card, current burndown), `cycle_time` (the cycle-time
+scatter), `heatmaps` (review wait by weekday x hour, compliance by developer x
+sprint).
 Callers use the names re-exported here: `from services import dashboards; dashboards.kpis(...)`.
 """
 
@@ -40,8 +44,20 @@ from services.dashboards.comparison import (
     developer_comparison,
 )
 from services.dashboards.compliance_flags import RESOLVER_ROLES, can_resolve, get_flag, list_flags, resolve_flag
+from services.dashboards.cycle_time import CyclePoint, CycleTimeScatter, cycle_time_scatter
+from services.dashboards.dashboard_charts import (
+    COMPLIANCE_TARGET,
+    COMPLIANCE_WARNING,
+    ComplianceGauge,
+    DashboardCharts,
+    SprintBurndown,
+    compliance_status,
+    dashboard_charts,
+)
 from services.dashboards.developer_stats import developer_detail, developer_options, developers, me
-from services.dashboards.item_lists import _get_sprint, drill_down
+from services.dashboards.forecasts import ForecastCard, forecast_card
+from services.dashboards.heatmaps import Heatmap, compliance_heatmap, review_wait_heatmap
+from services.dashboards.item_lists import _get_sprint, drill_down, item_drill
 from services.dashboards.kpi_cards import kpis
 from services.dashboards.pull_requests import REVIEW_BUCKETS, pr_health
 from services.dashboards.quality_compliance import compliance_overview, quality
@@ -82,6 +98,8 @@ from services.dashboards.team import sprint_detail, sprint_options
 from services.dashboards.velocity import throughput_series, velocity_series
 
 __all__ = [
+    "COMPLIANCE_TARGET",
+    "COMPLIANCE_WARNING",
     "DRILL_METRICS",
     "FORECAST_KINDS",
     "HISTORY_SPRINTS",
@@ -93,7 +111,11 @@ __all__ = [
     "BlockedItems",
     "BurnPoint",
     "Choice",
+    "ComplianceGauge",
     "ComplianceOverview",
+    "CyclePoint",
+    "CycleTimeScatter",
+    "DashboardCharts",
     "DeveloperComparison",
     "DeveloperDetail",
     "DeveloperList",
@@ -104,6 +126,8 @@ __all__ = [
     "FlagPage",
     "FlagRow",
     "Forecast",
+    "ForecastCard",
+    "Heatmap",
     "Insight",
     "ItemRow",
     "KpiCard",
@@ -118,6 +142,7 @@ __all__ = [
     "RepoHealth",
     "ReviewBucket",
     "RuleCount",
+    "SprintBurndown",
     "SprintComparison",
     "SprintDetail",
     "SprintPoint",
@@ -131,15 +156,21 @@ __all__ = [
     "blocked_items",
     "can_resolve",
     "chosen_sprint",
+    "compliance_heatmap",
     "compliance_overview",
+    "compliance_status",
+    "cycle_time_scatter",
+    "dashboard_charts",
     "developer_comparison",
     "developer_detail",
     "developer_options",
     "developers",
     "drill_down",
+    "forecast_card",
     "get_flag",
     "get_insight",
     "insights",
+    "item_drill",
     "kpis",
     "list_flags",
     "me",
@@ -149,6 +180,7 @@ __all__ = [
     "rate_insight",
     "require_project",
     "resolve_flag",
+    "review_wait_heatmap",
     "sprint_detail",
     "sprint_options",
     "throughput_series",

@@ -115,3 +115,27 @@ def drill_down(
         items=items,
         total=int(total),
     )
+
+
+def item_drill(user: CurrentUser, project_id: int, item_id: int) -> DrillDown:
+    """One work item of the project as a drill-down (a chart point that is an item, e.g. the cycle-time scatter)."""
+    require_project(user, project_id)
+    with tenant_session(user.tenant_slug or "") as session:
+        t = _tables(session)
+        rows = (
+            session.execute(
+                sa.text(
+                    f"SELECT {_ITEM_COLUMNS.format(flags=t['compliance_flags'])} FROM {t['work_items']} w "
+                    "WHERE w.id = :id AND w.project_id = :p AND NOT w.is_deleted"
+                ),
+                {"id": item_id, "p": project_id},
+            )
+            .mappings()
+            .all()
+        )
+        if not rows:
+            raise NotFound(f"work item {item_id} not found")
+        items = _item_rows(rows, _Namer(session, user, project_id))
+    item = items[0]
+    return DrillDown(project_id=project_id, sprint_id=0, sprint_name="", metric="item",
+                     title=f"{item.key} — {item.title}" if item.title else item.key, items=items, total=1)  # fmt: skip

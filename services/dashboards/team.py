@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from models.db import tenant_session
 from models.tenant import Sprint
@@ -56,6 +57,28 @@ def _burn(sprint: Sprint, done_rows: list[tuple[datetime, float]], scope: float)
     return out
 
 
+def sprint_burn(session: Session, project_id: int, sprint: Sprint) -> tuple[list[BurnPoint], int]:
+    """The sprint's burndown/burnup by day (points of its items, done by `done_at`) and its item count."""
+    t = _tables(session)
+    params = {"p": project_id, "s": sprint.id}
+    total, scope = session.execute(
+        sa.text(
+            f"SELECT count(*), coalesce(sum(story_points), 0) FROM {t['work_items']} "
+            "WHERE project_id = :p AND sprint_id = :s AND NOT is_deleted"
+        ),
+        params,
+    ).one()
+    done_rows = session.execute(
+        sa.text(
+            f"SELECT done_at, coalesce(story_points, 0) FROM {t['work_items']} "
+            "WHERE project_id = :p AND sprint_id = :s AND NOT is_deleted "
+            "AND status_category = 'done' AND done_at IS NOT NULL"
+        ),
+        params,
+    ).all()
+    return _burn(sprint, [(d, float(p)) for d, p in done_rows], float(scope)), int(total)
+
+
 def sprint_detail(user: CurrentUser, project_id: int, sprint_id: int | None = None, limit: int = 500) -> SprintDetail:
     """One sprint: burndown/burnup by day (from done_at) and its items, with links to the tools."""
     require_project(user, project_id)
@@ -85,21 +108,7 @@ def sprint_detail(user: CurrentUser, project_id: int, sprint_id: int | None = No
             .mappings()
             .all()
         )
-        total, scope = session.execute(
-            sa.text(
-                f"SELECT count(*), coalesce(sum(story_points), 0) FROM {t['work_items']} "
-                "WHERE project_id = :p AND sprint_id = :s AND NOT is_deleted"
-            ),
-            {"p": project_id, "s": sprint_id},
-        ).one()
-        done_rows = session.execute(
-            sa.text(
-                f"SELECT done_at, coalesce(story_points, 0) FROM {t['work_items']} "
-                "WHERE project_id = :p AND sprint_id = :s AND NOT is_deleted "
-                "AND status_category = 'done' AND done_at IS NOT NULL"
-            ),
-            {"p": project_id, "s": sprint_id},
-        ).all()
+        burn, total = sprint_burn(session, project_id, sprint)
         items = _item_rows(rows, namer)
     point = next((p for p in points if p.sprint_id == sprint_id), None) or SprintPoint(
         sprint_id=sprint_id,
@@ -112,7 +121,7 @@ def sprint_detail(user: CurrentUser, project_id: int, sprint_id: int | None = No
         project_id=project_id,
         sprint=point,
         goal=sprint.goal or "",
-        burn=_burn(sprint, [(d, float(p)) for d, p in done_rows], float(scope)),
+        burn=burn,
         items=items,
         items_total=int(total),
         sprints=list(reversed(points)),
