@@ -10,7 +10,7 @@ Settings:
   ``page_size`` (``$top``, <= 100 here), ``fetch_commits`` (``"auto"``, the
   default: only for PRs whose title, branch, description and linked work items
   name no work item or whose author has no e-mail; ``true``: always;
-  ``false``: never), ``workers`` (PRs enriched at once, default 8), ``ci``
+  ``false``: never), ``workers`` (PRs enriched at once, default 20), ``ci``
   (where CI evidence comes from: ``"auto"``, the default, the repository's
   pull request builds in bulk and, for a PR without one, its statuses;
   ``"builds"``; ``"statuses"``: every PR's status list, as external CI posts it).
@@ -90,7 +90,7 @@ _CI_STATES = {
 }
 _FAR_FUTURE = datetime(9998, 1, 1, tzinfo=UTC)
 #: Pull requests enriched at once (config workers); every request still passes the source's budget.
-DEFAULT_WORKERS = 8
+DEFAULT_WORKERS = 20
 CI_SOURCES = ("auto", "builds", "statuses")
 BUILDS_PAGE_SIZE = 1000
 #: An incremental sync reads the builds of this many days before its start (PRs older than that: statuses).

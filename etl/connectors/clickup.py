@@ -48,11 +48,14 @@ from etl.connectors.base import (
     SourceNotFound,
     SourceSettings,
 )
-from etl.connectors.http import CursorGuard
+from etl.connectors.http import CursorGuard, RequestBudget
 from etl.connectors.registry import register_connector
 from etl.connectors.values import mapped_option, propose_from_name, to_float, truthy, urls
 
 DEFAULT_BASE_URL = "https://api.clickup.com/api/v2"
+#: ClickUp's limit per token (Free Forever, Unlimited and Business plans; Business Plus 1,000, Enterprise
+#: 10,000: config rate_limit_per_minute).
+RATE_LIMIT_PER_MINUTE = 100
 PAGE_SIZE = 100  # fixed by ClickUp
 TIME_IN_STATUS_BATCH = 100  # bulk_time_in_status takes at most 100 task ids
 DEFAULT_SPRINT_PATTERN = r"\bsprint\b"
@@ -369,14 +372,41 @@ def normalize_clickup_task(
     return result
 
 
+_BUDGETS: dict[tuple[str, int], RequestBudget] = {}
+_BUDGETS_LOCK = threading.Lock()
+
+
+def minute_budget(limit: int, key: str | None) -> RequestBudget:
+    """A token bucket that never lets more than `limit` requests into any 60 seconds.
+
+    A bucket of capacity B refilled at r a minute admits B + r requests in a minute,
+    so the capacity is a tenth of the limit and the refill the rest. One per source
+    (`key`), shared by its threads; an unsaved source gets its own.
+    """
+    burst = max(1, limit // 10)
+    if key is None:
+        return RequestBudget(max(1, limit - burst), burst=burst)
+    with _BUDGETS_LOCK:
+        budget = _BUDGETS.get((key, limit))
+        if budget is None:
+            budget = _BUDGETS[(key, limit)] = RequestBudget(max(1, limit - burst), burst=burst)
+        return budget
+
+
 class ClickUpConnector(BaseConnector):
     """ClickUp workspace (team) tasks."""
 
     provides_work_items = True
 
     def __init__(self, settings: SourceSettings, **http_options: Any) -> None:
-        super().__init__(settings, **http_options)
         config = settings.config_json or {}
+        #: ClickUp counts requests per token and minute: the source's budget is held under that limit.
+        self.rate_limit_per_minute = min(
+            int(config.get("rate_limit_per_minute") or RATE_LIMIT_PER_MINUTE), settings.request_budget_per_minute
+        )
+        super().__init__(settings, **http_options)
+        if "budget" not in self._http_options:
+            self._http_options["budget"] = minute_budget(self.rate_limit_per_minute, self.budget_key)
         self.team_id = str(config.get("team_id") or settings.project_key or "").strip()
         if not settings.token:
             raise SourceConfigError("the ClickUp API token is missing")

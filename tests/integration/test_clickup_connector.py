@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from etl.connectors.base import SourceAuthError, SourceDataError, SourceNotFound, SourceSettings
 from etl.connectors.clickup import ClickUpConnector
+from etl.connectors.http import RequestBudget
 from tests.fakes.clickup import ClickUpDataset, create_app, generate_dataset
 from tests.fakes.server import FaultControls, serve
 
@@ -30,7 +31,8 @@ class Site:
             "field_mappings": self.dataset.field_mappings(),
         }
         values.update(overrides)
-        return ClickUpConnector(SourceSettings(**values), sleep=self.waits.append)
+        # A generous budget: these tests are about the API, the pacing has its own tests.
+        return ClickUpConnector(SourceSettings(**values), sleep=self.waits.append, budget=RequestBudget(60_000))
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,14 @@ from typing import Any
 
 import pytest
 
-from etl.connectors.base import SourceDataError
-from etl.connectors.clickup import custom_field_value, normalize_clickup_task, parse_clickup_time
+from etl.connectors.base import SourceDataError, SourceSettings
+from etl.connectors.clickup import (
+    ClickUpConnector,
+    custom_field_value,
+    minute_budget,
+    normalize_clickup_task,
+    parse_clickup_time,
+)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "clickup"  # see its NOTICE
 
@@ -208,3 +214,29 @@ def test_folderless_list_is_not_a_sprint_and_missing_id_is_an_error() -> None:
     assert item["sprint_name"] is None and item["sprint_history"] == []
     with pytest.raises(SourceDataError):
         normalize_clickup_task({"name": "no id"}, {})
+
+
+def test_the_minute_budget_never_admits_more_than_the_limit_in_any_minute() -> None:
+    clock = [0.0]
+    budget = minute_budget(100, None)
+    budget._clock = lambda: clock[0]  # a steady clock the test moves
+    budget._updated = 0.0
+    admitted: list[float] = []
+    while clock[0] < 300:
+        if budget.try_acquire() == 0:
+            admitted.append(clock[0])
+        else:
+            clock[0] += 0.05
+    peak = max(sum(1 for t in admitted if start <= t < start + 60) for start in admitted)
+    assert peak <= 100 and len(admitted) >= 10 + 90 * 5 - 1  # a tenth as burst, the rest steady: never over
+
+
+def test_the_connector_holds_the_source_budget_under_clickups_limit() -> None:
+    def connector(budget: int, **config: Any) -> ClickUpConnector:
+        settings = SourceSettings(source_type="clickup", base_url="https://api.clickup.com/api/v2", token="pk_x",
+                                  config_json={"team_id": "1", **config}, request_budget_per_minute=budget)  # fmt: skip
+        return ClickUpConnector(settings)
+
+    assert connector(600).rate_limit_per_minute == 100  # ClickUp's own limit wins over a looser source budget
+    assert connector(40).rate_limit_per_minute == 40
+    assert connector(5000, rate_limit_per_minute=1000).rate_limit_per_minute == 1000  # Business Plus
