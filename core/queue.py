@@ -66,6 +66,20 @@ app.conf.update(
 )
 
 
+#: Tasks whose names start with this go to NOTIFICATION_QUEUE (deliveries may be given their own workers).
+NOTIFICATION_TASK_PREFIX = "dmt.notifications."
+
+
+def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> dict[str, str] | None:
+    """Celery router: notification tasks to the configured notification queue, the rest to the default one."""
+    if name.startswith(NOTIFICATION_TASK_PREFIX):
+        return {"queue": get_settings().notification_queue}
+    return None
+
+
+app.conf.task_routes = (route_task,)
+
+
 #: Beat entries registered so far (kept here so registering never forces the app's configuration early).
 _beat_schedule: dict[str, dict[str, Any]] = {}
 

@@ -1,9 +1,14 @@
-"""In-app notifications: create (to users or to project roles), list, count, mark read.
+"""Notifications: create (to users or to project roles), list, count, mark read; delivery preferences.
 
-Kinds: critical_flags, etl_failure, sprint_ending, exception_approved, new_insight.
-Every created notification is published as a `notification.created` live event.
-Reads and writes are always scoped to one user AND one tenant: a user can
-never read or mark another user's rows.
+Kinds: see NOTIFICATION_KINDS. Every created notification is published as a
+`notification.created` live event. Reads and writes are always scoped to one
+user AND one tenant: a user can never read or mark another user's rows.
+
+In-app first: a notification is a row here, written whatever happens next. The
+worker then decides where else it goes (services.delivery: email at once or in
+the daily digest, per the user's preference for its kind; the project's or
+tenant's Slack and Teams channels), so a failing channel or broker can delay
+or lose an email, never the notification itself.
 """
 
 from __future__ import annotations
@@ -14,16 +19,42 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import Session, col, select
 
+from core.errors import ValidationFailed
 from core.realtime import publish_event
 from models.base import utcnow
 from models.db import public_session
 from models.enums import ProjectRole
-from models.public import Notification, Project, UserProjectRole
+from models.public import Notification, NotificationPreference, Project, UserProjectRole
 
 #: Roles told about compliance problems, sprint ends and new insights by default.
 LEAD_ROLES = (ProjectRole.TECH_LEAD.value, ProjectRole.PROJECT_MANAGER.value)
+
+#: Every kind of notification the platform writes, with the name people choose it by.
+NOTIFICATION_KINDS: dict[str, str] = {
+    "critical_flags": "New critical DMT flags",
+    "etl_failure": "Syncs paused after failures",
+    "sprint_ending": "Sprints ending soon",
+    "new_insight": "New AI insights",
+    "exception_requested": "DMT exception requests",
+    "exception_approved": "DMT exceptions approved",
+    "exception_rejected": "DMT exceptions rejected",
+    "exception_revoked": "DMT exceptions revoked",
+    "exception_expiring": "DMT exceptions about to expire",
+    "exception_expired": "DMT exceptions expired",
+    "exception_lapsed": "DMT exception requests lapsed",
+}
+
+#: How a person hears about a kind beyond the app: not at all, by email at once, or in the daily digest.
+DELIVERY_MODES: dict[str, str] = {
+    "in_app": "In the app only",
+    "immediate": "Email at once",
+    "digest": "Daily digest email",
+}
+#: A kind nobody chose a mode for stays in the app.
+DEFAULT_DELIVERY_MODE = "in_app"
 
 
 class NotificationPublic(BaseModel):
@@ -230,3 +261,45 @@ def mark_all_read(session: Session, user_id: int, tenant_id: int) -> int:
     )
     session.commit()
     return int(result.rowcount or 0)
+
+
+# --------------------------------------------------------------------------- delivery preferences
+class DeliveryPreference(BaseModel):
+    kind: str
+    label: str
+    mode: str
+
+
+def list_preferences(session: Session, user_id: int, tenant_id: int) -> list[DeliveryPreference]:
+    """The user's delivery mode for every notification kind (the default where none was chosen)."""
+    chosen = dict(
+        session.exec(
+            select(NotificationPreference.kind, NotificationPreference.mode).where(
+                NotificationPreference.user_id == user_id, NotificationPreference.tenant_id == tenant_id
+            )
+        ).all()
+    )
+    return [
+        DeliveryPreference(kind=kind, label=label, mode=chosen.get(kind, DEFAULT_DELIVERY_MODE))
+        for kind, label in NOTIFICATION_KINDS.items()
+    ]
+
+
+def set_preference(session: Session, user_id: int, tenant_id: int, kind: str, mode: str) -> DeliveryPreference:
+    """Choose how the user hears about one kind (in_app, immediate or digest); commits."""
+    if kind not in NOTIFICATION_KINDS:
+        raise ValidationFailed(f"unknown notification kind {kind!r}", field="kind")
+    if mode not in DELIVERY_MODES:
+        raise ValidationFailed(f"the mode must be one of {', '.join(DELIVERY_MODES)}, not {mode!r}", field="mode")
+    statement = pg_insert(NotificationPreference).values(
+        tenant_id=tenant_id, user_id=user_id, kind=kind, mode=mode, updated_at=utcnow()
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id", "kind"],
+            set_={"mode": statement.excluded.mode, "updated_at": statement.excluded.updated_at},
+            where=NotificationPreference.tenant_id == tenant_id,
+        )
+    )
+    session.commit()
+    return DeliveryPreference(kind=kind, label=NOTIFICATION_KINDS[kind], mode=mode)

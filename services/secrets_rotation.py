@@ -6,14 +6,14 @@ from sqlmodel import select
 
 from core.crypto import rotate_secret
 from models.db import public_session
-from models.public import SourceConfig, Tenant
+from models.public import ChatChannel, SourceConfig, Tenant
 from services import audit
 from services.audit import Actor
 
 
 def rotate_all_secrets() -> dict[str, int]:
     """Rotate every encrypted column in one transaction; returns how many values were rotated."""
-    counts = {"source tokens": 0, "webhook secrets": 0, "AI keys": 0}
+    counts = {"source tokens": 0, "webhook secrets": 0, "AI keys": 0, "chat webhook URLs": 0}
     with public_session() as session:
         for source in session.exec(select(SourceConfig)).all():
             if source.token_encrypted:
@@ -26,6 +26,10 @@ def rotate_all_secrets() -> dict[str, int]:
             if tenant.ai_api_key_encrypted:
                 tenant.ai_api_key_encrypted = rotate_secret(tenant.ai_api_key_encrypted)
                 counts["AI keys"] += 1
+        for channel in session.exec(select(ChatChannel)).all():
+            if channel.webhook_url_encrypted:
+                channel.webhook_url_encrypted = rotate_secret(channel.webhook_url_encrypted) or ""
+                counts["chat webhook URLs"] += 1
         audit.record(session, Actor.system("cli"), "secrets.rotate", "platform", None, new=counts)
         session.commit()
     return counts

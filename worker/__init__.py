@@ -6,7 +6,8 @@
 The app and its settings are `core.queue`; the tasks are grouped by domain:
 `worker.syncs` (syncs, reconciliation, the nightly schedule), `worker.derived`
 (compliance, metrics, insights, alerts), `worker.exceptions` (DMT exception expiry),
-`worker.retention` (archive and verify, the nightly plan), `worker.exports` and `worker.housekeeping`
+`worker.retention` (archive and verify, the nightly plan), `worker.exports`,
+`worker.notifications` (email, Slack and Teams deliveries, digests) and `worker.housekeeping`
 (the task outbox's dispatcher, the nightly prune). Other layers
 enqueue by task name through `core.queue.app.send_task` and never import this
 package. A sync delivered twice is harmless: the load is idempotent and a
@@ -23,9 +24,9 @@ from core.queue import app, load_plugins
 from core.realtime import reset_client
 from etl.sync import tune_allocator
 from models.db import dispose_engines
-from worker import derived, exceptions, exports, housekeeping, retention, syncs
+from worker import derived, exceptions, exports, housekeeping, notifications, retention, syncs
 
-__all__ = ["app", "derived", "exceptions", "exports", "housekeeping", "retention", "syncs"]
+__all__ = ["app", "derived", "exceptions", "exports", "housekeeping", "notifications", "retention", "syncs"]
 
 
 @signals.worker_process_init.connect
