@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     # The Celery queue delivery tasks go to (default: the shared one; a busy site can
     # give deliveries their own workers with `celery -A worker worker -Q notifications`).
     notification_queue: str = "celery"
+    notification_delivery_retention_days: int = 30
 
     company_portal_url: str = "http://localhost:3000"
     admin_portal_url: str = "http://localhost:3001"

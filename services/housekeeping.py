@@ -6,7 +6,9 @@
   expires, so presenting it again still revokes its family);
 * webhook deliveries and sent outbox rows older than
   WEBHOOK_DELIVERY_RETENTION_DAYS, never younger than the webhook replay
-  window (a delivery inside the window must stay known to be refused).
+  window (a delivery inside the window must stay known to be refused);
+* notification deliveries (emails, chat posts) sent or dead more than
+  NOTIFICATION_DELIVERY_RETENTION_DAYS ago.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ import sqlalchemy as sa
 from core.settings import get_settings
 from models.base import utcnow
 from models.db import public_session
-from models.public import LoginAttempt, PortalSession, RefreshToken, TaskOutbox, WebhookDelivery
+from models.public import (
+    LoginAttempt,
+    NotificationDelivery,
+    PortalSession,
+    RefreshToken,
+    TaskOutbox,
+    WebhookDelivery,
+)
 
 #: Task name of the nightly prune (registered by the worker package).
 PRUNE_TASK = "dmt.prune_control_plane"
@@ -32,6 +41,7 @@ class PruneReport:
     refresh_tokens: int
     webhook_deliveries: int
     outbox_rows: int
+    notification_deliveries: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -44,6 +54,7 @@ def prune_control_plane(now: datetime | None = None) -> PruneReport:
     attempts_before = now - timedelta(days=s.login_attempt_retention_days)
     sessions_before = now - timedelta(days=s.expired_session_retention_days)
     webhook_days = timedelta(days=s.webhook_delivery_retention_days)
+    notifications_before = now - timedelta(days=s.notification_delivery_retention_days)
     deliveries_before = now - max(webhook_days, timedelta(seconds=s.webhook_max_age_seconds) + timedelta(days=1))
     with public_session() as session:
 
@@ -63,6 +74,11 @@ def prune_control_plane(now: datetime | None = None) -> PruneReport:
             ),
             outbox_rows=delete(
                 sa.delete(TaskOutbox).where(TaskOutbox.sent_at.is_not(None), TaskOutbox.sent_at < deliveries_before)
+            ),
+            notification_deliveries=delete(
+                sa.delete(NotificationDelivery).where(
+                    NotificationDelivery.status != "pending", NotificationDelivery.updated_at < notifications_before
+                )
             ),
         )
         session.commit()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from celery import Celery
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core.errors import NotFound, ValidationFailed
 from core.settings import reset_settings_cache
@@ -23,6 +23,7 @@ from models.public import ChatChannel, Notification, NotificationDelivery, TaskO
 from services import chat_channels, delivery, outbox
 from services import notifications as svc
 from services.audit import Actor
+from services.housekeeping import prune_control_plane
 from services.secrets_rotation import rotate_all_secrets
 from tests import celery_worker
 from tests.fakes import chat_webhooks
@@ -454,3 +455,21 @@ def _wait(condition, what: str, log: Path, timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not reached in {timeout:.0f} s\n{log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.1)
+
+
+def test_the_nightly_prune_removes_old_finished_deliveries_only(team) -> None:
+    tenant, _project, lead, *_ = team
+    old = utcnow() - timedelta(days=45)
+    with public_session() as session:
+        rows = [
+            NotificationDelivery(tenant_id=tenant.id, user_id=lead, channel="email", subject=status, status=status,
+                                 updated_at=when)
+            for status, when in [("sent", old), ("dead", old), ("pending", old), ("sent", utcnow())]
+        ]  # fmt: skip
+        session.add_all(rows)
+        session.commit()
+        ids = [r.id for r in rows]
+    assert prune_control_plane().notification_deliveries >= 2
+    with public_session() as session:
+        left = session.exec(select(NotificationDelivery.id).where(col(NotificationDelivery.id).in_(ids))).all()
+    assert sorted(left) == sorted(ids[2:])  # a pending delivery is never pruned, nor a recent one
