@@ -66,6 +66,12 @@ RETENTION_SCHEDULE = "dmt.retention_schedule"
 #: How long the last progress of a job stays readable for a page opened later.
 PROGRESS_TTL_SECONDS = 24 * 3600
 SCHEDULE_ACTOR = Actor.system("retention schedule")
+#: What the tenant forms promise about `Tenant.retention_days`: exactly what `plan_retention` and the
+#: hard delete do.
+RETENTION_PROMISE = (
+    "Each night, quarters that ended more than this many days ago are archived and verified; "
+    "an administrator then hard-deletes them on the Data retention page (30-3650)."
+)
 
 _ARCHIVABLE = (RetentionStatus.PENDING, RetentionStatus.FAILED, RetentionStatus.RESTORED, RetentionStatus.ARCHIVING)
 _VERIFIABLE = (RetentionStatus.ARCHIVED, RetentionStatus.VERIFIED, RetentionStatus.VERIFYING)

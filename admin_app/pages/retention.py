@@ -1,4 +1,6 @@
-"""Data retention: archive a past quarter of a tenant, verify it, hard delete it (typed phrase), restore it."""
+"""Data retention: archive a past quarter of a tenant and verify it on the worker (live progress), hard delete
+exactly the verified rows (typed phrase), restore it. The nightly schedule creates jobs for quarters older than
+each tenant's retention."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from portal_common.components import data_table, empty_row, error_callout, field
 MUTED = styles.MUTED
 RETENTION_COLORS = {
     "pending": "blue",
+    "archiving": "cyan",
     "archived": "amber",
+    "verifying": "cyan",
     "verified": "green",
     "deleted": "red",
     "restored": "indigo",
@@ -56,7 +60,7 @@ def actions(j: JobRow) -> rx.Component:
             size="1",
             variant="soft",
             on_click=RetentionState.archive(j["id"]),
-            loading=busy(j, "archive"),
+            loading=busy(j, "archive") | (s == "archiving"),
             disabled=~idle | ~((s == "pending") | (s == "failed") | (s == "restored")),
             id="archive-" + j["id"].to(str),
         ),
@@ -66,7 +70,7 @@ def actions(j: JobRow) -> rx.Component:
             variant="soft",
             color_scheme="green",
             on_click=RetentionState.verify(j["id"]),
-            loading=busy(j, "verify"),
+            loading=busy(j, "verify") | (s == "verifying"),
             disabled=~idle | ~((s == "archived") | (s == "verified")),
             id="verify-" + j["id"].to(str),
         ),
@@ -95,6 +99,24 @@ def actions(j: JobRow) -> rx.Component:
     )
 
 
+def progress_cell(j: JobRow) -> rx.Component:
+    """The worker's last word on the job: a bar while archive or verify runs, then what it finished with."""
+    running = (j["status"] == "archiving") | (j["status"] == "verifying")
+    return rx.cond(
+        j["progress_text"] != "",
+        rx.vstack(
+            rx.cond(
+                running,
+                rx.progress(value=j["progress"], width="100%", aria_label="Progress of job " + j["id"].to(str)),
+            ),
+            rx.text(j["progress_text"], size="1", color=MUTED),
+            spacing="1",
+            width="100%",
+            id="progress-" + j["id"].to(str),
+        ),
+    )
+
+
 def job_row(j: JobRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
@@ -103,6 +125,7 @@ def job_row(j: JobRow) -> rx.Component:
         ),
         rx.table.cell(rx.code(j["quarter"])),
         rx.table.cell(retention_badge(j["status"]), id="status-" + j["id"].to(str)),
+        rx.table.cell(progress_cell(j), min_width="180px"),
         rx.table.cell(
             rx.vstack(
                 when("created", j["created_at"]),
@@ -127,7 +150,11 @@ def job_row(j: JobRow) -> rx.Component:
             max_width="260px",
         ),
         rx.table.cell(rx.text(j["archive_uri"], size="1", style={"word_break": "break-all"}), max_width="240px"),
-        rx.table.cell(rx.text(j["error"], size="1", color="var(--red-11)"), max_width="200px"),
+        rx.table.cell(
+            rx.text(j["error"], size="1", color="var(--red-11)"),
+            rx.cond(j["deletion"] != "", rx.text(j["deletion"], size="1", id="deletion-" + j["id"].to(str))),
+            max_width="260px",
+        ),
         rx.table.cell(actions(j)),
     )
 
@@ -180,8 +207,9 @@ def delete_dialog() -> rx.Component:
                         " work items, pull requests, their links, exceptions, compliance flags, coverage "
                         "evidence and sync runs of ",
                         rx.text.strong(RetentionState.delete_tenant),
-                        " from the database. The verified archive stays and can restore them; metrics and "
-                        "compliance are recomputed.",
+                        " from the database: exactly the rows the verified archive holds. Rows changed or added "
+                        "since the verification stay and are reported. The archive can restore what is deleted; "
+                        "metrics and compliance are recomputed.",
                     ),
                     color_scheme="red",
                     width="100%",
@@ -238,13 +266,15 @@ def delete_dialog() -> rx.Component:
     icon="archive",
     order=45,
     on_load=RetentionState.load,
+    on_live=RetentionState.on_live,
     old_routes=("/retention",),
 )
 def retention_page() -> rx.Component:
     return rx.vstack(
         page_header(
             "Data retention",
-            "Archive a past quarter of a tenant, verify the archive, then hard delete it; restore any time.",
+            "Each night, quarters older than a tenant's retention are archived and verified on the worker; "
+            "a hard delete stays your decision (typed confirmation). Restore any time.",
         ),
         section("New retention job", create_form()),
         error_callout(RetentionState.action_error),
@@ -265,11 +295,21 @@ def retention_page() -> rx.Component:
             spacing="3",
         ),
         data_table(
-            ["Tenant", "Quarter", "Status", "Times (UTC)", "Rows (archive manifest)", "Archive", "Error", ""],
+            [
+                "Tenant",
+                "Quarter",
+                "Status",
+                "Progress",
+                "Times (UTC)",
+                "Rows (archive manifest)",
+                "Archive",
+                "Error / delete report",
+                "",
+            ],
             rx.cond(
                 RetentionState.rows.length() > 0,
                 rx.foreach(RetentionState.rows, job_row),
-                empty_row(8, "No retention jobs yet: create one above."),
+                empty_row(9, "No retention jobs yet: the nightly schedule creates them, or create one above."),
             ),
         ),
         delete_dialog(),

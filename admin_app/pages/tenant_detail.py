@@ -6,6 +6,7 @@ import reflex as rx
 
 from admin_app import routes
 from admin_app.components.forms import ai_settings_fields, dialog, form_buttons, select_input, text_input
+from admin_app.components.notification_delivery import chat_channels_section
 from admin_app.routes import project_url, tenant_url
 from admin_app.state.tenant_detail import ProjectRow, TenantDetailState, TokenRow, UserRow
 from portal_common import page, styles
@@ -20,6 +21,7 @@ from portal_common.components import (
     status_badge,
     tab_links,
 )
+from services.retention import RETENTION_PROMISE
 
 ROLES = [
     ("viewer", "Viewer"),
@@ -341,7 +343,7 @@ def settings_section() -> rx.Component:
                 field(
                     "Retention (days)",
                     text_input("retention_days", type="number", default_value=t.retention_days.to(str), min=30),
-                    "Data older than this is archived and removed each quarter (30-3650).",
+                    RETENTION_PROMISE,
                 ),
                 *ai_settings_fields(t.ai_provider, t.ai_model, t.ai_base_url, t.ai_key_set),
                 rx.cond(t.ai_key_set, rx.checkbox("Remove the stored API key", name="clear_ai_key")),
@@ -377,6 +379,7 @@ def tenant_detail() -> rx.Component:
         ),
         settings_section(),
         tokens_section(),
+        chat_channels_section(),
     )
 
 

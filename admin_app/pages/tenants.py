@@ -10,6 +10,7 @@ from admin_app.routes import tenant_url
 from admin_app.state.tenants import TenantRow, TenantsState
 from portal_common import page, styles
 from portal_common.components import data_table, empty_row, error_callout, field, page_header, section, status_badge
+from services.retention import RETENTION_PROMISE
 
 
 def tenant_row(t: TenantRow) -> rx.Component:
@@ -109,7 +110,7 @@ def new_tenant_page() -> rx.Component:
                     field(
                         "Retention (days)",
                         text_input("retention_days", type="number", default_value="730", min=30, max=3650),
-                        "Data older than this is archived and removed each quarter (30-3650).",
+                        RETENTION_PROMISE,
                     ),
                     *ai_settings_fields(),
                     rx.hstack(

@@ -1,4 +1,5 @@
-"""Data retention: create a job per tenant and quarter, then archive, verify, hard delete (typed phrase), restore."""
+"""Data retention: create a job per tenant and quarter, then archive and verify on the worker (live progress),
+hard delete (typed phrase) and restore. The nightly schedule creates and archives the jobs of old quarters."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class JobRow(TypedDict):
     deleted_at: str
     restored_at: str
     phrase: str
+    deletion: str
+    progress: int
+    progress_text: str
 
 
 class TenantChoice(TypedDict):
@@ -98,44 +102,71 @@ class RetentionState(AdminState):
         await self._query()
         return None
 
-    async def _run(self, job_id: int, action: str) -> None:
-        """One long step in a thread, with the job's button in a loading state."""
-        async with self:
-            user = await self.require_admin()
-            actor = self.actor_of(user)
-            self.busy_job, self.busy_action, self.action_error, self.notice = job_id, action, "", ""
+    async def _queue(self, job_id: int, action: str) -> None:
+        """Archive or verify: queued on the worker; the row follows its progress live (`on_live`)."""
+        user = await self.require_admin()
+        self.action_error, self.notice = "", ""
+        step = retention.queue_archive if action == "archive" else retention.queue_verify
         try:
-            if action == "archive":
-                job = await self.call(retention.archive_job, job_id, actor)
-                total = sum(int(m.get("rows", 0)) for m in ((job.manifest or {}).get("tables") or {}).values())
-                message = f"Job {job_id} archived: {total} rows written to {job.archive_uri}."
-            elif action == "verify":
-                await self.call(retention.verify_job, job_id, actor)
-                message = f"Job {job_id} verified: the archive matches the database row for row."
-            else:
-                restored = await self.call(retention.restore_job, job_id, actor)
-                message = f"Job {job_id} restored: {sum(restored.values())} rows are back."
+            await self.call(step, job_id, self.actor_of(user))
         except Exception as exc:  # noqa: BLE001
-            async with self:
-                self.busy_job, self.busy_action = 0, ""
-                self.action_error = f"{action.capitalize()} of job {job_id} failed: {_in_words(exc)}"
-                await self._query()
-            return
-        async with self:
-            self.busy_job, self.busy_action, self.notice = 0, "", message
-            await self._query()
+            self.action_error = f"{action.capitalize()} of job {job_id} failed: {_in_words(exc)}"
+        else:
+            self.notice = f"Job {job_id}: {action} queued on the worker; its progress shows in the table."
+        await self._query()
 
-    @rx.event(background=True)
+    @rx.event
     async def archive(self, job_id: int):
-        await self._run(job_id, "archive")
+        await self._queue(job_id, "archive")
 
-    @rx.event(background=True)
+    @rx.event
     async def verify(self, job_id: int):
-        await self._run(job_id, "verify")
+        await self._queue(job_id, "verify")
 
     @rx.event(background=True)
     async def restore(self, job_id: int):
-        await self._run(job_id, "restore")
+        """Put an archive's rows back (in a thread, with the job's button in a loading state)."""
+        async with self:
+            user = await self.require_admin()
+            actor = self.actor_of(user)
+            self.busy_job, self.busy_action, self.action_error, self.notice = job_id, "restore", "", ""
+        try:
+            restored = await self.call(retention.restore_job, job_id, actor)
+        except Exception as exc:  # noqa: BLE001
+            async with self:
+                self.busy_job, self.busy_action = 0, ""
+                self.action_error = f"Restore of job {job_id} failed: {_in_words(exc)}"
+                await self._query()
+            return
+        async with self:
+            self.busy_job, self.busy_action = 0, ""
+            self.notice = f"Job {job_id} restored: {sum(restored.values())} rows are back."
+            await self._query()
+
+    @rx.event
+    async def on_live(self, events: list[dict[str, Any]]):
+        """Retention events of the worker: move the progress bars, re-read the jobs when a step ends."""
+        mine = [e for e in events if str(e.get("type", "")).startswith("retention.")]
+        if not mine:
+            return
+        await self.require_admin()
+        shown = {r["id"] for r in self.rows}
+        finished = False
+        for event in mine:
+            job_id = int(event.get("job_id") or 0)
+            if job_id not in shown:
+                finished = finished or event.get("type") == "retention.queued"  # a job the schedule created
+                continue
+            percent, text = retention.progress_words(event)
+            self.rows = [
+                JobRow(**{**r, "progress": percent, "progress_text": text}) if r["id"] == job_id else r
+                for r in self.rows
+            ]
+            if event.get("type") == "retention.finished":
+                finished = True
+                self.notice = _finished_words(event)
+        if finished:
+            await self._query()
 
     @rx.event
     async def start_delete(self, job_id: int):
@@ -174,8 +205,22 @@ class RetentionState(AdminState):
             return
         async with self:
             self.busy_job, self.busy_action, self.delete_open, self.typed_phrase = 0, "", False, ""
-            self.notice = f"Job {job_id}: the {job.quarter} data was hard deleted (the archive can restore it)."
+            summary = retention.deletion_summary(job.manifest)
+            self.notice = (
+                f"Job {job_id}: the {job.quarter} data was hard deleted ({summary}) - the archive can restore it."
+            )
             await self._query()
+
+
+def _finished_words(event: dict[str, Any]) -> str:
+    job_id, phase, status = event.get("job_id"), event.get("phase"), event.get("status")
+    if event.get("error"):
+        return f"Job {job_id}: {phase} ended {status}: {event['error']}"
+    if phase == "archive":
+        return f"Job {job_id} archived: {event.get('rows', 0)} rows written; verify it next."
+    if phase == "verify":
+        return f"Job {job_id} verified: the archive matches the database row for row."
+    return f"Job {job_id}: {phase} {status}."
 
 
 def _in_words(exc: Exception) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import reflex as rx
 
+from dmt_app.components.exceptions import request_button, request_dialog
 from dmt_app.routes import NOTIFICATIONS
 from dmt_app.state.base import CompanyState
 from dmt_app.state.drill import DrillState
@@ -111,6 +112,7 @@ def page_body(state: type[CompanyState], *children: rx.Component) -> rx.Componen
             ),
         ),
         drill_dialog(),
+        request_dialog(),
         spacing="4",
         width="100%",
         custom_attrs={"data-loaded-for": state.loaded_for},
@@ -221,8 +223,29 @@ def items_table(items: rx.Var, empty_text: str = "No items.") -> rx.Component:
                     ),
                     rx.table.cell(rx.cond(i.story_points, i.story_points.to_string(), "-")),
                     rx.table.cell(i.assignee),
-                    rx.table.cell(compliant_badge(i.compliant)),
-                    rx.table.cell(rx.cond(i.open_flags > 0, rx.badge(i.open_flags, color_scheme="red"), "0")),
+                    rx.table.cell(
+                        compliant_badge(i.compliant),
+                        rx.cond(
+                            i.exception_status != "",
+                            rx.badge(
+                                "exception ",
+                                i.exception_status,
+                                " · ",
+                                i.exception_until,
+                                color_scheme=rx.cond(i.exception_status == "approved", "green", "amber"),
+                                variant="soft",
+                                class_name="item-exception",
+                            ),
+                        ),
+                    ),
+                    rx.table.cell(
+                        rx.hstack(
+                            rx.cond(i.open_flags > 0, rx.badge(i.open_flags, color_scheme="red"), "0"),
+                            rx.cond(i.compliant == "no", request_button(i.id, i.key)),
+                            spacing="2",
+                            align="center",
+                        )
+                    ),
                 ),
             ),
             empty_row(8, empty_text),

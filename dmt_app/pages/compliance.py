@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from dmt_app import routes
+from dmt_app.components.exceptions import EXCUSABLE, flag_exception_badge, request_button
 from dmt_app.components.ui import COLORS, empty, hint, item_link, page_body, severity_badge, toolbar
 from dmt_app.state.compliance import ALL, ComplianceState, FlagsState
 from portal_common import page, styles
@@ -67,18 +68,26 @@ def _flag_row(f: rx.Var) -> rx.Component:
                     rx.text(f.resolution, " ", f.resolved_by, size="1", color=styles.MUTED),
                     spacing="1",
                 ),
-            )
+            ),
+            flag_exception_badge(f.exception_status, f.exception_until, f.exception_covers),
         ),
         rx.table.cell(
-            rx.cond(
-                (f.status == "open") & s.can_resolve,
-                rx.button(
-                    "Resolve",
-                    size="1",
-                    variant="soft",
-                    on_click=s.ask_resolve(f.id, f.item_key + " · " + f.rule_id),
-                    class_name="resolve-flag",
+            rx.hstack(
+                rx.cond(
+                    (f.status == "open") & s.can_resolve,
+                    rx.button(
+                        "Resolve",
+                        size="1",
+                        variant="soft",
+                        on_click=s.ask_resolve(f.id, f.item_key + " · " + f.rule_id),
+                        class_name="resolve-flag",
+                    ),
                 ),
+                rx.cond(
+                    (f.status == "open") & (f.exception_status == "") & EXCUSABLE.contains(f.rule_id),
+                    request_button(f.item_id, f.item_key, f.rule_id),
+                ),
+                spacing="2",
             )
         ),
         class_name="flag-row",
@@ -147,6 +156,7 @@ def compliance() -> rx.Component:
             "Done Means Tested: where done items fall short, and why",
             s,
             rx.link(rx.button("All flags", variant="soft"), href=routes.FLAGS),
+            rx.link(rx.button("Exceptions", variant="soft"), href=routes.EXCEPTIONS),
         ),
         page_body(
             s,

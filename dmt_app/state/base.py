@@ -32,6 +32,9 @@ DATA_EVENTS = {
     "compliance.flag_resolved",
     "metrics.rebuilt",
     "insight.created",
+    "exception.requested",
+    "exception.rejected",
+    "exception.expired",
 }
 
 

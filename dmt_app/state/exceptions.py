@@ -17,8 +17,6 @@ from etl.rules import EXCUSABLE_RULES, rule_title
 from services import exceptions as exc_service
 from services.auth import CurrentUser
 
-#: Live events after which the exceptions page re-reads its lists.
-EXCEPTION_EVENTS = {"exception.requested", "exception.rejected", "exception.expired", "compliance.evaluated"}
 #: Default length of a requested exception.
 DEFAULT_DAYS = 30
 STATUS_FILTERS = ["all", *exc_service.STATUSES]
@@ -54,8 +52,9 @@ def _view(row: exc_service.ExceptionRow) -> ExceptionView:
     elif row.status == "rejected":
         decided, note = f"rejected by {row.rejected_by} on {row.decided_at[:10]}", row.decision_note
     elif row.approved_by:
-        decided, note = f"approved by {row.approved_by}" + (f" on {row.decided_at[:10]}" if row.decided_at else ""), (
-            row.decision_note
+        decided, note = (
+            f"approved by {row.approved_by}" + (f" on {row.decided_at[:10]}" if row.decided_at else ""),
+            (row.decision_note),
         )
     else:
         decided, note = "", ""
@@ -199,12 +198,6 @@ class ExceptionsState(ProjectPageEvents, CompanyState):
         self.pending = [_view(r) for r in pending.items]
         self.rows = [_view(r) for r in listed.items]
         self.total = listed.total
-
-    async def _live(self, events: list[dict[str, Any]]) -> None:
-        if any(e.get("type") in EXCEPTION_EVENTS for e in events):
-            await self._refresh()
-        else:
-            await super()._live(events)
 
     @rx.event
     async def set_status_filter(self, value: str):

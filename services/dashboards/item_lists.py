@@ -19,7 +19,10 @@ _ITEM_COLUMNS = """
     w.id, coalesce(w.item_key, w.source_item_id) AS key, w.title, w.item_type, w.status, w.status_category,
     w.story_points, w.assignee_identity_id, w.assignee_name, w.url, w.done_at, w.dmt_compliant,
     (w.is_blocked OR w.blocked_hours > 0) AS blocked,
-    (SELECT count(*) FROM {flags} f WHERE f.work_item_id = w.id AND f.status = 'open') AS open_flags
+    (SELECT count(*) FROM {flags} f WHERE f.work_item_id = w.id AND f.status = 'open') AS open_flags,
+    (SELECT e.status || ' ' || to_char((e.expires_at - interval '1 microsecond') AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+     FROM {exceptions} e WHERE e.work_item_id = w.id AND e.expires_at > now() AND e.status IN ('approved', 'requested')
+     ORDER BY (e.status = 'approved') DESC, e.created_at DESC LIMIT 1) AS exception
 """
 
 
@@ -41,6 +44,8 @@ def _item_rows(rows: Any, namer: _Namer) -> list[ItemRow]:
                 compliant="" if r["dmt_compliant"] is None else ("yes" if r["dmt_compliant"] else "no"),
                 blocked=bool(r["blocked"]),
                 open_flags=int(r["open_flags"] or 0),
+                exception_status=(r["exception"] or " ").split(" ")[0],
+                exception_until=(r["exception"] or " ").split(" ")[1],
             )
         )
     return out
@@ -96,7 +101,7 @@ def drill_down(
         rows = (
             session.execute(
                 sa.text(
-                    f"SELECT {_ITEM_COLUMNS.format(flags=t['compliance_flags'])} {base} "
+                    f"SELECT {_ITEM_COLUMNS.format(flags=t['compliance_flags'], exceptions=t['dmt_exceptions'])} {base} "
                     "ORDER BY w.done_at DESC NULLS LAST, w.id LIMIT :lim"
                 ),
                 params,
@@ -125,7 +130,7 @@ def item_drill(user: CurrentUser, project_id: int, item_id: int) -> DrillDown:
         rows = (
             session.execute(
                 sa.text(
-                    f"SELECT {_ITEM_COLUMNS.format(flags=t['compliance_flags'])} FROM {t['work_items']} w "
+                    f"SELECT {_ITEM_COLUMNS.format(flags=t['compliance_flags'], exceptions=t['dmt_exceptions'])} FROM {t['work_items']} w "
                     "WHERE w.id = :id AND w.project_id = :p AND NOT w.is_deleted"
                 ),
                 {"id": item_id, "p": project_id},

@@ -182,6 +182,9 @@ class ItemRow(BaseModel):
     compliant: str = ""  # yes, no, "" (not judged)
     blocked: bool = False
     open_flags: int = 0
+    #: The item's DMT exception that matters now (approved and unexpired, else a waiting request) and its last day.
+    exception_status: str = ""
+    exception_until: str = ""
 
 
 class BurnPoint(BaseModel):

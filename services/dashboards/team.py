@@ -99,7 +99,7 @@ def sprint_detail(user: CurrentUser, project_id: int, sprint_id: int | None = No
         rows = (
             session.execute(
                 sa.text(
-                    f"SELECT {_ITEM_COLUMNS.format(flags=t['compliance_flags'])} FROM {t['work_items']} w "
+                    f"SELECT {_ITEM_COLUMNS.format(flags=t['compliance_flags'], exceptions=t['dmt_exceptions'])} FROM {t['work_items']} w "
                     "WHERE w.project_id = :p AND w.sprint_id = :s AND NOT w.is_deleted "
                     "ORDER BY (w.status_category = 'done') DESC, w.done_at DESC NULLS LAST, w.id LIMIT :lim"
                 ),

@@ -1,13 +1,17 @@
-"""Retention in the admin UI (create, archive, verify, typed hard delete, restore); webhook secret shown once."""
+"""Retention in the admin UI (create, archive and verify on a real worker with live progress, typed hard delete
+of exactly the verified rows, restore); webhook secret shown once."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import func, select
 
+from tests.celery_worker import start_worker, stop_worker, wait_until_ready
 from tests.e2e.conftest import Portal, Seed, sign_in
 from tests.e2e.test_admin_pages import shoot
 
@@ -32,6 +36,21 @@ def seed_history() -> tuple[object, str]:
     return tenant, name
 
 
+@pytest.fixture
+def retention_worker(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Path]:
+    """A real worker on the default queue: archive and verify run there, never in the portal."""
+    from core.queue import app as celery_app
+
+    celery_app.control.purge()  # tasks other tests of this Redis database left queued
+    log = tmp_path / "worker.log"
+    proc = start_worker(database_url, redis_url, queue="celery", name=f"retention-{uuid.uuid4().hex[:6]}", log=log)
+    try:
+        wait_until_ready(proc, log)
+        yield log
+    finally:
+        stop_worker(proc)
+
+
 def counts(tenant) -> dict[str, int]:
     from models.db import tenant_session
     from models.tenant import PullRequest, WorkItem
@@ -43,7 +62,9 @@ def counts(tenant) -> dict[str, int]:
         }
 
 
-def test_retention_archive_verify_typed_delete_and_restore(page, admin_portal: Portal, seed: Seed) -> None:
+def test_retention_archive_verify_typed_delete_and_restore(
+    page, admin_portal: Portal, seed: Seed, retention_worker: Path
+) -> None:
     from models.db import public_session
     from services.retention import list_jobs
 
@@ -75,7 +96,8 @@ def test_retention_archive_verify_typed_delete_and_restore(page, admin_portal: P
     expect(status).to_have_text("pending")
 
     page.locator(f"#archive-{job_id}").click()
-    expect(status).to_have_text("archived", timeout=60_000)
+    expect(status).to_have_text("archived", timeout=60_000)  # on the worker; the page hears it live
+    expect(page.locator(f"#progress-{job_id}")).to_contain_text("archive finished: archived")
     rows = page.locator(f"#rows-{job_id}")
     expect(rows).to_contain_text(f"work_items: {ITEMS_PER_QUARTER}")
     expect(rows).to_contain_text(f"pull_requests: {ITEMS_PER_QUARTER}")
@@ -84,6 +106,16 @@ def test_retention_archive_verify_typed_delete_and_restore(page, admin_portal: P
     page.locator(f"#verify-{job_id}").click()
     expect(status).to_have_text("verified", timeout=60_000)
     expect(page.get_by_text("the archive matches the database")).to_be_visible()
+
+    # A row of the quarter changes after the verification: the hard delete keeps it and says so.
+    from sqlalchemy import update
+
+    from models.db import tenant_session
+    from models.tenant import WorkItem
+
+    with tenant_session(tenant) as session:
+        session.execute(update(WorkItem).where(WorkItem.source_item_id == "q1-0").values(title="changed late"))
+        session.commit()
 
     # Hard delete: the button stays disabled until the exact phrase is typed.
     phrase = f"DELETE {tenant.slug} 2025Q1"
@@ -101,7 +133,9 @@ def test_retention_archive_verify_typed_delete_and_restore(page, admin_portal: P
     shoot(page, "retention-delete")
     confirm.click()
     expect(status).to_have_text("deleted", timeout=60_000)
-    assert counts(tenant) == {"items": ITEMS_PER_QUARTER, "prs": ITEMS_PER_QUARTER}  # only 2025Q2 is left
+    expect(page.locator(f"#deletion-{job_id}")).to_contain_text("work_items: 1 changed")
+    # 2025Q2, and the 2025Q1 item changed after the verification
+    assert counts(tenant) == {"items": ITEMS_PER_QUARTER + 1, "prs": ITEMS_PER_QUARTER}
 
     page.locator(f"#restore-{job_id}").click()
     expect(status).to_have_text("restored", timeout=60_000)

@@ -18,6 +18,7 @@ from services import exceptions as svc
 from services.alerts import evaluate_and_alert
 from services.auth import CurrentUser
 from services.dashboards import FlagFilters, list_flags
+from services.dashboards.item_lists import item_drill
 from tests.integration.test_compliance_support import add_item, compliant_fields, make_project, make_user
 from worker import app as celery_app
 from worker import exceptions as exception_tasks
@@ -126,6 +127,9 @@ def test_request_then_approve_covers_the_chosen_rules_and_recomputes_the_item_at
     assert by_rule["low_coverage"].exception_until == approved.valid_until
     assert by_rule["missing_unit_test_task"].exception_id == requested.id
     assert not by_rule["missing_unit_test_task"].exception_covers
+
+    [drilled] = item_drill(dev, team["project"].id, item_id).items
+    assert (drilled.exception_status, drilled.exception_until) == ("approved", approved.valid_until)
 
     shown = svc.item_exceptions(team["viewer"], [item_id])[item_id]
     assert [r.status for r in shown] == ["approved"] and not shown[0].can_revoke

@@ -205,6 +205,9 @@ def test_the_nightly_plan_creates_and_queues_jobs_for_quarters_older_than_the_re
     with public_session() as s:
         outbox = s.exec(select(TaskOutbox).where(TaskOutbox.id.in_(queued))).all()
     assert [(o.task_name, o.args[0], o.args[-1]) for o in outbox] == [(RETENTION_ARCHIVE, plan.created[0], True)]
+    # What the tenant form promises: archived and verified each night, deleted only by an administrator.
+    assert "archived and verified" in retention.RETENTION_PROMISE and "hard-deletes" in retention.RETENTION_PROMISE
+    assert counts(tenant)["items"] == 10
 
     # The next night changes nothing for a quarter whose job is under way; a longer span brings Q2 in.
     assert plan_retention(tenant.id, today).created == []
