@@ -33,11 +33,14 @@ from models.tenant import DeveloperIdentity, DmtException, WorkItem
 from services import sources
 from services.alerts import evaluate_and_alert
 from services.audit import Actor
+from services.chat_channels import ChatChannelSave, save_channel
 from services.exceptions import approve_exception
 from services.insights import generate_insights
+from services.notifications import NOTIFICATION_KINDS, set_preference
 from services.projects import ProjectCreate, create_project
 from services.tenants import TenantCreate, create_tenant
 from services.users import UserCreate, create_user, set_project_role
+from tests.fakes.chat_webhooks import SLACK_PATH, TEAMS_PATH
 from tests.fakes.demo import DemoSource, build_demo
 from tests.fakes.server import serve
 
@@ -117,6 +120,34 @@ def _ensure_users(tenants: dict[str, Tenant], projects: dict[str, Project]) -> N
             for project in projects.values():
                 if project.tenant_id == tenant.id:
                     set_project_role(user.id, project.id, spec["role"], ACTOR)
+
+
+#: The demo users' delivery choices (the rest stay in the app), so the mail catcher and the digest preview
+#: have something to show; Acme's Web Platform posts to a fake Slack channel, Globex to a fake Teams one.
+DEMO_DELIVERY = {
+    "lead@acme.example": {"critical_flags": "immediate", "etl_failure": "immediate", "sprint_ending": "digest",
+                          "new_insight": "digest", "exception_requested": "digest", "exception_expiring": "digest"},
+    "pm@acme.example": {kind: "digest" for kind in NOTIFICATION_KINDS},
+    "dev@acme.example": {"exception_approved": "immediate", "exception_rejected": "immediate"},
+    "lead@globex.example": {kind: "digest" for kind in NOTIFICATION_KINDS},
+}  # fmt: skip
+
+
+def _ensure_delivery(tenants: dict[str, Tenant], projects: dict[str, Project], base_url: str) -> None:
+    """Delivery preferences of the demo users and the demo's chat channels (the fake webhooks at base_url)."""
+    with public_session() as session:
+        users = session.exec(select(User).where(User.email.in_(list(DEMO_DELIVERY)))).all()
+        for user in users:
+            for kind, mode in DEMO_DELIVERY[user.email].items():
+                set_preference(session, user.id or 0, user.tenant_id or 0, kind, mode)
+    channels = [
+        ChatChannelSave(tenant_id=tenants["acme"].id or 0, project_id=projects["ACME"].id, channel_type="slack",
+                        name="#web-platform", webhook_url=base_url + "/chat" + SLACK_PATH),
+        ChatChannelSave(tenant_id=tenants["globex"].id or 0, channel_type="teams", name="Globex engineering",
+                        webhook_url=base_url + "/chat" + TEAMS_PATH),
+    ]  # fmt: skip
+    for channel in channels:
+        save_channel(channel, ACTOR)
 
 
 @contextlib.contextmanager
@@ -276,6 +307,7 @@ def seed(fake_base_url: str | None = None, log: Callable[[str], Any] = print) ->
     tenants = _ensure_tenants(log)
     projects = _ensure_projects(tenants)
     _ensure_users(tenants, projects)
+    _ensure_delivery(tenants, projects, base_url)
     with _fake_tools(base_url) as catalogue:
         made = _ensure_sources(projects, base_url, catalogue)
         _sync_all(tenants, made, log)

@@ -15,6 +15,8 @@ from core.settings import PROJECT_ROOT, get_settings, reset_settings_cache
 FAKES_PORT = int(os.environ.get("DMT_FAKES_PORT", "8900"))
 COMPANY_PORT = int(os.environ.get("DMT_COMPANY_PORT", "3000"))
 ADMIN_PORT = int(os.environ.get("DMT_ADMIN_PORT", "3001"))
+SMTP_CATCHER_PORT = int(os.environ.get("DMT_SMTP_CATCHER_PORT", "8925"))
+MAILDIR = PROJECT_ROOT / ".data" / "run" / "mail"
 
 
 def _wait_http(url: str, timeout: float, proc: subprocess.Popen) -> bool:
@@ -40,6 +42,11 @@ def run_everything() -> int:
         "PYTHONPATH": str(PROJECT_ROOT),
         "COMPANY_PORTAL_URL": f"http://localhost:{COMPANY_PORT}",
         "ADMIN_PORTAL_URL": f"http://localhost:{ADMIN_PORT}",
+        # Notification emails go to the fake tools' SMTP catcher (messages kept in .data/run/mail).
+        "SMTP_HOST": os.environ.get("SMTP_HOST", "127.0.0.1"),
+        "SMTP_PORT": os.environ.get("SMTP_PORT", str(SMTP_CATCHER_PORT)),
+        "SMTP_STARTTLS": os.environ.get("SMTP_STARTTLS", "false"),
+        "SMTP_FROM": os.environ.get("SMTP_FROM", "DMT-SLDP demo <dmt@demo.local>"),
     }
     os.environ.update(
         {
@@ -74,7 +81,11 @@ def run_everything() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: (stop_all(), sys.exit(0)))
     try:
-        fakes = start("fakes", [sys.executable, "-m", "tests.fakes", "--port", str(FAKES_PORT)])
+        fakes = start(
+            "fakes",
+            [sys.executable, "-m", "tests.fakes", "--port", str(FAKES_PORT), "--smtp-port", str(SMTP_CATCHER_PORT),
+             "--maildir", str(MAILDIR)],
+        )  # fmt: skip
         if not _wait_http(f"http://127.0.0.1:{FAKES_PORT}/health", 60, fakes):
             print(f"fake tool servers did not start: see {logs / 'fakes.log'}", file=sys.stderr)
             return 1
@@ -114,6 +125,8 @@ def run_everything() -> int:
             f"  admin portal    http://localhost:{ADMIN_PORT}\n"
             f"  REST API docs   http://localhost:{COMPANY_PORT}/api/docs\n"
             f"  fake tools      http://127.0.0.1:{FAKES_PORT} (Jira, ClickUp, Azure DevOps, GitHub)\n"
+            f"  mail catcher    127.0.0.1:{SMTP_CATCHER_PORT}, messages in {MAILDIR}; chat posts at "
+            f"http://127.0.0.1:{FAKES_PORT}/chat/posts\n"
             "demo sign-ins (password: " + password + ")\n"
             "  admin portal:   admin@dmt.local\n"
             "  company portal: lead@acme.example (tech lead), dev@acme.example (developer),\n"

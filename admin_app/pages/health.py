@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from admin_app import routes
+from admin_app.components.notification_delivery import dead_letters_section
 from admin_app.routes import source_url
 from admin_app.state.health import HealthRow, HealthState
 from portal_common import page, styles
@@ -92,6 +93,7 @@ def health_page() -> rx.Component:
                 HealthState.rows.length() > 0, rx.foreach(HealthState.rows, row), empty_row(8, "No sources configured.")
             ),
         ),
+        dead_letters_section(),
         width="100%",
         spacing="4",
     )

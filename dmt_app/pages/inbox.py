@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from dmt_app import routes
+from dmt_app.components.delivery_prefs import delivery_section
 from dmt_app.components.ui import empty, hint, page_body, toolbar
 from dmt_app.state.inbox import ExportsState, InsightsState, NotificationsState
 from portal_common import page, styles
@@ -231,6 +232,7 @@ def notifications_page() -> rx.Component:
                 empty("No notifications. You will be told here about critical flags, failed syncs and more.", "bell"),
             ),
         ),
+        delivery_section(),
         spacing="4",
         width="100%",
     )
