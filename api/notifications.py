@@ -1,8 +1,11 @@
 """Notifications at the spec's paths (section 4.3): the caller's own notifications only.
 
-New ones are pushed on the `/ws/notifications/{user_id}` channel (api/channels.py)."""
+New ones are pushed on the `/ws/notifications/{user_id}` channel (api/channels.py). Beyond the spec: the
+caller's delivery preferences (email at once or in the daily digest, per kind) and their next digest."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -10,7 +13,7 @@ from pydantic import BaseModel
 from api.deps import CompanyUserDep
 from core.errors import NotFound
 from models.db import public_session
-from services import notifications
+from services import delivery, notifications
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
@@ -66,3 +69,27 @@ def mark_read(notification_id: int, user: CompanyUserDep) -> Marked:
 def mark_all_read(user: CompanyUserDep) -> Marked:
     with public_session() as session:
         return Marked(marked=notifications.mark_all_read(session, user.id, user.tenant_id or 0))
+
+
+class PreferenceIn(BaseModel):
+    mode: Literal["in_app", "immediate", "digest"]
+
+
+@router.get("/preferences", response_model=list[notifications.DeliveryPreference])
+def list_preferences(user: CompanyUserDep) -> list[notifications.DeliveryPreference]:
+    """How the caller hears about each kind: in_app (only), immediate (email at once) or digest (daily email)."""
+    with public_session() as session:
+        return notifications.list_preferences(session, user.id, user.tenant_id or 0)
+
+
+@router.put("/preferences/{kind}", response_model=notifications.DeliveryPreference)
+def set_preference(kind: str, body: PreferenceIn, user: CompanyUserDep) -> notifications.DeliveryPreference:
+    """Choose how the caller hears about one kind of notification."""
+    with public_session() as session:
+        return notifications.set_preference(session, user.id, user.tenant_id or 0, kind, body.mode)
+
+
+@router.get("/digest-preview", response_model=delivery.DigestPreview)
+def digest_preview(user: CompanyUserDep) -> delivery.DigestPreview:
+    """The caller's next daily digest as it stands (subject, text and HTML as they would be sent)."""
+    return delivery.preview_digest(user.id, user.tenant_id or 0)

@@ -473,3 +473,39 @@ def test_the_nightly_prune_removes_old_finished_deliveries_only(team) -> None:
     with public_session() as session:
         left = session.exec(select(NotificationDelivery.id).where(col(NotificationDelivery.id).in_(ids))).all()
     assert sorted(left) == sorted(ids[2:])  # a pending delivery is never pruned, nor a recent one
+
+
+def test_rest_api_preferences_and_digest_preview_are_the_callers_own(make_tenant, redis_url, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_api
+    from services.auth import login
+    from services.users import UserCreate, create_user
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    tenant = make_tenant("dlvapi")
+    password = "a-long-test-password-1"
+    email = f"api{uuid.uuid4().hex[:6]}@acme.example"
+    user = create_user(UserCreate(email=email, password=password, tenant_id=tenant.id), ADMIN)
+    client = TestClient(create_api("company"))
+    headers = {"Authorization": f"Bearer {login(email, password).tokens.access_token}"}
+    listed = client.get("/api/notifications/preferences", headers=headers)
+    assert listed.status_code == 200 and {p["mode"] for p in listed.json()} == {"in_app"}
+    saved = client.put("/api/notifications/preferences/new_insight", json={"mode": "digest"}, headers=headers)
+    assert saved.status_code == 200 and saved.json() == {
+        "kind": "new_insight",
+        "label": "New AI insights",
+        "mode": "digest",
+    }
+    assert (
+        client.put("/api/notifications/preferences/new_insight", json={"mode": "fax"}, headers=headers).status_code
+        == 422
+    )
+    assert (
+        client.put("/api/notifications/preferences/nothing", json={"mode": "digest"}, headers=headers).status_code
+        == 422
+    )
+    svc.create_for_users(tenant.id, [user.id], kind="new_insight", title="Lead time fell")
+    preview = client.get("/api/notifications/digest-preview", headers=headers).json()
+    assert preview["count"] == 1 and "Lead time fell" in preview["text"] and preview["digest_kinds"] == ["new_insight"]
+    assert client.get("/api/notifications/preferences").status_code == 401
