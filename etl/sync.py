@@ -44,6 +44,7 @@ from core.realtime import publish_event, redis_client
 from etl.compliance import evaluate_compliance
 from etl.connectors.base import BaseConnector, FieldMapping, SourceError, SourceSettings
 from etl.connectors.registry import get_connector
+from etl.deployment_loader import load_deployments
 from etl.loader import DimensionCache, LoadResult, _dumps, load_batch
 from etl.metrics import rebuild_metrics
 from models import tenant as tenant_models
@@ -63,7 +64,7 @@ BATCH_SIZE = 1000
 #: commits, comments and checks: ~22 KB of raw payload on the GitHub fake against ~2.8 KB for a Jira
 #: issue, so its batches are 250 records, which keeps a batch's memory (and the sync's peak RSS with
 #: two batches in flight) about the same whatever the tool.
-BATCH_SHARE = {"work_items": 1.0, "pull_requests": 0.25}
+BATCH_SHARE = {"work_items": 1.0, "pull_requests": 0.25, "deployments": 0.25}
 #: Batches written at the same time, each in its own transaction on its own connection: while one
 #: waits for PostgreSQL (most of a load), the other is prepared or written on the other core.
 LOAD_CONNECTIONS = 2
@@ -75,7 +76,7 @@ WRITE_ATTEMPTS = 3
 #: flags appear while a long backfill runs instead of all at its end.
 COMPLIANCE_EVERY = 2000
 CURSOR_OVERLAP = timedelta(minutes=10)
-STREAMS = ("work_items", "pull_requests")
+STREAMS = ("work_items", "pull_requests", "deployments")
 RAW_PAYLOAD_LIMIT = 200_000  # characters of a failed record's payload kept in sync_item_errors
 
 
@@ -344,10 +345,13 @@ def _run_locked(
         if kind == SyncKind.RECONCILE:
             _reconcile(ctx, connector)
         else:
+            provided = {
+                "work_items": connector.provides_work_items,
+                "pull_requests": connector.provides_pull_requests,
+                "deployments": connector.provides_deployments,
+            }
             for stream in STREAMS:
-                if (stream == "work_items" and connector.provides_work_items) or (
-                    stream == "pull_requests" and connector.provides_pull_requests
-                ):
+                if provided[stream]:
                     _sync_stream(ctx, connector, stream)
             _rebuild_metrics(ctx)
     except Exception as exc:
@@ -392,10 +396,14 @@ def _sync_stream(ctx: _Context, connector: BaseConnector, stream: str) -> None:
         pages = connector.extract_work_items(start, None)
         normalise: Callable[[dict[str, Any]], dict[str, Any]] = connector.normalize_work_item  # type: ignore[assignment]
         id_field, record_type = "source_item_id", "work_item"
-    else:
+    elif stream == "pull_requests":
         pages = connector.extract_pull_requests(start, None)
         normalise = connector.normalize_pull_request  # type: ignore[assignment]
         id_field, record_type = "source_pr_id", "pull_request"
+    else:
+        pages = connector.extract_deployments(start, None)
+        normalise = connector.normalize_deployment  # type: ignore[assignment]
+        id_field, record_type = "source_deployment_id", "deployment"
 
     try:
         newest = _stream_batches(ctx, stream, prefetch(pages), normalise, id_field, record_type)
@@ -585,7 +593,7 @@ def _commit_batch(
             call_quietly(_refresh_statistics, ctx, stream)  # 1,000, 10,000, 100,000 ... rows into the stream
         ctx.pending_compliance.extend(result.touched_work_item_ids)
         judge_now = len(ctx.pending_compliance) >= COMPLIANCE_EVERY
-        progress = run.items_fetched + run.prs_fetched + run.pages
+        progress = run.items_fetched + run.prs_fetched + run.deployments_fetched + run.pages
         if progress > ctx.published:
             ctx.published = progress
             publish_event(
@@ -598,6 +606,8 @@ def _commit_batch(
                 items_upserted=run.items_upserted,
                 prs_fetched=run.prs_fetched,
                 prs_upserted=run.prs_upserted,
+                deployments_fetched=run.deployments_fetched,
+                deployments_upserted=run.deployments_upserted,
                 errors_count=run.errors_count,
                 pages=run.pages,
             )
@@ -614,10 +624,11 @@ def _write_batch(
     item errors and the run's counters together."""
     source = ctx.source
     with tenant_session(ctx.tenant_slug) as session:
-        result = load_batch(
-            session, stream, batch, source_id=source.id or 0, project_id=source.project_id, source_type=source.source_type,
-            cache=ctx.dimensions,
-        )  # fmt: skip
+        where = {"source_id": source.id or 0, "project_id": source.project_id, "source_type": source.source_type}
+        if stream == "deployments":
+            result = load_deployments(session, batch, **where)  # type: ignore[arg-type]
+        else:
+            result = load_batch(session, stream, batch, cache=ctx.dimensions, **where)
         # Fresh rows on every attempt: an object flushed in an aborted transaction would not be inserted again.
         session.add_all(SyncItemError(**error.model_dump(exclude={"id"})) for error in errors)
         # Last, and FOR NO KEY UPDATE: the error rows' foreign keys take KEY SHARE locks on the run row, which
@@ -629,9 +640,12 @@ def _write_batch(
         if stream == "work_items":
             run.items_fetched += fetched
             run.items_upserted += result.inserted + result.updated
-        else:
+        elif stream == "pull_requests":
             run.prs_fetched += fetched
             run.prs_upserted += result.inserted + result.updated
+        else:
+            run.deployments_fetched += fetched
+            run.deployments_upserted += result.inserted + result.updated
         session.commit()
     return result, run
 
@@ -646,6 +660,7 @@ def _is_transient_conflict(exc: BaseException) -> bool:
 STREAM_TABLES = {
     "work_items": ("work_items", "work_item_pull_requests"),
     "pull_requests": ("pull_requests", "work_item_pull_requests"),
+    "deployments": ("deployments", "deployment_changes"),
 }
 #: Columns no statement filters or joins on: ANALYZE skips them (reading each raw payload back out of its
 #: compressed storage was most of an ANALYZE's time; autovacuum still covers them later).
@@ -653,7 +668,11 @@ UNPLANNED_COLUMNS = frozenset({"raw_data"})
 
 
 def _analysed_columns(table: str) -> str:
-    model = {"work_items": tenant_models.WorkItem, "pull_requests": tenant_models.PullRequest}.get(table)
+    model = {
+        "work_items": tenant_models.WorkItem,
+        "pull_requests": tenant_models.PullRequest,
+        "deployments": tenant_models.Deployment,
+    }.get(table)
     if model is None:
         return ""
     names = [c.name for c in model.__table__.columns if c.name not in UNPLANNED_COLUMNS]  # type: ignore[attr-defined]
@@ -867,6 +886,8 @@ def _succeed(ctx: _Context, state: dict[str, Any] | None = None) -> SyncRun:
         items_upserted=run.items_upserted,
         prs_fetched=run.prs_fetched,
         prs_upserted=run.prs_upserted,
+        deployments_fetched=run.deployments_fetched,
+        deployments_upserted=run.deployments_upserted,
         items_deleted=run.items_deleted,
         errors_count=run.errors_count,
         pages=run.pages,

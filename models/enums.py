@@ -32,10 +32,13 @@ class SourceType(StrEnum):
     AZURE_BOARDS = "azure_boards"
     GITHUB = "github"
     AZURE_DEVOPS_GIT = "azure_devops_git"
+    GITHUB_DEPLOYMENTS = "github_deployments"
+    AZURE_PIPELINES = "azure_pipelines"
 
 
 WORK_ITEM_SOURCES = {SourceType.JIRA, SourceType.CLICKUP, SourceType.AZURE_BOARDS}
 PULL_REQUEST_SOURCES = {SourceType.GITHUB, SourceType.AZURE_DEVOPS_GIT}
+DEPLOYMENT_SOURCES = {SourceType.GITHUB_DEPLOYMENTS, SourceType.AZURE_PIPELINES}
 
 
 class SourceStatus(StrEnum):

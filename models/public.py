@@ -112,7 +112,7 @@ class SourceConfig(SQLModel, table=True):
     __tablename__ = "source_configs"
     __table_args__ = (
         sa.CheckConstraint(
-            "source_type IN ('jira','clickup','azure_boards','github','azure_devops_git')",
+            "source_type IN ('jira','clickup','azure_boards','github','azure_devops_git','github_deployments','azure_pipelines')",
             name="ck_source_configs_type",
         ),
         {"schema": PUBLIC},

@@ -167,6 +167,9 @@ class PullRequest(SQLModel, table=True):
             postgresql_ops={"linked_keys": "jsonb_ops"}, postgresql_with={"fastupdate": "off"},
         ),
         sa.Index("ix_pull_requests_url", "url"),
+        sa.Index(
+            "ix_pull_requests_merge_commit", "merge_commit_sha", postgresql_where=sa.text("merge_commit_sha IS NOT NULL")
+        ),
         {"schema": TENANT},
     )
 
@@ -207,11 +210,70 @@ class PullRequest(SQLModel, table=True):
     dmt_signoff: bool = Field(default=False)
     dmt_signoff_by: str | None = Field(default=None, max_length=200)
     linked_keys: list[str] = json_field(list)  # work item keys found in title/branch/body or tool links
+    # The commit the merge put on the target branch: deployments ship it (deployment_changes.sha, t0010).
+    merge_commit_sha: str | None = Field(default=None, max_length=64)
+    first_commit_at: datetime | None = tz_field()  # the PR's earliest commit (lead time for changes)
     raw_data: dict[str, Any] | None = json_field(None)
     is_deleted: bool = Field(default=False)
     deleted_at: datetime | None = tz_field()
     first_seen_at: datetime = tz_field(nullable=False, default_now=True)
     last_synced_at: datetime = tz_field(nullable=False, default_now=True)
+
+
+class Deployment(SQLModel, table=True):
+    """A deployment to an environment (GitHub deployment or workflow run, Azure Pipelines run or record)."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "source_deployment_id", name="uq_deployments_source_deployment"),
+        sa.Index("ix_deployments_project_finished", "project_id", "finished_at"),
+        {"schema": TENANT},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int
+    project_id: int
+    source_type: str = Field(max_length=30)
+    source_deployment_id: str = Field(max_length=100)
+    kind: str = Field(default="deployment", max_length=20)  # deployment, workflow_run, pipeline_run, record
+    name: str = Field(default="", max_length=300)  # workflow / pipeline / task name
+    repository: str = Field(default="", max_length=300)
+    environment: str = Field(default="production", max_length=200)
+    status: str = Field(default="in_progress", max_length=20)  # success, failure, cancelled, in_progress
+    commit_sha: str | None = Field(default=None, max_length=64)
+    ref: str | None = Field(default=None, max_length=500)
+    url: str | None = Field(default=None, max_length=1000)
+    creator_login: str | None = Field(default=None, max_length=200)
+    created_at_source: datetime | None = tz_field()
+    started_at: datetime | None = tz_field()
+    finished_at: datetime | None = tz_field()  # when it succeeded or failed (deployed at, for a success)
+    updated_at_source: datetime | None = tz_field()
+    previous_sha: str | None = Field(default=None, max_length=64)  # the last successful deployment's commit
+    changes_count: int = Field(default=0)
+    is_revert: bool = Field(default=False)  # shipped a revert or hotfix (change failure rate)
+    raw_data: dict[str, Any] | None = json_field(None)
+    is_deleted: bool = Field(default=False)
+    deleted_at: datetime | None = tz_field()
+    first_seen_at: datetime = tz_field(nullable=False, default_now=True)
+    last_synced_at: datetime = tz_field(nullable=False, default_now=True)
+
+
+class DeploymentChange(SQLModel, table=True):
+    """A commit a deployment shipped (between it and the previous successful deployment to its environment)."""
+
+    __tablename__ = "deployment_changes"
+    __table_args__ = (
+        sa.UniqueConstraint("deployment_id", "sha", name="uq_deployment_changes_deployment_sha"),
+        sa.Index("ix_deployment_changes_sha", "sha"),
+        {"schema": TENANT},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    deployment_id: int = Field(foreign_key="tenant.deployments.id", ondelete="CASCADE")
+    sha: str = Field(max_length=64)
+    authored_at: datetime | None = tz_field()
+    author_login: str | None = Field(default=None, max_length=200)
+    message: str = Field(default="", max_length=1000)
 
 
 class WorkItemPullRequest(SQLModel, table=True):
@@ -429,6 +491,8 @@ class SyncRun(SQLModel, table=True):
     items_upserted: int = 0
     prs_fetched: int = 0
     prs_upserted: int = 0
+    deployments_fetched: int = 0
+    deployments_upserted: int = 0
     items_deleted: int = 0
     errors_count: int = 0
     pages: int = 0

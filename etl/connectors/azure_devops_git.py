@@ -350,6 +350,8 @@ def normalize_azure_devops_pull(
     created = parse_datetime(raw.get("creationDate"))
     closed = parse_datetime(raw.get("closedDate"))
     status = str(raw.get("status") or "active")
+    commit_times = [t for t in (parse_datetime((c.get("author") or {}).get("date")) for c in commits or []) if t]
+    merge_commit = (raw.get("lastMergeCommit") or {}).get("commitId") if status == "completed" else None
     updated = max([t for t in (created, closed, *threads.last_activity) if t], default=None)
     return {
         "source_pr_id": str(raw["pullRequestId"]),
@@ -383,6 +385,8 @@ def normalize_azure_devops_pull(
         "dmt_signoff": bool(threads.signoffs),
         "dmt_signoff_by": min(threads.signoffs)[1] if threads.signoffs else None,
         "linked_keys": _linked_keys(raw, extras, commits, options),
+        "merge_commit_sha": str(merge_commit) if merge_commit else None,
+        "first_commit_at": min(commit_times) if commit_times else None,
         "raw_data": dict(raw),
     }
 

@@ -39,17 +39,21 @@ from etl.connectors.errors import (
 )
 from etl.connectors.http import SourceHttpClient
 from etl.connectors.linking import linking_options
-from etl.connectors.values import DEFAULT_SIGNOFF_MARKER, signoff_pattern
+from etl.connectors.values import DEFAULT_SIGNOFF_MARKER, signoff_pattern, slug
 
 __all__ = [
+    "INCIDENT_CRITERIA",
     "MAPPABLE_FIELDS",
     "BaseConnector",
     "ConnectionResult",
+    "DeploymentCommit",
     "DiscoveredField",
     "FieldMapping",
     "FieldMappingError",
     "HttpSetup",
+    "IncidentRule",
     "MappedField",
+    "NormalizedDeployment",
     "NormalizedPullRequest",
     "NormalizedWorkItem",
     "PullRequestOptions",
@@ -80,7 +84,10 @@ MAPPABLE_FIELDS = (
     "exception_approved_by",
     "exception_reason",
     "exception_expires_at",
+    "incident",
 )
+#: What the `incident` rule reads from a work item: its type, a label, or its priority.
+INCIDENT_CRITERIA = ("type", "label", "priority")
 
 #: Tool field types that cannot hold a DMT field's value: such a mapping is refused when saved.
 INCOMPATIBLE_TYPES: dict[str, frozenset[str]] = {
@@ -171,8 +178,72 @@ class FieldMapping(BaseModel):
         """The stored JSON form (what `parse` reads back)."""
         return {key: mapped.to_json() for key, mapped in self.fields.items()}
 
+    def incident_rule(self) -> IncidentRule | None:
+        """Which work items are incidents (the `incident` mapping), None when the source names none."""
+        mapped = self.fields.get("incident")
+        if mapped is None:
+            return None
+        names = tuple(sorted(name for name, ours in mapped.values.items() if ours is not False and ours != 0))
+        return IncidentRule(criterion=mapped.field, names=names) if names else None
+
+
+@dataclass(frozen=True)
+class IncidentRule:
+    """Work items are incidents when their `criterion` (type, label or priority) is one of `names`.
+
+    Stored as the `incident` entry of a field mapping:
+    ``{"incident": {"field": "label", "values": {"incident": true, "outage": true}}}``.
+    Names compare without case; a type also matches in its normalised form
+    ("Production Incident" matches item type ``production_incident``).
+    """
+
+    criterion: str
+    names: tuple[str, ...]
+
+    def matches(self, item_type: str | None, labels: list[str] | None, priority: str | None) -> bool:
+        """Whether a normalised work item with these values is an incident (the SQL in etl/dora.py agrees)."""
+        wanted = {n.lower() for n in self.names}
+        if self.criterion == "type":
+            return bool(item_type) and (
+                item_type.lower() in wanted or item_type.lower() in {slug(n) for n in self.names}
+            )
+        if self.criterion == "label":
+            return any(str(label).lower() in wanted for label in labels or [])
+        return bool(priority) and priority.lower() in wanted
+
+
+def _parse_incident_rule(spec: Any) -> MappedField:
+    """The `incident` mapping: a criterion (type, label or priority) and the names that mark an incident."""
+    if not isinstance(spec, Mapping):
+        raise FieldMappingError(
+            'the incident rule needs a criterion and names, e.g. {"field": "label", "values": {"incident": true}}',
+            key="incident",
+        )
+    criterion = str(spec.get("field") or "").strip().lower()
+    if criterion not in INCIDENT_CRITERIA:
+        raise FieldMappingError(
+            f"the incident rule reads a work item's {', '.join(INCIDENT_CRITERIA[:-1])} or {INCIDENT_CRITERIA[-1]}, "
+            f"not {spec.get('field')!r}",
+            key="incident",
+        )
+    values = spec.get("values") or {}
+    if isinstance(values, list | tuple):
+        values = {str(v): True for v in values}
+    if not isinstance(values, Mapping) or not values:
+        raise FieldMappingError(f"the incident rule needs at least one {criterion} name", key="incident")
+    names: dict[str, MappedValue] = {}
+    for name, ours in values.items():
+        if not isinstance(name, str) or not name.strip() or not isinstance(ours, bool | int | float | str):
+            raise FieldMappingError(f"the incident rule names {criterion}s: {name!r} is not one", key="incident")
+        names[name.strip()] = (
+            bool(ours) if not isinstance(ours, str) else ours.strip().lower() not in ("", "false", "0", "no")
+        )
+    return MappedField(field=criterion, type=None, values=names)
+
 
 def _parse_mapped_field(key: str, spec: Any) -> MappedField:
+    if key == "incident":
+        return _parse_incident_rule(spec)
     if isinstance(spec, str):
         spec = {"field": spec}
     if not isinstance(spec, Mapping) or not str(spec.get("field") or "").strip():
@@ -358,6 +429,43 @@ class NormalizedPullRequest(TypedDict, total=False):
     dmt_signoff: bool
     dmt_signoff_by: str | None
     linked_keys: list[str]
+    merge_commit_sha: str | None  # the commit the merge put on the target branch (deployments ship it)
+    first_commit_at: datetime | None  # the PR's earliest commit (lead time for changes starts there)
+    raw_data: dict[str, Any]
+
+
+class DeploymentCommit(TypedDict, total=False):
+    """A commit a deployment shipped."""
+
+    sha: str  # required
+    authored_at: datetime | None
+    author_login: str | None
+    message: str
+
+
+class NormalizedDeployment(TypedDict, total=False):
+    """Output of normalize_deployment: the columns of tenant.deployments, and the commits it shipped."""
+
+    source_deployment_id: str  # required
+    kind: str  # deployment, workflow_run, pipeline_run, record
+    name: str
+    repository: str
+    environment: str
+    status: str  # success, failure, cancelled, in_progress
+    commit_sha: str | None
+    ref: str | None
+    url: str | None
+    creator_login: str | None
+    created_at_source: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at_source: datetime | None
+    previous_sha: str | None
+    changes_count: int
+    is_revert: bool
+    #: The commits between the previous successful deployment to the environment and this one;
+    #: None when not known (a failed deployment, or the first one seen): the stored ones are kept.
+    changes: list[DeploymentCommit] | None
     raw_data: dict[str, Any]
 
 
@@ -384,6 +492,7 @@ class BaseConnector(abc.ABC):
     source_type: str = ""
     provides_work_items: bool = False
     provides_pull_requests: bool = False
+    provides_deployments: bool = False
 
     def __init__(self, settings: SourceSettings, **http_options: Any) -> None:
         self.settings = settings
@@ -450,6 +559,10 @@ class BaseConnector(abc.ABC):
         """Yield pages of raw pull requests updated in [start, end)."""
         return iter(())
 
+    def extract_deployments(self, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:
+        """Yield pages of raw deployments created or changed in [start, end), with the commits each shipped."""
+        return iter(())
+
     def list_work_item_ids(self) -> Iterator[list[str]]:
         """Yield pages of every live work item id, for the deletion reconciliation."""
         return iter(())
@@ -465,3 +578,7 @@ class BaseConnector(abc.ABC):
     def normalize_pull_request(self, raw: dict[str, Any]) -> NormalizedPullRequest:
         """One raw pull request -> the columns of tenant.pull_requests."""
         raise SourceDataError(f"{self.source_type} does not provide pull requests")
+
+    def normalize_deployment(self, raw: dict[str, Any]) -> NormalizedDeployment:
+        """One raw deployment -> the columns of tenant.deployments and the commits it shipped."""
+        raise SourceDataError(f"{self.source_type} does not provide deployments")

@@ -254,6 +254,9 @@ def normalize_github_pull(raw: Mapping[str, Any], options: PullRequestOptions | 
     commits_total = to_int(details.get("commits") or raw.get("commits"))
     reviewed = _review_fields(reviews)
     signoff = _signoff_fields(raw, reviews, comments, author, options)
+    commit_times = [
+        t for t in (parse_datetime(((c.get("commit") or {}).get("author") or {}).get("date")) for c in commits) if t
+    ]
     return {
         "source_pr_id": str(raw["id"]),
         "number": to_int(raw.get("number")),
@@ -285,6 +288,8 @@ def normalize_github_pull(raw: Mapping[str, Any], options: PullRequestOptions | 
         "ci_url": ci_url,
         **signoff,  # type: ignore[typeddict-item]
         "linked_keys": keys,
+        "merge_commit_sha": (raw.get("merge_commit_sha") or None) if merged_at else None,
+        "first_commit_at": min(commit_times) if commit_times else None,
         "raw_data": dict(raw),
     }
 

@@ -72,7 +72,7 @@ NESTED_FIELDS = {
     ),
     "reviews": f"author {{ {_ACTOR} }} state body submittedAt comments(first: 1) {{ totalCount }}",
     "comments": f"author {{ {_ACTOR} }} body createdAt",
-    "commits": f"commit {{ oid message author {{ name email user {{ {_ACTOR} }} }} }}",
+    "commits": f"commit {{ oid message author {{ name email date user {{ {_ACTOR} }} }} }}",
     "contexts": (
         "__typename ... on CheckRun { name status conclusion url detailsUrl } "
         "... on StatusContext { context state targetUrl }"
@@ -91,7 +91,7 @@ def _nested(name: str, first: int, after_variable: str | None = None) -> str:
 PULL_REQUEST_FRAGMENT = f"""
 fragment PullRequestFields on PullRequest {{
   id fullDatabaseId number title body url state isDraft createdAt updatedAt closedAt mergedAt
-  additions deletions changedFiles headRefName headRefOid baseRefName
+  additions deletions changedFiles headRefName headRefOid baseRefName mergeCommit {{ oid }}
   author {{ {_ACTOR} }}
   {_nested("labels", NESTED_FIRST["labels"])}
   {_nested("reviewRequests", NESTED_FIRST["reviewRequests"])}
@@ -236,7 +236,11 @@ def rest_shaped_pull(node: Mapping[str, Any], repository: str, lists: Mapping[st
                 "author": _login(git_author.get("user")),
                 "commit": {
                     "message": commit.get("message") or "",
-                    "author": {"name": git_author.get("name"), "email": git_author.get("email")},
+                    "author": {
+                        "name": git_author.get("name"),
+                        "email": git_author.get("email"),
+                        "date": git_author.get("date"),
+                    },
                 },
             }
         )
@@ -283,6 +287,7 @@ def rest_shaped_pull(node: Mapping[str, Any], repository: str, lists: Mapping[st
         "updated_at": node.get("updatedAt"),
         "closed_at": node.get("closedAt"),
         "merged_at": node.get("mergedAt"),
+        "merge_commit_sha": (node.get("mergeCommit") or {}).get("oid"),
         "head": {"ref": node.get("headRefName"), "sha": node.get("headRefOid")},
         "base": {"ref": node.get("baseRefName"), "repo": {"full_name": repository}},
         "labels": [{"name": label.get("name")} for label in lists["labels"]],

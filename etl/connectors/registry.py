@@ -15,6 +15,8 @@ BUILTIN_MODULES = {
     "azure_boards": "etl.connectors.azure_boards",
     "github": "etl.connectors.github",
     "azure_devops_git": "etl.connectors.azure_devops_git",
+    "github_deployments": "etl.connectors.github_deployments",
+    "azure_pipelines": "etl.connectors.azure_pipelines",
 }
 
 

@@ -279,6 +279,7 @@ type PullRequest implements Node {{
   isDraft: Boolean!
   labels({_PAGING}): LabelConnection
   merged: Boolean!
+  mergeCommit: Commit
   mergedAt: DateTime
   number: Int!
   repository: Repository!
@@ -554,6 +555,7 @@ class _Graph:
             "updatedAt": pull["updated_at"],
             "closedAt": pull["closed_at"],
             "mergedAt": pull["merged_at"],
+            "mergeCommit": _merge_commit(full_name, pull),
             "additions": stats["additions"],
             "deletions": stats["deletions"],
             "changedFiles": stats["changed_files"],
@@ -641,6 +643,28 @@ class _Graph:
                 "statusContextCount": len(statuses),
             },
         }
+
+
+def _merge_commit(full_name: str, pull: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The commit a merged PR put on its base branch (GitHub's mergeCommit), None before the merge."""
+    sha = pull.get("merge_commit_sha")
+    if not sha or not pull.get("merged_at"):
+        return None
+    title = str(pull.get("title") or "")
+    message = f"Merge pull request #{pull['number']} from {pull['head']['ref']}\n\n{title}"
+    return {
+        "__typename": "Commit",
+        "id": f"C_{sha[:20]}",
+        "oid": sha,
+        "abbreviatedOid": sha[:7],
+        "message": message,
+        "messageHeadline": message.split("\n", 1)[0],
+        "authoredDate": pull["merged_at"],
+        "committedDate": pull["merged_at"],
+        "url": f"https://github.com/{full_name}/commit/{sha}",
+        "author": None,
+        "statusCheckRollup": None,
+    }
 
 
 def _state(pull: Mapping[str, Any]) -> str:

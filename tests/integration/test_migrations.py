@@ -102,5 +102,5 @@ def test_raw_payloads_use_lz4_where_the_server_has_it(database_url: str) -> None
             ),
             {"s": f"tenant_{slug}"},
         ).all()
-    assert {name for name, _ in methods} == {"work_items", "pull_requests"}
+    assert {name for name, _ in methods} == {"work_items", "pull_requests", "deployments"}
     assert all(method == ("l" if has_lz4 else "") for _, method in methods), (has_lz4, methods)
