@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup build run test test-fast lint bench-migrate clean
+.PHONY: setup build run test test-fast lint bench-migrate screenshots clean
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,10 @@ test-fast: setup
 
 lint: setup
 	@.venv/bin/ruff check .
+
+# docs/screenshots from a running `make run` (demo data); COMPANY_PORTAL_URL / ADMIN_PORTAL_URL for other ports.
+screenshots: setup
+	@$(PY) scripts/screenshots.py
 
 bench-migrate: setup
 	@$(PY) -m core.embedded --profile=bench -- $(PY) -m bench migrate --tenants 500

@@ -142,3 +142,25 @@ values_style: dict[str, Any] = {
     "max_width": "320px",
     "word_break": "break-word",
 }
+
+#: Chart colours of both portals (recharts fills and plotly traces): one palette, one meaning per colour.
+CHART_COLORS: dict[str, str] = {
+    "primary": "#4f46e5",  # the figure itself (completed, syncs)
+    "secondary": "#94a3b8",  # what it is compared with (committed, team average)
+    "forecast": "#a5b4fc",
+    "forecast_band": "#c7d2fe",
+    "story": "#4f46e5",
+    "bug": "#dc2626",
+    "task": "#0891b2",
+    "other": "#94a3b8",
+    "good": "#16a34a",
+    "warn": "#d97706",
+    "bad": "#dc2626",
+    "grid": "rgba(100, 116, 139, 0.18)",
+    "text": "#475569",
+}
+#: Pale backgrounds of the red / yellow / green bands (gauges).
+BAND_COLORS: dict[str, str] = {"red": "#fee2e2", "yellow": "#fef3c7", "green": "#dcfce7"}
+#: Sequential scale of heatmaps: pale (little) to strong (much), or green (good) to red (bad).
+HEAT_SCALE: list[list[Any]] = [[0.0, "#eef2ff"], [0.5, "#818cf8"], [1.0, "#312e81"]]
+GOOD_BAD_SCALE: list[list[Any]] = [[0.0, "#dc2626"], [0.5, "#fde68a"], [1.0, "#16a34a"]]

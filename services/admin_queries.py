@@ -18,6 +18,7 @@ from core.realtime import redis_client
 from models.db import get_tenant, public_session
 from models.public import ApiToken, AuditLog, Project, RetentionJob, SourceConfig, Tenant, User, UserProjectRole
 from services.audit import AuditFilter, list_audit
+from services.display import display_fields
 from services.projects import ProjectPublic, get_project
 from services.retention import confirmation_phrase, deletion_summary, job_progress, progress_words
 from services.tenants import TenantPublic, list_tenants
@@ -218,9 +219,8 @@ def audit_page(
 
 
 def _pretty(values: dict[str, Any] | None) -> str:
-    if not values:
-        return ""
-    return "\n".join(f"{k}: {v}" for k, v in values.items())
+    """Audit values one field a line, in words (services.display: no None, True or list reprs)."""
+    return display_fields(values)
 
 
 # --------------------------------------------------------------------------- retention

@@ -9,7 +9,11 @@ from admin_app.state.overview import OverviewState
 from portal_common import page, styles
 from portal_common.components import error_callout, page_header, section, stat
 
-CHART_COLORS = {"syncs": "#4f46e5", "failures": "#dc2626", "sources": "#0891b2"}
+CHART_COLORS = {
+    "syncs": styles.CHART_COLORS["primary"],
+    "failures": styles.CHART_COLORS["bad"],
+    "sources": styles.CHART_COLORS["task"],
+}
 
 
 def _linked(card: rx.Component, href: str) -> rx.Component:

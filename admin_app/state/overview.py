@@ -27,7 +27,7 @@ class OverviewState(AdminState):
     async def _refresh(self) -> None:
         data = await self.call(system_overview)
         self.data = data
-        self.status_chart = [s.model_dump() for s in data.sources_by_status]
+        self.status_chart = [{**s.model_dump(), "status": s.status.replace("_", " ")} for s in data.sources_by_status]
         self.day_chart = [{**d.model_dump(), "label": d.day[5:]} for d in data.sync_days]
         self.loaded = True
 

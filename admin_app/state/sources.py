@@ -14,6 +14,7 @@ from admin_app.state.base import AdminState, error_message, form_int, form_str, 
 from etl.connectors.base import MAPPABLE_FIELDS
 from models.enums import SyncKind
 from services import admin_queries, sources, webhooks
+from services.display import display_fields
 
 
 class DiscoveredField(TypedDict):
@@ -289,7 +290,7 @@ class SourceDetailState(AdminState):
             self.testing, self.test_done = False, True
             self.test_ok, self.test_message = result.ok, result.message
             self.test_identity = result.identity
-            self.test_details = ", ".join(f"{k}: {v}" for k, v in (result.details or {}).items())
+            self.test_details = display_fields(result.details, "; ")
 
     @rx.event(background=True)
     async def discover(self):

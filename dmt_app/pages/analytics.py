@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from dmt_app import routes
+from dmt_app.components.charts import compliance_gauge, cycle_time_scatter, heatmap, prediction_card, sprint_burndown
 from dmt_app.components.ui import (
     CHART_HEIGHT,
     COLORS,
@@ -70,6 +71,18 @@ def dashboard() -> rx.Component:
                 columns=rx.breakpoints(initial="1", sm="2", lg="3"),
                 spacing="4",
                 width="100%",
+            ),
+            rx.cond(
+                s.kpi.has_data,
+                rx.grid(
+                    compliance_gauge(s.charts.gauge, s.gauge_figure),
+                    prediction_card(s.charts.forecast),
+                    sprint_burndown(s.charts.burndown, s.burn, s.project_id, styles.CHART_COLORS),
+                    columns=rx.breakpoints(initial="1", md="2", lg="3"),
+                    spacing="4",
+                    width="100%",
+                    id="dashboard-charts",
+                ),
             ),
             rx.cond(
                 s.kpi.has_data,
@@ -158,12 +171,26 @@ def velocity() -> rx.Component:
                             s.data.backlog_forecast.p50_text != "",
                             rx.text(
                                 "Backlog: done by ",
-                                rx.text.strong(s.data.backlog_forecast.p50_text),
+                                rx.text.strong(s.data.backlog_forecast.p50_text, white_space="nowrap"),
                                 " (P50), ",
-                                rx.text.strong(s.data.backlog_forecast.p85_text),
+                                rx.text.strong(s.data.backlog_forecast.p85_text, white_space="nowrap"),
                                 " (P85).",
                                 size="2",
                             ),
+                        ),
+                    ),
+                    cycle_time_scatter(
+                        s.scatter,
+                        s.scatter_figure,
+                        s.open_point,
+                        rx.select.root(
+                            rx.select.trigger(aria_label="Period of the cycle-time chart"),
+                            rx.select.content(
+                                *[rx.select.item(f"Last {d} days", value=str(d)) for d in (30, 90, 180, 365)]
+                            ),
+                            value=s.period,
+                            on_change=s.pick_period,
+                            size="1",
                         ),
                     ),
                     section(
@@ -343,7 +370,7 @@ def quality() -> rx.Component:
                                 rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
                                 rx.recharts.x_axis(type_="number", font_size=12),
                                 rx.recharts.y_axis(
-                                    data_key="rule_id", type_="category", width=200, font_size=12, interval=0
+                                    data_key="rule", type_="category", width=220, font_size=12, interval=0
                                 ),
                                 rx.recharts.graphing_tooltip(),
                                 rx.recharts.legend(),
@@ -359,6 +386,17 @@ def quality() -> rx.Component:
                             empty("No compliance flags: every evaluated item meets Done Means Tested.", "shield-check"),
                         ),
                         actions=rx.link("Open the flags →", href=routes.FLAGS, size="2"),
+                    ),
+                    section(
+                        "DMT compliance by developer and sprint",
+                        heatmap(
+                            s.heatmap,
+                            s.heatmap_figure,
+                            "Heatmap of DMT compliance by developer and sprint",
+                            hint("Percent of each developer's judged done items that meet DMT; "
+                                 "hover a cell for the items behind it."),
+                        ),
+                        id="compliance-heatmap",
                     ),
                     section(
                         "Per sprint (click a number to see the items)",
@@ -466,6 +504,17 @@ def pr_health() -> rx.Component:
                         columns=rx.breakpoints(initial="1", lg="2"),
                         spacing="4",
                         width="100%",
+                    ),
+                    section(
+                        "Review wait by the time a PR is opened",
+                        heatmap(
+                            s.heatmap,
+                            s.heatmap_figure,
+                            "Heatmap of review wait by weekday and hour",
+                            hint("Median hours from opening to the first review, by weekday and hour (UTC) "
+                                 "the PR was opened; hover a cell for the number of PRs."),
+                        ),
+                        id="review-wait-heatmap",
                     ),
                     section(
                         "Per repository",

@@ -142,10 +142,10 @@ class CompanyState(AuthState):
 
 
 def rule_totals(by_rule: list[Any]) -> list[dict[str, Any]]:
-    """Flags per rule for charts: open and resolved summed over severities, most open first."""
+    """Flags per rule for charts (`rule`: its name in words): open and resolved summed over severities, most open first."""
     totals: dict[str, dict[str, Any]] = {}
     for r in by_rule:
-        row = totals.setdefault(r.rule_id, {"rule_id": r.rule_id, "open": 0, "resolved": 0})
+        row = totals.setdefault(r.rule_id, {"rule_id": r.rule_id, "rule": r.title or r.rule_id, "open": 0, "resolved": 0})
         row["open"] += r.open
         row["resolved"] += r.resolved
     return sorted(totals.values(), key=lambda r: (-r["open"], r["rule_id"]))

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+import plotly.graph_objects as go
 import reflex as rx
 
 from core.errors import NotFound
 from dmt_app.routes import sprint_url
+from dmt_app.state import charts
 from dmt_app.state.base import CompanyState, ProjectPageEvents, rule_totals
+from dmt_app.state.drill import DrillState
+from portal_common.charts import empty_figure
 from services import dashboards as dash
 from services.auth import CurrentUser
 
@@ -21,15 +25,21 @@ class DashboardState(ProjectPageEvents, CompanyState):
     kpi: dash.Kpis = dash.Kpis(project_id=0)
     velocity_chart: list[dict[str, Any]] = []
     forecast: dash.Forecast = dash.Forecast()
+    charts: dash.DashboardCharts = dash.DashboardCharts(project_id=0, forecast=dash.ForecastCard(project_id=0))
+    gauge_figure: go.Figure = empty_figure()
+    burn: list[dict[str, Any]] = []
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
         with dash.one_page_load():
-            return dash.kpis(user, project_id), dash.velocity_series(user, project_id)
+            return (dash.kpis(user, project_id), dash.velocity_series(user, project_id),
+                    dash.dashboard_charts(user, project_id))  # fmt: skip
 
     def _apply(self, data: Any) -> None:
-        self.kpi, v = data
+        self.kpi, v, self.charts = data
         self.velocity_chart = _dump(v.points[-6:])
         self.forecast = v.forecast
+        self.gauge_figure = charts.compliance_gauge_figure(self.charts.gauge)
+        self.burn = _dump(self.charts.burndown.burn)
 
 
 def velocity_rows(v: dash.VelocitySeries) -> list[dict[str, Any]]:
@@ -52,13 +62,35 @@ def velocity_rows(v: dash.VelocitySeries) -> list[dict[str, Any]]:
 class VelocityState(ProjectPageEvents, CompanyState):
     data: dash.VelocitySeries = dash.VelocitySeries(project_id=0)
     chart: list[dict[str, Any]] = []
+    #: The cycle-time scatter of the last `period` days, its figure and the item id behind each point.
+    period: str = "90"
+    scatter: dash.CycleTimeScatter = dash.CycleTimeScatter(project_id=0)
+    scatter_figure: go.Figure = empty_figure()
+    _scatter_ids: list[list[int]] = []
+
+    def _inputs(self) -> dict[str, Any]:
+        return {"days": int(self.period) if self.period.isdigit() else 90}
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
-        return dash.velocity_series(user, project_id)
+        return dash.velocity_series(user, project_id), dash.cycle_time_scatter(user, project_id, inputs["days"])
 
     def _apply(self, data: Any) -> None:
-        self.data = data
-        self.chart = velocity_rows(data)
+        self.data, self.scatter = data
+        self.chart = velocity_rows(self.data)
+        self.scatter_figure, self._scatter_ids = charts.cycle_time_figure(self.scatter)
+
+    @rx.event
+    async def pick_period(self, value: str):
+        """The scatter's period (days)."""
+        self.period = value
+        await self._refresh()
+
+    @rx.event
+    def open_point(self, points: list[dict[str, Any]]):
+        """A click on a scatter point opens its item (the drill-down dialog)."""
+        item_id = charts.item_at(self._scatter_ids, points)
+        if item_id is not None:
+            return DrillState.show_item(item_id)
 
 
 class ThroughputState(ProjectPageEvents, CompanyState):
@@ -77,28 +109,36 @@ class QualityState(ProjectPageEvents, CompanyState):
     data: dash.Quality = dash.Quality(project_id=0)
     chart: list[dict[str, Any]] = []
     rules_chart: list[dict[str, Any]] = []
+    #: Compliance by developer x sprint (rows only for roles allowed to see names).
+    heatmap: dash.Heatmap = dash.Heatmap()
+    heatmap_figure: go.Figure = empty_figure()
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
-        return dash.quality(user, project_id)
+        return dash.quality(user, project_id), dash.compliance_heatmap(user, project_id)
 
     def _apply(self, data: Any) -> None:
-        self.data = data
-        self.chart = _dump(data.series)
-        self.rules_chart = rule_totals(data.flags_by_rule)
+        self.data, self.heatmap = data
+        self.chart = _dump(self.data.series)
+        self.rules_chart = rule_totals(self.data.flags_by_rule)
+        self.heatmap_figure = charts.compliance_heatmap_figure(self.heatmap)
 
 
 class PrHealthState(ProjectPageEvents, CompanyState):
     data: dash.PrHealth = dash.PrHealth(project_id=0)
     buckets: list[dict[str, Any]] = []
     series: list[dict[str, Any]] = []
+    #: Review wait by the weekday and hour a PR was opened.
+    heatmap: dash.Heatmap = dash.Heatmap()
+    heatmap_figure: go.Figure = empty_figure()
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
-        return dash.pr_health(user, project_id)
+        return dash.pr_health(user, project_id), dash.review_wait_heatmap(user, project_id)
 
     def _apply(self, data: Any) -> None:
-        self.data = data
-        self.buckets = _dump(data.buckets)
-        self.series = _dump(data.series)
+        self.data, self.heatmap = data
+        self.buckets = _dump(self.data.buckets)
+        self.series = _dump(self.data.series)
+        self.heatmap_figure = charts.review_wait_figure(self.heatmap)
 
 
 class SprintRow(TypedDict):

@@ -41,5 +41,21 @@ class DrillState(CompanyState):
             self.drill_loading = False
 
     @rx.event
+    async def show_item(self, item_id: int):
+        """Open the dialog on one work item (a chart point that is an item)."""
+        self.drill_open, self.drill_loading, self.drill_error = True, True, ""
+        self.drill_items, self.drill_title = [], "Loading…"
+        yield
+        user = await self.require_user()
+        try:
+            result = await self.call(dash.item_drill, user, self.pid, int(item_id))
+            self.drill_title, self.drill_items, self.drill_total = result.title, result.items, result.total
+        except ServiceError as exc:
+            self.drill_error = exc.message
+            self.drill_title = "Cannot show this item"
+        finally:
+            self.drill_loading = False
+
+    @rx.event
     def set_drill_open(self, value: bool):
         self.drill_open = value

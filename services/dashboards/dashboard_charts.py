@@ -32,6 +32,7 @@ class ComplianceGauge(BaseModel):
     sprint_name: str = ""
     value: float | None = None  # percent, one decimal (the KPI card's figure)
     previous: float | None = None  # average of up to three sprints before, percent
+    delta: float | None = None  # value - that average, in percentage points (the KPI card's change)
     target: float = COMPLIANCE_TARGET
     warning: float = COMPLIANCE_WARNING
     status: str = "none"  # green, yellow, red, none
@@ -47,7 +48,7 @@ class SprintBurndown(BaseModel):
     start: str = ""
     end: str = ""
     scope: float = 0.0
-    items: int = 0
+    item_count: int = 0
     burn: list[BurnPoint] = Field(default_factory=list)
     empty_message: str = ""
 
@@ -71,12 +72,10 @@ def compliance_status(value: float | None, target: float = COMPLIANCE_TARGET, wa
 def _gauge_label(status: str, value: float | None, target: float) -> str:
     if value is None:
         return "No done item judged in this sprint yet"
-    gap = round(target - value, 1)
-    return {
-        "green": "On target",
-        "yellow": f"{gap:g} pp below the {target:g}% target",
-        "red": f"{gap:g} pp below the {target:g}% target",
-    }[status]
+    if status == "green":
+        return "On target"
+    gap = round(target - value, 1)  # the rate's own rounding (one decimal)
+    return f"{gap:g} pp below the {target:g}% target"
 
 
 def dashboard_charts(user: CurrentUser, project_id: int) -> DashboardCharts:
@@ -92,16 +91,19 @@ def dashboard_charts(user: CurrentUser, project_id: int) -> DashboardCharts:
             cur = points[idx]
             previous = [p.compliance_rate for p in points[max(0, idx - TREND_WINDOW) : idx] if p.compliance_rate is not None]
             status = compliance_status(cur.compliance_rate)
+            average = sum(previous) / len(previous) if previous else None
+            delta = (round(cur.compliance_rate - average, 1) + 0.0
+                     if cur.compliance_rate is not None and average is not None else None)  # fmt: skip
             gauge = ComplianceGauge(
                 sprint_id=cur.sprint_id, sprint_name=cur.sprint_name, value=cur.compliance_rate,
-                previous=round(sum(previous) / len(previous), 1) if previous else None, status=status,
+                previous=round(average, 1) if average is not None else None, delta=delta, status=status,
                 label=_gauge_label(status, cur.compliance_rate, COMPLIANCE_TARGET),
             )  # fmt: skip
             sprint = _get_sprint(session, project_id, cur.sprint_id)
             burn, items = sprint_burn(session, project_id, sprint)
             burndown = SprintBurndown(
                 sprint_id=cur.sprint_id, sprint_name=cur.sprint_name, state=cur.state, start=_iso(sprint.start_date),
-                end=_iso(sprint.end_date), scope=burn[0].scope if burn else 0.0, items=items, burn=burn,
+                end=_iso(sprint.end_date), scope=burn[0].scope if burn else 0.0, item_count=items, burn=burn,
             )  # fmt: skip
             if not items:
                 burndown.empty_message = "This sprint has no items yet."

@@ -80,7 +80,7 @@ def review_wait_heatmap(user: CurrentUser, project_id: int, days: int = 180) -> 
 def compliance_heatmap(user: CurrentUser, project_id: int) -> Heatmap:
     """DMT compliance rate (percent) per developer and sprint, last sprints; names for tech leads and managers only."""
     require_project(user, project_id)
-    heatmap = Heatmap(title="DMT compliance by developer and sprint", value_label="% compliant",
+    heatmap = Heatmap(title="DMT compliance by developer and sprint", value_label="compliant",
                       count_label="items completed")  # fmt: skip
     if not user.can_see_names(project_id):
         heatmap.empty_message = "Compliance per developer is shown to tech leads and project managers."

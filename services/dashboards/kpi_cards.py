@@ -15,13 +15,16 @@ from services.dashboards.sprint_rows import _current_index, _sprint_rows
 
 
 def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
+    """A figure as pages show it: `digits` decimals (a whole number without them), percent without a space."""
     if value is None:
         return "-"
+    value = round(float(value), digits) + 0.0  # + 0.0: never "-0"
+    text = str(int(value)) if value.is_integer() else f"{value:.{digits}f}"
     if unit == "%":
-        return f"{value:.0f}%"
-    if float(value).is_integer() and digits:
-        return f"{int(value)}{(' ' + unit) if unit else ''}"
-    return f"{value:.{digits}f}{(' ' + unit) if unit else ''}"
+        return f"{text}%"
+    if value == 1 and unit in ("items", "days"):
+        unit = unit[:-1]
+    return f"{text} {unit}" if unit else text
 
 
 def _card(
@@ -32,22 +35,32 @@ def _card(
     unit: str,
     higher_is_better: bool,
     hint: str,
+    digits: int = 1,
 ) -> KpiCard:
+    """A KPI with its change against the previous sprints' average, both rounded to the figure's `digits`.
+
+    Counts have 0 digits (a change of a count is a whole number of items);
+    percentages have 1, like every table and chart of the portal, and their change
+    is in percentage points ("pp"); a change that rounds to zero is "about the
+    same", never "-0.0".
+    """
     prev = [p for p in previous if p is not None]
     prev_avg = sum(prev) / len(prev) if prev else None
-    card = KpiCard(key=key, label=label, value=value, display=_fmt(value, unit), unit=unit, hint=hint)
+    card = KpiCard(key=key, label=label, value=value, display=_fmt(value, unit, digits), unit=unit, hint=hint)
     if value is not None and prev_avg is not None:
-        delta = value - prev_avg
+        delta = round(value - prev_avg, digits) + 0.0
         card.previous = round(prev_avg, 1)
-        card.delta = round(delta, 1)
-        if abs(delta) < 1e-9:
+        card.delta = delta
+        sprints = f"{len(prev)} sprint" + ("s" if len(prev) != 1 else "")
+        if delta == 0:
             card.direction, card.good = "flat", None
-            card.delta_display = f"same as the previous {len(prev)} sprint(s)"
+            card.delta_display = f"about the average of the previous {sprints}"
         else:
             card.direction = "up" if delta > 0 else "down"
             card.good = (delta > 0) == higher_is_better
-            sign = "+" if delta > 0 else "-"
-            card.delta_display = f"{sign}{_fmt(abs(delta), unit)} vs avg of previous {len(prev)}"
+            sign = "+" if delta > 0 else "\u2212"  # a minus sign, as in print
+            size = _fmt(abs(delta), "", digits) + " pp" if unit == "%" else _fmt(abs(delta), unit, digits)
+            card.delta_display = f"{sign}{size} vs the average of the previous {sprints}"
     return card
 
 
@@ -116,6 +129,7 @@ def kpis(user: CurrentUser, project_id: int, sprint_id: int | None = None) -> Kp
             "items",
             True,
             "items completed in the sprint",
+            digits=0,
         ),
         _card(
             "compliance_rate",
@@ -143,6 +157,7 @@ def kpis(user: CurrentUser, project_id: int, sprint_id: int | None = None) -> Kp
             "",
             False,
             "items blocked at some point in the sprint",
+            digits=0,
         ),
         _card(
             "open_critical_flags",
@@ -152,6 +167,7 @@ def kpis(user: CurrentUser, project_id: int, sprint_id: int | None = None) -> Kp
             "",
             False,
             f"open on this sprint's items; {open_critical} open in the whole project",
+            digits=0,
         ),
     ]
     for card in result.cards:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from etl.rules import rule_title
 from models.db import tenant_session
 from models.tenant import ComplianceFlag
 from services.auth import CurrentUser
@@ -24,7 +25,7 @@ def _flags_by_rule(session: Session, project_id: int) -> list[RuleCount]:
         .where(ComplianceFlag.project_id == project_id)
         .group_by(ComplianceFlag.rule_id, ComplianceFlag.severity)
     ).all()
-    out = [RuleCount(rule_id=r, severity=s, open=int(o), resolved=int(c)) for r, s, o, c in rows]
+    out = [RuleCount(rule_id=r, severity=s, title=rule_title(r), open=int(o), resolved=int(c)) for r, s, o, c in rows]
     order = {s: i for i, s in enumerate(SEVERITY_ORDER)}
     out.sort(key=lambda rc: (order.get(rc.severity, 9), -rc.open, rc.rule_id))
     return out

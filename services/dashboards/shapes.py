@@ -102,6 +102,7 @@ class ThroughputSeries(BaseModel):
 class RuleCount(BaseModel):
     rule_id: str
     severity: str
+    title: str = ""  # the rule in words (etl.rules.rule_title)
     open: int
     resolved: int
 

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -24,6 +25,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Where browser tests save their screenshots (for looking at a failure): never the tracked docs/screenshots,
+#: which `make screenshots` (scripts/screenshots.py) regenerates from the demo tenant.
+SCREENSHOTS = Path(tempfile.gettempdir()) / "dmt-e2e-screenshots"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",

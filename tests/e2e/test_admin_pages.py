@@ -1,4 +1,4 @@
-"""Every admin page renders in the shell; screenshots at 1440x900 go to docs/screenshots/admin-<page>.png."""
+"""Every admin page renders in the shell (screenshots at 1440x900 go to a temporary folder, SCREENSHOTS)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from playwright.sync_api import expect
 
 from services.audit import Actor
 from services.sources import SourceCreate, create_source, list_sources
-from tests.e2e.conftest import ROOT, Portal, Seed, sign_in
+from tests.e2e.conftest import SCREENSHOTS, Portal, Seed, sign_in
 
 pytestmark = pytest.mark.e2e
 
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = SCREENSHOTS  # a temporary folder: docs/screenshots come from `make screenshots` (the demo)
 
 
 def shoot(page, name: str) -> None:

@@ -2,7 +2,8 @@
 
 The demo data is the session's `demo` fixture (tests/e2e/conftest.py).
 
-Each page is also saved to docs/screenshots/company-<page>.png at 1440x900.
+Each page is also saved to a temporary folder (SCREENSHOTS) at 1440x900; docs/screenshots come from
+`make screenshots` on the demo.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Portal, Seed, open_page, sign_in, wait_for_company_data
+from tests.e2e.conftest import SCREENSHOTS, Portal, Seed, open_page, sign_in, wait_for_company_data
 
 pytestmark = pytest.mark.e2e
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = SCREENSHOTS  # a temporary folder: docs/screenshots come from `make screenshots` (the demo)
 
 
 def _shot(page: Page, name: str) -> None:

@@ -20,14 +20,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.celery_worker import start_worker, stop_worker, wait_until_ready
-from tests.e2e.conftest import Portal, Seed, open_page, sign_in, wait_for_company_data
+from tests.e2e.conftest import SCREENSHOTS, Portal, Seed, open_page, sign_in, wait_for_company_data
 from tests.fakes import jira as fake_jira
 from tests.fakes.server import serve
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = SCREENSHOTS  # a temporary folder: docs/screenshots come from `make screenshots` (the demo)
 SIZE = 60
 SYNC_TIMEOUT_MS = 90_000
 

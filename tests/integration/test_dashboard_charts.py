@@ -35,9 +35,9 @@ def test_gauge_shows_the_compliance_cards_figure_against_the_target(world) -> No
     card = next(c for c in dash.kpis(a.user("viewer"), a.project_id).cards if c.key == "compliance_rate")
     gauge = charts.gauge
     assert gauge.sprint_name == "S3" and gauge.value == card.value == 50.0
-    assert gauge.previous == card.previous == 87.5
+    assert gauge.previous == card.previous == 87.5 and gauge.delta == card.delta == -37.5
     assert (gauge.target, gauge.status) == (dash.COMPLIANCE_TARGET, "red")
-    assert gauge.label == "40 pp below the 90% target"
+    assert gauge.label == "40 pp below the 90% target"  # rounded as the figure: one decimal, none when whole
     assert [dash.compliance_status(v) for v in (95.0, 90.0, 80.0, 74.9, None)] == [
         "green", "green", "yellow", "red", "none"
     ]  # fmt: skip
@@ -46,7 +46,7 @@ def test_gauge_shows_the_compliance_cards_figure_against_the_target(world) -> No
 def test_dashboard_burndown_is_the_active_sprints(world) -> None:
     a, _ = world
     burndown = dash.dashboard_charts(a.user("viewer"), a.project_id).burndown
-    assert (burndown.sprint_name, burndown.state, burndown.items, burndown.scope) == ("S3", "active", 3, 15.0)
+    assert (burndown.sprint_name, burndown.state, burndown.item_count, burndown.scope) == ("S3", "active", 3, 15.0)
     assert len(burndown.burn) == 15  # 14 days, both ends
     past = [p for p in burndown.burn if p.remaining is not None]
     assert past[0].remaining == 15.0 and past[-1].remaining == 5.0  # 8 + 2 points done
@@ -136,3 +136,15 @@ def test_chart_read_models_refuse_other_tenants_projects_and_items(world) -> Non
         dash.item_drill(a.user("tech_lead"), b.project_id, b.items["s1_a"])
     with pytest.raises(NotFound):
         dash.item_drill(a.user("tech_lead"), a.project_id, 10**9)
+
+
+def test_kpi_changes_are_rounded_like_their_figure(world) -> None:
+    a, _ = world
+    cards = {c.key: c for c in dash.kpis(a.user("viewer"), a.project_id).cards}
+    # A change of a percentage is in percentage points; a change of a count is a whole number.
+    assert cards["compliance_rate"].display == "50%"
+    assert cards["compliance_rate"].delta_display == "\u221237.5 pp vs the average of the previous 2 sprints"
+    assert cards["throughput"].delta_display == "\u22121 item vs the average of the previous 2 sprints"
+    assert cards["velocity"].delta_display == "\u22123.5 pts vs the average of the previous 2 sprints"
+    for card in cards.values():
+        assert "-0" not in card.display + card.delta_display and "\u22120 " not in card.delta_display
