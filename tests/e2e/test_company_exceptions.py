@@ -18,6 +18,7 @@ PASSWORD = "exceptions-e2e-1"
 @pytest.fixture
 def team(database_url: str) -> dict[str, object]:
     """A tenant of its own: a developer, a tech lead and a done item that fails the testing rules."""
+    from models.enums import ProjectRole
     from services.alerts import evaluate_and_alert
     from services.audit import Actor
     from services.projects import ProjectCreate, create_project
@@ -30,11 +31,11 @@ def team(database_url: str) -> dict[str, object]:
     tenant = create_tenant(TenantCreate(name=f"Except {tag}", slug=f"exc_{tag}"), actor)
     project = create_project(ProjectCreate(tenant_id=tenant.id or 0, key="EXC", name="Exceptions"), actor)
     emails = {}
-    for role, name in (("developer", "Dana Dev"), ("tech_lead", "Lee Lead")):
-        email = f"{role}-{tag}@exceptions-e2e.com"
+    for role, name in ((ProjectRole.DEVELOPER, "Dana Dev"), (ProjectRole.TECH_LEAD, "Lee Lead")):
+        email = f"{role.value}-{tag}@exceptions-e2e.com"
         user = create_user(UserCreate(email=email, password=PASSWORD, full_name=name, tenant_id=tenant.id), actor)
         set_project_role(user.id or 0, project.id or 0, role, actor)
-        emails[role] = email
+        emails[role.value] = email
     fields = compliant_fields() | {"unit_testing_status": "not_started", "item_key": "EXC-7", "title": "Legacy export"}
     item_id = add_item(tenant.slug, project.id or 0, **fields)
     evaluate_and_alert(tenant.slug)
