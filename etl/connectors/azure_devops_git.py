@@ -30,8 +30,8 @@ answers for it (CI evidence, see ``ci``), and commits when ``fetch_commits``
 asks for them, several PRs at once (``workers``)
 inside the source's request budget and Azure DevOps' rate-limit headers
 (`AzureThrottle`). An active PR whose threads did not move is not yielded: its
-stored row is current. Linked work items come for a whole page of PRs in one
-``POST {project}/_apis/wit/artifacturiquery`` (the PRs' artifact URIs); where
+stored row is current. Linked work items come for several pages of PRs in one
+``POST {project}/_apis/wit/artifacturiquery`` (the artifact URIs of up to 500 PRs); where
 that is refused (a token without the work item scope, an old Server), per PR
 from ``pullRequests/{id}/workitems``. CI evidence comes, for a whole repository
 at once, from its pull request validation builds (``GET {project}/_apis/build/builds``
@@ -53,9 +53,11 @@ thread's ``identities`` map; both are read.
 
 from __future__ import annotations
 
+import collections
+import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,6 +95,10 @@ _FAR_FUTURE = datetime(9998, 1, 1, tzinfo=UTC)
 DEFAULT_WORKERS = 20
 CI_SOURCES = ("auto", "builds", "statuses")
 BUILDS_PAGE_SIZE = 1000
+#: List pages read ahead while the workers enrich the earlier ones.
+PAGES_AHEAD = 2
+#: PRs whose linked work items one artifact URI query asks for (several list pages).
+ARTIFACT_QUERY_PULLS = 500
 #: An incremental sync reads the builds of this many days before its start (PRs older than that: statuses).
 BUILD_LOOKBACK_DAYS = 30
 
@@ -602,63 +608,98 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
                 return None  # an active PR nobody touched: its stored row is current
         return self._enrich(repo_id, pull, work_items, threads, builds)
 
-    def _enriched_page(
+    def _submit_pages(
         self,
         repo_id: str,
-        pulls: list[dict[str, Any]],
+        pages: list[list[dict[str, Any]]],
         since: datetime | None,
         pool: ThreadPoolExecutor,
         builds: dict[int, list[dict[str, Any]]] | None,
-    ) -> list[dict[str, Any]]:
-        refs = self.linked_work_items(pulls)
-        futures = [
-            pool.submit(self._changed, repo_id, pull, since, refs.get(pull["pullRequestId"]) if refs else None, builds)
-            for pull in pulls
+    ) -> list[list[Future[dict[str, Any] | None]]]:
+        """Start enriching some pages of PRs, their linked work items asked first in one request."""
+        refs = self.linked_work_items([pull for page in pages for pull in page])
+        return [
+            [
+                pool.submit(
+                    self._changed, repo_id, pull, since, refs.get(pull["pullRequestId"]) if refs else None, builds
+                )
+                for pull in page
+            ]
+            for page in pages
         ]
-        return [pull for future in futures if (pull := future.result()) is not None]
+
+    def _queries(self, start: datetime | None) -> list[dict[str, Any]]:
+        if start is None:
+            return [{"searchCriteria.status": "all"}]
+        since = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return [
+            {"searchCriteria.status": "active"},
+            {
+                "searchCriteria.status": "all",
+                "searchCriteria.queryTimeRangeType": "created",
+                "searchCriteria.minTime": since,
+            },
+            {
+                "searchCriteria.status": "all",
+                "searchCriteria.queryTimeRangeType": "closed",
+                "searchCriteria.minTime": since,
+            },
+        ]
+
+    def _new_pulls(self, repo_id: str, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the repository's PRs the queries for [start, end) name, each PR once."""
+        seen: set[int] = set()
+        for criteria in self._queries(start):
+            for page in self._list(repo_id, criteria):
+                fresh = []
+                for pull in page:
+                    created = parse_datetime(pull.get("creationDate"))
+                    if pull["pullRequestId"] in seen or (end is not None and created is not None and created >= end):
+                        continue
+                    seen.add(pull["pullRequestId"])
+                    fresh.append(pull)
+                if fresh:
+                    yield fresh
 
     def extract_pull_requests(self, start: datetime | None, end: datetime | None) -> Iterator[list[dict[str, Any]]]:
-        """Pages of raw pull requests created, closed or changed (active ones) in [start, end)."""
+        """Pages of raw pull requests created, closed or changed (active ones) in [start, end).
+
+        List pages are read in groups of ARTIFACT_QUERY_PULLS PRs (one work item query per
+        group) while the workers enrich the pages before them; pages come out in list order.
+        """
+        pending: collections.deque[list[Future[dict[str, Any] | None]]] = collections.deque()
+
+        def finished(futures: list[Future[dict[str, Any] | None]]) -> list[dict[str, Any]]:
+            return [pull for future in futures if (pull := future.result()) is not None]
+
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ado-git-pr") as pool:
-            for repo in self.repositories():
-                repo_id = str(repo.get("id"))
-                if start is None:
-                    queries: list[dict[str, Any]] = [{"searchCriteria.status": "all"}]
-                else:
-                    since = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-                    queries = [
-                        {"searchCriteria.status": "active"},
-                        {
-                            "searchCriteria.status": "all",
-                            "searchCriteria.queryTimeRangeType": "created",
-                            "searchCriteria.minTime": since,
-                        },
-                        {
-                            "searchCriteria.status": "all",
-                            "searchCriteria.queryTimeRangeType": "closed",
-                            "searchCriteria.minTime": since,
-                        },
-                    ]
-                builds = None
-                if self.ci != "statuses":
-                    builds = self.pull_request_builds(
-                        repo_id, start - timedelta(days=BUILD_LOOKBACK_DAYS) if start is not None else None
-                    )
-                seen: set[int] = set()
-                for criteria in queries:
-                    for page in self._list(repo_id, criteria):
-                        fresh = []
-                        for pull in page:
-                            created = parse_datetime(pull.get("creationDate"))
-                            if pull["pullRequestId"] in seen or (
-                                end is not None and created is not None and created >= end
-                            ):
-                                continue
-                            seen.add(pull["pullRequestId"])
-                            fresh.append(pull)
-                        enriched = self._enriched_page(repo_id, fresh, start, pool, builds) if fresh else []
-                        if enriched:
-                            yield enriched
+            try:
+                for repo in self.repositories():
+                    repo_id = str(repo.get("id"))
+                    builds = None
+                    if self.ci != "statuses":
+                        lookback = start - timedelta(days=BUILD_LOOKBACK_DAYS) if start is not None else None
+                        builds = self.pull_request_builds(repo_id, lookback)
+                    group: list[list[dict[str, Any]]] = []
+                    pages = self._new_pulls(repo_id, start, end)
+                    for fresh in itertools.chain(pages, [None]):
+                        if fresh is not None:
+                            group.append(fresh)
+                        if group and (fresh is None or sum(map(len, group)) >= ARTIFACT_QUERY_PULLS):
+                            pending.extend(self._submit_pages(repo_id, group, start, pool, builds))
+                            group = []
+                            while len(pending) > PAGES_AHEAD:
+                                page = finished(pending.popleft())
+                                if page:
+                                    yield page
+                while pending:
+                    page = finished(pending.popleft())
+                    if page:
+                        yield page
+            finally:
+                for futures in pending:
+                    for future in futures:
+                        future.cancel()
 
     def list_pull_request_ids(self) -> Iterator[list[str]]:
         for repo in self.repositories():

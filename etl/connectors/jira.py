@@ -73,6 +73,10 @@ CHANGELOG_PAGE_SIZE = 100
 BULK_CHANGELOG_ISSUES = 1000
 BULK_CHANGELOG_PAGE_SIZE = 1000
 SPLIT_ROUNDS = 4  # rounds of count-and-split when balancing backfill windows
+#: A backfill window should hold at least this many search pages (fewer windows for smaller backfills).
+PAGES_PER_WINDOW = 20
+#: Cloud's truncated changelogs are asked in bulk for this many search pages at once (fewer, fuller requests).
+BULK_CHANGELOG_HOLD_PAGES = 8
 # Concurrent changelog completions per window worker: a page of 100 issues holds about four truncated
 # changelogs, each one request of the tool's latency; every request still passes the source's budget.
 CHANGELOG_WORKERS_PER_WINDOW = 4
@@ -898,32 +902,50 @@ class JiraConnector(BaseConnector):
     def _with_complete_changelogs(self, pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
         """Yield search pages with complete changelogs, completing one page's while the next page is fetched.
 
-        Busy issues (a few percent) need more of their changelog. On Cloud a
-        page's truncated changelogs come in one bulk request
-        (`/rest/api/3/changelog/bulkfetch`, up to 1,000 issues); elsewhere, or
-        on a site without that API, one request (or more) per issue. At a
+        Busy issues (a few percent) need more of their changelog. On Cloud the
+        truncated changelogs of up to BULK_CHANGELOG_HOLD_PAGES pages come in
+        one bulk request (`/rest/api/3/changelog/bulkfetch`, up to 1,000
+        issues), the pages held until it answers while the next ones are
+        fetched; elsewhere, or on a site without that API, one request (or
+        more) per issue. At a
         real tool's latency, waiting for them before asking for the next page
         would dominate a backfill, so they go to a bounded shared pool; every
         request still passes the source's request budget, and a failure is
         raised here.
         """
-        pending: collections.deque[tuple[list[dict[str, Any]], list[Future[Any]]]] = collections.deque()
+        pending: collections.deque[tuple[list[list[dict[str, Any]]], list[Future[Any]]]] = collections.deque()
+        held: list[list[dict[str, Any]]] = []  # Cloud: pages whose truncated changelogs go in one bulk request
+        held_truncated: list[dict[str, Any]] = []
+
+        def submit_held() -> None:
+            futures = [
+                self._changelog_executor().submit(
+                    self._complete_changelogs, held_truncated[i : i + BULK_CHANGELOG_ISSUES]
+                )
+                for i in range(0, len(held_truncated), BULK_CHANGELOG_ISSUES)
+            ]
+            pending.append((list(held), futures))
+            held.clear()
+            held_truncated.clear()
+
         for page in pages:
             truncated = [issue for issue in page if self._changelog_truncated(issue)]
-            if truncated and self.deployment == "cloud" and self._bulk_changelog is not False:
-                futures = [
-                    self._changelog_executor().submit(
-                        self._complete_changelogs, truncated[i : i + BULK_CHANGELOG_ISSUES]
-                    )
-                    for i in range(0, len(truncated), BULK_CHANGELOG_ISSUES)
-                ]
+            if self.deployment == "cloud" and self._bulk_changelog is not False:
+                held.append(page)
+                held_truncated.extend(truncated)
+                if len(held) >= BULK_CHANGELOG_HOLD_PAGES or len(held_truncated) >= BULK_CHANGELOG_ISSUES:
+                    submit_held()
             else:
+                if held:
+                    submit_held()
                 futures = [self._changelog_executor().submit(self._complete_changelog, i) for i in truncated]
-            pending.append((page, futures))
-            if len(pending) > 1:
-                yield self._finished(*pending.popleft())
+                pending.append(([page], futures))
+            while len(pending) > 1:
+                yield from self._finished(*pending.popleft())
+        if held:
+            submit_held()
         while pending:
-            yield self._finished(*pending.popleft())
+            yield from self._finished(*pending.popleft())
 
     def _complete_changelogs(self, issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Complete several truncated changelogs with Cloud's bulk API (per issue when the site lacks it)."""
@@ -989,10 +1011,10 @@ class JiraConnector(BaseConnector):
         }
 
     @staticmethod
-    def _finished(page: list[dict[str, Any]], futures: list[Future[Any]]) -> list[dict[str, Any]]:
+    def _finished(pages: list[list[dict[str, Any]]], futures: list[Future[Any]]) -> list[list[dict[str, Any]]]:
         for future in futures:
             future.result()  # re-raises the request's failure
-        return page
+        return pages
 
     def _changelog_executor(self) -> ThreadPoolExecutor:
         with self._runtime_lock:
@@ -1038,13 +1060,14 @@ class JiraConnector(BaseConnector):
             return parse_jira_datetime((page[0].get("fields") or {}).get("updated"))
         return None
 
-    def _windows(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        """Split [start, end) into up to 4 windows per worker, whole minutes (JQL precision)."""
+    def _windows(self, start: datetime, end: datetime, wanted: int | None = None) -> list[tuple[datetime, datetime]]:
+        """Split [start, end) into `wanted` (default: 4 per worker) windows, whole minutes (JQL precision)."""
         start = start.replace(second=0, microsecond=0)
         if end.second or end.microsecond:
             end = end.replace(second=0, microsecond=0) + timedelta(minutes=1)
         span = end - start
-        count = 1 if span <= timedelta(days=2) or self.max_workers == 1 else min(self.max_workers * 4, span.days)
+        most = self.max_workers * 4 if wanted is None else wanted
+        count = 1 if span <= timedelta(days=2) or self.max_workers == 1 else max(1, min(most, span.days))
         step = span / count
         bounds = [start + step * i for i in range(count)] + [end]
         bounds = [b.replace(second=0, microsecond=0) for b in bounds[:-1]] + [end]
@@ -1072,7 +1095,16 @@ class JiraConnector(BaseConnector):
         windows above the target are split again, up to SPLIT_ROUNDS times.
         Without counts (an old site), the equal-time windows are used as they are.
         """
-        windows = self._windows(start, end)
+        if len(self._windows(start, end)) == 1:
+            return [(start, end)] if start < end else []
+        # How many windows the backfill is worth: each should hold PAGES_PER_WINDOW pages at least, or its
+        # last, partial page and its counts cost more requests than its parallelism saves.
+        try:
+            total = self._count_issues((start, end))
+        except (SourceNotFound, SourceDataError):
+            return self._windows(start, end)
+        wanted = max(1, min(self.max_workers * 4, -(-total // (self.page_size * PAGES_PER_WINDOW))))
+        windows = self._windows(start, end, wanted)
         if len(windows) == 1:
             return windows
         # Counts are cheap for the site: a round's counts go out together (each still passes the budget).
@@ -1081,7 +1113,7 @@ class JiraConnector(BaseConnector):
                 counted = list(zip(windows, pool.map(self._count_issues, windows), strict=True))
             except (SourceNotFound, SourceDataError):
                 return windows
-            target = max(self.page_size * 2, -(-sum(c for _, c in counted) // (self.max_workers * 4)))
+            target = max(self.page_size * 2, -(-sum(c for _, c in counted) // len(windows)))
             for _ in range(SPLIT_ROUNDS):
                 done, heavy = [], []
                 for w, c in counted:

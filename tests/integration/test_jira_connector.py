@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from etl.connectors.base import SourceAuthError, SourceDataError, SourceNotFound, SourceSettings
-from etl.connectors.jira import CHANGELOG_PAGE_SIZE, JiraConnector
+from etl.connectors.jira import CHANGELOG_PAGE_SIZE, PAGES_PER_WINDOW, JiraConnector
 from etl.connectors.registry import get_connector
 from tests.fakes.jira import FIELD_MAPPINGS, JiraDataset, create_app, generate_dataset
 from tests.fakes.server import FaultControls, serve
@@ -287,11 +287,15 @@ def test_backfill_windows_are_balanced_by_issue_count(site: Site) -> None:
     assert ordered[0][0] == start.replace(second=0, microsecond=0) and ordered[-1][1] == end
     assert all(a[1] == b[0] for a, b in itertools.pairwise(ordered))
     counts = {w: connector._count_issues(w) for w in windows}
-    assert sum(counts.values()) == site.dataset.live_count()
-    target = max(10 * 2, -(-site.dataset.live_count() // (3 * 4)))
+    total = site.dataset.live_count()
+    assert sum(counts.values()) == total
+    # As many windows as the backfill is worth (PAGES_PER_WINDOW pages each), at most 4 per worker.
+    wanted = max(1, min(3 * 4, -(-total // (10 * PAGES_PER_WINDOW))))
+    assert 1 < wanted < 3 * 4
+    target = max(10 * 2, -(-total // wanted))
     assert all(c <= target or w[1] - w[0] < timedelta(minutes=2) for w, c in counts.items())
     assert [counts[w] for w in windows] == sorted(counts.values(), reverse=True)  # largest first
-    equal_time = connector._windows(start, end)
+    equal_time = connector._windows(start, end, wanted)
     assert max(counts.values()) < max(connector._count_issues(w) for w in equal_time)
 
 
