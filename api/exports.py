@@ -1,4 +1,4 @@
-"""Exports at the spec's paths (section 4.3): start a sprint, developer or compliance report, follow its
+"""Exports at the spec's paths (section 4.3): start a sprint, developer, compliance or DORA report, follow its
 progress, download it. Jobs are the caller's own; `?project_id=` defaults to the first project."""
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ class ReportOptions(BaseModel):
 
 class ComplianceReportOptions(ReportOptions):
     status: Literal["open", "resolved", "all"] = Field(default="all", description="which flags to list")
+
+
+class DoraReportOptions(ReportOptions):
+    period: Literal["30d", "90d", "180d", "365d"] = Field(default="90d", description="the period, ending now")
+    environment: str | None = Field(default=None, max_length=200, description="default: production")
 
 
 def _start(user, project_id: int, report: str, file_format: str, **params) -> exports.ExportJobPublic:
@@ -60,6 +65,15 @@ def export_compliance(
     options = body or ComplianceReportOptions()
     status = None if options.status == "all" else options.status
     return _start(user, project_id, "compliance", options.file_format, status=status)
+
+
+@router.post("/dora", response_model=exports.ExportJobPublic, status_code=202)
+def export_dora(
+    user: CompanyUserDep, project_id: ProjectIdDep, body: DoraReportOptions | None = None
+) -> exports.ExportJobPublic:
+    """Queue the DORA report: the four keys with their bands, the trend, the deployments and incidents behind them."""
+    options = body or DoraReportOptions()
+    return _start(user, project_id, "dora", options.file_format, period=options.period, environment=options.environment)
 
 
 @router.get("", response_model=list[exports.ExportJobPublic])

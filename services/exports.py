@@ -1,4 +1,4 @@
-"""Sprint, developer and compliance reports as CSV or XLSX, built by a Celery task.
+"""Sprint, developer, compliance and DORA reports as CSV or XLSX, built by a Celery task.
 
 `start_export` records a job in tenant.export_jobs and queues `run_export`
 (task name `dmt.exports.run`); the task writes the file under
@@ -33,10 +33,11 @@ from models.public import Tenant, User, UserProjectRole
 from models.tenant import ExportJob
 from services import dashboards as dash
 from services.auth import CurrentUser
+from services.dashboards import dora
 
 log = logging.getLogger(__name__)
 
-REPORTS = ("sprint", "developer", "compliance")
+REPORTS = ("sprint", "developer", "compliance", "dora")
 FORMATS = ("csv", "xlsx")
 FLAG_PAGE = 200
 MEDIA_TYPES = {
@@ -47,10 +48,12 @@ MEDIA_TYPES = {
 
 class ExportRequest(BaseModel):
     project_id: int
-    report: str = Field(pattern="^(sprint|developer|compliance)$")
+    report: str = Field(pattern="^(sprint|developer|compliance|dora)$")
     file_format: str = Field(default="csv", pattern="^(csv|xlsx)$")
     sprint_id: int | None = None  # sprint report: also list this sprint's items
     status: str | None = None  # compliance report: open, resolved or all (None)
+    period: str | None = None  # DORA report: 30d, 90d, 180d or 365d (default 90d)
+    environment: str | None = None  # DORA report: default production
 
 
 class ExportJobPublic(BaseModel):
@@ -108,6 +111,8 @@ def filename_of(job: ExportJob) -> str:
 def start_export(user: CurrentUser, request: ExportRequest) -> ExportJobPublic:
     """Record an export job for one of the user's projects and queue it."""
     dash.require_project(user, request.project_id)
+    if request.report == "dora":
+        dora.period_window(request.period)  # an unknown period is refused now, not in the worker
     if request.sprint_id is not None:
         with tenant_session(user.tenant_slug or "") as session:
             dash._get_sprint(session, request.project_id, request.sprint_id)
@@ -270,6 +275,8 @@ def build_report(
         return _developer_report(user, project_id, progress)
     if report == "compliance":
         return _compliance_report(user, project_id, params, progress)
+    if report == "dora":
+        return _dora_report(user, project_id, params, progress)
     raise ValidationFailed(f"unknown report {report!r}; use one of: {', '.join(REPORTS)}", field="report")
 
 
@@ -468,6 +475,74 @@ def _compliance_report(
             )
         progress(page.page / total_pages)
     return [sheet]
+
+
+DORA_PAGE = 500
+
+
+def _dora_report(
+    user: CurrentUser, project_id: int, params: dict[str, Any], progress: Callable[[float], None]
+) -> list[Sheet]:
+    """The four keys with their bands, the trend, and the deployments and incidents behind them."""
+    period, environment = params.get("period") or None, params.get("environment") or None
+    overview = dora.dora_overview(user, project_id, period, environment)
+    keys = Sheet(
+        "Four keys",
+        ["Key", "Value", "Unit", "Shown as", "Band", "Detail", "Environment", "Period", "From", "To", "Failure window (h)"],
+        [
+            [k.label, _n(k.value), k.unit, k.display, k.band_label, k.detail, _n(overview.environment), overview.period,
+             overview.since[:19], overview.until[:19], overview.failure_window_hours]
+            for k in overview.keys
+        ],
+    )  # fmt: skip
+    trend = Sheet(
+        "Trend",
+        ["From", "Deployments", "Failed in production", "Deployments per week", "Change failure rate (%)",
+         "Lead time median (h)", "Lead time P85 (h)", "Incidents", "Time to restore median (h)"],
+        [
+            [p.start, p.deployments, p.failed_deployments, p.deployments_per_week, _n(p.change_failure_rate),
+             _n(p.lead_time_median_hours), _n(p.lead_time_p85_hours), p.incidents, _n(p.restore_median_hours)]
+            for p in overview.series
+        ],
+    )  # fmt: skip
+    progress(0.3)
+    deployments = Sheet(
+        "Deployments",
+        ["Finished", "Name", "Repository", "Environment", "Commit", "PRs shipped", "Commits", "Lead time median (h)",
+         "Revert/hotfix", "Failed in production", "Why", "Link"],
+        [],
+    )  # fmt: skip
+    page = 1
+    while overview.has_data:
+        chunk = dora.dora_deployments(user, project_id, period, environment, page=page, page_size=DORA_PAGE)
+        deployments.rows.extend(
+            [d.finished_at[:19], d.name, d.repository, d.environment, _n(d.commit_sha), d.prs, d.changes_count,
+             _n(d.lead_time_median_hours), d.is_revert, d.failed, d.cause, _n(d.url)]
+            for d in chunk.rows
+        )  # fmt: skip
+        if page * DORA_PAGE >= chunk.total:
+            break
+        page += 1
+    progress(0.7)
+    incidents = Sheet(
+        "Incidents",
+        ["Opened", "Resolved", "Item", "Title", "Status", "Priority", "Time to restore (h)", "Deployment before it",
+         "Deployed", "Within the failure window", "Link"],
+        [],
+    )  # fmt: skip
+    page = 1
+    while overview.has_data:
+        found = dora.dora_incidents(user, project_id, period, environment, page=page, page_size=DORA_PAGE)
+        incidents.rows.extend(
+            [i.opened_at[:19], (i.resolved_at or "")[:19], _n(i.item_key), i.title, i.status, _n(i.priority),
+             _n(i.restore_hours), _n(i.deployment_name), (i.deployed_at or "")[:19], i.caused_failure, _n(i.url)]
+            for i in found.rows
+        )  # fmt: skip
+        if page * DORA_PAGE >= found.total:
+            break
+        page += 1
+    progress(1.0)
+    return [keys, trend, deployments, incidents]
 
 
 def _flag_pages(user: CurrentUser, project_id: int, status: str | None) -> Iterator[tuple[dash.FlagPage, int]]:

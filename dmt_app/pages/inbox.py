@@ -290,7 +290,7 @@ def _export_row(j: rx.Var) -> rx.Component:
 def exports_page() -> rx.Component:
     s = ExportsState
     return rx.vstack(
-        toolbar("Exports", "Sprint, developer and compliance reports as CSV or Excel", s),
+        toolbar("Exports", "Sprint, developer, compliance and DORA reports as CSV or Excel", s),
         page_body(
             s,
             section(
@@ -304,6 +304,7 @@ def exports_page() -> rx.Component:
                                 rx.select.item("Sprint report", value="sprint"),
                                 rx.select.item("Developer report", value="developer"),
                                 rx.select.item("Compliance report", value="compliance"),
+                                rx.select.item("DORA report (90 days)", value="dora"),
                             ),
                             value=s.report,
                             on_change=s.set_report,

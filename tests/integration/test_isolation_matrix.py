@@ -19,7 +19,7 @@ from core.crypto import encrypt_secret
 from models.base import utcnow
 from models.db import public_session, tenant_session
 from models.public import Notification, SourceConfig, User
-from models.tenant import WorkItem
+from models.tenant import Deployment, WorkItem
 from services.auth import login
 from services.exceptions import request_exception
 from tests.integration.test_dashboards_seed import PASSWORD, Seeded, seed_tenant
@@ -45,7 +45,13 @@ def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     with tenant_session(globex.slug) as session:
         for item in session.exec(select(WorkItem)).all():
             item.title = f"{marker} {item.title}"
+        deployment = Deployment(
+            source_id=1, project_id=globex.project_id, source_type="github_deployments", source_deployment_id=marker,
+            name=marker, status="success", finished_at=utcnow(),
+        )  # fmt: skip
+        session.add(deployment)
         session.commit()
+        deployment_id = deployment.id
     globex_exception = request_exception(
         globex.user("developer"), globex.items["s1_c"], rules=["low_coverage"], reason=marker,
         expires_at=utcnow() + timedelta(days=30),
@@ -77,6 +83,7 @@ def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
             "user_id": globex_user.id,
             "exception_id": globex_exception.id,
             "work_item_id": globex.items["s1_c"],
+            "deployment_id": deployment_id,
         }
     return {"acme": acme, "globex": globex, "marker": marker, "ids": ids}
 
