@@ -22,6 +22,8 @@ class PageSpec:
     on_load: list[Any] = field(default_factory=list)
     on_live: Any = None
     public: bool = False
+    #: The sidebar entry of a page that has none of its own and is not under one (a project's page: "Tenants").
+    nav_parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,11 @@ def nav_items() -> list[PageSpec]:
 
 
 def active_nav_route(page_route: str) -> str | None:
-    """The sidebar entry a page belongs to: the longest nav route that is the page or a parent of it."""
+    """The sidebar entry a page belongs to: its `nav_parent`, else the longest nav route that is the page or
+    a parent of it."""
+    spec = PAGES.get(page_route)
+    if spec is not None and spec.nav_parent:
+        return spec.nav_parent
     best: str | None = None
     for spec in nav_items():
         nav_route = spec.route

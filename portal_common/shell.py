@@ -151,6 +151,7 @@ def page(
     on_live: Any = None,
     public: bool = False,
     old_routes: tuple[str, ...] = (),
+    nav_parent: str | None = None,
 ) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
     """Register a page wrapped in the shell and protected by the session check.
 
@@ -160,6 +161,7 @@ def page(
       when live events of the user's tenant arrive while this page is open
       (platform admins get every tenant's events).
     - public: no shell and no session check (sign-in pages).
+    - nav_parent: the sidebar entry to highlight on a page that is not under one (by route).
     - old_routes: where this page used to be; those URLs redirect here (with
       their query string; `[param]` placeholders of the route are carried over).
     """
@@ -185,6 +187,7 @@ def page(
                 on_load=loads,
                 on_live=on_live,
                 public=public,
+                nav_parent=nav_parent,
             )
         )
         for old in old_routes:

@@ -25,7 +25,9 @@ from portal_common.components import (
 def rule_row(r: RuleRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
-            rx.checkbox(name="rule_" + r["id"] + "_enabled", default_checked=r["enabled"]),
+            rx.checkbox(
+                name="rule_" + r["id"] + "_enabled", default_checked=r["enabled"], aria_label="Enabled: " + r["id"]
+            ),
         ),
         rx.table.cell(rx.code(r["id"]), rx.text(r["message"], size="1", color=styles.MUTED)),
         rx.table.cell(
@@ -33,6 +35,7 @@ def rule_row(r: RuleRow) -> rx.Component:
                 *[rx.el.option(s, value=s) for s in SEVERITIES],
                 name="rule_" + r["id"] + "_severity",
                 default_value=r["severity"],
+                aria_label="Severity: " + r["id"],
                 style={**styles.native_select_style, "width": "auto", "height": "28px"},
             ),
             rx.text("default " + r["default_severity"], size="1", color=styles.MUTED),
@@ -120,12 +123,18 @@ def project_frame(current: str, *sections: rx.Component) -> rx.Component:
     )
 
 
-@page(routes.PROJECT, "Project", on_load=ProjectDetailState.load, old_routes=("/projects/[project_id]",))
+@page(
+    routes.PROJECT,
+    "Project",
+    on_load=ProjectDetailState.load,
+    old_routes=("/projects/[project_id]",),
+    nav_parent=routes.TENANTS,
+)
 def project_detail() -> rx.Component:
     return project_frame("DMT settings", section("DMT settings", settings_form()))
 
 
-@page(routes.PROJECT_SOURCES, "Project sources", on_load=ProjectDetailState.load)
+@page(routes.PROJECT_SOURCES, "Project sources", on_load=ProjectDetailState.load, nav_parent=routes.TENANTS)
 def project_sources() -> rx.Component:
     p = ProjectDetailState
     return project_frame(
@@ -148,7 +157,9 @@ def project_sources() -> rx.Component:
         section(
             "Data quality: story points left out of the figures",
             rx.text(
-                p.points_total.to(str) + " items have story points below 0 or above " + p.points_ceiling.to(str)
+                p.points_total.to(str)
+                + " items have story points below 0 or above "
+                + p.points_ceiling.to(str)
                 + "; they count as 0 in velocity until corrected in the tool.",
                 size="2",
                 color=styles.MUTED,

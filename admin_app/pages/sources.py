@@ -137,7 +137,7 @@ def create_form() -> rx.Component:
                 field(
                     "Source type",
                     rx.select.root(
-                        rx.select.trigger(width="100%", id="source-type"),
+                        rx.select.trigger(width="100%", id="source-type", aria_label="Source type"),
                         rx.select.content(
                             *[rx.select.item(label, value=value) for value, label in SOURCE_TYPE_OPTIONS]
                         ),
@@ -168,7 +168,7 @@ def create_form() -> rx.Component:
     )
 
 
-@page(routes.PROJECT_SOURCE_NEW, "Add a source", on_load=SourcesState.load)
+@page(routes.PROJECT_SOURCE_NEW, "Add a source", on_load=SourcesState.load, nav_parent=routes.TENANTS)
 def new_source_page() -> rx.Component:
     s = SourcesState
     return rx.cond(
@@ -546,6 +546,7 @@ def source_frame(current: str, *sections: rx.Component) -> rx.Component:
     on_load=SourceDetailState.load,
     on_live=SourceDetailState.on_live,
     old_routes=("/sources/[source_id]",),
+    nav_parent=routes.TENANTS,
 )
 def source_detail() -> rx.Component:
     d = SourceDetailState
@@ -578,6 +579,7 @@ def source_detail() -> rx.Component:
     routes.SOURCE_TEST,
     "Test connection",
     on_load=[SourceDetailState.load, SourceDetailState.test_connection],
+    nav_parent=routes.TENANTS,
 )
 def source_test() -> rx.Component:
     d = SourceDetailState

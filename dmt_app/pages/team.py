@@ -133,7 +133,7 @@ def sprint() -> rx.Component:
     sprint_picker = rx.cond(
         s.sprint_names.length() > 0,
         rx.select.root(
-            rx.select.trigger(placeholder="Sprint", min_width="180px", id="sprint-picker"),
+            rx.select.trigger(placeholder="Sprint", min_width="180px", id="sprint-picker", aria_label="Sprint"),
             rx.select.content(rx.foreach(s.sprint_names, lambda name: rx.select.item(name, value=name))),
             value=d.sprint.sprint_name,
             on_change=s.open_sprint,
@@ -155,7 +155,7 @@ def sprint() -> rx.Component:
                     empty(d.empty_message, "plug"),
                     rx.vstack(
                         section(
-                            rx.text("Sprint ", d.sprint.sprint_name, id="sprint-name"),
+                            rx.text(d.sprint.sprint_name, id="sprint-name"),
                             _sprint_figures(d),
                             rx.cond(d.goal != "", hint("Goal: " + d.goal)),
                         ),

@@ -22,7 +22,7 @@ def test_company_user_signs_in_and_sees_the_shell_with_their_name(page, company_
 def test_platform_admin_signs_in_to_the_admin_portal(page, admin_portal: Portal, seed: Seed) -> None:
     sign_in(page, admin_portal, seed.admin_email, seed.admin_password)
     expect(page.locator("#signed-in-user")).to_have_text(seed.admin_name)
-    expect(page.get_by_role("link", name="Tenants")).to_be_visible()
+    expect(page.get_by_role("link", name="Tenants", exact=True)).to_be_visible()
 
 
 def test_wrong_password_shows_the_message_and_keeps_the_email(page, company_portal: Portal, seed: Seed) -> None:
