@@ -196,6 +196,7 @@ def _ensure_sources(
             if mappings is None:
                 discovery = sources.discover_fields(created.id, tenant_id=project.tenant_id)
                 mappings = sources.proposed_mappings(discovery) if discovery.ok else {}
+            mappings = {**(mappings or {}), **spec.extra_mappings}
             if mappings:
                 sources.save_field_mappings(created.id, mappings, ACTOR)
             made.append((project, created.id))
@@ -217,7 +218,7 @@ def _sync_all(tenants: dict[str, Tenant], made: list[tuple[Project, int]], log: 
             continue
         log(
             f"{slug_of[project.tenant_id]}/{project.key} source {source_id}: {run.status}, "
-            f"{run.items_upserted} work items, {run.prs_upserted} pull requests"
+            f"{run.items_upserted} work items, {run.prs_upserted} pull requests, {run.deployments_upserted} deployments"
             + (f" ({run.error})" if run.error else "")
         )
 
