@@ -133,6 +133,82 @@ SOURCE_FORMS: dict[str, SourceTypeForm] = {
             ),
         ),
     ),
+    "github_deployments": SourceTypeForm(
+        "github_deployments",
+        "GitHub deployments (DORA)",
+        "https://api.github.com",
+        "https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server.",
+        "A token that can read the repositories' deployments, Actions and commits.",
+        config=(
+            ConfigField(
+                "repositories", "Repositories", "Comma-separated owner/name list.", "list", placeholder="acme/web"
+            ),
+            ConfigField(
+                "mode",
+                "Deployments are",
+                "deployments: the Deployments API and its statuses; workflow_runs: completed Actions runs "
+                "on the default branch.",
+                "select",
+                ("deployments", "workflow_runs"),
+            ),
+            ConfigField(
+                "environments",
+                "Environments (optional)",
+                "deployments: the environments to read (empty: all); workflow runs: the one they deploy to "
+                "(default production). See Discover.",
+                "list",
+                placeholder="production",
+            ),
+            ConfigField(
+                "workflows",
+                "Workflows (optional)",
+                "workflow runs: the workflows that deploy, by name or file (empty: all).",
+                "list",
+                placeholder="deploy.yml",
+            ),
+            ConfigField(
+                "failure_window_hours",
+                "Failure window (hours)",
+                "An incident or revert/hotfix this long after a deployment fails it (DORA change failure rate).",
+                placeholder="24",
+            ),
+        ),
+    ),
+    "azure_pipelines": SourceTypeForm(
+        "azure_pipelines",
+        "Azure Pipelines deployments (DORA)",
+        "https://dev.azure.com/acme",
+        "The organisation URL (Services) or collection URL (Server).",
+        "A personal access token with Build (Read) and Environment (Read).",
+        config=(
+            ConfigField("project", "Azure DevOps project", "The project of the pipelines.", placeholder="Webshop"),
+            ConfigField(
+                "mode",
+                "Deployments are",
+                "runs: completed runs of the pipelines on the branch; environments: the environments' deployment "
+                "records.",
+                "select",
+                ("runs", "environments"),
+            ),
+            ConfigField(
+                "pipelines", "Pipelines (optional)", "Names or ids of the pipelines that deploy (empty: all).", "list"
+            ),
+            ConfigField(
+                "environments",
+                "Environments (optional)",
+                "environments: the environments to read (empty: all); runs: the one they deploy to.",
+                "list",
+                placeholder="production",
+            ),
+            ConfigField("branch", "Branch (runs)", "The branch whose runs deploy (default main).", placeholder="main"),
+            ConfigField(
+                "failure_window_hours",
+                "Failure window (hours)",
+                "An incident or revert/hotfix this long after a deployment fails it (DORA change failure rate).",
+                placeholder="24",
+            ),
+        ),
+    ),
 }
 
 SOURCE_TYPE_OPTIONS: list[tuple[str, str]] = [(k, v.label) for k, v in SOURCE_FORMS.items()]

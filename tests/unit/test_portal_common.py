@@ -116,7 +116,9 @@ def test_source_form_builds_config_json_and_keeps_unknown_keys() -> None:
 
 
 def test_every_source_type_has_a_form() -> None:
-    assert set(SOURCE_FORMS) == {"jira", "clickup", "azure_boards", "github", "azure_devops_git"}
+    from models.enums import SourceType
+
+    assert set(SOURCE_FORMS) == {t.value for t in SourceType}
     for spec in SOURCE_FORMS.values():
         assert spec.base_url_help and spec.token_help
         assert all(f.help for f in spec.config)
