@@ -710,58 +710,86 @@ def load_work_items(
 
 
 def _link_items_to_prs(session: Session, changed: Sequence[sa.Row], project_id: int) -> int:
-    """Link changed work items to the PRs that name their key, or whose URL the item lists.
-
-    Plans are pinned on purpose: candidate PRs come from one GIN bitmap scan
-    over the batch's keys (`?|` on a jsonb_ops index: one scan for all of
-    them, 2.6 ms per 1,000 keys where `@> ANY` took 17 ms with one scan per
-    key), materialised, then joined on equality.
-    A correlated probe per item let the planner fall back to a filter over
-    every PR per item (measured 13 s per 1,000 items at 25k PRs). The GIN
-    index has fastupdate off, so fresh entries are not rescanned per probe.
-    """
-    schema = tenant_schema_of(session)
-    ids = [r.id for r in changed]
+    """Link changed work items to the PRs that name their key, or whose URL the item lists."""
     keys = sorted({r.item_key for r in changed if r.item_key})
     urls = sorted({u for r in changed for u in (r.pr_links or []) if isinstance(u, str)})
-    created = 0
-    if (keys or urls) and not _driver(session).execute(
-        f'SELECT EXISTS (SELECT 1 FROM "{schema}".pull_requests WHERE project_id = %s)', (project_id,)
-    ).fetchone()[0]:
+    if not (keys or urls):
+        return 0
+    schema = tenant_schema_of(session)
+    sql = f'SELECT EXISTS (SELECT 1 FROM "{schema}".pull_requests WHERE project_id = %s)'
+    if not _driver(session).execute(sql, (project_id,)).fetchone()[0]:
         return 0  # no PR to link to yet (a tracker's first backfill): skip the 1,000-key probe (~5 ms per batch)
-    if keys:
-        _driver(session).execute("SET LOCAL enable_seqscan = off")
-        created += session.execute(
-            sa.text(
-                f"""WITH cand AS MATERIALIZED (
-                        SELECT p.id, p.project_id, p.linked_keys FROM "{schema}".pull_requests p
-                        WHERE p.linked_keys ?| CAST(:keys AS text[])
-                    )
-                    INSERT INTO "{schema}".work_item_pull_requests (work_item_id, pull_request_id, link_source)
-                    SELECT DISTINCT wi.id, c.id, 'key'
-                    FROM cand c
-                    CROSS JOIN LATERAL jsonb_array_elements_text(c.linked_keys) AS k(key)
-                    JOIN "{schema}".work_items wi ON wi.item_key = k.key AND wi.project_id = c.project_id
-                    WHERE wi.id = ANY(CAST(:ids AS int[]))
-                    ON CONFLICT (work_item_id, pull_request_id) DO NOTHING"""
-            ),
-            {"keys": keys, "ids": ids},
-        ).rowcount or 0
-        _driver(session).execute("SET LOCAL enable_seqscan = on")
-    if urls:
-        created += session.execute(
-            sa.text(
-                f"""INSERT INTO "{schema}".work_item_pull_requests (work_item_id, pull_request_id, link_source)
-                    SELECT DISTINCT wi.id, p.id, 'tool'
-                    FROM "{schema}".pull_requests p
-                    JOIN "{schema}".work_items wi
-                      ON wi.project_id = p.project_id AND wi.pr_links @> jsonb_build_array(p.url)
-                    WHERE p.url = ANY(CAST(:urls AS text[])) AND wi.id = ANY(CAST(:ids AS int[]))
-                    ON CONFLICT (work_item_id, pull_request_id) DO NOTHING"""
-            ),
-            {"urls": urls, "ids": ids},
-        ).rowcount or 0
-    return int(created)
+    return _link(session, item_ids=[r.id for r in changed], item_keys=keys, item_urls=urls)
+
+
+def _link(
+    session: Session,
+    *,
+    item_ids: Sequence[int] = (),
+    item_keys: Sequence[str] = (),
+    item_urls: Sequence[str] = (),
+    pr_ids: Sequence[int] = (),
+    pr_keys: Sequence[str] = (),
+    pr_urls: Sequence[str] = (),
+) -> int:
+    """Link work items and pull requests of the same project; returns the links created.
+
+    The one PR<->item linking statement, for either side of a load: the changed
+    work items (`item_ids`, with their keys and listed PR URLs) or the changed
+    pull requests (`pr_ids`, with the keys they name and their URLs). A PR that
+    names an item's key links by 'key'; an item that lists a PR's URL links by
+    'tool' (by 'key' when both hold). Existing links stay as they are.
+
+    Plans are pinned on purpose: the candidates on each side come from one
+    bitmap scan over all of the batch's ids, keys or URLs (`?|` on a jsonb_ops
+    GIN index: 2.6 ms per 1,000 keys where `@> ANY` took 17 ms with one scan
+    per key), materialised, then joined on equality of key or URL. A
+    correlated probe per item let the planner fall back to a filter over every
+    PR per item (measured 13 s per 1,000 items at 25k PRs), and joining the
+    two sides on the project before expanding the keys and URLs made
+    PostgreSQL's generic plan (the one a prepared statement ends up with)
+    compare every pair: over 30 s per batch. The GIN indexes have fastupdate
+    off, so fresh entries are not rescanned per probe.
+    """
+    schema = tenant_schema_of(session)
+    params = {
+        "item_ids": list(item_ids), "item_keys": list(item_keys), "item_urls": list(item_urls),
+        "pr_ids": list(pr_ids), "pr_keys": list(pr_keys), "pr_urls": list(pr_urls),
+    }  # fmt: skip
+    driver = _driver(session)
+    driver.execute("SET LOCAL enable_seqscan = off")
+    created = driver.execute(
+        f"""WITH pr AS MATERIALIZED (
+                SELECT p.id, p.project_id, p.url, p.linked_keys FROM "{schema}".pull_requests p
+                WHERE p.id = ANY(CAST(%(pr_ids)s AS int[]))
+                   OR p.linked_keys ?| CAST(%(item_keys)s AS text[])
+                   OR p.url = ANY(CAST(%(item_urls)s AS text[]))
+            ), wi AS MATERIALIZED (
+                SELECT w.id, w.project_id, w.item_key, w.pr_links FROM "{schema}".work_items w
+                WHERE w.id = ANY(CAST(%(item_ids)s AS int[]))
+                   OR w.item_key = ANY(CAST(%(pr_keys)s AS text[]))
+                   OR w.pr_links ?| CAST(%(pr_urls)s AS text[])
+            ), named_keys AS MATERIALIZED (
+                SELECT pr.id, pr.project_id, k.item_key FROM pr, jsonb_array_elements_text(pr.linked_keys) AS k(item_key)
+            ), listed_urls AS MATERIALIZED (
+                SELECT wi.id, wi.project_id, u.url FROM wi, jsonb_array_elements_text(wi.pr_links) AS u(url)
+            ), pairs AS (
+                SELECT wi.id AS work_item_id, nk.id AS pull_request_id, 'key' AS link_source
+                FROM named_keys nk JOIN wi ON wi.item_key = nk.item_key AND wi.project_id = nk.project_id
+                UNION ALL
+                SELECT lu.id, pr.id, 'tool'
+                FROM listed_urls lu JOIN pr ON pr.url = lu.url AND pr.project_id = lu.project_id
+            )
+            INSERT INTO "{schema}".work_item_pull_requests (work_item_id, pull_request_id, link_source)
+            SELECT DISTINCT ON (work_item_id, pull_request_id) work_item_id, pull_request_id, link_source
+            FROM pairs
+            WHERE work_item_id = ANY(CAST(%(item_ids)s AS int[])) OR pull_request_id = ANY(CAST(%(pr_ids)s AS int[]))
+            ORDER BY work_item_id, pull_request_id, link_source  -- 'key' before 'tool'
+            ON CONFLICT (work_item_id, pull_request_id) DO NOTHING""",
+        params,
+    ).rowcount
+    driver.execute("SET LOCAL enable_seqscan = on")
+    return int(created or 0)
 
 
 # --------------------------------------------------------------------------- pull requests
@@ -803,7 +831,10 @@ def load_pull_requests(
         row["reviewers"] = reviewers
         row["linked_keys"] = sorted({str(k) for k in record.get("linked_keys") or [] if k})
         enriched.append(row)
-    distinct, returned = _upsert(session, PULL_REQUESTS, enriched, strategy, returning_extra=", t.url")
+    distinct, returned = _upsert(
+        session, PULL_REQUESTS, enriched, strategy,
+        returning_extra=", t.url, NULLIF(t.linked_keys, '[]'::jsonb) AS linked_keys",  # [] is not parsed
+    )  # fmt: skip
     inserted = sum(1 for r in returned if r.inserted)
     result.inserted = inserted
     result.updated = len(returned) - inserted
@@ -836,39 +867,12 @@ def _link_prs_to_items(session: Session, changed: Sequence[sa.Row]) -> tuple[int
         ),
         params,
     )
-    by_key = session.execute(
-        sa.text(
-            f"""INSERT INTO "{schema}".work_item_pull_requests (work_item_id, pull_request_id, link_source)
-                SELECT DISTINCT wi.id, pr.id, 'key'
-                FROM "{schema}".pull_requests pr
-                CROSS JOIN LATERAL jsonb_array_elements_text(coalesce(pr.linked_keys, '[]'::jsonb)) AS k(item_key)
-                JOIN "{schema}".work_items wi ON wi.item_key = k.item_key AND wi.project_id = pr.project_id
-                WHERE pr.id = ANY(CAST(:ids AS int[]))
-                ON CONFLICT (work_item_id, pull_request_id) DO NOTHING"""
-        ),
-        params,
-    ).rowcount
-    urls = sorted({r.url for r in changed if r.url})
-    by_url = 0
-    if urls:
-        _driver(session).execute("SET LOCAL enable_seqscan = off")  # GIN bitmap scan, see _link_items_to_prs
-        by_url = session.execute(
-            sa.text(
-                f"""WITH cand AS MATERIALIZED (
-                        SELECT w.id, w.project_id, w.pr_links FROM "{schema}".work_items w
-                        WHERE w.pr_links ?| CAST(:urls AS text[])
-                    )
-                    INSERT INTO "{schema}".work_item_pull_requests (work_item_id, pull_request_id, link_source)
-                    SELECT DISTINCT c.id, pr.id, 'tool'
-                    FROM cand c
-                    CROSS JOIN LATERAL jsonb_array_elements_text(c.pr_links) AS u(url)
-                    JOIN "{schema}".pull_requests pr ON pr.url = u.url AND pr.project_id = c.project_id
-                    WHERE pr.id = ANY(CAST(:ids AS int[]))
-                    ON CONFLICT (work_item_id, pull_request_id) DO NOTHING"""
-            ),
-            {"urls": urls, "ids": pr_ids},
-        ).rowcount or 0
-        _driver(session).execute("SET LOCAL enable_seqscan = on")
+    created = _link(
+        session,
+        pr_ids=pr_ids,
+        pr_keys=sorted({k for r in changed for k in (r.linked_keys or [])}),
+        pr_urls=sorted({r.url for r in changed if r.url}),
+    )
     touched = session.execute(
         sa.text(
             f"""SELECT DISTINCT wi.id, wi.sprint_id FROM "{schema}".work_item_pull_requests l
@@ -879,4 +883,4 @@ def _link_prs_to_items(session: Session, changed: Sequence[sa.Row]) -> tuple[int
     ).all()
     item_ids = sorted({r[0] for r in touched})
     sprint_ids = sorted({r[1] for r in touched if r[1] is not None})
-    return int(by_key or 0) + int(by_url or 0), item_ids, sprint_ids
+    return created, item_ids, sprint_ids

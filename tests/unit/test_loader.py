@@ -192,6 +192,33 @@ def test_pull_requests_link_to_items_in_either_load_order(make_tenant) -> None:
         assert count(s, "SELECT link_source FROM S.work_item_pull_requests l JOIN S.pull_requests p ON p.id = l.pull_request_id WHERE p.number = 5") == "tool"
 
 
+def test_a_pr_named_by_key_and_listed_by_url_is_one_key_link_and_projects_never_mix(make_tenant) -> None:
+    tenant = make_tenant("ld")
+    url = "https://github.test/acme/api/pull/{}".format
+    with tenant_session(tenant.slug) as s:
+        load_pull_requests(s, [pr(7, ["PROJ-7"])], source_id=2, project_id=1, source_type="github")
+        load_pull_requests(s, [pr(8, ["PROJ-7"])], source_id=3, project_id=2, source_type="github")
+        res = load_work_items(s, [item(7, pr_links=[url(7), url(8)])], source_id=1, project_id=1, source_type="jira")
+        s.commit()
+        assert res.links_created == 1
+        links = (
+            "SELECT string_agg(p.number || ':' || l.link_source, ',' ORDER BY p.number)"
+            " FROM S.work_item_pull_requests l JOIN S.pull_requests p ON p.id = l.pull_request_id"
+        )
+        assert count(s, links) == "7:key"
+        # Project 2's item of the same key, listing PR 7's URL (project 1), links to project 2's PR 8 only.
+        res = load_work_items(s, [item(7, pr_links=[url(7)])], source_id=4, project_id=2, source_type="jira")
+        assert res.links_created == 1
+        assert count(s, links + " WHERE p.project_id = 2") == "8:key"
+        # From the PRs' side the same pairs create nothing new.
+        res = load_pull_requests(s, [pr(7, ["PROJ-7"], title="Renamed")], source_id=2, project_id=1, source_type="github")
+        assert (res.updated, res.links_created) == (1, 0)
+        res = load_pull_requests(s, [pr(8, ["PROJ-7"], title="Renamed")], source_id=3, project_id=2, source_type="github")
+        s.commit()
+        assert (res.updated, res.links_created) == (1, 0)
+        assert count(s, links) == "7:key,8:key"
+
+
 def test_batch_json_matches_the_standard_library_and_survives_odd_values() -> None:
     import json
     from datetime import UTC, date, datetime
