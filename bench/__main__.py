@@ -9,6 +9,9 @@ import pkgutil
 import sys
 from pathlib import Path
 
+#: Names typed with a dash for modules spelled with an underscore.
+ALIASES = {"portal-users": "portal_users"}
+
 
 def available() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_"))
@@ -18,7 +21,7 @@ def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] in {"-h", "--help"}:
         print("usage: python -m bench NAME [--size N]\nbenchmarks: " + ", ".join(available()))
         return 2
-    name = sys.argv[1]
+    name = ALIASES.get(sys.argv[1], sys.argv[1])
     # Benchmarks run on the development secrets against fake tools on loopback.
     os.environ.setdefault("DMT_ENVIRONMENT", "test")
     os.environ.setdefault("ALLOWED_PRIVATE_HOSTS", "127.0.0.0/8,::1/128")
