@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -64,7 +65,7 @@ def notify_new_critical_flags(tenant_slug: str, flags: Iterable[NewCriticalFlags
             body="Done items failed critical Done-Means-Tested checks (missing PR link or unfinished "
             "unit testing). Open the compliance page to see them.",
             project_id=only,
-            link="/compliance",
+            link="/compliance/flags?status=open&severity=critical" + (f"&project={only}" if only else ""),
             data={"count": total, "by_project": {str(p): c for p, c in by_project.items()}},
             tenant_slug=tenant_slug,
         )
@@ -119,7 +120,7 @@ def notify_sprints_ending(tenant_slug: str, now: datetime | None = None) -> int:
             "Check open items and DMT flags before it closes.",
             severity="info",
             data={"sprint_id": sprint.id, "end_date": sprint.end_date.isoformat()},
-            link="/sprints",
+            link=f"/team/sprint/{quote(sprint.name, safe='')}?project={sprint.project_id}",
             tenant_slug=tenant_slug,
         )
         created += len(rows)

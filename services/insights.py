@@ -44,7 +44,7 @@ def generate_insights(
             title=f"New insights for {names.get(project, 'your project')}",
             body=" ".join(f"{r.title}." for r in written[:2]),
             data={"insight_ids": [r.id for r in written], "provider": written[0].provider},
-            link="/insights",
+            link=f"/ai-insights?project={project}",
             tenant_slug=tenant_slug,
         )
     return rows
