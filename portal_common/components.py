@@ -48,10 +48,23 @@ def section(
     )
 
 
+#: Components that render a labelable form element carrying their `id` (a <label for=id> names them).
+_LABELABLE = frozenset({"TextFieldRoot", "TextArea", "Select", "Input", "Textarea"})
+
+
 def field(label: str, control: rx.Component, help_text: str | None = None) -> rx.Component:
-    """A labelled form control with an optional help line."""
+    """A labelled form control with an optional help line.
+
+    When the control is an input, text area or native select with an `id`, the
+    caption is its <label> (screen readers announce it, a click focuses the control).
+    Other controls (a Radix select, a plain text) need their own `aria_label`.
+    """
+    caption = rx.text(label, size="2", weight="medium")
+    control_id = getattr(control, "id", None)
+    if isinstance(control_id, str) and control_id and type(control).__name__ in _LABELABLE:
+        caption = rx.el.label(caption, html_for=control_id)
     return rx.vstack(
-        rx.text(label, size="2", weight="medium"),
+        caption,
         control,
         rx.text(help_text, size="1", color=styles.MUTED) if help_text else rx.fragment(),
         spacing="1",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything `make run` and `make test` need on a fresh machine with Python 3.11+, Node.js/npm and apt:
-# the virtual environment with the pinned requirements, bun (from the npm registry) for Reflex,
-# and Debian's chromium + chromium-driver for the browser tests. Idempotent and quick when done.
+# the virtual environment with the pinned requirements, bun (from the npm registry) for Reflex, axe-core
+# (npm registry) for the accessibility test, and Debian's chromium + chromium-driver for the browser tests.
+# Idempotent and quick when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,13 @@ fi
 if [ ! -x .tools/node_modules/.bin/bun ]; then
   echo "setup: installing bun from the npm registry"
   npm install --silent --no-audit --no-fund --prefix .tools bun@1.4.4
+fi
+
+# axe-core for the accessibility browser test (tests/e2e/test_accessibility.py injects axe.min.js).
+AXE_VERSION=4.11.1
+if [ "$(node -p "require('./.tools/node_modules/axe-core/package.json').version" 2>/dev/null || true)" != "$AXE_VERSION" ]; then
+  echo "setup: installing axe-core $AXE_VERSION from the npm registry"
+  npm install --silent --no-audit --no-fund --save-exact --prefix .tools "axe-core@$AXE_VERSION"
 fi
 
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then

@@ -286,6 +286,7 @@ def retention_page() -> rx.Component:
                     "filter",
                     "retention-filter",
                     "All tenants",
+                    aria_label="Tenant",
                     value=RetentionState.f_tenant,
                     on_change=RetentionState.set_filter,
                 ),

@@ -71,6 +71,7 @@ def tenants_page() -> rx.Component:
             ),
             rx.select(
                 ["all", "active", "inactive"],
+                custom_attrs={"aria-label": "Status"},
                 value=TenantsState.status_filter,
                 on_change=TenantsState.set_status_filter,
             ),

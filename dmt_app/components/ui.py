@@ -48,7 +48,9 @@ def toolbar(title: str, subtitle: str, state: type[CompanyState], *actions: rx.C
             rx.cond(
                 CompanyState.projects.length() > 0,
                 rx.select.root(
-                    rx.select.trigger(placeholder="Project", min_width="220px", id="project-switcher"),
+                    rx.select.trigger(
+                        placeholder="Project", min_width="220px", id="project-switcher", aria_label="Project"
+                    ),
                     rx.select.content(
                         rx.foreach(CompanyState.projects, lambda p: rx.select.item(p["label"], value=p["id"]))
                     ),

@@ -22,7 +22,7 @@ def _filter(label: str, name: str, value: rx.Var, options: list[tuple[str, str]]
     return rx.vstack(
         rx.text(label, size="1", color=styles.MUTED),
         rx.select.root(
-            rx.select.trigger(min_width="150px", id=f"filter-{name}"),
+            rx.select.trigger(min_width="150px", id=f"filter-{name}", aria_label=label),
             rx.select.content(rx.select.item("All", value=ALL), *items),
             value=value,
             on_change=lambda v: FlagsState.set_filter(name, v),

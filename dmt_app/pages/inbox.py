@@ -156,7 +156,7 @@ def notifications_page() -> rx.Component:
         page_body(
             s,
             rx.hstack(
-                rx.switch(checked=s.unread_only, on_change=s.toggle_unread, id="unread-only"),
+                rx.switch(checked=s.unread_only, on_change=s.toggle_unread, id="unread-only", aria_label="Unread only"),
                 rx.text("Unread only", size="2"),
                 rx.spacer(),
                 rx.text(s.total, " notification(s), ", s.unread, " unread", size="2", color=styles.MUTED),
@@ -299,7 +299,7 @@ def exports_page() -> rx.Component:
                     rx.vstack(
                         rx.text("Report", size="1", color=styles.MUTED),
                         rx.select.root(
-                            rx.select.trigger(min_width="200px", id="export-report"),
+                            rx.select.trigger(min_width="200px", id="export-report", aria_label="Report"),
                             rx.select.content(
                                 rx.select.item("Sprint report", value="sprint"),
                                 rx.select.item("Developer report", value="developer"),
@@ -314,7 +314,7 @@ def exports_page() -> rx.Component:
                     rx.vstack(
                         rx.text("Format", size="1", color=styles.MUTED),
                         rx.select.root(
-                            rx.select.trigger(min_width="140px", id="export-format"),
+                            rx.select.trigger(min_width="140px", id="export-format", aria_label="Format"),
                             rx.select.content(
                                 rx.select.item("Excel (XLSX)", value="xlsx"),
                                 rx.select.item("CSV", value="csv"),
@@ -329,7 +329,7 @@ def exports_page() -> rx.Component:
                         rx.vstack(
                             rx.text("Items of sprint (optional)", size="1", color=styles.MUTED),
                             rx.select.root(
-                                rx.select.trigger(min_width="180px"),
+                                rx.select.trigger(min_width="180px", aria_label="Items of sprint (optional)"),
                                 rx.select.content(
                                     rx.select.item("Summary only", value="none"),
                                     rx.foreach(
