@@ -209,7 +209,8 @@ def velocity() -> rx.Component:
 
 
 def _stat(label: str, value: rx.Var, unit: str) -> rx.Component:
-    return stat(label, rx.cond(value.is_not_none(), value.to_string() + " " + unit, "-"))
+    suffix = unit if unit in ("", "%") else " " + unit  # "68.9%", "12 points", as the KPI cards write them
+    return stat(label, rx.cond(value.is_not_none(), value.to_string() + suffix, "-"))
 
 
 def _sprint_table(s: type[VelocityState]) -> rx.Component:

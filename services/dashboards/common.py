@@ -132,7 +132,7 @@ def _round(value: Any, digits: int = 1) -> float | None:
     value = float(value)
     if math.isnan(value):
         return None
-    return round(value, digits)
+    return round(value, digits) + 0.0  # + 0.0 turns -0.0 into 0.0: no "-0" on a page
 
 
 def _pct(part: float | None, whole: float | None) -> float | None:
