@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,13 +35,13 @@ def start_worker(
 
 
 def wait_until_ready(proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while "ready." not in log.read_text(errors="replace"):
+
+    def ready() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"worker exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"worker not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
+        return "ready." in log.read_text(errors="replace")
+
+    wait_until(ready, timeout=timeout, interval=0.3, what=lambda: "the worker ready:\n" + log.read_text()[-3000:])
 
 
 def stop_worker(proc: subprocess.Popen) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -24,11 +24,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from tests.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 #: Where browser tests save their screenshots (for looking at a failure): never the tracked docs/screenshots,
 #: which `make screenshots` (scripts/screenshots.py) regenerates from the demo tenant.
 SCREENSHOTS = Path(tempfile.gettempdir()) / "dmt-e2e-screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: The browser: $CHROMIUM, else the `chromium` on PATH (Debian's package, installed by scripts/setup.sh).
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -104,15 +107,13 @@ def run_portal(app: str, database_url: str, redis_url: str, tmp: Path) -> Iterat
         )
     url = f"http://localhost:{port}"
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
+
+        def ready() -> bool:
             if proc.poll() is not None:
                 raise RuntimeError(f"{app} exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-            if _get(f"{url}/ping") == 200 and _get(f"{url}/api/health") == 200 and _get(f"{url}/login") == 200:
-                break
-            time.sleep(0.5)
-        else:
-            raise RuntimeError(f"{app} not ready after {READY_TIMEOUT:.0f} s:\n{log.read_text()[-4000:]}")
+            return _get(f"{url}/ping") == 200 and _get(f"{url}/api/health") == 200 and _get(f"{url}/login") == 200
+
+        wait_until(ready, timeout=READY_TIMEOUT, interval=0.5, what=lambda: f"{app} ready:\n{log.read_text()[-4000:]}")
         yield Portal(app=app, url=url, log=log)
     finally:
         with contextlib.suppress(ProcessLookupError):

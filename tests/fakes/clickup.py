@@ -1,6 +1,6 @@
 """A faithful fake of the ClickUp API v2 (served under /api/v2).
 
-Shapes follow ../shared/fixtures/public-api-samples/clickup: ids as short
+Shapes follow tests/fixtures/clickup (real payloads): ids as short
 strings, timestamps as millisecond strings, `status.type`, `custom_fields`
 arrays carrying `type_config.options`, drop-down values as the option
 orderindex, numbers as strings. `/team/{id}/task` pages 100 tasks at a time

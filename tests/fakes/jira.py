@@ -1,6 +1,6 @@
 """A faithful fake of the Jira REST API (Cloud and Server / Data Center flavours).
 
-Payloads copy the real shapes (see ../shared/fixtures/public-api-samples/jira):
+Payloads copy the real shapes (see tests/fixtures/jira):
 nested `fields`, `status.statusCategory`, avatar and `self` URLs, custom field
 ids, `changelog.histories`. Paging is the real one: Cloud `/rest/api/3/search/jql`
 with an opaque `nextPageToken` and `isLast`, Server `/rest/api/2/search` with

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -25,6 +24,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -94,11 +95,7 @@ def serve(app: FastAPI, port: int | None = None) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("fake server did not start")
-        time.sleep(0.01)
+    wait_until(lambda: server.started, timeout=10, interval=0.01, what="the fake server to start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

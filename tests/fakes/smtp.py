@@ -26,6 +26,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from tests.fakes.server import free_port
+from tests.waiting import wait_until
 
 
 class CatchingHandler:
@@ -87,11 +88,11 @@ class SmtpCatcher:
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[EmailMessage]:
         """The messages once at least `count` arrived; AssertionError after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"expected {count} email(s), the SMTP server got {len(self.messages)}")
-            time.sleep(0.05)
+        wait_until(
+            lambda: len(self.messages) >= count,
+            timeout=timeout,
+            what=lambda: f"{count} email(s); the SMTP server got {len(self.messages)}",
+        )
         return self.messages
 
 

@@ -38,6 +38,7 @@ from services.notifications import create_for_users
 from services.users import UserCreate, create_user
 from tests.fakes.server import FaultControls, serve
 from tests.integration.test_dashboards_seed import PASSWORD, Seeded, seed_tenant
+from tests.waiting import wait_until
 
 EVENT_DEADLINE = 2.0  # seconds an event may take from the product to the subscriber
 
@@ -99,11 +100,12 @@ def server(world: World) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
+
+    def started() -> bool:
         assert thread.is_alive(), "uvicorn stopped while starting"
-        time.sleep(0.02)
+        return server.started
+
+    wait_until(started, timeout=20, what="uvicorn to start")
     try:
         yield f"ws://127.0.0.1:{port}"
     finally:
@@ -131,13 +133,6 @@ def wait_for(ws: ClientConnection, event: str, deadline: float = EVENT_DEADLINE,
         seen.append(message)
         if message.get("event") == event and all(message.get(k) == v for k, v in fields.items()):
             return message
-
-
-def wait_until(condition, deadline: float = 5.0) -> None:
-    until = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < until, "condition not met in time"
-        time.sleep(0.02)
 
 
 def refused_status(url: str, **kwargs: Any) -> int:
@@ -236,7 +231,7 @@ def test_a_portal_cookie_subscribes_heartbeats_flow_and_a_revoked_session_is_clo
     headers = {"Cookie": f"{auth.SESSION_COOKIE}={cookie}"}
     before = event_hub.subscriber_count()
     with connect(f"{server}/ws/dashboard/{acme.slug}", additional_headers=headers, open_timeout=5) as ws:
-        wait_until(lambda: event_hub.subscriber_count() == before + 1)
+        wait_until(lambda: event_hub.subscriber_count() == before + 1, timeout=5, what="one more subscriber")
         wait_for(ws, "heartbeat")
         ws.send("ping")
         wait_for(ws, "pong")
@@ -244,14 +239,14 @@ def test_a_portal_cookie_subscribes_heartbeats_flow_and_a_revoked_session_is_clo
         with pytest.raises(ConnectionClosed) as closed:
             wait_for(ws, "never", deadline=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == channels.CLOSE_UNAUTHENTICATED
-    wait_until(lambda: event_hub.subscriber_count() == before)
+    wait_until(lambda: event_hub.subscriber_count() == before, timeout=5, what="the subscribers gone")
 
 
 def test_a_client_that_goes_away_is_unsubscribed(server: str, world: World) -> None:
     before = event_hub.subscriber_count()
     token = token_of(world.acme.users["viewer"])
     sockets = [connect(f"{server}/ws/dashboard/{world.acme.slug}?token={token}", open_timeout=5) for _ in range(3)]
-    wait_until(lambda: event_hub.subscriber_count() == before + 3)
+    wait_until(lambda: event_hub.subscriber_count() == before + 3, timeout=5, what="three more subscribers")
     for ws in sockets:
         ws.close()
-    wait_until(lambda: event_hub.subscriber_count() == before)
+    wait_until(lambda: event_hub.subscriber_count() == before, timeout=5, what="the subscribers gone")

@@ -9,7 +9,6 @@ The response shapes the spec gives (auth) are checked too.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from services.audit import Actor
 from services.notifications import create_for_users
 from tests.fakes.server import FaultControls, serve
 from tests.integration.test_dashboards_seed import PASSWORD, Seeded, seed_tenant
+from tests.waiting import wait_until
 
 #: PRD section 4: (method, path), in the spec's order.
 SPEC_ENDPOINTS: list[tuple[str, str]] = [
@@ -172,10 +172,7 @@ def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     lead = company.user("tech_lead")
     note = create_for_users(company.tenant_id, [lead.id], kind="test", title="hello", tenant_slug=company.slug)[0]
     job = exports.start_export(lead, exports.ExportRequest(project_id=company.project_id, report="developer"))
-    deadline = time.monotonic() + 60
-    while exports.get_export(lead, job.id).status != "finished":
-        assert time.monotonic() < deadline, "the export did not finish"
-        time.sleep(0.05)
+    wait_until(lambda: exports.get_export(lead, job.id).status == "finished", timeout=60, what="the export to finish")
     retention_job = retention.create_job(managed.id, "2019Q1", system)
     saved = dict(registry._REGISTRY)
     register_fake_connectors()

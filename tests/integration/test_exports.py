@@ -12,6 +12,7 @@ from models.db import tenant_session
 from models.tenant import ExportJob
 from services import exports
 from tests.integration.test_dashboards_seed import Seeded, seed_tenant
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +91,6 @@ def test_only_the_owner_can_download(seeded: Seeded) -> None:
 
 def test_start_export_queues_and_finishes(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
     """start_export records the job and hands it to the queue; here the 'worker' runs it at once."""
-    import time
-
     sent: list[tuple[str, int]] = []
     monkeypatch.setattr(
         exports, "_enqueue", lambda slug, job_id: (sent.append((slug, job_id)), exports.run_export(slug, job_id))
@@ -101,12 +100,12 @@ def test_start_export_queues_and_finishes(seeded: Seeded, monkeypatch: pytest.Mo
         exports.ExportRequest(project_id=seeded.project_id, report="sprint", file_format="xlsx"),
     )
     assert job.status in ("queued", "running", "finished")
-    deadline = time.time() + 30
-    while time.time() < deadline:
+
+    def ended() -> exports.ExportJobPublic | None:
         info = exports.get_export(seeded.user("project_manager"), job.id)
-        if info.status in ("finished", "failed"):
-            break
-        time.sleep(0.2)
+        return info if info.status in ("finished", "failed") else None
+
+    info = wait_until(ended, timeout=30, what="the export job to end")
     assert info.status == "finished", info
     assert sent == [(seeded.slug, job.id)]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from models.public import Project, SourceConfig
 from models.tenant import AIPrediction
 from tests import celery_worker
 from tests.fakes.server import serve
+from tests.waiting import wait_until
 from worker import derived
 
 
@@ -51,11 +51,12 @@ def test_a_sync_on_the_worker_is_followed_by_stored_forecasts(
         try:
             sync = celery_app.send_task(SYNC_SOURCE, args=[tenant.slug, source_id, "incremental"], queue=queue)
             assert sync.get(timeout=120)["status"] == "succeeded", log.read_text()[-3000:]
-            deadline = time.monotonic() + 60
-            while len(_forecasts(tenant.slug, project_id)) < 2:
-                assert time.monotonic() < deadline, "no forecast after the sync:\n" + log.read_text()[-3000:]
+
+            def two_forecasts() -> bool:
                 assert worker.poll() is None, "worker died:\n" + log.read_text()[-3000:]
-                time.sleep(0.2)
+                return len(_forecasts(tenant.slug, project_id)) >= 2
+
+            wait_until(two_forecasts, timeout=60, what=lambda: "forecasts after the sync:\n" + log.read_text()[-3000:])
         finally:
             celery_worker.stop_worker(worker)
     rows = {r.kind: r for r in _forecasts(tenant.slug, project_id)}

@@ -4,7 +4,6 @@ backoff, dead letters, and in-app notifications that never depend on any of it."
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -31,6 +30,7 @@ from tests.fakes.chat_webhooks import ChatRecorder
 from tests.fakes.server import free_port, serve
 from tests.fakes.smtp import SmtpCatcher, smtp_catcher
 from tests.integration.test_compliance_support import make_project, make_user
+from tests.waiting import wait_until
 
 ADMIN = Actor(user_id=None, email="admin@test")
 
@@ -450,11 +450,7 @@ def test_the_worker_delivers_retries_and_dead_letters(team, smtp, chat, queue, d
 
 
 def _wait(condition, what: str, log: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached in {timeout:.0f} s\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.1)
+    wait_until(condition, timeout=timeout, what=lambda: f"{what}\n{log.read_text(errors='replace')[-3000:]}")
 
 
 def test_the_nightly_prune_removes_old_finished_deliveries_only(team) -> None:

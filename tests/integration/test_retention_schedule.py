@@ -3,7 +3,6 @@ and a hard delete that removes exactly the rows the verified archive holds."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -36,6 +35,7 @@ from services.retention import (
 )
 from tests.celery_worker import start_worker, stop_worker, wait_until_ready
 from tests.integration.test_retention_and_backup import ACTOR, Q1, write_quarter_history
+from tests.waiting import wait_until
 from worker import app as celery_app
 from worker import retention as retention_tasks
 
@@ -79,17 +79,6 @@ def counts(tenant: Any) -> dict[str, int]:
 def q1_items(tenant: Any) -> list[WorkItem]:
     with tenant_session(tenant) as s:
         return list(s.exec(select(WorkItem).where(WorkItem.source_item_id.like("q1-%")).order_by(WorkItem.id)).all())
-
-
-def wait_for(condition: Any, what: str, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def job_status(job_id: int) -> str:
@@ -260,7 +249,7 @@ def test_archive_and_verify_run_on_the_worker_with_live_progress(history, retent
     queued_job = queue_archive(job.id, ACTOR, then_verify=True)
     assert queued_job.status == "archiving"
     try:
-        wait_for(lambda: job_status(job.id) == "verified", "the worker to archive and verify the job")
+        wait_until(lambda: job_status(job.id) == "verified", timeout=90, what="the worker to archive and verify the job")
     except AssertionError as exc:
         raise AssertionError(f"{exc}\nworker log:\n{retention_worker.read_text(errors='replace')[-4000:]}") from exc
 

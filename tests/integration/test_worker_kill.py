@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from models.public import Project, SourceConfig
 from models.tenant import SyncRun
 from tests import celery_worker
 from tests.fakes.server import FaultControls, serve
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = 3000
@@ -91,26 +91,28 @@ def test_sigkill_mid_sync_loses_nothing_and_duplicates_nothing(
     second = None
     try:
         result = celery_app.send_task(SYNC_SOURCE, args=[slug, source_id, "incremental"], queue=queue)
-        deadline = time.monotonic() + 90
-        while item_counts(slug)[0] == 0:
-            assert time.monotonic() < deadline, "first batch never committed:\n" + log.read_text()[-3000:]
+
+        def first_batch_committed() -> bool:
             assert first.poll() is None, "worker died:\n" + log.read_text()[-3000:]
-            time.sleep(0.2)
+            return item_counts(slug)[0] > 0
+
+        wait_until(first_batch_committed, timeout=90, what=lambda: "the first batch:\n" + log.read_text()[-3000:])
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         loaded_at_kill = item_counts(slug)[0]
         assert 0 < loaded_at_kill < SIZE, "the kill must land mid-sync"
 
         second = start_worker(database_url, redis_url, queue, "second", log, plugins)
-        deadline = time.monotonic() + 120
-        while True:
+
+        def runs_once_one_succeeded() -> list[SyncRun]:
+            assert second.poll() is None, "second worker died:\n" + log.read_text()[-3000:]
             with tenant_session(slug) as s:
                 runs = s.exec(select(SyncRun).where(SyncRun.source_id == source_id).order_by(SyncRun.id)).all()
-            if any(r.status == "succeeded" for r in runs):
-                break
-            assert time.monotonic() < deadline, "redelivered sync did not finish:\n" + log.read_text()[-4000:]
-            assert second.poll() is None, "second worker died:\n" + log.read_text()[-3000:]
-            time.sleep(0.5)
+            return list(runs) if any(r.status == "succeeded" for r in runs) else []
+
+        runs = wait_until(
+            runs_once_one_succeeded, timeout=120, what=lambda: "the redelivered sync:\n" + log.read_text()[-4000:]
+        )
         assert result.get(timeout=30)["status"] == "succeeded"
     finally:
         for proc in (first, second):
