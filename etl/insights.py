@@ -76,6 +76,16 @@ def _round(value: Any, digits: int = 2) -> Any:
     return round(float(value), digits) if value is not None else None
 
 
+def _num(value: float) -> str:
+    """A figure in an insight's text as the pages write it: at most one decimal ("34.6", "108")."""
+    return f"{round(float(value), 1) + 0.0:.1f}".removesuffix(".0")
+
+
+def _pct(rate: float) -> str:
+    """A 0..1 rate as the pages write percentages: at most one decimal ("68.9%", "85%")."""
+    return _num(100.0 * rate) + "%"
+
+
 def collect_statistics(tenant_slug: str, project_id: int) -> dict[str, Any]:
     """Aggregates for one project; developers appear as "developer_1", "developer_2", ..."""
     with tenant_session(tenant_slug) as session:
@@ -180,20 +190,20 @@ class LocalProvider:
         committed = sum(x["committed_points"] or 0 for x in sprints)
         completed = sum(x["completed_points"] or 0 for x in sprints)
         ratio = completed / committed if committed else None
-        actions = [f"Commit to about {f['p85']:g} points next sprint (met in 85% of simulations)."]
+        actions = [f"Commit to about {_num(f['p85'])} points next sprint (met in 85% of simulations)."]
         if ratio is not None and ratio < 0.8:
-            actions.append(f"The team completed {ratio:.0%} of committed points: plan less, or split stories.")
+            actions.append(f"The team completed {_pct(ratio)} of committed points: plan less, or split stories.")
         if t["direction"] == "down":
             actions.append("Velocity is falling: look for blocked work and unplanned work in recent sprints.")
         return Insight(
             "velocity_forecast",
-            f"Next sprint: about {f['p50']:g} points, {f['p85']:g} to be safe",
+            f"Next sprint: about {_num(f['p50'])} points, {_num(f['p85'])} to be safe",
             f"Over the last {f['samples']} sprints velocity is {moving}; the next sprint should deliver "
-            f"{f['p50']:g} points (P50) and at least {f['p85']:g} points with 85% confidence.",
-            f"A Monte Carlo resampling of {f['samples']} past sprints gives a mean of {f['mean']:g} points. "
+            f"{_num(f['p50'])} points (P50) and at least {_num(f['p85'])} points with 85% confidence.",
+            f"A Monte Carlo resampling of {f['samples']} past sprints gives a mean of {_num(f['mean'])} points. "
             f"The straight-line trend changes {t['normalised_slope']:+.0%} per sprint and explains "
-            f"{t['r2']:.0%} of the variation."
-            + (f" Completed/committed points: {ratio:.0%}." if ratio is not None else ""),
+            f"{_pct(t['r2'])} of the variation."
+            + (f" Completed/committed points: {_pct(ratio)}." if ratio is not None else ""),
             actions,
             min(0.9, 0.3 + 0.1 * f["samples"]),
         )
@@ -210,15 +220,15 @@ class LocalProvider:
         for d in devs:
             why = []
             if median_points and d["points_completed"] > 1.5 * median_points:
-                why.append(f"carries {d['points_completed']:g} points against a median of {median_points:g}")
+                why.append(f"carries {_num(d['points_completed'])} points against a median of {_num(median_points)}")
             if d["blocked_days"] >= 3:
-                why.append(f"was blocked {d['blocked_days']:g} days")
+                why.append(f"was blocked {_num(d['blocked_days'])} days")
             if d["compliance_rate"] is not None and d["compliance_rate"] < 0.7:
-                why.append(f"has {d['compliance_rate']:.0%} DMT-compliant items")
+                why.append(f"has {_pct(d['compliance_rate'])} DMT-compliant items")
             if d["reviews_given"] == 0 and d["prs_merged"] > 0:
                 why.append("merges PRs but gives no reviews")
             if why:
-                risks.append(f"{d['developer']} " + ", ".join(why))
+                risks.append(f"{d['developer'].replace('_', ' ').capitalize()} " + ", ".join(why))
         if not risks:
             return Insight("developer_risk", "No developer stands out as at risk",
                            f"Load, blocked time and compliance are even across {len(devs)} developers.",
@@ -228,7 +238,7 @@ class LocalProvider:
         return Insight("developer_risk", f"{len(risks)} developer(s) need attention",
                        "; ".join(risks) + ".",
                        "Uneven load, long blocks and low compliance predict missed commitments and rework. "
-                       f"The team median is {median_points:g} points over the period.",
+                       f"The team median is {_num(median_points)} points over the period.",
                        ["Rebalance work in planning.", "Pair on blocked items early.",
                         "Review DMT gaps with the developers concerned."], 0.6)
 
@@ -240,16 +250,16 @@ class LocalProvider:
         last = sprints[-1]
         notes, actions = [], []
         if last["hours_to_first_review"] is not None and last["hours_to_first_review"] > 24:
-            notes.append(f"PRs wait {last['hours_to_first_review']:g} hours for a first review")
+            notes.append(f"PRs wait {_num(last['hours_to_first_review'])} hours for a first review")
             actions.append("Agree a same-day first review; rotate a review duty.")
         if last["pr_review_rate"] is not None and last["pr_review_rate"] < 0.9:
-            notes.append(f"only {last['pr_review_rate']:.0%} of merged PRs were reviewed")
+            notes.append(f"only {_pct(last['pr_review_rate'])} of merged PRs were reviewed")
             actions.append("Require an approving review before merge.")
         if last["blocked_days"] and last["blocked_days"] > 2:
-            notes.append(f"work was blocked {last['blocked_days']:g} days")
+            notes.append(f"work was blocked {_num(last['blocked_days'])} days")
             actions.append("Raise blockers at stand-up and track their owners.")
         if last["avg_cycle_time_days"] is not None and last["avg_cycle_time_days"] > 5:
-            notes.append(f"items take {last['avg_cycle_time_days']:g} days from start to done")
+            notes.append(f"items take {_num(last['avg_cycle_time_days'])} days from start to done")
             actions.append("Limit work in progress and split large items.")
         if not notes:
             return Insight("team_optimisation", "The team's flow looks healthy",
@@ -267,14 +277,14 @@ class LocalProvider:
         if not flags:
             return Insight("compliance_risk", "No open DMT flags",
                            "Every judged item meets Done Means Tested."
-                           + (f" Compliance rate: {rate:.0%}." if rate is not None else ""),
+                           + (f" Compliance rate: {_pct(rate)}." if rate is not None else ""),
                            "No rule currently fails on a done or in-progress item.", [], 0.7)
         top = flags[0]
         return Insight(
             "compliance_risk",
             f"{critical} critical DMT flag(s) open" if critical else "DMT flags are open",
             f"The most frequent failure is \"{rule_title(top['rule'])}\" ({top['count']} open)."
-            + (f" {rate:.0%} of done items are compliant." if rate is not None else ""),
+            + (f" {_pct(rate)} of done items are compliant." if rate is not None else ""),
             "Open flags by rule: "
             + ", ".join(f"{rule_title(f['rule'])} {f['count']} ({f['severity']})" for f in flags[:6]) + ".",
             ["Fix critical flags first: link PRs and finish unit testing before moving items to done.",
