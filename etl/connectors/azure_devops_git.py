@@ -9,8 +9,9 @@ Settings:
   (default ``"DMT-OK"``), ``project_keys`` / ``clickup_hash_ids`` (see `linking`),
   ``page_size`` (``$top``, <= 100 here), ``fetch_commits`` (``"auto"``, the
   default: only for PRs whose title, branch, description and linked work items
-  name no work item or whose author has no e-mail; ``true``: always;
-  ``false``: never), ``workers`` (PRs enriched at once, default 20), ``ci``
+  name no work item or whose author has no e-mail; ``true``: always, which
+  DORA's lead time wants (a PR's ``first_commit_at`` comes from its commits; without
+  them the lead time starts at the PR's creation); ``false``: never), ``workers`` (PRs enriched at once, default 20), ``ci``
   (where CI evidence comes from: ``"auto"``, the default, the repository's
   pull request builds in bulk and, for a PR without one, its statuses;
   ``"builds"``; ``"statuses"``: every PR's status list, as external CI posts it).
