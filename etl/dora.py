@@ -34,6 +34,8 @@ from models.db import public_session, tenant_schema_of
 from models.public import SourceConfig
 
 DEFAULT_FAILURE_WINDOW = timedelta(hours=24)
+#: Sort memory of one DORA statement: at 10,000 deployments the PR join sorts 200,000 rows (about 30 MB).
+WORK_MEM = "64MB"
 BUCKETS = ("day", "week", "month")
 KEYS = ("deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore")
 BAND_NAMES = ("elite", "high", "medium", "low")
@@ -143,6 +145,10 @@ def _common_ctes(session: Session, scope: Scope) -> tuple[str, dict[str, Any]]:
     incident followed within the window or the next deployment reverted or hot-fixed it.
     """
     t = _tables(session)
+    # For this transaction only: the PR join sorts 20 rows per deployment in memory, not in temporary files,
+    # and no JIT (the planner's estimates of these joins are high; compiling cost 0.5 s of CPU per statement).
+    session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    session.execute(sa.text("SET LOCAL jit = off"))
     incident_sql, params = incident_filter(scope.rules)
     params |= {
         "p": scope.project_id,
@@ -170,7 +176,7 @@ def _common_ctes(session: Session, scope: Scope) -> tuple[str, dict[str, Any]]:
               AND w.created_at_source >= :since AND w.created_at_source < :horizon
               AND ({incident_sql})
         ),
-        hit AS (
+        hit AS MATERIALIZED (
             SELECT x.incident_id, x.at AS opened_at, x.last_seq AS seq FROM (
                 SELECT e.incident_id, e.at, max(e.seq) OVER (ORDER BY e.at, e.kind ROWS UNBOUNDED PRECEDING) AS last_seq
                 FROM (
@@ -195,12 +201,13 @@ def _common_ctes(session: Session, scope: Scope) -> tuple[str, dict[str, Any]]:
             WHERE d.finished_at < :until
         ),
         shipped AS (
-            SELECT DISTINCT ON (pr.id) d.id AS deployment_id, d.finished_at, pr.id AS pr_id,
-                   extract(epoch FROM d.finished_at - LEAST(pr.first_commit_at, pr.created_at_source)) / 3600.0 AS hours
+            SELECT pr.id AS pr_id, min(d.seq) AS seq, min(d.finished_at) AS finished_at,
+                   extract(epoch FROM min(d.finished_at) - LEAST(pr.first_commit_at, pr.created_at_source)) / 3600.0
+                       AS hours
             FROM judged d
             JOIN {t["deployment_changes"]} c ON c.deployment_id = d.id
             JOIN {t["pull_requests"]} pr ON pr.merge_commit_sha = c.sha AND pr.project_id = :p AND NOT pr.is_deleted
-            ORDER BY pr.id, d.finished_at, d.id
+            GROUP BY pr.id
         ),
         restores AS (
             SELECT i.id, i.opened_at, i.resolved_at,
@@ -354,22 +361,29 @@ def deployment_rows(
     params |= {"failed_only": failed_only, "limit": limit, "offset": offset}
     sql = f"""
         WITH {ctes},
-        per_deployment AS (
-            SELECT deployment_id, count(*) AS prs,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS lead_median
-            FROM shipped GROUP BY deployment_id
+        page AS (
+            SELECT j.*, count(*) OVER () AS total FROM judged j
+            WHERE NOT :failed_only OR j.failed
+            ORDER BY j.finished_at DESC, j.id DESC
+            LIMIT :limit OFFSET :offset
         )
         SELECT d.id, d.name, d.repository, d.environment, d.commit_sha, d.ref, d.url, d.kind,
                d.started_at, d.finished_at, d.changes_count, d.is_revert, d.creator_login,
                j.failed, j.reverted, j.incident_at, wi.item_key AS incident_key, wi.title AS incident_title,
-               COALESCE(p.prs, 0) AS prs, p.lead_median, count(*) OVER () AS total
-        FROM judged j
+               COALESCE(s.prs, 0) AS prs, s.lead_median, j.total
+        FROM page j
         JOIN {t["deployments"]} d ON d.id = j.id
-        LEFT JOIN per_deployment p ON p.deployment_id = j.id
         LEFT JOIN {t["work_items"]} wi ON wi.id = j.incident_id
-        WHERE NOT :failed_only OR j.failed
-        ORDER BY j.finished_at DESC, j.id DESC
-        LIMIT :limit OFFSET :offset"""
+        LEFT JOIN LATERAL (
+            SELECT count(*) AS prs,
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM j.finished_at - LEAST(pr.first_commit_at, pr.created_at_source))
+                   ) / 3600.0 AS lead_median
+            FROM {t["deployment_changes"]} c
+            JOIN {t["pull_requests"]} pr ON pr.merge_commit_sha = c.sha AND pr.project_id = :p AND NOT pr.is_deleted
+            WHERE c.deployment_id = j.id
+        ) s ON true
+        ORDER BY j.finished_at DESC, j.id DESC"""
     rows = [dict(r) for r in session.execute(sa.text(sql), params).mappings().all()]
     if rows:
         total = int(rows[0]["total"])
