@@ -35,6 +35,7 @@ from sqlmodel import Session, col, select
 
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.realtime import publish_event, redis_client
+from etl.forecast import forecast_tenant
 from etl.metrics import rebuild_metrics
 from models.base import utcnow
 from models.db import get_engine, public_session, schema_for
@@ -407,9 +408,10 @@ def restore_job(job_id: int, actor: Actor, store: FileStore | S3FileStore | None
 
 
 def _rebuild_read_models(tenant_slug: str) -> None:
-    """Metrics and compliance are derived: recompute them after rows left or came back."""
+    """Metrics, compliance and forecasts are derived: recompute them after rows left or came back."""
     evaluate_and_alert(tenant_slug)
     rebuild_metrics(tenant_slug)
+    forecast_tenant(tenant_slug)
 
 
 # =========================================================================== worker entry points
