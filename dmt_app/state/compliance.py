@@ -8,7 +8,7 @@ import reflex as rx
 
 from core.errors import ServiceError
 from dmt_app.state.base import CompanyState, ProjectPageEvents, rule_totals
-from etl.rules import RULES
+from etl.rules import RULES, rule_title
 from services import dashboards as dash
 from services.auth import CurrentUser
 
@@ -46,7 +46,7 @@ class FlagsState(ProjectPageEvents, CompanyState):
     can_resolve: bool = False
     sprint_options: list[Option] = []
     assignee_options: list[Option] = []
-    rule_options: list[Option] = [Option(value=r.id, label=r.id) for r in RULES]
+    rule_options: list[Option] = [Option(value=r.id, label=rule_title(r.id)) for r in RULES]
     # Filters and paging ("all" = no filter).
     f_rule: str = ALL
     f_severity: str = ALL

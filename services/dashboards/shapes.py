@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from etl.rules import rule_title
+
 
 class ProjectOption(BaseModel):
     id: int
@@ -286,6 +288,12 @@ class FlagRow(BaseModel):
     exception_until: str = ""  # the last day it covers
     #: Whether that exception covers this flag's rule.
     exception_covers: bool = False
+    #: The rule's name in words, for people ("Coverage below threshold"); filled from rule_id.
+    rule_title: str = ""
+
+    def model_post_init(self, _context: object) -> None:
+        if not self.rule_title:
+            self.rule_title = rule_title(self.rule_id)
 
 
 class FlagPage(BaseModel):
