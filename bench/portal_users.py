@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -48,7 +49,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -418,6 +419,18 @@ class PortalProcess:
         else:
             self.kill(signal.SIGKILL)  # granian workers left behind by a killed parent
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the portal's process group (its granian workers included)."""
+        import psutil
+
+        total = 0.0
+        for proc in psutil.process_iter(["pid"]):
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
+                if os.getpgid(proc.pid) == self.proc.pid:
+                    times = proc.cpu_times()
+                    total += times.user + times.system
+        return total
+
     def tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
@@ -564,38 +577,82 @@ class Visit:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """When a user starts (spread over `ramp_s`) and how long they look before the next step (`think_s`, mean)."""
+
+    ramp_s: float = 0.0
+    think_s: float = 0.0
+
+    def start_delay(self, rng: random.Random) -> float:
+        return rng.uniform(0, self.ramp_s)
+
+    def think(self, rng: random.Random) -> float:
+        return rng.uniform(0.5, 1.5) * self.think_s
+
+
 async def visit(
-    tab: Tab, names: CompanyNames, seeded: Seeded, user: BenchUser, start: asyncio.Event, result: Visit
+    tab: Tab,
+    names: CompanyNames,
+    seeded: Seeded,
+    user: BenchUser,
+    start: asyncio.Event,
+    result: Visit,
+    pacing: Pacing = Pacing(),
 ) -> None:
-    """The scripted visit, started when `start` is set; each step waits for what the user would see."""
+    """The scripted visit, started when `start` is set; each step waits for what the user would see.
+
+    Between steps the user reads the page for a while (`pacing.think`): simulated
+    user time, not part of any round trip.
+    """
+    rng = random.Random(user.email)
     await start.wait()
+    await asyncio.sleep(pacing.start_delay(rng))
     note = f"checked by {user.email}"
+    steps: list[tuple[str, Callable[[], Awaitable[float]]]] = [
+        ("open_dashboard", lambda: tab.connect("/dashboard", page_loaded(names, "/dashboard"))),
+        (
+            "change_project",
+            lambda: tab.send(
+                f"{names.dashboard}.pick_project",
+                {"value": str(seeded.second_project)},
+                project_shown(names, seeded.second_project),
+            ),
+        ),
+        ("open_flags", lambda: tab.navigate("/compliance/flags", page_loaded(names, "/compliance/flags"))),
+        (
+            "open_resolve_dialog",
+            lambda: tab.send(
+                f"{names.flags}.ask_resolve",
+                {"flag_id": user.flag_id, "label": f"flag {user.flag_id}"},
+                lambda t: (
+                    t.var(names.flags, "resolve_open") is True and t.var(names.flags, "resolve_flag_id") == user.flag_id
+                ),
+            ),
+        ),
+        (
+            "type_note",
+            lambda: tab.send(
+                f"{names.flags}.set_resolve_note", {"value": note}, lambda t: t.var(names.flags, "resolve_note") == note
+            ),
+        ),
+        (
+            "resolve_flag",
+            lambda: tab.send(
+                f"{names.flags}.confirm_resolve",
+                {},
+                lambda t: (
+                    (t.var(names.flags, "resolve_open") is False and bool(t.var(names.flags, "notice")))
+                    or bool(t.var(names.flags, "resolve_error"))
+                ),
+            ),
+        ),
+    ]
     try:
-        result.steps["open_dashboard"] = await tab.connect("/dashboard", page_loaded(names, "/dashboard"))
-        result.steps["change_project"] = await tab.send(
-            f"{names.dashboard}.pick_project",
-            {"value": str(seeded.second_project)},
-            project_shown(names, seeded.second_project),
-        )
-        result.steps["open_flags"] = await tab.navigate("/compliance/flags", page_loaded(names, "/compliance/flags"))
-        result.steps["open_resolve_dialog"] = await tab.send(
-            f"{names.flags}.ask_resolve",
-            {"flag_id": user.flag_id, "label": f"flag {user.flag_id}"},
-            lambda t: (
-                t.var(names.flags, "resolve_open") is True and t.var(names.flags, "resolve_flag_id") == user.flag_id
-            ),
-        )
-        result.steps["type_note"] = await tab.send(
-            f"{names.flags}.set_resolve_note", {"value": note}, lambda t: t.var(names.flags, "resolve_note") == note
-        )
-        result.steps["resolve_flag"] = await tab.send(
-            f"{names.flags}.confirm_resolve",
-            {},
-            lambda t: (
-                (t.var(names.flags, "resolve_open") is False and bool(t.var(names.flags, "notice")))
-                or bool(t.var(names.flags, "resolve_error"))
-            ),
-        )
+        for n, (step, run) in enumerate(steps):
+            if n:
+                await asyncio.sleep(pacing.think(rng))
+            result.steps[step] = await run()
         if tab.var(names.flags, "resolve_error"):
             result.error = f"resolve refused: {tab.var(names.flags, 'resolve_error')}"
         if tab.redirects:
@@ -625,47 +682,82 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 async def run_users(
-    urls: list[str], seeded: Seeded, names: CompanyNames, compiled: CompiledApp, sign_in_concurrency: int
+    urls: list[str],
+    users: list[BenchUser],
+    seeded: Seeded,
+    names: CompanyNames,
+    compiled: CompiledApp,
+    sign_in_concurrency: int,
+    pacing: Pacing = Pacing(),
+    before_start: Callable[[], object] | None = None,
 ) -> tuple[list[Visit], float]:
-    """Sign every user in (a few at a time), then run all visits at once; returns them and the wall time."""
-    visits = [Visit() for _ in seeded.users]
-    tabs: list[Tab] = []
+    """Sign `users` in (a few at a time), then start all their visits together; returns them and the wall time.
+
+    `before_start` is called once everyone is signed in, just before the visits start.
+    """
+    visits = [Visit() for _ in users]
     limits = httpx.Limits(max_connections=sign_in_concurrency * 2)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         gate = asyncio.Semaphore(sign_in_concurrency)
 
-        async def prepare(i: int, user: BenchUser) -> Tab:
+        async def prepare(i: int, user: BenchUser) -> Tab | None:
             base = urls[i % len(urls)]
             async with gate:
-                started = time.perf_counter()
-                cookie = await sign_in(client, base, user.email, seeded.password, "/dashboard")
-                visits[i].sign_in_ms = (time.perf_counter() - started) * 1000
-                started = time.perf_counter()
-                page = await client.get(f"{base}/dashboard", cookies={SESSION_COOKIE: cookie})
-                visits[i].page_html_ms = (time.perf_counter() - started) * 1000
-                if page.status_code != 200:
-                    raise PortalError(f"GET /dashboard answered {page.status_code}")
+                try:
+                    started = time.perf_counter()
+                    cookie = await sign_in(client, base, user.email, seeded.password, "/dashboard")
+                    visits[i].sign_in_ms = (time.perf_counter() - started) * 1000
+                    started = time.perf_counter()
+                    page = await client.get(f"{base}/dashboard", cookies={SESSION_COOKIE: cookie})
+                    visits[i].page_html_ms = (time.perf_counter() - started) * 1000
+                    if page.status_code != 200:
+                        raise PortalError(f"GET /dashboard answered {page.status_code}")
+                except (PortalError, httpx.HTTPError) as exc:
+                    visits[i].error = f"sign-in: {type(exc).__name__}: {exc}"
+                    return None
             return Tab(base_url=base, cookie=cookie, compiled=compiled)
 
-        tabs = list(await asyncio.gather(*(prepare(i, u) for i, u in enumerate(seeded.users))))
+        tabs = await asyncio.gather(*(prepare(i, u) for i, u in enumerate(users)))
     start = asyncio.Event()
     tasks = [
-        asyncio.create_task(visit(tab, names, seeded, user, start, result))
-        for tab, user, result in zip(tabs, seeded.users, visits, strict=True)
+        asyncio.create_task(visit(tab, names, seeded, user, start, result, pacing))
+        for tab, user, result in zip(tabs, users, visits, strict=True)
+        if tab is not None
     ]
     await asyncio.sleep(0)  # every visit is waiting on the start signal
+    if before_start is not None:
+        before_start()
     started = time.perf_counter()
     start.set()
     await asyncio.gather(*tasks)
     return visits, time.perf_counter() - started
 
 
-def resolved_flags(seeded: Seeded) -> int:
+async def warm_up_then_measure(
+    urls: list[str],
+    seeded: Seeded,
+    names: CompanyNames,
+    compiled: CompiledApp,
+    sign_in_concurrency: int,
+    pacing: Pacing,
+    before_start: Callable[[], object] | None = None,
+) -> tuple[list[Visit], float]:
+    """One unmeasured visit per portal (a fresh process loads its code and pools on first use), then all users."""
+    warm, measured = seeded.users[: len(urls)], seeded.users[len(urls) :]
+    visits, _ = await run_users(urls, warm, seeded, names, compiled, 1)
+    failed = [v.error for v in visits if v.error]
+    if failed:
+        raise PortalError(f"the warm-up visit failed: {failed[0]}")
+    return await run_users(urls, measured, seeded, names, compiled, sign_in_concurrency, pacing, before_start)
+
+
+def resolved_flags(seeded: Seeded, users: list[BenchUser]) -> int:
+    """How many of `users`' flags are resolved in the database."""
     import sqlalchemy as sa
 
     from models.db import tenant_schema_of, tenant_session
 
-    ids = [u.flag_id for u in seeded.users]
+    ids = [u.flag_id for u in users]
     with tenant_session(seeded.tenant_slug) as session:
         schema = tenant_schema_of(session)
         return int(
@@ -685,6 +777,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--portals", type=int, default=2, help="company portal processes")
     parser.add_argument("--workers", type=int, default=1, help="granian workers per portal process")
     parser.add_argument("--sign-in-concurrency", type=int, default=8, help="sign-ins in flight at once")
+    parser.add_argument("--ramp-s", type=float, default=5.0, help="users start spread over this many seconds")
+    parser.add_argument("--think-s", type=float, default=2.0, help="mean pause between a user's steps (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args(argv)
 
@@ -696,12 +790,14 @@ def main(argv: list[str]) -> int:
         "size": args.size,
         "portals": args.portals,
         "workers_per_portal": args.workers,
+        "ramp_s": args.ramp_s,
+        "think_s": args.think_s,
         "goal_p95_ms": GOAL_P95_MS,
     }
     names = CompanyNames.load()
     with bench_database(keep=args.keep), tempfile.TemporaryDirectory(prefix="bench-portal-users-") as tmp:
         started = time.perf_counter()
-        seeded = seed(args.users, args.size)
+        seeded = seed(args.users + args.portals, args.size)  # one more user per portal for the warm-up
         result["seed_s"] = round(time.perf_counter() - started, 1)
         env = {
             **os.environ,
@@ -712,11 +808,21 @@ def main(argv: list[str]) -> int:
         print(f"starting {args.portals} company portal(s) with {args.workers} worker(s) each ...", file=sys.stderr)
         with portals(env, Path(tmp), args.portals, args.workers) as running:
             compiled = CompiledApp.read("dmt_app")  # after the build the portals serve
+            cpu: dict[str, float] = {}
             visits, wall = asyncio.run(
-                run_users([p.url for p in running], seeded, names, compiled, args.sign_in_concurrency)
+                warm_up_then_measure(
+                    [p.url for p in running],
+                    seeded,
+                    names,
+                    compiled,
+                    args.sign_in_concurrency,
+                    Pacing(ramp_s=args.ramp_s, think_s=args.think_s),
+                    lambda: cpu.setdefault("before", sum(p.cpu_seconds() for p in running)),
+                )
             )
+            portal_cpu_s = sum(p.cpu_seconds() for p in running) - cpu.get("before", 0.0)  # the visits only
             logs = {p.port: p.tail(1500) for p in running}
-        result["resolved_flags"] = resolved_flags(seeded)
+        result["resolved_flags"] = resolved_flags(seeded, seeded.users[args.portals :])
     errors = [v.error for v in visits if v.error]
     events = [ms for v in visits for ms in v.steps.values()]
     result["wall_s"] = round(wall, 1)
@@ -725,6 +831,9 @@ def main(argv: list[str]) -> int:
     result["sign_in_ms"] = summary([v.sign_in_ms for v in visits if v.sign_in_ms])
     result["page_html_ms"] = summary([v.page_html_ms for v in visits if v.page_html_ms])
     result["event_round_trip_ms"] = summary(events)
+    result["events_per_s"] = round(len(events) / wall, 1) if wall else 0.0
+    result["portal_cpu_s"] = round(portal_cpu_s, 1)
+    result["portal_cpu_ms_per_event"] = round(portal_cpu_s * 1000 / len(events), 1) if events else 0.0
     result["per_step_ms"] = {step: summary([v.steps[step] for v in visits if step in v.steps]) for step in STEPS}
     result["goal_met"] = not errors and bool(events) and result["event_round_trip_ms"]["p95"] <= GOAL_P95_MS
     for step, figures in result["per_step_ms"].items():
