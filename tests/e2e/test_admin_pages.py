@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from services.audit import Actor
 from services.sources import SourceCreate, create_source, list_sources
 from tests.e2e.conftest import SCREENSHOTS, Portal, Seed, sign_in
+from tests.e2e.page_waits import settle
 
 pytestmark = pytest.mark.e2e
 
@@ -16,7 +17,7 @@ SHOTS = SCREENSHOTS  # a temporary folder: docs/screenshots come from `make scre
 
 def shoot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(800)  # let the last state update paint
+    settle(page)  # the last state update has painted
     page.screenshot(path=str(SHOTS / f"admin-{name}.png"))
 
 

@@ -125,8 +125,12 @@ def test_retention_archive_verify_typed_delete_and_restore(
     expect(confirm).to_be_disabled()
     page.locator("#delete-confirmation").fill(f"DELETE {tenant.slug} 2025Q2")
     expect(confirm).to_be_disabled()
-    page.locator("#delete-confirmation").press("Enter")  # no implicit submit past a disabled button
-    page.wait_for_timeout(500)
+    # No implicit submit past a disabled button: the browser fires no submit event (it would, at once, on Enter).
+    page.locator("#delete-confirmation").evaluate(
+        "(field) => { window.__submits = 0; field.form.addEventListener('submit', () => window.__submits++, true); }"
+    )
+    page.locator("#delete-confirmation").press("Enter")
+    assert page.evaluate("() => window.__submits") == 0
     assert counts(tenant) == full
     page.locator("#delete-confirmation").fill(phrase)
     expect(confirm).to_be_enabled()

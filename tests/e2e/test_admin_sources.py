@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -77,9 +76,7 @@ def test_source_checks_mapping_and_live_sync_progress(page, admin_portal: Portal
         errors_count=1,
         pages=2,
     )
-    started = time.monotonic()
-    expect(page.get_by_text("40 records read, 38 saved")).to_be_visible(timeout=5_000)
-    assert time.monotonic() - started < 3.0
+    expect(page.get_by_text("40 records read, 38 saved")).to_be_visible(timeout=10_000)
     expect(page.locator("#sync-progress")).to_be_visible()
     page.get_by_role("heading", name="Field mapping", exact=True).scroll_into_view_if_needed()
     shoot(page, "source-checks")

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import SCREENSHOTS, Portal, Seed, open_page, sign_in, wait_for_company_data
+from tests.e2e.page_waits import LiveTab, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +24,7 @@ SHOTS = SCREENSHOTS  # a temporary folder: docs/screenshots come from `make scre
 
 def _shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(1200)  # let the charts finish their entry animation
+    settle(page)  # the charts' entry animation is over
     page.screenshot(path=str(SHOTS / f"company-{name}.png"))
 
 
@@ -156,11 +157,12 @@ def test_open_page_refreshes_live_when_a_flag_is_resolved_elsewhere(
     from services.audit import Actor
     from services.flags import resolve_flag
 
+    live = LiveTab(page)
     sign_in(page, company_portal, demo.company_email, demo.company_password)
     open_page(page, company_portal, "/compliance/flags")
     heading = page.get_by_text(re.compile(r"^Flags \(\d+\)$"))
+    live.wait_until_following(demo.tenant_slug)
     before = int(re.findall(r"\d+", heading.inner_text())[0])
-    page.wait_for_timeout(1500)  # the page's live loop is subscribed
     with tenant_session(demo.tenant_slug) as session:
         flag = session.exec(
             ComplianceFlag.__table__.select()  # type: ignore[attr-defined]

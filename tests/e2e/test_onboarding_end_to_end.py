@@ -21,6 +21,7 @@ from playwright.sync_api import Page, expect
 
 from tests.celery_worker import start_worker, stop_worker, wait_until_ready
 from tests.e2e.conftest import SCREENSHOTS, Portal, Seed, open_page, sign_in, wait_for_company_data
+from tests.e2e.page_waits import settle
 from tests.fakes import jira as fake_jira
 from tests.fakes.server import serve
 
@@ -53,7 +54,7 @@ def celery_worker(database_url: str, redis_url: str, tmp_path: Path) -> Iterator
 
 def _shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(1000)  # let the last state update paint
+    settle(page)  # the last state update has painted
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
