@@ -201,6 +201,9 @@ def _ensure_sources(
                 sources.save_field_mappings(created.id, mappings, ACTOR)
             made.append((project, created.id))
         else:
+            missing = {k: v for k, v in spec.extra_mappings.items() if k not in (source.field_mappings or {})}
+            if missing:  # a demo seeded before the entry existed (the incident rule) gets it now
+                sources.save_field_mappings(source.id, {**(source.field_mappings or {}), **missing}, ACTOR)
             made.append((project, source.id))
     return made
 

@@ -275,7 +275,9 @@ def _keys(total: dora.KeyFigures) -> list[DoraKey]:
             f"{total.failed_deployments} of {total.deployments} deployments",
             "Deployments followed by an incident or a revert/hotfix within the failure window"),
         key("time_to_restore", total.restore_median_hours, _hours(total.restore_median_hours), "hours",
-            f"P85 {_hours(total.restore_p85_hours)} · {total.resolved_incidents} of {total.incidents} resolved",
+            f"P85 {_hours(total.restore_p85_hours)} · {total.resolved_incidents} of {total.incidents} resolved"
+            if total.incidents
+            else "no incident in the period",
             "Median time from an incident's opening to its resolution"),
     ]  # fmt: skip
 

@@ -124,7 +124,7 @@ def build_demo() -> tuple[FastAPI, list[DemoSource]]:
 
 def _plant_incidents(jira_data: Any, github_data: dict[str, Any], rng: random.Random) -> None:
     """Incidents in Acme's Jira (label ``incident``): after about one production deployment in five,
-    opened a few hours after it and mostly resolved within a day, and a few unrelated ones."""
+    opened a few hours after it and mostly resolved within hours, and a few unrelated ones."""
     now = github_data["now"]
     finished = []
     for store in github_data["repos"].values():
@@ -140,6 +140,6 @@ def _plant_incidents(jira_data: Any, github_data: dict[str, Any], rng: random.Ra
         what = rng.choice(["Checkout returns 500", "Login loop on Safari", "Search times out", "Invoices not sent"])
         key = jira_data.add_issue(f"Incident: {what}", at=at)
         jira_data.update_issue(key, custom={"labels": ["incident"], "created": jira_data.fmt(at)}, status="progress", at=at)
-        resolved = at + timedelta(hours=rng.uniform(0.5, 30) if n % 4 else rng.uniform(30, 80))
+        resolved = at + timedelta(hours=rng.uniform(0.5, 10) if n % 5 else rng.uniform(20, 50))
         if resolved < now:
             jira_data.update_issue(key, status="done", at=resolved)
