@@ -89,7 +89,7 @@ def create_portal_app(portal: str) -> rx.App:
         style=styles.base_style,
         api_transformer=[create_api(portal), page_urls(static_routes, home)],
         backend_exception_handler=_backend_exception_handler,
-        head_components=[rx.el.meta(name="robots", content="noindex")],
+        head_components=[rx.el.meta(name="robots", content="noindex"), rx.el.style(styles.GLOBAL_CSS)],
     )
     configure(portal, app)
     if "/login" not in PAGES:

@@ -48,6 +48,15 @@ def section(
     )
 
 
+#: `custom_attrs` of a clickable element that is not a button (a card, say; give it `tab_index=0` and
+#: `role="button"` too): Enter or Space on it clicks it, as they do on a <button> (WCAG 2.1.1).
+CLICK_ON_ENTER_OR_SPACE: dict[str, rx.Var] = {
+    "onKeyDown": rx.Var(
+        _js_expr="((e) => { if (e.target === e.currentTarget && (e.key === 'Enter' || e.key === ' ')) "
+        "{ e.preventDefault(); e.currentTarget.click(); } })"
+    )
+}
+
 #: Components that render a labelable form element carrying their `id` (a <label for=id> names them).
 _LABELABLE = frozenset({"TextFieldRoot", "TextArea", "Select", "Input", "Textarea"})
 

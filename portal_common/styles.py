@@ -19,18 +19,38 @@ HIDE_ON_PHONE = ["none", "none", "flex"]
 SHOW_ON_PHONE = ["flex", "flex", "none"]
 
 
-#: Keyboard focus (WCAG 2.4.7): a ring on whatever has the keyboard focus. Radix text fields ring their
-#: wrapper already, so their inner <input>/<textarea> gets none of its own.
-FOCUS_RING: dict[str, str] = {"outline": "2px solid var(--accent-9)", "outline_offset": "2px"}
+#: A <button> that looks like the text around it (a sortable column header, say).
+bare_button_style: dict[str, Any] = {
+    "all": "unset",
+    "display": "inline-flex",
+    "align_items": "center",
+    "gap": "4px",
+    "cursor": "pointer",
+    "border_radius": "4px",
+}
 
 base_style: dict[Any, Any] = {
     "font_family": "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
-    # Keys starting with ":" apply to every element of the page (Reflex compiles them to `*:...`).
-    ":focus-visible:not(.rt-TextFieldInput):not(.rt-TextAreaInput)": FOCUS_RING,
-    # Soft badges write their text in the accent's step 11 on a tint, under 4.5:1 for green, blue, amber
-    # (WCAG 1.4.3): step 12 on the same tint passes with every colour.
-    "& .rt-Badge.rt-variant-soft, & .rt-Badge.rt-variant-surface": {"color": "var(--accent-12)"},
 }
+
+#: Page-wide CSS in the document <head> (it also reaches dialogs and menus, which Radix renders outside
+#: the app's root element).
+#: - Keyboard focus (WCAG 2.4.7): a ring on whatever has the keyboard focus. Radix text fields ring their
+#:   wrapper already, so their inner <input>/<textarea> gets none of its own.
+#: - Contrast (WCAG 1.4.3): soft badges and buttons write their text in the accent's step 11 on a tint,
+#:   under 4.5:1 for green, blue, orange and amber; step 12 on the same tint passes with every colour
+#:   (disabled buttons keep their grey: they are exempt).
+GLOBAL_CSS = """
+:focus-visible:not(.rt-TextFieldInput):not(.rt-TextAreaInput) {
+  outline: 2px solid var(--accent-9);
+  outline-offset: 2px;
+}
+.rt-Badge.rt-variant-soft,
+.rt-Badge.rt-variant-surface,
+.rt-BaseButton.rt-variant-soft:not([data-disabled]):not(:disabled) {
+  color: var(--accent-12);
+}
+"""
 
 sidebar_style: dict[str, Any] = {
     "width": SIDEBAR_WIDTH,

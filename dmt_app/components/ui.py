@@ -14,7 +14,7 @@ from dmt_app.routes import NOTIFICATIONS
 from dmt_app.state.base import CompanyState
 from dmt_app.state.drill import DrillState
 from portal_common import styles
-from portal_common.components import data_table, empty_row
+from portal_common.components import CLICK_ON_ENTER_OR_SPACE, data_table, empty_row
 
 # One chart style for every page.
 COLORS = {
@@ -93,7 +93,10 @@ def bell() -> rx.Component:
         ),
         href=NOTIFICATIONS,
         id="notification-bell",
-        aria_label="Notifications",
+        # The name holds the count the badge shows (WCAG 2.5.3: the visible text is part of the name).
+        aria_label=rx.cond(
+            CompanyState.unread > 0, "Notifications, " + CompanyState.unread.to(str) + " unread", "Notifications"
+        ),
         color="var(--gray-12)",
     )
 
@@ -169,10 +172,12 @@ def kpi_card(c: Any, sprint_id: rx.Var | None = None) -> rx.Component:
             spacing="1",
         ),
         width="100%",
-        custom_attrs={"data-kpi": c.key},
+        custom_attrs={"data-kpi": c.key, **(CLICK_ON_ENTER_OR_SPACE if sprint_id is not None else {})},
         **(
             {
                 "on_click": DrillState.show(sprint_id, c.drill_metric, ""),
+                "tab_index": 0,
+                "role": "button",
                 "cursor": "pointer",
                 "_hover": {"box_shadow": "0 0 0 2px var(--accent-a6)"},
                 "title": "Show the items behind this figure",

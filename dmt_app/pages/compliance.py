@@ -35,18 +35,18 @@ def _filter(label: str, name: str, value: rx.Var, options: list[tuple[str, str]]
 def _sortable(label: str, column: str) -> rx.Component:
     s = FlagsState
     return rx.table.column_header_cell(
-        rx.hstack(
+        rx.el.button(
             rx.text(label),
             rx.cond(
                 s.sort == column,
                 rx.cond(s.descending, rx.icon("arrow-down", size=14), rx.icon("arrow-up", size=14)),
                 rx.icon("arrow-up-down", size=14, color=styles.MUTED),
             ),
-            spacing="1",
-            align="center",
-            cursor="pointer",
+            type="button",
+            style=styles.bare_button_style,
             on_click=s.sort_by(column),
-        )
+        ),
+        aria_sort=rx.cond(s.sort == column, rx.cond(s.descending, "descending", "ascending"), "none"),
     )
 
 

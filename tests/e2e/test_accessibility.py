@@ -3,8 +3,10 @@
 axe-core comes from the npm registry (`scripts/setup.sh` installs it into `.tools`). Each page is
 opened on a full page load, signed in with the role it is meant for (a company tech lead, a platform
 admin; the sign-in and first-run registration pages signed out), given time to show its data, and
-then audited with the WCAG 2.0/2.1 A and AA rules. Any critical or serious violation fails the test;
-the message lists every page's violations (rule id, the elements, what to fix) at once.
+then audited with the WCAG 2.0/2.1 A and AA rules (plus 2.5.3, label in name). Any critical or serious
+violation fails the test, and so does a click action the keyboard cannot reach or a focus that does not show;
+the message lists every page's violations (rule id, the elements, what to fix) at once. The dialogs
+opened over the pages (drill-down, resolve a flag, rate an insight, reset a password) are audited open.
 
 Every route constant of `dmt_app.routes` and `admin_app.routes` is audited: a new page is covered
 as soon as its route is declared there (a route with a `[placeholder]` needs a value in `_fill`).
@@ -21,7 +23,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT, Portal, Seed, sign_in, wait_for_company_data
+from tests.e2e.conftest import ROOT, Portal, Seed, open_page, sign_in, wait_for_company_data
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +53,12 @@ def audit(page: Page, label: str) -> list[Violation]:
         page.add_script_tag(path=str(AXE_JS))
     result = page.evaluate(
         """async (tags) => {
-            const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+            const r = await axe.run(document, {
+                runOnly: {type: 'tag', values: tags},
+                // WCAG 2.5.3 (label in name): axe files it as experimental, so it is switched on by name.
+                rules: {'label-content-name-mismatch': {enabled: true}},
+                resultTypes: ['violations'],
+            });
             return r.violations.map(v => ({
                 id: v.id, impact: v.impact, help: v.help,
                 targets: v.nodes.map(n => n.target.join(' ')),
@@ -66,9 +73,84 @@ def audit(page: Page, label: str) -> list[Violation]:
     ]
 
 
+#: Elements with a React click handler that the keyboard cannot reach (not focusable, not inside a focusable
+#: element or a label): the action exists for the mouse only (WCAG 2.1.1).
+_MOUSE_ONLY_JS = """() => {
+    const focusable = 'a[href], button, input, select, textarea, summary, label, [tabindex]:not([tabindex="-1"])';
+    const describe = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+        + [...el.classList].filter(c => !c.startsWith('css-')).slice(0, 3).map(c => '.' + c).join('')
+        + ' "' + (el.textContent || '').trim().slice(0, 40) + '"';
+    const found = [];
+    for (const el of document.querySelectorAll('body *')) {
+        const key = Object.keys(el).find(k => k.startsWith('__reactProps$'));
+        const handler = key && el[key] && el[key].onClick;
+        if (typeof handler !== 'function' || el.getClientRects().length === 0) continue;
+        if (el.closest(focusable)) continue;
+        if (el.querySelector(focusable)) continue;  // a wrapper whose click comes from the control inside
+        found.push(describe(el));
+    }
+    return found;
+}"""
+
+#: Tab through the page: every element that takes the keyboard focus must show it (WCAG 2.4.7): an
+#: outline or a box shadow on it or on the field wrapper around it.
+_FOCUS_WALK_JS = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const shows = (node) => {
+        const st = getComputedStyle(node);
+        const outline = st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) > 0
+            && st.outlineColor !== 'transparent' && !st.outlineColor.endsWith(', 0)');
+        return outline || (st.boxShadow && st.boxShadow !== 'none');
+    };
+    const visible = shows(el) || (el.parentElement && shows(el.parentElement));
+    const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+        + ' "' + (el.getAttribute('aria-label') || el.textContent || '').trim().slice(0, 40) + '"';
+    return {name, visible};
+}"""
+FOCUS_STEPS = 60
+
+
+def keyboard_problems(page: Page, label: str) -> list[Violation]:
+    """Actions the keyboard cannot reach and focused elements with no visible focus, as violations."""
+    problems: list[Violation] = []
+    mouse_only = page.evaluate(_MOUSE_ONLY_JS)
+    if mouse_only:
+        problems.append(
+            Violation(
+                label,
+                "keyboard-unreachable",
+                "serious",
+                "A click action must be reachable by keyboard",
+                tuple(mouse_only),
+            )
+        )
+    page.locator("body").focus()
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
+    unseen: list[str] = []
+    seen: set[str] = set()
+    for _ in range(FOCUS_STEPS):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(_FOCUS_WALK_JS)
+        if focused is None:
+            break
+        if focused["name"] in seen:
+            continue
+        seen.add(focused["name"])
+        if not focused["visible"]:
+            unseen.append(focused["name"])
+    if unseen:
+        problems.append(
+            Violation(label, "focus-not-visible", "serious", "Keyboard focus must be visible", tuple(unseen))
+        )
+    if not seen:
+        problems.append(Violation(label, "no-keyboard-focus", "critical", "Tab must reach the page's controls", ()))
+    return problems
+
+
 def report(found: dict[str, list[Violation]]) -> str:
     """Per page: how many critical/serious violations (by rule and element), then each one."""
-    lines = ["critical/serious axe violations per page (rules x elements):"]
+    lines = ["critical/serious violations per page, axe and keyboard (rules, elements):"]
     for label, violations in found.items():
         nodes = sum(len(v.targets) for v in violations)
         lines.append(f"{label}: {len(violations)} rules, {nodes} elements")
@@ -160,7 +242,8 @@ def _audit_all(
     for path in paths:
         page.goto(f"{portal.url}{path}")
         ready(path)
-        found[f"{portal.app} {path}"] = audit(page, f"{portal.app} {path}")
+        label = f"{portal.app} {path}"
+        found[label] = audit(page, label) + keyboard_problems(page, label)
     return found
 
 
@@ -237,7 +320,8 @@ def test_the_sign_in_pages_meet_wcag_2_1_aa(
             expect(page.locator("#sign-in")).to_be_visible()
             if "error" in path:
                 expect(page.get_by_role("alert")).to_be_visible()
-            found[f"{portal.app} {path}"] = audit(page, f"{portal.app} {path}")
+            label = f"{portal.app} {path}"
+            found[label] = audit(page, label) + keyboard_problems(page, label)
     assert_clean(found)
 
 
@@ -245,3 +329,44 @@ def test_the_first_run_registration_page_meets_wcag_2_1_aa(page: Page, fresh_adm
     page.goto(f"{fresh_admin_portal.url}/register")
     expect(page.locator("#register")).to_be_visible()
     assert_clean({"admin_app /register": audit(page, "admin_app /register")})
+
+
+# --------------------------------------------------------------------------- dialogs
+def test_the_dialogs_meet_wcag_2_1_aa(browser, company_portal: Portal, admin_portal: Portal, demo: Seed) -> None:
+    """The dialogs that open over the pages: the drill-down, resolving a flag, rating an insight, a password reset."""
+    found: dict[str, list[Violation]] = {}
+    company = browser.new_context(viewport={"width": 1440, "height": 900})
+    company.set_default_timeout(20_000)
+    page = company.new_page()
+    sign_in(page, company_portal, demo.company_email, demo.company_password)
+    expect(page.locator("#signed-in-user")).to_have_text(demo.company_name)
+
+    open_page(page, company_portal, "/dashboard/velocity")
+    page.locator(".drill").nth(1).click()
+    expect(page.locator("#drill-dialog").locator("tbody tr").first).to_be_visible()
+    found["dmt_app drill-down dialog"] = audit(page, "dmt_app drill-down dialog")
+    page.keyboard.press("Escape")  # closes it from the keyboard
+    expect(page.locator("#drill-dialog")).to_have_count(0)
+
+    open_page(page, company_portal, "/compliance/flags")
+    page.locator(".resolve-flag").first.click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("Resolve this flag?")
+    found["dmt_app resolve-flag dialog"] = audit(page, "dmt_app resolve-flag dialog")
+
+    open_page(page, company_portal, "/ai-insights")
+    page.locator(".thumbs-up").first.click()
+    expect(page.locator("#rating-note")).to_be_visible()
+    found["dmt_app rating dialog"] = audit(page, "dmt_app rating dialog")
+    company.close()
+
+    admin = browser.new_context(viewport={"width": 1440, "height": 900})
+    admin.set_default_timeout(20_000)
+    page = admin.new_page()
+    sign_in(page, admin_portal, demo.admin_email, demo.admin_password)
+    expect(page.locator("#signed-in-user")).to_have_text(demo.admin_name)
+    page.goto(f"{admin_portal.url}/dashboard/tenants/{demo.tenant_id}/users")
+    page.get_by_role("row").filter(has_text=demo.company_email).get_by_role("button", name="Reset password").click()
+    expect(page.get_by_role("dialog")).to_contain_text(demo.company_email)
+    found["admin_app reset-password dialog"] = audit(page, "admin_app reset-password dialog")
+    admin.close()
+    assert_clean(found)
