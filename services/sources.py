@@ -159,6 +159,8 @@ class SyncRunPublic(BaseModel):
     items_upserted: int
     prs_fetched: int
     prs_upserted: int
+    deployments_fetched: int = 0
+    deployments_upserted: int = 0
     items_deleted: int
     errors_count: int
     pages: int

@@ -229,7 +229,9 @@ class SourceDetailState(AdminState):
                 started_at=_fmt(r.started_at),
                 finished_at=_fmt(r.finished_at),
                 items=f"{r.items_fetched} / {r.items_upserted}",
-                prs=f"{r.prs_fetched} / {r.prs_upserted}",
+                prs=f"{r.prs_fetched} / {r.prs_upserted}"
+                if not r.deployments_fetched
+                else f"{r.deployments_fetched} / {r.deployments_upserted} deployments",
                 errors_count=r.errors_count,
                 pages=r.pages,
                 error=r.error or "",
@@ -239,8 +241,8 @@ class SourceDetailState(AdminState):
         running = next((r for r in history if r.status in ("queued", "running")), None)
         if running is not None:
             self.sync_running, self.sync_kind = True, running.kind
-            self.sync_fetched = running.items_fetched + running.prs_fetched
-            self.sync_upserted = running.items_upserted + running.prs_upserted
+            self.sync_fetched = running.items_fetched + running.prs_fetched + running.deployments_fetched
+            self.sync_upserted = running.items_upserted + running.prs_upserted + running.deployments_upserted
             self.sync_pages, self.sync_errors = running.pages, running.errors_count
             self._estimate_from(history, running.kind)
         elif self.sync_running:
@@ -250,7 +252,7 @@ class SourceDetailState(AdminState):
         done = next(
             (r for r in history if r.kind == kind and r.status in ("succeeded", "partial") and r.finished_at), None
         )
-        self.sync_estimate = (done.items_fetched + done.prs_fetched) if done else 0
+        self.sync_estimate = (done.items_fetched + done.prs_fetched + done.deployments_fetched) if done else 0
 
     @rx.event
     async def save(self, form: dict[str, Any]):
@@ -409,8 +411,12 @@ class SourceDetailState(AdminState):
                 self.sync_message = "sync running"
             elif kind == "sync.progress":
                 self.sync_running, self.sync_status = True, "running"
-                self.sync_fetched = int(e.get("items_fetched", 0)) + int(e.get("prs_fetched", 0))
-                self.sync_upserted = int(e.get("items_upserted", 0)) + int(e.get("prs_upserted", 0))
+                self.sync_fetched = sum(
+                    int(e.get(k, 0)) for k in ("items_fetched", "prs_fetched", "deployments_fetched")
+                )
+                self.sync_upserted = sum(
+                    int(e.get(k, 0)) for k in ("items_upserted", "prs_upserted", "deployments_upserted")
+                )
                 self.sync_pages = int(e.get("pages", 0))
                 self.sync_errors = int(e.get("errors_count", 0))
                 self.sync_message = f"{self.sync_fetched} records read, {self.sync_upserted} saved"
