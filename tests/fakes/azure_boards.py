@@ -23,6 +23,7 @@ import itertools
 import random
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -206,6 +207,60 @@ def check_api_version(request: Request) -> JSONResponse | None:
         "(e.g. '?api-version=1.0').",
         "VssVersionNotSpecifiedException",
     )
+
+
+def project_missing_tf(project_name: str) -> str:
+    """The message Azure DevOps' Git and Pipelines APIs give for an unknown project."""
+    return (
+        f"TF200016: The following project does not exist: {project_name}. Verify that the name of the "
+        "project is correct and that the project exists on the specified Azure DevOps Server."
+    )
+
+
+def project_missing_vs(project_name: str) -> str:
+    """The message Azure DevOps' Work Item Tracking API gives for an unknown project."""
+    return (
+        f"VS800075: The project with id 'vstfs:///Classification/TeamProject/{project_name}' does not exist, "
+        "or you do not have permission to access it."
+    )
+
+
+def check_org_and_project(
+    request: Request,
+    dataset: dict[str, Any],
+    org_name: str,
+    project_name: str | None = None,
+    version: bool = True,
+    project_missing: Callable[[str], str] = project_missing_tf,
+) -> Response | None:
+    """None if the PAT, organisation, project and api-version of a request to a fake are good; else Azure's error."""
+    denied = check_basic_auth(request, dataset["token"])
+    if denied:
+        return denied
+    if org_name != dataset["organization"]:
+        return azure_error(
+            404, f"VS800075: The organization '{org_name}' does not exist.", "ProjectDoesNotExistException"
+        )
+    project = dataset["project"]
+    if project_name is not None and project_name not in (project["name"], project["id"]):
+        return azure_error(404, project_missing(project_name), "ProjectDoesNotExistException")
+    return check_api_version(request) if version else None
+
+
+def connection_data_body(person: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+    """The core of `_apis/connectionData` for the signed-in `person` whose IdentityRef is `ref`."""
+    return {
+        "authenticatedUser": {
+            "id": ref["id"],
+            "descriptor": f"Microsoft.IdentityModel.Claims.ClaimsIdentity;{person['email']}",
+            "subjectDescriptor": ref["descriptor"],
+            "providerDisplayName": person["name"],
+            "isActive": True,
+            "properties": {"Account": {"$type": "System.String", "$value": person["email"]}},
+        },
+        "authorizedUser": {"id": ref["id"], "providerDisplayName": person["name"]},
+        "deploymentType": "hosted",
+    }
 
 
 # --------------------------------------------------------------------------- dataset
@@ -547,23 +602,7 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
     def guard(
         request: Request, org_name: str, project_name: str | None = None, version: bool = True
     ) -> Response | None:
-        denied = check_basic_auth(request, dataset["token"])
-        if denied:
-            return denied
-        if org_name != org:
-            return azure_error(
-                404, f"VS800075: The organization '{org_name}' does not exist.", "ProjectDoesNotExistException"
-            )
-        if project_name is not None and project_name not in (project["name"], project["id"]):
-            return azure_error(
-                404,
-                f"VS800075: The project with id 'vstfs:///Classification/TeamProject/{project_name}' does not exist, "
-                "or you do not have permission to access it.",
-                "ProjectDoesNotExistException",
-            )
-        if version:
-            return check_api_version(request)
-        return None
+        return check_org_and_project(request, dataset, org_name, project_name, version, project_missing_vs)
 
     def malformed() -> Response | None:
         if dataset.get("malformed_next", 0) > 0:

@@ -35,8 +35,8 @@ from fastapi.responses import JSONResponse, Response
 from tests.fakes.azure_boards import (
     DEFAULT_PEOPLE,
     azure_error,
-    check_api_version,
-    check_basic_auth,
+    check_org_and_project,
+    connection_data_body,
     identity_ref,
     iso,
 )
@@ -373,22 +373,7 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
     def guard(
         request: Request, org_name: str, project_name: str | None = None, version: bool = True
     ) -> Response | None:
-        denied = check_basic_auth(request, dataset["token"])
-        if denied:
-            return denied
-        if org_name != org:
-            return azure_error(
-                404, f"VS800075: The organization '{org_name}' does not exist.", "ProjectDoesNotExistException"
-            )
-        if project_name is not None and project_name not in (project["name"], project["id"]):
-            return azure_error(
-                404,
-                f"TF200016: The following project does not exist: {project_name}. Verify that the "
-                "name of the project is correct and that the project exists on the specified "
-                "Azure DevOps Server.",
-                "ProjectDoesNotExistException",
-            )
-        return check_api_version(request) if version else None
+        return check_org_and_project(request, dataset, org_name, project_name, version)
 
     def find_repo(name_or_id: str) -> dict[str, Any] | None:
         for repo in dataset["repositories"].values():
@@ -511,20 +496,7 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
             return denied
         person = dataset["user"]
         ref = _ref(person, org)
-        return JSONResponse(
-            {
-                "authenticatedUser": {
-                    "id": ref["id"],
-                    "descriptor": f"Microsoft.IdentityModel.Claims.ClaimsIdentity;{person['email']}",
-                    "subjectDescriptor": ref["descriptor"],
-                    "providerDisplayName": person["name"],
-                    "isActive": True,
-                    "properties": {"Account": {"$type": "System.String", "$value": person["email"]}},
-                },
-                "authorizedUser": {"id": ref["id"], "providerDisplayName": person["name"]},
-                "deploymentType": "hosted",
-            }
-        )
+        return JSONResponse(connection_data_body(person, ref))
 
     @app.get("/{org_name}/{project_name}/_apis/git/repositories")
     async def list_repos(request: Request, org_name: str, project_name: str) -> Response:

@@ -31,7 +31,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from tests.fakes.azure_boards import azure_error, check_api_version, check_basic_auth, identity_ref, iso
+from tests.fakes.azure_boards import azure_error, check_org_and_project, connection_data_body, identity_ref, iso
 from tests.fakes.server import FaultControls, install_faults
 
 PIPELINE = {"id": 12, "name": "web-deploy", "folder": "\\", "revision": 4}
@@ -265,21 +265,7 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
     def guard(
         request: Request, org_name: str, project_name: str | None = None, version: bool = True
     ) -> Response | None:
-        denied = check_basic_auth(request, dataset["token"])
-        if denied:
-            return denied
-        if org_name != org:
-            return azure_error(
-                404, f"VS800075: The organization '{org_name}' does not exist.", "ProjectDoesNotExistException"
-            )
-        if project_name is not None and project_name not in (project["name"], project["id"]):
-            return azure_error(
-                404,
-                f"TF200016: The following project does not exist: {project_name}. Verify that the name of the "
-                "project is correct and that the project exists on the specified Azure DevOps Server.",
-                "ProjectDoesNotExistException",
-            )
-        return check_api_version(request) if version else None
+        return check_org_and_project(request, dataset, org_name, project_name, version)
 
     def paged(request: Request, values: list[Any], top_param: str = "$top") -> Response:
         start = int(request.query_params.get("continuationToken") or 0)
@@ -297,20 +283,7 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
             return denied
         person = dataset["user"]
         ref = identity_ref(person, f"https://dev.azure.com/{org}")
-        return JSONResponse(
-            {
-                "authenticatedUser": {
-                    "id": ref["id"],
-                    "descriptor": f"Microsoft.IdentityModel.Claims.ClaimsIdentity;{person['email']}",
-                    "subjectDescriptor": ref["descriptor"],
-                    "providerDisplayName": person["name"],
-                    "isActive": True,
-                    "properties": {"Account": {"$type": "System.String", "$value": person["email"]}},
-                },
-                "authorizedUser": {"id": ref["id"], "providerDisplayName": person["name"]},
-                "deploymentType": "hosted",
-            }
-        )
+        return JSONResponse(connection_data_body(person, ref))
 
     @app.get("/{org_name}/{project_name}/_apis/pipelines")
     async def list_pipelines(request: Request, org_name: str, project_name: str) -> Response:
