@@ -3,16 +3,13 @@ serve `/ws/...` beside the UI and `/api`, with the same credentials and refusals
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
-import pytest
-from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from core.realtime import publish_event
 from services import auth
+from tests.channels import refused_status, wait_for_event
 from tests.e2e.conftest import Portal, Seed
 
 EVENT_DEADLINE = 2.0
@@ -23,26 +20,11 @@ def _ws(portal: Portal) -> str:
 
 
 def _wait_for(ws: ClientConnection, event: str, deadline: float = EVENT_DEADLINE, **fields: Any) -> dict[str, Any]:
-    until = time.monotonic() + deadline
-    seen: list[dict[str, Any]] = []
-    while True:
-        remaining = until - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"no {event} {fields} within {deadline} s; got {seen}")
-        try:
-            message = json.loads(ws.recv(timeout=remaining))
-        except TimeoutError:
-            continue
-        seen.append(message)
-        if message.get("event") == event and all(message.get(k) == v for k, v in fields.items()):
-            return message
+    return wait_for_event(ws, event, deadline, **fields)
 
 
 def _refused(url: str, **kwargs: Any) -> int:
-    with pytest.raises(InvalidStatus) as refused:
-        with connect(url, open_timeout=10, **kwargs):
-            pass
-    return refused.value.response.status_code
+    return refused_status(url, open_timeout=10, **kwargs)
 
 
 def test_the_company_portal_serves_the_dashboard_channel_with_a_token_or_its_cookie(

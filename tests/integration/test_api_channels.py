@@ -9,10 +9,8 @@ a company user on the admin channels, no or a bad credential.
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from api import channels
@@ -36,6 +34,7 @@ from services import auth
 from services.audit import Actor
 from services.notifications import create_for_users
 from services.users import UserCreate, create_user
+from tests.channels import refused_status, wait_for_event
 from tests.fakes.server import FaultControls, serve
 from tests.integration.test_dashboards_seed import PASSWORD, Seeded, seed_tenant
 from tests.waiting import wait_until
@@ -120,26 +119,7 @@ def token_of(email: str) -> str:
 
 def wait_for(ws: ClientConnection, event: str, deadline: float = EVENT_DEADLINE, **fields: Any) -> dict[str, Any]:
     """The first message named `event` (with these field values) before the deadline; others are skipped."""
-    until = time.monotonic() + deadline
-    seen: list[dict[str, Any]] = []
-    while True:
-        remaining = until - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"no {event} {fields} within {deadline} s; got {seen}")
-        try:
-            message = json.loads(ws.recv(timeout=remaining))
-        except TimeoutError:
-            continue
-        seen.append(message)
-        if message.get("event") == event and all(message.get(k) == v for k, v in fields.items()):
-            return message
-
-
-def refused_status(url: str, **kwargs: Any) -> int:
-    with pytest.raises(InvalidStatus) as refused:
-        with connect(url, open_timeout=5, **kwargs):
-            pass
-    return refused.value.response.status_code
+    return wait_for_event(ws, event, deadline, **fields)
 
 
 # --------------------------------------------------------------------------- events arrive
