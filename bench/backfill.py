@@ -38,16 +38,13 @@ import argparse
 import asyncio
 import bisect
 import json
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bench.sync import ROOT, _free_port, _wait_port
+from bench.sync import _free_port, _wait_port, python_process
 
 TOOLS = ("jira", "clickup", "azure_boards", "github", "azure_devops_git")
 #: Goals of issue 17: requests per 1,000 records at N = 10,000 and 300 ms per request.
@@ -154,11 +151,7 @@ def serve_fake(tool: str, size: int, seed: int, port: int, latency: float, graph
 def fake_process(tool: str, size: int, seed: int, latency: float, graphql_latency: float) -> Iterator[tuple[str, dict]]:
     port = _free_port()
     code = f"from bench.backfill import serve_fake; serve_fake({tool!r}, {size}, {seed}, {port}, {latency}, {graphql_latency})"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
+    with python_process(code) as proc:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line:
@@ -166,12 +159,6 @@ def fake_process(tool: str, size: int, seed: int, latency: float, graphql_latenc
         secrets = json.loads(line)
         _wait_port(port, timeout=600)
         yield f"http://127.0.0.1:{port}", secrets
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 # --------------------------------------------------------------------------- the connector's side

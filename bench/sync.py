@@ -95,26 +95,33 @@ def _wait_port(port: int, timeout: float = 60) -> None:
 
 
 @contextmanager
-def fakes_process(size: int, seed: int, prs: int, latency: float = 0.0) -> Iterator[tuple[str, str, dict[str, str]]]:
-    jira_port, gh_port = _free_port(), _free_port()
-    code = f"from bench.sync import serve_fakes; serve_fakes({size}, {seed}, {jira_port}, {gh_port}, {prs}, {latency})"
+def python_process(code: str) -> Iterator[subprocess.Popen[str]]:
+    """`python -c code` from the repository root, its stdout piped; terminated (or killed) at the end."""
     proc = subprocess.Popen(
         [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        secrets = json.loads(proc.stdout.readline())
-        _wait_port(jira_port)
-        _wait_port(gh_port)
-        FAKES_PID[0] = proc.pid
-        yield f"http://127.0.0.1:{jira_port}", f"http://127.0.0.1:{gh_port}", secrets
+        yield proc
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def fakes_process(size: int, seed: int, prs: int, latency: float = 0.0) -> Iterator[tuple[str, str, dict[str, str]]]:
+    jira_port, gh_port = _free_port(), _free_port()
+    code = f"from bench.sync import serve_fakes; serve_fakes({size}, {seed}, {jira_port}, {gh_port}, {prs}, {latency})"
+    with python_process(code) as proc:
+        assert proc.stdout is not None
+        secrets = json.loads(proc.stdout.readline())
+        _wait_port(jira_port)
+        _wait_port(gh_port)
+        FAKES_PID[0] = proc.pid
+        yield f"http://127.0.0.1:{jira_port}", f"http://127.0.0.1:{gh_port}", secrets
 
 
 # --------------------------------------------------------------------------- timing
