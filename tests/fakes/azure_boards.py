@@ -641,23 +641,14 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
         if denied:
             return denied
         person = dataset["user"]
-        ref = identity_ref(person)
+        body = connection_data_body(person, identity_ref(person))
         return JSONResponse(
             {
-                "authenticatedUser": {
-                    "id": ref["id"],
-                    "descriptor": f"Microsoft.IdentityModel.Claims.ClaimsIdentity;{person['email']}",
-                    "subjectDescriptor": ref["descriptor"],
-                    "providerDisplayName": person["name"],
-                    "isActive": True,
-                    "properties": {"Account": {"$type": "System.String", "$value": person["email"]}},
-                    "resourceVersion": 2,
-                    "metaTypeId": 0,
-                },
-                "authorizedUser": {"id": ref["id"], "providerDisplayName": person["name"]},
+                "authenticatedUser": {**body["authenticatedUser"], "resourceVersion": 2, "metaTypeId": 0},
+                "authorizedUser": body["authorizedUser"],
                 "instanceId": "6d823a47-2d51-4f31-acff-74927f88ee1e",
                 "deploymentId": "e2ad31b9-2fa1-4d73-9e72-0a05c9bfe8e1",
-                "deploymentType": "hosted",
+                "deploymentType": body["deploymentType"],
                 "locationServiceData": {
                     "serviceOwner": "00025394-6065-48ca-87d9-7f5672854ef7",
                     "defaultAccessMappingMoniker": "PublicAccessMapping",
