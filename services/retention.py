@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -415,28 +416,30 @@ def _rebuild_read_models(tenant_slug: str) -> None:
 
 
 # =========================================================================== worker entry points
-def run_archive(job_id: int, actor: Actor, *, then_verify: bool = False) -> dict[str, Any]:
-    """The worker's archive task: archive (and verify) one job; a job already being processed is skipped."""
+def _job_outcome(job_id: int, work: Callable[[], RetentionJob]) -> dict[str, Any]:
+    """A worker task's result: the job's status after `work`, or skipped (busy) / failed (conflict)."""
     try:
-        job = archive_job(job_id, actor)
-        if then_verify:
-            job = verify_job(job_id, actor)
+        job = work()
     except JobBusy as exc:
         return {"job_id": job_id, "status": "skipped", "error": str(exc)}
     except Conflict as exc:
         return {"job_id": job_id, "status": "failed", "error": str(exc)}
     return {"job_id": job_id, "status": str(job.status)}
+
+
+def run_archive(job_id: int, actor: Actor, *, then_verify: bool = False) -> dict[str, Any]:
+    """The worker's archive task: archive (and verify) one job; a job already being processed is skipped."""
+
+    def archive_then_verify() -> RetentionJob:
+        job = archive_job(job_id, actor)
+        return verify_job(job_id, actor) if then_verify else job
+
+    return _job_outcome(job_id, archive_then_verify)
 
 
 def run_verify(job_id: int, actor: Actor) -> dict[str, Any]:
     """The worker's verify task; a mismatch leaves the job archived with the problems as its error."""
-    try:
-        job = verify_job(job_id, actor)
-    except JobBusy as exc:
-        return {"job_id": job_id, "status": "skipped", "error": str(exc)}
-    except Conflict as exc:
-        return {"job_id": job_id, "status": "failed", "error": str(exc)}
-    return {"job_id": job_id, "status": str(job.status)}
+    return _job_outcome(job_id, lambda: verify_job(job_id, actor))
 
 
 # =========================================================================== nightly plan
