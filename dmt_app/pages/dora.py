@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from dmt_app import routes
 from dmt_app.components.ui import CHART_HEIGHT, COLORS, empty, hint, page_body, toolbar
 from dmt_app.state.dora import DoraState
 from portal_common import page, styles
 from portal_common.components import data_table, empty_row, section
 
-ROUTE = "/dashboard/dora"
 BAND_COLORS = {"elite": "green", "high": "teal", "medium": "amber", "low": "red"}
 
 
@@ -148,7 +148,12 @@ def _deployments() -> rx.Component:
                         rx.table.cell(
                             rx.cond(
                                 d["failed"],
-                                rx.tooltip(rx.badge("failed", color_scheme="red", variant="soft"), content=d["cause"]),
+                                rx.hstack(
+                                    rx.badge("failed", color_scheme="red", variant="soft"),
+                                    rx.text(d["cause"], size="1", color=styles.MUTED),
+                                    spacing="1",
+                                    align="center",
+                                ),
                                 rx.badge("ok", color_scheme="green", variant="soft"),
                             ),
                             rx.cond(d["is_revert"], rx.badge("revert/hotfix", color_scheme="amber", variant="soft")),
@@ -174,7 +179,12 @@ def _deployments() -> rx.Component:
         ),
         actions=rx.hstack(
             rx.text("Only those that failed", size="2", color=styles.MUTED),
-            rx.switch(checked=s.failed_only, on_change=s.toggle_failed, id="dora-failed-only"),
+            rx.switch(
+                checked=s.failed_only,
+                on_change=s.toggle_failed,
+                id="dora-failed-only",
+                aria_label="Only the deployments that failed in production",
+            ),
             spacing="2",
             align="center",
         ),
@@ -262,12 +272,12 @@ def _detail_dialog() -> rx.Component:
     )
 
 
-@page(ROUTE, "DORA", nav="DORA", icon="rocket", order=55, on_load=DoraState.load, on_live=DoraState.on_live)
+@page(routes.DORA, "DORA", nav="DORA", icon="rocket", order=55, on_load=DoraState.load, on_live=DoraState.on_live)
 def dora() -> rx.Component:
     s = DoraState
     filters = rx.hstack(
         rx.select.root(
-            rx.select.trigger(min_width="110px", id="dora-period"),
+            rx.select.trigger(min_width="110px", id="dora-period", aria_label="Period"),
             rx.select.content(
                 rx.select.item("30 days", value="30d"),
                 rx.select.item("90 days", value="90d"),
@@ -280,7 +290,7 @@ def dora() -> rx.Component:
         rx.cond(
             s.data.environments.length() > 0,
             rx.select.root(
-                rx.select.trigger(min_width="140px", id="dora-environment"),
+                rx.select.trigger(min_width="140px", id="dora-environment", aria_label="Environment"),
                 rx.select.content(rx.foreach(s.data.environments, lambda e: rx.select.item(e, value=e))),
                 value=s.environment,
                 on_change=s.set_environment,
