@@ -54,7 +54,7 @@ def _flag_row(f: rx.Var) -> rx.Component:
     s = FlagsState
     return rx.table.row(
         rx.table.cell(severity_badge(f.severity)),
-        rx.table.cell(rx.text(f.rule_id, weight="medium"), rx.text(f.message, size="1", color=styles.MUTED)),
+        rx.table.cell(rx.text(f.rule_title, weight="medium"), rx.text(f.message, size="1", color=styles.MUTED)),
         rx.table.cell(item_link(f.item_key, f.item_url), rx.text(f.item_title, size="1", color=styles.MUTED)),
         rx.table.cell(f.sprint_name),
         rx.table.cell(f.assignee),
@@ -79,7 +79,7 @@ def _flag_row(f: rx.Var) -> rx.Component:
                         "Resolve",
                         size="1",
                         variant="soft",
-                        on_click=s.ask_resolve(f.id, f.item_key + " · " + f.rule_id),
+                        on_click=s.ask_resolve(f.id, f.item_key + " · " + f.rule_title),
                         class_name="resolve-flag",
                     ),
                 ),
@@ -192,7 +192,7 @@ def compliance() -> rx.Component:
                             rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
                             rx.recharts.x_axis(type_="number", font_size=12),
                             rx.recharts.y_axis(
-                                data_key="rule_id", type_="category", width=200, font_size=12, interval=0
+                                data_key="rule", type_="category", width=200, font_size=12, interval=0
                             ),
                             rx.recharts.graphing_tooltip(),
                             rx.recharts.bar(data_key="open", name="Open", fill=COLORS["bad"]),
@@ -208,7 +208,7 @@ def compliance() -> rx.Component:
                                 lambda r: rx.table.row(
                                     rx.table.cell(
                                         rx.link(
-                                            r["rule_id"],
+                                            r["rule"],
                                             href=routes.FLAGS + "?status=open&rule=" + r["rule_id"].to(str),
                                             class_name="rule-link",
                                         )
