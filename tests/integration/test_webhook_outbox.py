@@ -3,7 +3,6 @@ and the nightly prune of old control-plane rows."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -26,6 +25,7 @@ from services.outbox import dispatch
 from services.security import hash_secret
 from services.users import UserCreate, create_user
 from services.webhooks import PayloadTooLarge
+from tests.event_loops import run_coroutine
 from tests.fakes.server import free_port
 from tests.integration.test_webhooks_and_evidence import ACTOR, _signed, _source
 
@@ -117,13 +117,13 @@ def test_the_body_limit_is_enforced_while_reading() -> None:
     pulled: list[int] = []
     request = _streaming_request([b"x" * 1000] * 100, pulled)
     with pytest.raises(PayloadTooLarge):
-        asyncio.run(read_limited_body(request, 5_000))
+        run_coroutine(read_limited_body(request, 5_000))
     assert len(pulled) == 6  # stopped at the first chunk past the limit, the other 94 never read
     declared = Request({"type": "http", "method": "POST", "path": "/", "query_string": b"",
                         "headers": [(b"content-length", b"10000000")]})  # fmt: skip
     with pytest.raises(PayloadTooLarge):
-        asyncio.run(read_limited_body(declared, 5_000))  # refused before a byte is read
-    assert asyncio.run(read_limited_body(_streaming_request([b"ab", b"cd"], []), 5_000)) == b"abcd"
+        run_coroutine(read_limited_body(declared, 5_000))  # refused before a byte is read
+    assert run_coroutine(read_limited_body(_streaming_request([b"ab", b"cd"], []), 5_000)) == b"abcd"
 
 
 def test_an_oversized_delivery_is_answered_413(client: TestClient, project, monkeypatch) -> None:
