@@ -263,6 +263,22 @@ def connection_data_body(person: dict[str, Any], ref: dict[str, Any]) -> dict[st
     }
 
 
+def add_connection_data_route(
+    app: FastAPI,
+    dataset: dict[str, Any],
+    guard: Callable[..., Response | None],
+    body: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """Serve `GET /{org}/_apis/connectionData`: `body(person)` for the dataset's user, past `guard`."""
+
+    @app.get("/{org_name}/_apis/connectionData")
+    async def connection_data(request: Request, org_name: str) -> Response:
+        denied = guard(request, org_name, version=False)
+        if denied:
+            return denied
+        return JSONResponse(body(dataset["user"]))
+
+
 # --------------------------------------------------------------------------- dataset
 def generate_dataset(
     seed: int = 1,
@@ -635,26 +651,21 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
         out["url"] = api
         return out
 
-    @app.get("/{org_name}/_apis/connectionData")
-    async def connection_data(request: Request, org_name: str) -> Response:
-        denied = guard(request, org_name, version=False)
-        if denied:
-            return denied
-        person = dataset["user"]
+    def connection_data(person: dict[str, Any]) -> dict[str, Any]:
         body = connection_data_body(person, identity_ref(person))
-        return JSONResponse(
-            {
-                "authenticatedUser": {**body["authenticatedUser"], "resourceVersion": 2, "metaTypeId": 0},
-                "authorizedUser": body["authorizedUser"],
-                "instanceId": "6d823a47-2d51-4f31-acff-74927f88ee1e",
-                "deploymentId": "e2ad31b9-2fa1-4d73-9e72-0a05c9bfe8e1",
-                "deploymentType": body["deploymentType"],
-                "locationServiceData": {
-                    "serviceOwner": "00025394-6065-48ca-87d9-7f5672854ef7",
-                    "defaultAccessMappingMoniker": "PublicAccessMapping",
-                },
-            }
-        )
+        return {
+            "authenticatedUser": {**body["authenticatedUser"], "resourceVersion": 2, "metaTypeId": 0},
+            "authorizedUser": body["authorizedUser"],
+            "instanceId": "6d823a47-2d51-4f31-acff-74927f88ee1e",
+            "deploymentId": "e2ad31b9-2fa1-4d73-9e72-0a05c9bfe8e1",
+            "deploymentType": body["deploymentType"],
+            "locationServiceData": {
+                "serviceOwner": "00025394-6065-48ca-87d9-7f5672854ef7",
+                "defaultAccessMappingMoniker": "PublicAccessMapping",
+            },
+        }
+
+    add_connection_data_route(app, dataset, guard, connection_data)
 
     @app.get("/{org_name}/_apis/projects/{project_name}")
     async def get_project(request: Request, org_name: str, project_name: str) -> Response:

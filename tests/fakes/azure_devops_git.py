@@ -34,6 +34,7 @@ from fastapi.responses import JSONResponse, Response
 
 from tests.fakes.azure_boards import (
     DEFAULT_PEOPLE,
+    add_connection_data_route,
     azure_error,
     check_org_and_project,
     connection_data_body,
@@ -489,14 +490,7 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
             result[str(uri)] = [{"id": int(r["id"]), "url": f"{base}/_apis/wit/workItems/{r['id']}"} for r in refs]
         return answer({"artifactUrisQueryResult": result})
 
-    @app.get("/{org_name}/_apis/connectionData")
-    async def connection_data(request: Request, org_name: str) -> Response:
-        denied = guard(request, org_name, version=False)
-        if denied:
-            return denied
-        person = dataset["user"]
-        ref = _ref(person, org)
-        return JSONResponse(connection_data_body(person, ref))
+    add_connection_data_route(app, dataset, guard, lambda person: connection_data_body(person, _ref(person, org)))
 
     @app.get("/{org_name}/{project_name}/_apis/git/repositories")
     async def list_repos(request: Request, org_name: str, project_name: str) -> Response:

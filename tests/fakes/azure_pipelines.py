@@ -31,7 +31,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from tests.fakes.azure_boards import azure_error, check_org_and_project, connection_data_body, identity_ref, iso
+from tests.fakes.azure_boards import (
+    add_connection_data_route,
+    azure_error,
+    check_org_and_project,
+    connection_data_body,
+    identity_ref,
+    iso,
+)
 from tests.fakes.server import FaultControls, install_faults
 
 PIPELINE = {"id": 12, "name": "web-deploy", "folder": "\\", "revision": 4}
@@ -276,14 +283,12 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
             response.headers["x-ms-continuationtoken"] = str(start + top)
         return response
 
-    @app.get("/{org_name}/_apis/connectionData")
-    async def connection_data(request: Request, org_name: str) -> Response:
-        denied = guard(request, org_name, version=False)
-        if denied:
-            return denied
-        person = dataset["user"]
-        ref = identity_ref(person, f"https://dev.azure.com/{org}")
-        return JSONResponse(connection_data_body(person, ref))
+    add_connection_data_route(
+        app,
+        dataset,
+        guard,
+        lambda person: connection_data_body(person, identity_ref(person, f"https://dev.azure.com/{org}")),
+    )
 
     @app.get("/{org_name}/{project_name}/_apis/pipelines")
     async def list_pipelines(request: Request, org_name: str, project_name: str) -> Response:
