@@ -13,10 +13,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from core.settings import reset_settings_cache
+from tests.databases import pointed_database
 
 # Tests talk to fake tool servers on loopback (only there: no private or metadata
 # address is ever allowed), and run with the development secrets.
@@ -38,29 +36,8 @@ def _require_env(name: str) -> str:
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A freshly created, migrated (public stream) database for this test process."""
-    from models import db as dbmod
-    from models.migrate import upgrade_public
-
-    server_url = make_url(_require_env("DATABASE_URL"))
-    name = f"dmt_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = server_url.set(database=name).render_as_string(hide_password=False)
-    previous = os.environ["DATABASE_URL"]
-    os.environ["DATABASE_URL"] = url
-    reset_settings_cache()
-    dbmod.dispose_engines()
-    upgrade_public()
-    try:
+    with pointed_database(_require_env("DATABASE_URL"), "dmt_test_", id_length=10) as url:
         yield url
-    finally:
-        dbmod.dispose_engines()
-        os.environ["DATABASE_URL"] = previous
-        reset_settings_cache()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

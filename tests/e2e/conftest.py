@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
+from tests.databases import new_database
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,21 +224,13 @@ def empty_database_url(database_url: str) -> Iterator[str]:
     """A second, migrated database with no users at all (for first-run registration)."""
     from models.migrate import upgrade_public
 
-    server = make_url(database_url)
-    name = f"dmt_e2e_empty_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    engine = sa.create_engine(url)
-    try:
-        upgrade_public(engine)
-        yield url
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_database(database_url, "dmt_e2e_empty_") as url:
+        engine = sa.create_engine(url)
+        try:
+            upgrade_public(engine)
+            yield url
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(scope="session")

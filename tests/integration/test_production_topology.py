@@ -43,14 +43,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from bench.portal_users import (
@@ -64,7 +63,8 @@ from bench.portal_users import (
     start_portal,
 )
 from core.embedded import embedded_redis
-from core.settings import reset_settings_cache
+from tests.databases import pointed_database
+from tests.event_loops import run_coroutine
 from tests.fakes import jira as jira_fake
 from tests.fakes.server import FaultControls, serve
 from tests.waiting import wait_until
@@ -75,35 +75,6 @@ LEAD = ("lead@topology.example", "topology-lead-password-1")
 ADMIN = ("admin@topology.example", "topology-admin-password-1")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # needs the built company portal (`make build`)
-
-
-# --------------------------------------------------------------------------- the deployment's own database
-@contextlib.contextmanager
-def own_database(server_url: str) -> Iterator[str]:
-    """A fresh, migrated database for the deployment; this process points at it until the end."""
-    from models import db as dbmod
-    from models.migrate import upgrade_public
-
-    server = make_url(server_url)
-    name = f"dmt_topology_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    previous = os.environ["DATABASE_URL"]
-    os.environ["DATABASE_URL"] = url
-    reset_settings_cache()
-    dbmod.dispose_engines()
-    try:
-        upgrade_public()
-        yield url
-    finally:
-        dbmod.dispose_engines()
-        os.environ["DATABASE_URL"] = previous
-        reset_settings_cache()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass(frozen=True)
@@ -274,7 +245,7 @@ def test_portal_and_worker_killed_mid_session_and_mid_sync(database_url: str, tm
     dataset = jira_fake.generate_dataset(seed=11, size=SIZE, project_key="ACME")
     controls = FaultControls(latency_seconds=0.3)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(own_database(database_url))
+        stack.enter_context(pointed_database(database_url, "dmt_topology_"))
         broker = stack.enter_context(embedded_redis(tmp_path / "redis"))
         jira_url = stack.enter_context(serve(jira_fake.create_app(dataset, controls)))
         seeded = seed(jira_url, dataset)
@@ -301,7 +272,7 @@ def test_portal_and_worker_killed_mid_session_and_mid_sync(database_url: str, tm
         for portal in (portal_a, portal_b):
             portal.wait_ready()
         deployment.mark("portals ready")
-        asyncio.run(scenario(deployment, workers, beat, portal_a, portal_b, seeded, names, compiled))
+        run_coroutine(scenario(deployment, workers, beat, portal_a, portal_b, seeded, names, compiled))
 
 
 async def scenario(
