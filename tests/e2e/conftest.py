@@ -241,8 +241,11 @@ def fresh_admin_portal(empty_database_url: str, redis_url: str, tmp_path_factory
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait for the page as long as actions do: on a busy CI machine creating a tenant
+    # (its schema and migrations) took longer than expect's default 5 s.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

@@ -70,7 +70,10 @@ from tests.fakes.server import FaultControls, serve
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-SIZE = 1500
+# Large and slow enough that the sync is still fetching well after its first batch committed
+# (about 30 pages of 100 per worker thread at 0.5 s each), so the kill lands mid-sync even when this
+# test's own polling is slowed by a busy machine; 1,500 at 0.3 s finished before the kill under load.
+SIZE = 6000
 LEAD = ("lead@topology.example", "topology-lead-password-1")
 ADMIN = ("admin@topology.example", "topology-admin-password-1")
 
@@ -243,7 +246,7 @@ def task_received_by(worker: Process, task_id: str) -> bool:
 def test_portal_and_worker_killed_mid_session_and_mid_sync(database_url: str, tmp_path: Path) -> None:
     names = CompanyNames.load()
     dataset = jira_fake.generate_dataset(seed=11, size=SIZE, project_key="ACME")
-    controls = FaultControls(latency_seconds=0.3)
+    controls = FaultControls(latency_seconds=0.5)
     with contextlib.ExitStack() as stack:
         stack.enter_context(pointed_database(database_url, "dmt_topology_"))
         broker = stack.enter_context(embedded_redis(tmp_path / "redis"))
