@@ -41,8 +41,7 @@ def _actor(user, request: Request):
 def list_tenants(
     admin: PlatformAdminDep, search: str | None = None, status: TenantStatus | None = None
 ) -> list[TenantPublic]:
-    with public_session() as session:
-        return [TenantPublic.of(t) for t in tenants.list_tenants(session, search=search, status=status)]
+    return [TenantPublic.of(t) for t in tenants.list_tenants(search=search, status=status)]
 
 
 @router.post("/tenants", response_model=TenantPublic, status_code=201)
@@ -94,10 +93,7 @@ class PasswordReset(BaseModel):
 def list_users(tenant_id: int, admin: PlatformAdminDep) -> list[UserPublic]:
     with public_session() as session:
         tenant = tenant_by_id(session, tenant_id)
-        return [
-            UserPublic.of(u, tenant.slug, users.project_roles_of(session, u.id))
-            for u in users.list_users(session, tenant_id)
-        ]
+    return [UserPublic.of(u, tenant.slug, users.project_roles_of(u.id)) for u in users.list_users(tenant_id)]
 
 
 @router.post("/tenants/{tenant_id}/users", response_model=UserPublic, status_code=201)
@@ -117,15 +113,13 @@ def create_company_user(
     )
     for project_id, role in body.project_roles.items():
         users.set_project_role(user.id, project_id, role, actor)
-    with public_session() as session:
-        return UserPublic.of(users.get_user(session, user.id), None, users.project_roles_of(session, user.id))
+    return UserPublic.of(users.get_user(user.id), None, users.project_roles_of(user.id))
 
 
 @router.put("/users/{user_id}/projects/{project_id}/role", response_model=UserPublic)
 def set_role(user_id: int, project_id: int, body: RoleChange, admin: PlatformAdminDep, request: Request) -> UserPublic:
     users.set_project_role(user_id, project_id, body.role, _actor(admin, request))
-    with public_session() as session:
-        return UserPublic.of(users.get_user(session, user_id), None, users.project_roles_of(session, user_id))
+    return UserPublic.of(users.get_user(user_id), None, users.project_roles_of(user_id))
 
 
 @router.post("/users/{user_id}/reset-password", status_code=204)
@@ -148,7 +142,7 @@ def activate_user(user_id: int, admin: PlatformAdminDep, request: Request) -> Us
 def list_projects(tenant_id: int, admin: PlatformAdminDep) -> list[ProjectPublic]:
     with public_session() as session:
         tenant_by_id(session, tenant_id)
-        return [ProjectPublic.of(p) for p in project_service.list_projects(session, tenant_id)]
+    return [ProjectPublic.of(p) for p in project_service.list_projects(tenant_id)]
 
 
 @router.post("/tenants/{tenant_id}/projects", response_model=ProjectPublic, status_code=201)
@@ -161,8 +155,7 @@ def create_project(
 
 @router.get("/projects/{project_id}", response_model=ProjectPublic)
 def get_project(project_id: int, admin: PlatformAdminDep) -> ProjectPublic:
-    with public_session() as session:
-        return ProjectPublic.of(project_service.get_project(session, project_id))
+    return ProjectPublic.of(project_service.get_project(project_id))
 
 
 @router.put("/projects/{project_id}", response_model=ProjectPublic)
@@ -179,8 +172,7 @@ def list_project_sources(
     project_id: int, admin: PlatformAdminDep, status: SourceStatus | None = None
 ) -> list[sources.SourcePublic]:
     """The project's source configurations (never their tokens), optionally in one status."""
-    with public_session() as session:
-        project_service.get_project(session, project_id)
+    project_service.get_project(project_id)
     found = sources.list_sources(project_id=project_id)
     return [s for s in found if status is None or s.status == status]
 
@@ -189,8 +181,7 @@ def list_project_sources(
 def create_source(
     project_id: int, body: sources.SourceDefinition, admin: PlatformAdminDep, request: Request
 ) -> sources.SourcePublic:
-    with public_session() as session:
-        project = project_service.get_project(session, project_id)
+    project = project_service.get_project(project_id)
     data = sources.SourceCreate(project_id=project_id, **body.model_dump())
     return sources.create_source(project.tenant_id, data, _actor(admin, request))
 
@@ -339,11 +330,10 @@ def audit_logs(
     page_size: int = Query(50, ge=1, le=500),
 ) -> AuditPage:
     """Audit entries, newest first: filter by tenant, actor (email part), action prefix, entity, time."""
-    with public_session() as session:
-        filters = AuditFilter(
-            tenant_id=tenant_id, actor=actor, action=action, entity_type=entity_type, since=since, until=until
-        )
-        return list_audit(session, filters, page, page_size)
+    filters = AuditFilter(
+        tenant_id=tenant_id, actor=actor, action=action, entity_type=entity_type, since=since, until=until
+    )
+    return list_audit(filters, page, page_size)
 
 
 # ------------------------------------------------------------------ data retention
@@ -358,8 +348,7 @@ class Confirmation(BaseModel):
 
 @router.get("/data-retention", response_model=list[retention.RetentionJobPublic])
 def retention_jobs(admin: PlatformAdminDep, tenant_id: int | None = None) -> list[retention.RetentionJobPublic]:
-    with public_session() as session:
-        return [retention.RetentionJobPublic.of(j) for j in retention.list_jobs(session, tenant_id)]
+    return [retention.RetentionJobPublic.of(j) for j in retention.list_jobs(tenant_id)]
 
 
 @router.post("/data-retention", response_model=retention.RetentionJobPublic, status_code=201)

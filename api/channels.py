@@ -38,7 +38,6 @@ from api.errors import error_body
 from core import event_hub
 from core.errors import ServiceError
 from core.realtime import changes_data
-from models.db import public_session
 from services import notifications, platform_health
 from services.auth import CurrentUser
 from services.sources import get_source
@@ -242,8 +241,7 @@ def notifications_channel(user_id: int) -> Channel:
         return event.get("type") == "notification.created" and event.get("user_id") == user_id
 
     def unread() -> int:
-        with public_session() as session:
-            return notifications.unread_count(session, user_id, tenant_of_user.get("id") or 0)
+        return notifications.unread_count(user_id, tenant_of_user.get("id") or 0)
 
     async def render(event: Event) -> Message:
         payload = _payload(event)
@@ -262,11 +260,10 @@ def etl_channel(source_id: int) -> Channel:
     """`progress` of every sync of one source: started, progress, finished or failed, with the counts."""
 
     def source_exists() -> bool:
-        with public_session() as session:
-            try:
-                get_source(session, source_id)
-            except ServiceError:
-                return False
+        try:
+            get_source(source_id)
+        except ServiceError:
+            return False
         return True
 
     async def authorize(user: CurrentUser) -> Refusal:

@@ -12,7 +12,6 @@ from pydantic import BaseModel
 
 from api.deps import CompanyUserDep
 from core.errors import NotFound
-from models.db import public_session
 from services import delivery, notifications
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
@@ -41,11 +40,10 @@ def list_notifications(
     page_size: int = Query(20, ge=1, le=100),
     unread_only: bool = False,
 ) -> NotificationPageOut:
-    with public_session() as session:
-        result = notifications.list_for_user(
-            session, user.id, user.tenant_id or 0, page=page, page_size=page_size, unread_only=unread_only
-        )
-        unread = notifications.unread_count(session, user.id, user.tenant_id or 0)
+    result = notifications.list_for_user(
+        user.id, user.tenant_id or 0, page=page, page_size=page_size, unread_only=unread_only
+    )
+    unread = notifications.unread_count(user.id, user.tenant_id or 0)
     return NotificationPageOut(
         items=result.items, total=result.total, page=result.page, page_size=result.page_size, unread=unread
     )
@@ -53,22 +51,19 @@ def list_notifications(
 
 @router.get("/unread-count", response_model=Count)
 def unread_count(user: CompanyUserDep) -> Count:
-    with public_session() as session:
-        return Count(unread=notifications.unread_count(session, user.id, user.tenant_id or 0))
+    return Count(unread=notifications.unread_count(user.id, user.tenant_id or 0))
 
 
 @router.post("/{notification_id}/read", response_model=Marked)
 def mark_read(notification_id: int, user: CompanyUserDep) -> Marked:
-    with public_session() as session:
-        if not notifications.mark_read(session, user.id, user.tenant_id or 0, notification_id):
-            raise NotFound(f"notification {notification_id} not found")
+    if not notifications.mark_read(user.id, user.tenant_id or 0, notification_id):
+        raise NotFound(f"notification {notification_id} not found")
     return Marked(marked=1)
 
 
 @router.post("/mark-all-read", response_model=Marked)
 def mark_all_read(user: CompanyUserDep) -> Marked:
-    with public_session() as session:
-        return Marked(marked=notifications.mark_all_read(session, user.id, user.tenant_id or 0))
+    return Marked(marked=notifications.mark_all_read(user.id, user.tenant_id or 0))
 
 
 class PreferenceIn(BaseModel):
@@ -78,15 +73,13 @@ class PreferenceIn(BaseModel):
 @router.get("/preferences", response_model=list[notifications.DeliveryPreference])
 def list_preferences(user: CompanyUserDep) -> list[notifications.DeliveryPreference]:
     """How the caller hears about each kind: in_app (only), immediate (email at once) or digest (daily email)."""
-    with public_session() as session:
-        return notifications.list_preferences(session, user.id, user.tenant_id or 0)
+    return notifications.list_preferences(user.id, user.tenant_id or 0)
 
 
 @router.put("/preferences/{kind}", response_model=notifications.DeliveryPreference)
 def set_preference(kind: str, body: PreferenceIn, user: CompanyUserDep) -> notifications.DeliveryPreference:
     """Choose how the caller hears about one kind of notification."""
-    with public_session() as session:
-        return notifications.set_preference(session, user.id, user.tenant_id or 0, kind, body.mode)
+    return notifications.set_preference(user.id, user.tenant_id or 0, kind, body.mode)
 
 
 @router.get("/digest-preview", response_model=delivery.DigestPreview)

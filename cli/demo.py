@@ -139,7 +139,7 @@ def _ensure_delivery(tenants: dict[str, Tenant], projects: dict[str, Project], b
         users = session.exec(select(User).where(User.email.in_(list(DEMO_DELIVERY)))).all()
         for user in users:
             for kind, mode in DEMO_DELIVERY[user.email].items():
-                set_preference(session, user.id or 0, user.tenant_id or 0, kind, mode)
+                set_preference(user.id or 0, user.tenant_id or 0, kind, mode)
     channels = [
         ChatChannelSave(tenant_id=tenants["acme"].id or 0, project_id=projects["ACME"].id, channel_type="slack",
                         name="#web-platform", webhook_url=base_url + "/chat" + SLACK_PATH),

@@ -32,8 +32,8 @@ def _fmt(value: datetime | None) -> str:
 # --------------------------------------------------------------------------- tenants
 def tenant_overview(search: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     """Tenants with their numbers of projects, users and sources."""
+    tenants = list_tenants(search=search or None, status=status or None)
     with public_session() as session:
-        tenants = list_tenants(session, search=search or None, status=status or None)
         ids = [t.id for t in tenants]
 
         def counts(model: Any) -> dict[int, int]:
@@ -90,8 +90,8 @@ def tenant_users(tenant_id: int) -> list[dict[str, Any]]:
 
 
 def project_with_tenant(project_id: int) -> tuple[ProjectPublic, TenantPublic]:
+    project = get_project(project_id)
     with public_session() as session:
-        project = get_project(session, project_id)
         return ProjectPublic.of(project), TenantPublic.of(get_tenant(session, project.tenant_id))
 
 
@@ -196,8 +196,8 @@ def audit_page(
         since=datetime.combine(since, time.min, tzinfo=UTC) if since else None,
         until=datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC) if until else None,
     )
+    result = list_audit(filters, page, page_size)
     with public_session() as session:
-        result = list_audit(session, filters, page, page_size)
         tenant_ids = {e.tenant_id for e in result.entries if e.tenant_id}
         names = dict(session.exec(select(Tenant.id, Tenant.name).where(col(Tenant.id).in_(tenant_ids))).all()) if tenant_ids else {}
     items = [

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlmodel import Session, SQLModel, func, select
 
+from models.db import public_session
 from models.public import AuditLog
 
 #: Columns never copied into the audit log.
@@ -118,8 +119,13 @@ class AuditPage(BaseModel):
     entries: list[AuditEntry]
 
 
-def list_audit(session: Session, filters: AuditFilter, page: int = 1, page_size: int = 50) -> AuditPage:
+def list_audit(filters: AuditFilter, page: int = 1, page_size: int = 50) -> AuditPage:
     """Audit rows, newest first, filtered and paginated in SQL."""
+    with public_session() as session:
+        return _audit_page(session, filters, page, page_size)
+
+
+def _audit_page(session: Session, filters: AuditFilter, page: int, page_size: int) -> AuditPage:
     page, page_size = max(page, 1), min(max(page_size, 1), 500)
     conditions = []
     if filters.tenant_id is not None:

@@ -47,8 +47,8 @@ def story_point_outliers(project_id: int, limit: int = OUTLIER_LIMIT) -> PointsO
     For platform admins (the caller checks the role); the tenant comes from the
     project's own record.
     """
+    project = get_project(project_id)
     with public_session() as session:
-        project = get_project(session, project_id)
         tenant = get_tenant(session, project.tenant_id)
     outside = sa.or_(WorkItem.story_points < 0, WorkItem.story_points > STORY_POINTS_CEILING)
     where = sa.and_(WorkItem.project_id == project_id, sa.not_(WorkItem.is_deleted), outside)

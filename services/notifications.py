@@ -202,7 +202,6 @@ def _own(user_id: int, tenant_id: int) -> Any:
 
 
 def list_for_user(
-    session: Session,
     user_id: int,
     tenant_id: int,
     *,
@@ -216,51 +215,56 @@ def list_for_user(
     where = [_own(user_id, tenant_id)]
     if unread_only:
         where.append(Notification.is_read == sa.false())
-    total = session.exec(select(sa.func.count()).select_from(Notification).where(*where)).one()
-    rows = session.exec(
-        select(Notification)
-        .where(*where)
-        .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
-    return NotificationPage([NotificationPublic.of(n) for n in rows], int(total), page, page_size)
+    with public_session() as session:
+        total = session.exec(select(sa.func.count()).select_from(Notification).where(*where)).one()
+        rows = session.exec(
+            select(Notification)
+            .where(*where)
+            .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+        return NotificationPage([NotificationPublic.of(n) for n in rows], int(total), page, page_size)
 
 
-def unread_count(session: Session, user_id: int, tenant_id: int) -> int:
-    return int(
-        session.exec(
-            select(sa.func.count())
-            .select_from(Notification)
-            .where(_own(user_id, tenant_id), Notification.is_read == sa.false())
-        ).one()
-    )
+def unread_count(user_id: int, tenant_id: int) -> int:
+    """How many of the user's notifications in this tenant are unread."""
+    with public_session() as session:
+        return int(
+            session.exec(
+                select(sa.func.count())
+                .select_from(Notification)
+                .where(_own(user_id, tenant_id), Notification.is_read == sa.false())
+            ).one()
+        )
 
 
-def mark_read(session: Session, user_id: int, tenant_id: int, notification_id: int) -> bool:
+def mark_read(user_id: int, tenant_id: int, notification_id: int) -> bool:
     """Mark one of the user's own notifications read; False if it is not theirs (or unknown)."""
-    result = session.execute(
-        sa.update(Notification)
-        .where(_own(user_id, tenant_id), Notification.id == notification_id, Notification.is_read == sa.false())
-        .values(is_read=True, read_at=utcnow())
-    )
-    session.commit()
-    if result.rowcount:
-        return True
-    return session.exec(
-        select(Notification.id).where(_own(user_id, tenant_id), Notification.id == notification_id)
-    ).first() is not None
+    with public_session() as session:
+        result = session.execute(
+            sa.update(Notification)
+            .where(_own(user_id, tenant_id), Notification.id == notification_id, Notification.is_read == sa.false())
+            .values(is_read=True, read_at=utcnow())
+        )
+        session.commit()
+        if result.rowcount:
+            return True
+        return session.exec(
+            select(Notification.id).where(_own(user_id, tenant_id), Notification.id == notification_id)
+        ).first() is not None
 
 
-def mark_all_read(session: Session, user_id: int, tenant_id: int) -> int:
+def mark_all_read(user_id: int, tenant_id: int) -> int:
     """Mark all the user's unread notifications in this tenant read; return how many."""
-    result = session.execute(
-        sa.update(Notification)
-        .where(_own(user_id, tenant_id), Notification.is_read == sa.false())
-        .values(is_read=True, read_at=utcnow())
-    )
-    session.commit()
-    return int(result.rowcount or 0)
+    with public_session() as session:
+        result = session.execute(
+            sa.update(Notification)
+            .where(_own(user_id, tenant_id), Notification.is_read == sa.false())
+            .values(is_read=True, read_at=utcnow())
+        )
+        session.commit()
+        return int(result.rowcount or 0)
 
 
 # --------------------------------------------------------------------------- delivery preferences
@@ -270,22 +274,23 @@ class DeliveryPreference(BaseModel):
     mode: str
 
 
-def list_preferences(session: Session, user_id: int, tenant_id: int) -> list[DeliveryPreference]:
+def list_preferences(user_id: int, tenant_id: int) -> list[DeliveryPreference]:
     """The user's delivery mode for every notification kind (the default where none was chosen)."""
-    chosen = dict(
-        session.exec(
-            select(NotificationPreference.kind, NotificationPreference.mode).where(
-                NotificationPreference.user_id == user_id, NotificationPreference.tenant_id == tenant_id
-            )
-        ).all()
-    )
+    with public_session() as session:
+        chosen = dict(
+            session.exec(
+                select(NotificationPreference.kind, NotificationPreference.mode).where(
+                    NotificationPreference.user_id == user_id, NotificationPreference.tenant_id == tenant_id
+                )
+            ).all()
+        )
     return [
         DeliveryPreference(kind=kind, label=label, mode=chosen.get(kind, DEFAULT_DELIVERY_MODE))
         for kind, label in NOTIFICATION_KINDS.items()
     ]
 
 
-def set_preference(session: Session, user_id: int, tenant_id: int, kind: str, mode: str) -> DeliveryPreference:
+def set_preference(user_id: int, tenant_id: int, kind: str, mode: str) -> DeliveryPreference:
     """Choose how the user hears about one kind (in_app, immediate or digest); commits."""
     if kind not in NOTIFICATION_KINDS:
         raise ValidationFailed(f"unknown notification kind {kind!r}", field="kind")
@@ -294,12 +299,13 @@ def set_preference(session: Session, user_id: int, tenant_id: int, kind: str, mo
     statement = pg_insert(NotificationPreference).values(
         tenant_id=tenant_id, user_id=user_id, kind=kind, mode=mode, updated_at=utcnow()
     )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["user_id", "kind"],
-            set_={"mode": statement.excluded.mode, "updated_at": statement.excluded.updated_at},
-            where=NotificationPreference.tenant_id == tenant_id,
+    with public_session() as session:
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["user_id", "kind"],
+                set_={"mode": statement.excluded.mode, "updated_at": statement.excluded.updated_at},
+                where=NotificationPreference.tenant_id == tenant_id,
+            )
         )
-    )
-    session.commit()
+        session.commit()
     return DeliveryPreference(kind=kind, label=NOTIFICATION_KINDS[kind], mode=mode)

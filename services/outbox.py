@@ -43,7 +43,11 @@ class DispatchReport:
 
 
 def add_task(session: Session, task_name: str, args: list[Any], origin: str = "") -> TaskOutbox:
-    """Record a task to send in `session`'s transaction (the caller commits); returns the row, flushed."""
+    """Record a task to send in `session`'s transaction (the caller commits); returns the row, flushed.
+
+    Unlike the other service functions this one takes the caller's session on purpose: the
+    outbox row must commit (or roll back) together with the change that asked for the task.
+    """
     row = TaskOutbox(task_name=task_name, args=list(args), origin=origin[:300])
     session.add(row)
     session.flush()

@@ -90,21 +90,28 @@ def create_project(data: ProjectCreate, actor: Actor) -> Project:
         return project
 
 
-def get_project(session: Session, project_id: int, tenant_id: int | None = None) -> Project:
-    """A project; with tenant_id, only if it belongs to that tenant (else NotFound)."""
+def _project_in(session: Session, project_id: int, tenant_id: int | None = None) -> Project:
     project = session.get(Project, project_id)
     if project is None or (tenant_id is not None and project.tenant_id != tenant_id):
         raise NotFound(f"project {project_id} not found")
     return project
 
 
-def list_projects(session: Session, tenant_id: int) -> list[Project]:
-    return list(session.exec(select(Project).where(Project.tenant_id == tenant_id).order_by(Project.name)).all())
+def get_project(project_id: int, tenant_id: int | None = None) -> Project:
+    """A project (detached, columns loaded); with tenant_id, only if it belongs to that tenant (else NotFound)."""
+    with public_session() as session:
+        return _project_in(session, project_id, tenant_id)
+
+
+def list_projects(tenant_id: int) -> list[Project]:
+    """The tenant's projects by name."""
+    with public_session() as session:
+        return list(session.exec(select(Project).where(Project.tenant_id == tenant_id).order_by(Project.name)).all())
 
 
 def update_project_settings(project_id: int, data: ProjectSettingsUpdate, actor: Actor) -> Project:
     with public_session() as session:
-        project = get_project(session, project_id)
+        project = _project_in(session, project_id)
         old = audit.snapshot(project)
         values = data.model_dump(exclude_unset=True)
         if values.get("rules_config") is not None:

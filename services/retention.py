@@ -187,11 +187,17 @@ def create_job(tenant_id: int, quarter: str, actor: Actor) -> RetentionJob:
         return job
 
 
-def list_jobs(session: Session, tenant_id: int | None = None) -> list[RetentionJob]:
+def _jobs_in(session: Session, tenant_id: int | None = None) -> list[RetentionJob]:
     query = select(RetentionJob).order_by(RetentionJob.created_at.desc())
     if tenant_id is not None:
         query = query.where(RetentionJob.tenant_id == tenant_id)
     return list(session.exec(query).all())
+
+
+def list_jobs(tenant_id: int | None = None) -> list[RetentionJob]:
+    """Retention jobs, newest first; with tenant_id, only that tenant's."""
+    with public_session() as session:
+        return _jobs_in(session, tenant_id)
 
 
 # =========================================================================== progress
@@ -494,7 +500,7 @@ def plan_retention(tenant_id: int, today: date | None = None) -> RetentionPlan:
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} not found")
         slug, retention_days = tenant.slug, tenant.retention_days
-        jobs = list_jobs(session, tenant_id)
+        jobs = _jobs_in(session, tenant_id)
     plan = RetentionPlan(slug, today - timedelta(days=retention_days))
     first = _first_data_day(slug)
     if first is None:

@@ -194,12 +194,18 @@ def _check_sync_time(value: str) -> None:
         raise ValidationFailed("sync time must be HH:MM (24-hour, UTC), e.g. 02:00", field="sync_time")
 
 
-def get_source(session: Session, source_id: int, tenant_id: int | None = None) -> SourceConfig:
-    """The source row; with `tenant_id`, only if it belongs to that tenant."""
+def _source_in(session: Session, source_id: int, tenant_id: int | None = None) -> SourceConfig:
+    """The source row in `session`; with `tenant_id`, only if it belongs to that tenant."""
     source = session.get(SourceConfig, source_id)
     if source is None or (tenant_id is not None and source.tenant_id != tenant_id):
         raise NotFound(f"source {source_id} not found")
     return source
+
+
+def get_source(source_id: int, tenant_id: int | None = None) -> SourceConfig:
+    """The source row (detached, columns loaded); with `tenant_id`, only if it belongs to that tenant."""
+    with public_session() as session:
+        return _source_in(session, source_id, tenant_id)
 
 
 def _tenant_slug(session: Session, tenant_id: int) -> str:
@@ -246,7 +252,7 @@ def update_source(source_id: int, data: SourceUpdate, actor: Actor, *, tenant_id
     if values.get("base_url") is not None:
         values["base_url"] = check_base_url(values["base_url"])
     with public_session() as session:
-        source = get_source(session, source_id, tenant_id)
+        source = _source_in(session, source_id, tenant_id)
         old = audit.snapshot(source)
         if "token" in values:
             token = values.pop("token")
@@ -273,7 +279,7 @@ def list_sources(tenant_id: int | None = None, project_id: int | None = None) ->
 
 def get_source_public(source_id: int, tenant_id: int | None = None) -> SourcePublic:
     with public_session() as session:
-        return SourcePublic.of(get_source(session, source_id, tenant_id))
+        return SourcePublic.of(_source_in(session, source_id, tenant_id))
 
 
 def save_field_mappings(source_id: int, mappings: dict[str, Any], actor: Actor, *, tenant_id: int | None = None) -> SourcePublic:
@@ -286,7 +292,7 @@ def save_field_mappings(source_id: int, mappings: dict[str, Any], actor: Actor, 
     except FieldMappingError as exc:
         raise ValidationFailed(str(exc), field=exc.key) from exc
     with public_session() as session:
-        source = get_source(session, source_id, tenant_id)
+        source = _source_in(session, source_id, tenant_id)
         old = audit.snapshot(source)
         source.field_mappings = clean
         source.updated_at = utcnow()
@@ -298,7 +304,7 @@ def save_field_mappings(source_id: int, mappings: dict[str, Any], actor: Actor, 
 # --------------------------------------------------------------------------- calls to the tool
 def _connector_for(source_id: int, tenant_id: int | None):
     with public_session() as session:
-        source = get_source(session, source_id, tenant_id)
+        source = _source_in(session, source_id, tenant_id)
     check_base_url(source.base_url)
     return get_connector(source.source_type, build_source_settings(source))
 
@@ -352,7 +358,7 @@ def trigger_sync(source_id: int, actor: Actor, kind: str = SyncKind.INCREMENTAL,
     if kind not in (SyncKind.INCREMENTAL, SyncKind.BACKFILL, SyncKind.RECONCILE):
         raise ValidationFailed("sync kind must be incremental, backfill or reconcile", field="kind")
     with public_session() as session:
-        source = get_source(session, source_id, tenant_id)
+        source = _source_in(session, source_id, tenant_id)
         if not source.is_active:
             raise ServiceError(f"source {source.name!r} is inactive: activate it first")
         if source.circuit_open:
@@ -373,7 +379,7 @@ def trigger_sync(source_id: int, actor: Actor, kind: str = SyncKind.INCREMENTAL,
 def reset_circuit(source_id: int, actor: Actor, *, tenant_id: int | None = None) -> SourcePublic:
     """Close the breaker after an admin fixed the source: syncs are allowed again."""
     with public_session() as session:
-        source = get_source(session, source_id, tenant_id)
+        source = _source_in(session, source_id, tenant_id)
         old = audit.snapshot(source)
         source.circuit_open = False
         source.consecutive_failures = 0
@@ -389,7 +395,7 @@ def reset_circuit(source_id: int, actor: Actor, *, tenant_id: int | None = None)
 def run_history(source_id: int, *, tenant_id: int | None = None, limit: int = 50) -> list[SyncRunPublic]:
     """The source's latest sync runs, newest first."""
     with public_session() as session:
-        source = get_source(session, source_id, tenant_id)
+        source = _source_in(session, source_id, tenant_id)
         slug = _tenant_slug(session, source.tenant_id)
     with tenant_session(slug) as session:
         runs = session.exec(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from core.crypto import encrypt_secret
 from core.errors import Conflict, ValidationFailed
@@ -118,14 +118,16 @@ def create_tenant(data: TenantCreate, actor: Actor) -> Tenant:
         return tenant
 
 
-def list_tenants(session: Session, *, search: str | None = None, status: str | None = None) -> list[Tenant]:
+def list_tenants(*, search: str | None = None, status: str | None = None) -> list[Tenant]:
+    """Tenants by name, optionally matching `search` (name or slug) and in one status."""
     query = select(Tenant).order_by(Tenant.name)
     if search:
         like = f"%{search.strip()}%"
         query = query.where(sa.or_(Tenant.name.ilike(like), Tenant.slug.ilike(like)))
     if status:
         query = query.where(Tenant.status == status)
-    return list(session.exec(query).all())
+    with public_session() as session:
+        return list(session.exec(query).all())
 
 
 def update_tenant(tenant_id: int, data: TenantUpdate, actor: Actor) -> Tenant:

@@ -103,33 +103,45 @@ def create_user(data: UserCreate, actor: Actor) -> User:
         return user
 
 
-def get_user(session: Session, user_id: int) -> User:
+def _user_in(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
     return user
 
 
-def get_user_by_email(session: Session, email: str) -> User | None:
-    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+def get_user(user_id: int) -> User:
+    """The user with this id (detached, columns loaded), or NotFound."""
+    with public_session() as session:
+        return _user_in(session, user_id)
 
 
-def list_users(session: Session, tenant_id: int | None = None) -> list[User]:
+def get_user_by_email(email: str) -> User | None:
+    """The user with this email (case and surrounding spaces ignored), or None."""
+    with public_session() as session:
+        return session.exec(select(User).where(User.email == email.strip().lower())).first()
+
+
+def list_users(tenant_id: int | None = None) -> list[User]:
+    """Users by email; with tenant_id, only that tenant's."""
     query = select(User).order_by(User.email)
     if tenant_id is not None:
         query = query.where(User.tenant_id == tenant_id)
-    return list(session.exec(query).all())
+    with public_session() as session:
+        return list(session.exec(query).all())
 
 
-def project_roles_of(session: Session, user_id: int) -> dict[int, str]:
-    rows = session.exec(select(UserProjectRole).where(UserProjectRole.user_id == user_id)).all()
-    return {r.project_id: r.role for r in rows}
+def project_roles_of(user_id: int) -> dict[int, str]:
+    """The user's role on each project, by project id."""
+    with public_session() as session:
+        rows = session.exec(select(UserProjectRole).where(UserProjectRole.user_id == user_id)).all()
+        return {r.project_id: r.role for r in rows}
 
 
 def set_project_role(user_id: int, project_id: int, role: ProjectRole | None, actor: Actor) -> None:
     """Give (or with None, take away) a user's role on a project of the same tenant."""
     with public_session() as session:
-        user = get_user(session, user_id)
+        user = _user_in(session, user_id)
         project = session.get(Project, project_id)
         if project is None:
             raise NotFound(f"project {project_id} not found")
@@ -163,7 +175,7 @@ def set_project_role(user_id: int, project_id: int, role: ProjectRole | None, ac
 def reset_password(user_id: int, new_password: str, actor: Actor) -> None:
     check_password_strength(new_password)
     with public_session() as session:
-        user = get_user(session, user_id)
+        user = _user_in(session, user_id)
         user.password_hash = hash_password(new_password)
         user.password_changed_at = utcnow()
         user.updated_at = utcnow()
@@ -174,7 +186,7 @@ def reset_password(user_id: int, new_password: str, actor: Actor) -> None:
 
 def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
     with public_session() as session:
-        user = get_user(session, user_id)
+        user = _user_in(session, user_id)
         old = audit.snapshot(user)
         user.is_active = active
         user.updated_at = utcnow()

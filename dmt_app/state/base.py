@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, unquote
 import reflex as rx
 
 from core.errors import ServiceError
-from models.db import public_session
 from portal_common import AuthState
 from services import dashboards as dash
 from services import notifications
@@ -45,8 +44,7 @@ class ProjectOpt(TypedDict):
 
 
 def _unread(user: CurrentUser) -> int:
-    with public_session() as session:
-        return notifications.unread_count(session, user.id, user.tenant_id or 0)
+    return notifications.unread_count(user.id, user.tenant_id or 0)
 
 
 class CompanyState(AuthState):

@@ -9,7 +9,6 @@ import reflex as rx
 
 from core.errors import ServiceError
 from dmt_app.state.base import CompanyState
-from models.db import public_session
 from services import delivery, notifications
 from services.auth import CurrentUser
 
@@ -24,13 +23,11 @@ MODE_OPTIONS = list(notifications.DELIVERY_MODES.items())
 
 
 def _preferences(user: CurrentUser) -> list[notifications.DeliveryPreference]:
-    with public_session() as session:
-        return notifications.list_preferences(session, user.id, user.tenant_id or 0)
+    return notifications.list_preferences(user.id, user.tenant_id or 0)
 
 
 def _choose(user: CurrentUser, kind: str, mode: str) -> None:
-    with public_session() as session:
-        notifications.set_preference(session, user.id, user.tenant_id or 0, kind, mode)
+    notifications.set_preference(user.id, user.tenant_id or 0, kind, mode)
 
 
 class DeliveryPrefsState(CompanyState):

@@ -8,7 +8,6 @@ import reflex as rx
 
 from core.errors import ServiceError
 from dmt_app.state.base import CompanyState, ProjectPageEvents, _unread
-from models.db import public_session
 from services import dashboards as dash
 from services import exports, notifications
 from services.auth import CurrentUser
@@ -54,18 +53,14 @@ class InsightsState(ProjectPageEvents, CompanyState):
 
 
 def _notifications(user: CurrentUser, page: int, unread_only: bool) -> notifications.NotificationPage:
-    with public_session() as session:
-        return notifications.list_for_user(
-            session, user.id, user.tenant_id or 0, page=page, page_size=20, unread_only=unread_only
-        )
+    return notifications.list_for_user(user.id, user.tenant_id or 0, page=page, page_size=20, unread_only=unread_only)
 
 
 def _mark(user: CurrentUser, notification_id: int | None) -> None:
-    with public_session() as session:
-        if notification_id is None:
-            notifications.mark_all_read(session, user.id, user.tenant_id or 0)
-        else:
-            notifications.mark_read(session, user.id, user.tenant_id or 0, notification_id)
+    if notification_id is None:
+        notifications.mark_all_read(user.id, user.tenant_id or 0)
+    else:
+        notifications.mark_read(user.id, user.tenant_id or 0, notification_id)
 
 
 class NotificationsState(ProjectPageEvents, CompanyState):

@@ -65,7 +65,6 @@ def counts(tenant) -> dict[str, int]:
 def test_retention_archive_verify_typed_delete_and_restore(
     page, admin_portal: Portal, seed: Seed, retention_worker: Path
 ) -> None:
-    from models.db import public_session
     from services.retention import list_jobs
 
     tenant, name = seed_history()
@@ -86,8 +85,7 @@ def test_retention_archive_verify_typed_delete_and_restore(
     page.locator("#retention-quarter").fill("2025Q1")
     page.locator("#create-job").click()
     expect(page.get_by_text("created for 2025Q1")).to_be_visible()
-    with public_session() as session:
-        jobs = list_jobs(session, tenant.id)
+    jobs = list_jobs(tenant.id)
     assert len(jobs) == 1
     job_id = jobs[0].id
 

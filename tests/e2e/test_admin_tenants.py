@@ -129,7 +129,7 @@ def test_admin_edits_a_tenant_and_tunes_project_rules(page, admin_portal: Portal
 
     with public_session() as session:
         assert get_tenant(session, seed.tenant_id).retention_days == 1000
-        project = get_project(session, seed.project_id)
+    project = get_project(seed.project_id)
     assert project.coverage_threshold == 90
     assert project.rules_config["low_coverage"]["enabled"] is False
     assert project.rules_config["missing_ci_evidence"] == {"enabled": True, "severity": "critical"}

@@ -24,7 +24,6 @@ def _carol_id(seed: Seed) -> int:
 
 
 def test_a_user_chooses_delivery_per_kind_and_sees_the_digest_preview(page, company_portal: Portal, seed: Seed):
-    from models.db import public_session
     from services import notifications
 
     carol = _carol_id(seed)
@@ -41,8 +40,7 @@ def test_a_user_chooses_delivery_per_kind_and_sees_the_digest_preview(page, comp
     preview = page.locator("#digest-preview")
     expect(preview).to_contain_text("Sprint 42 ends in 2 days")
     expect(section.get_by_role("combobox", name="Sprints ending soon")).to_contain_text("Daily digest email")
-    with public_session() as session:
-        chosen = {p.kind: p.mode for p in notifications.list_preferences(session, carol, seed.tenant_id)}
+    chosen = {p.kind: p.mode for p in notifications.list_preferences(carol, seed.tenant_id)}
     assert chosen["sprint_ending"] == "digest" and chosen["critical_flags"] == "in_app"
 
 

@@ -36,11 +36,9 @@ def client(database_url: str) -> TestClient:
 
 
 def test_passwords_are_stored_as_argon2id(company_user) -> None:
-    from models.db import public_session
     from services.users import get_user_by_email
 
-    with public_session() as session:
-        user = get_user_by_email(session, company_user[0])
+    user = get_user_by_email(company_user[0])
     assert user.password_hash.startswith("$argon2id$")
 
 

@@ -79,9 +79,8 @@ def team(make_tenant):
 
 
 def _prefer(tenant, user_id: int, **modes: str) -> None:
-    with public_session() as session:
-        for kind, mode in modes.items():
-            svc.set_preference(session, user_id, tenant.id, kind, mode)
+    for kind, mode in modes.items():
+        svc.set_preference(user_id, tenant.id, kind, mode)
 
 
 def _email_of(user_id: int) -> str:
@@ -107,16 +106,15 @@ def _deliver_all(tenant_id: int) -> list[str]:
 # --------------------------------------------------------------------------- preferences
 def test_preferences_default_to_in_app_and_refuse_unknown_values(team) -> None:
     tenant, _project, lead, *_ = team
-    with public_session() as session:
-        prefs = {p.kind: p.mode for p in svc.list_preferences(session, lead, tenant.id)}
-        assert set(prefs) == set(svc.NOTIFICATION_KINDS) and set(prefs.values()) == {"in_app"}
-        svc.set_preference(session, lead, tenant.id, "critical_flags", "immediate")
-        svc.set_preference(session, lead, tenant.id, "critical_flags", "digest")  # changes, no second row
-        assert {p.kind: p.mode for p in svc.list_preferences(session, lead, tenant.id)}["critical_flags"] == "digest"
-        with pytest.raises(ValidationFailed):
-            svc.set_preference(session, lead, tenant.id, "critical_flags", "sms")
-        with pytest.raises(ValidationFailed):
-            svc.set_preference(session, lead, tenant.id, "no_such_kind", "digest")
+    prefs = {p.kind: p.mode for p in svc.list_preferences(lead, tenant.id)}
+    assert set(prefs) == set(svc.NOTIFICATION_KINDS) and set(prefs.values()) == {"in_app"}
+    svc.set_preference(lead, tenant.id, "critical_flags", "immediate")
+    svc.set_preference(lead, tenant.id, "critical_flags", "digest")  # changes, no second row
+    assert {p.kind: p.mode for p in svc.list_preferences(lead, tenant.id)}["critical_flags"] == "digest"
+    with pytest.raises(ValidationFailed):
+        svc.set_preference(lead, tenant.id, "critical_flags", "sms")
+    with pytest.raises(ValidationFailed):
+        svc.set_preference(lead, tenant.id, "no_such_kind", "digest")
 
 
 # --------------------------------------------------------------------------- email
@@ -161,7 +159,7 @@ def test_without_smtp_nothing_is_queued_and_in_app_notifications_are_still_there
     assert _deliveries(tenant.id) == []
     with public_session() as session:
         assert session.get(Notification, note.id).delivery_planned_at is not None
-        assert svc.unread_count(session, lead, tenant.id) == 1
+    assert svc.unread_count(lead, tenant.id) == 1
 
 
 def test_daily_digest_is_one_email_per_user_and_day(team, smtp: SmtpCatcher, monkeypatch) -> None:

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from core.realtime import STREAM, redis_client
-from models.db import public_session
 from services import notifications as svc
 from tests.integration.test_compliance_support import make_project, make_user
 
@@ -39,27 +38,25 @@ def test_list_pages_newest_first_and_counts_unread(setup) -> None:
     t, _p, lead, *_ = setup
     for n in range(5):
         svc.create_for_users(t.id, [lead], kind="new_insight", title=f"n{n}")
-    with public_session() as s:
-        first = svc.list_for_user(s, lead, t.id, page=1, page_size=2)
-        third = svc.list_for_user(s, lead, t.id, page=3, page_size=2)
-        assert first.total == 5 and [i.title for i in first.items] == ["n4", "n3"]
-        assert [i.title for i in third.items] == ["n0"]
-        assert svc.unread_count(s, lead, t.id) == 5
-        assert svc.mark_read(s, lead, t.id, first.items[0].id) is True
-        assert svc.unread_count(s, lead, t.id) == 4
-        assert svc.list_for_user(s, lead, t.id, unread_only=True).total == 4
-        assert svc.mark_all_read(s, lead, t.id) == 4
-        assert svc.unread_count(s, lead, t.id) == 0
+    first = svc.list_for_user(lead, t.id, page=1, page_size=2)
+    third = svc.list_for_user(lead, t.id, page=3, page_size=2)
+    assert first.total == 5 and [i.title for i in first.items] == ["n4", "n3"]
+    assert [i.title for i in third.items] == ["n0"]
+    assert svc.unread_count(lead, t.id) == 5
+    assert svc.mark_read(lead, t.id, first.items[0].id) is True
+    assert svc.unread_count(lead, t.id) == 4
+    assert svc.list_for_user(lead, t.id, unread_only=True).total == 4
+    assert svc.mark_all_read(lead, t.id) == 4
+    assert svc.unread_count(lead, t.id) == 0
 
 
 def test_users_cannot_read_or_mark_other_users_or_other_tenants_rows(setup, make_tenant) -> None:
     t, _p, lead, pm, _ = setup
     [note] = svc.create_for_users(t.id, [lead], kind="sprint_ending", title="mine")
     other = make_tenant("ntx")
-    with public_session() as s:
-        assert svc.mark_read(s, pm, t.id, note.id) is False
-        assert svc.mark_read(s, lead, other.id, note.id) is False
-        assert svc.list_for_user(s, pm, t.id).total == 0
-        assert svc.list_for_user(s, lead, other.id).total == 0
-        assert svc.mark_all_read(s, pm, t.id) == 0
-        assert svc.unread_count(s, lead, t.id) == 1
+    assert svc.mark_read(pm, t.id, note.id) is False
+    assert svc.mark_read(lead, other.id, note.id) is False
+    assert svc.list_for_user(pm, t.id).total == 0
+    assert svc.list_for_user(lead, other.id).total == 0
+    assert svc.mark_all_read(pm, t.id) == 0
+    assert svc.unread_count(lead, t.id) == 1

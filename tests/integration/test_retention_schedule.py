@@ -173,11 +173,10 @@ def set_retention(tenant: Any, days: int) -> None:
 
 
 def jobs_of(tenant: Any) -> dict[str, list[RetentionJob]]:
-    with public_session() as s:
-        result: dict[str, list[RetentionJob]] = {}
-        for job in retention.list_jobs(s, tenant.id):
-            result.setdefault(job.quarter, []).append(job)
-        return result
+    result: dict[str, list[RetentionJob]] = {}
+    for job in retention.list_jobs(tenant.id):
+        result.setdefault(job.quarter, []).append(job)
+    return result
 
 
 def test_the_nightly_plan_creates_and_queues_jobs_for_quarters_older_than_the_retention(
