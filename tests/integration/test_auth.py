@@ -16,6 +16,7 @@ from models.enums import UserRole
 from services import auth
 from services.audit import Actor
 from services.users import UserCreate, create_user, set_user_active
+from tests.addresses import unused_address
 
 PASSWORD = "correct-horse-battery"
 
@@ -80,13 +81,13 @@ def test_failed_sign_ins_are_throttled_per_account(company_user) -> None:
     email, _ = company_user
     for _ in range(get_settings().login_max_failures_per_account):
         with pytest.raises(AuthenticationFailed, match="wrong email or password"):
-            auth.authenticate(email, "wrong-password", ip=f"192.0.2.{uuid.uuid4().int % 250}")
+            auth.authenticate(email, "wrong-password", ip=unused_address())
     with pytest.raises(TooManyAttempts, match="too many failed sign-ins for this account"):
         auth.authenticate(email, PASSWORD)
 
 
 def test_failed_sign_ins_are_throttled_per_ip(database_url: str) -> None:
-    ip = f"203.0.113.{uuid.uuid4().int % 250}"
+    ip = unused_address()
     for i in range(get_settings().login_max_failures_per_ip):
         with pytest.raises(AuthenticationFailed):
             auth.authenticate(f"nobody{i}-{uuid.uuid4().hex[:6]}@example.com", "x", ip=ip)

@@ -16,6 +16,7 @@ from services import auth
 from services.audit import Actor
 from services.security import client_address
 from services.users import UserCreate, create_user
+from tests.addresses import unused_address
 
 PASSWORD = "correct-horse-battery"
 
@@ -79,7 +80,7 @@ def test_fifty_parallel_wrong_passwords_get_at_most_the_allowed_hash_checks(acco
 
 def test_parallel_attempts_from_one_address_are_bounded_too(database_url: str, hash_checks) -> None:
     allowed = get_settings().login_max_failures_per_ip
-    ip = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
+    ip = unused_address()
     outcomes = _in_parallel(60, lambda i: auth.authenticate(f"n{i}-{uuid.uuid4().hex[:6]}@example.com", "x", ip=ip))
     assert len(hash_checks) == allowed
     assert sum(isinstance(o, TooManyAttempts) for o in outcomes) == 60 - allowed
@@ -132,9 +133,10 @@ def test_a_spoofed_forwarded_for_does_not_win_behind_a_trusted_proxy(proxies) ->
 def test_rotating_forwarded_for_cannot_escape_the_address_throttle(account: str, proxies) -> None:
     proxies("")
     allowed = get_settings().login_max_failures_per_ip
+    peer = unused_address()
     for i in range(allowed):
-        ip = client_ip(_request("192.0.2.44", f"203.0.113.{i}"))
+        ip = client_ip(_request(peer, f"203.0.113.{i}"))
         with pytest.raises(AuthenticationFailed):
             auth.authenticate(f"x{i}-{uuid.uuid4().hex[:6]}@example.com", "x", ip=ip)
     with pytest.raises(TooManyAttempts, match="network address"):
-        auth.authenticate(account, PASSWORD, ip=client_ip(_request("192.0.2.44", "203.0.113.250")))
+        auth.authenticate(account, PASSWORD, ip=client_ip(_request(peer, "203.0.113.250")))
