@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.realtime import publish_event
+from etl.metrics import counted_points
 from models.base import utcnow
 from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
 from models.public import Project
@@ -233,7 +234,7 @@ def _backlog(session: Session, project_id: int) -> dict[str, float]:
     schema = tenant_schema_of(session)
     row = session.connection().execute(
         sa.text(f"""
-            SELECT count(*) AS items, coalesce(sum(story_points), 0) AS points,
+            SELECT count(*) AS items, coalesce(sum({counted_points()}), 0) AS points,
                    count(*) FILTER (WHERE story_points IS NULL) AS unestimated
             FROM "{schema}".work_items
             WHERE project_id = :p AND NOT is_deleted AND status_category <> 'done'

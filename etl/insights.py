@@ -31,6 +31,7 @@ from core.realtime import publish_event
 from etl.connectors.base import SourceError
 from etl.connectors.http import OutboundGuard, guarded_http_client
 from etl.forecast import DEFAULT_HISTORY, closed_sprint_metrics, trend, velocity_range
+from etl.metrics import counted_points
 from etl.rules import rule_title
 from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
 from models.public import Project, Tenant
@@ -110,7 +111,7 @@ def collect_statistics(tenant_slug: str, project_id: int) -> dict[str, Any]:
             SELECT count(*) FILTER (WHERE status_category = 'done') AS done,
                    count(*) FILTER (WHERE status_category = 'done' AND dmt_compliant) AS compliant,
                    count(*) FILTER (WHERE status_category <> 'done') AS open_items,
-                   coalesce(sum(story_points) FILTER (WHERE status_category <> 'done'), 0) AS open_points
+                   coalesce(sum({counted_points()}) FILTER (WHERE status_category <> 'done'), 0) AS open_points
             FROM "{schema}".work_items WHERE project_id = :p AND NOT is_deleted"""),
             {"p": project_id}).mappings().one()
     # The forecast's own history and Monte Carlo (same sprints, simulations and seed): equal numbers.

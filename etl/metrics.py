@@ -71,6 +71,14 @@ FEW_SPRINTS = 4
 STORY_POINTS_CEILING = 100
 
 
+def counted_points(column: str = "story_points") -> str:
+    """SQL for the points an item counts with: its story points when 0 <= points <= the ceiling, else 0.
+
+    Every figure that sums points (velocity, burndown, backlog, insights) uses this one expression.
+    """
+    return f"(CASE WHEN {column} >= 0 AND {column} <= {STORY_POINTS_CEILING} THEN {column} ELSE 0 END)"
+
+
 def _prepare(
     conn: Any, schema: str, sprint_ids: list[int] | None, *, bugs: bool = True, prs: bool = True, reviews: bool = True
 ) -> None:
@@ -118,8 +126,7 @@ def _prepare(
         CREATE TEMP TABLE _m_items ON COMMIT DROP AS
         SELECT m.sprint_id, s.project_id, w.id AS item_id, w.assignee_identity_id AS identity_id,
                w.item_type,
-               CASE WHEN w.story_points >= 0 AND w.story_points <= {STORY_POINTS_CEILING}
-                    THEN w.story_points ELSE 0 END AS points,
+               {counted_points("w.story_points")} AS points,
                w.dmt_compliant,
                (coalesce(w.created_at_source, s.win_start) <= s.win_start
                 AND NOT (w.status_category = 'done' AND w.done_at < s.win_start)) AS committed,

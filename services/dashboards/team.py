@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from etl.metrics import counted_points
 from models.db import tenant_session
 from models.tenant import Sprint
 from services.auth import CurrentUser
@@ -63,14 +64,14 @@ def sprint_burn(session: Session, project_id: int, sprint: Sprint) -> tuple[list
     params = {"p": project_id, "s": sprint.id}
     total, scope = session.execute(
         sa.text(
-            f"SELECT count(*), coalesce(sum(story_points), 0) FROM {t['work_items']} "
+            f"SELECT count(*), coalesce(sum({counted_points()}), 0) FROM {t['work_items']} "
             "WHERE project_id = :p AND sprint_id = :s AND NOT is_deleted"
         ),
         params,
     ).one()
     done_rows = session.execute(
         sa.text(
-            f"SELECT done_at, coalesce(story_points, 0) FROM {t['work_items']} "
+            f"SELECT done_at, coalesce({counted_points()}, 0) FROM {t['work_items']} "
             "WHERE project_id = :p AND sprint_id = :s AND NOT is_deleted "
             "AND status_category = 'done' AND done_at IS NOT NULL"
         ),

@@ -22,6 +22,7 @@ from etl.loader import load_batch
 from etl.metrics import STORY_POINTS_CEILING, rebuild_metrics
 from models.db import tenant_session
 from models.tenant import Sprint, SprintMetrics, WorkItem
+from services.dashboards.team import sprint_burn
 from services.data_quality import story_point_outliers
 from tests.integration.test_compliance_support import make_project
 
@@ -97,6 +98,10 @@ def test_the_completion_date_ends_the_window_and_absurd_points_count_as_zero(mak
         m = session.exec(select(SprintMetrics).where(SprintMetrics.sprint_id == sprint_id)).one()
     assert m.completed_items == 4  # P-2 finished after the sprint was completed
     assert m.completed_points == 3 + STORY_POINTS_CEILING  # -1 and 10^6 count as 0
+    with tenant_session(tenant.slug) as session:  # the burndown counts points by the same rule
+        burn, total = sprint_burn(session, project.id, session.get(Sprint, sprint_id))
+    assert total == 5 and {b.scope for b in burn} == {3 + 5 + STORY_POINTS_CEILING}
+    assert burn[-1].done == 3 + 5 + STORY_POINTS_CEILING
 
     outliers = story_point_outliers(project.id)
     assert outliers.ceiling == STORY_POINTS_CEILING and outliers.total == 2
