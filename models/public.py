@@ -64,10 +64,15 @@ class User(SQLModel, table=True):
     updated_at: datetime = tz_field(nullable=False, default_now=True)
 
 
+#: A project's DMT compliance target (percent) until its admin sets another: the one target every project had before.
+DEFAULT_COMPLIANCE_TARGET = 90.0
+
+
 class Project(SQLModel, table=True):
     __tablename__ = "projects"
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "key", name="uq_projects_tenant_key"),
+        sa.CheckConstraint("compliance_target > 0 AND compliance_target <= 100", name="ck_projects_compliance_target"),
         {"schema": PUBLIC},
     )
 
@@ -81,6 +86,11 @@ class Project(SQLModel, table=True):
     # overrides ({"low_coverage": {"enabled": true, "severity": "high"}}),
     # and the notice periods for expiring exceptions and ending sprints.
     coverage_threshold: float = Field(default=80.0)
+    # The DMT compliance rate (percent of judged done items) the company aims
+    # for on this project: the dashboard's ComplianceGauge is green at or above it.
+    compliance_target: float = Field(
+        default=DEFAULT_COMPLIANCE_TARGET, sa_column_kwargs={"server_default": sa.text("90")}
+    )
     rules_config: dict[str, Any] = json_field(dict)
     exception_warning_days: int = Field(default=7)
     sprint_ending_days: int = Field(default=2)

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
 from sqlmodel import Session, select
 
 from core.errors import Conflict, NotFound, ValidationFailed
 from etl.rules import RULES_BY_ID
 from models.base import utcnow
 from models.db import public_session
-from models.public import Project, Tenant
+from models.public import DEFAULT_COMPLIANCE_TARGET, Project, Tenant
 from services import audit
 from services.audit import Actor
+
+
+def _check_compliance_target(value: float) -> float:
+    # One message for 0, 101, NaN and infinity alike; pydantic's own bound messages name only one side.
+    if not 0 < value <= 100:
+        raise PydanticCustomError(
+            "compliance_target_range",
+            "the compliance target is a percentage above 0 and at most 100, not {value}",
+            {"value": f"{value:g}"},
+        )
+    return value
+
+
+#: The DMT compliance rate a project aims for, in percent: above 0, at most 100.
+ComplianceTarget = Annotated[
+    float,
+    AfterValidator(_check_compliance_target),
+    Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": 100}),
+]
 
 
 class ProjectDefinition(BaseModel):
@@ -24,6 +44,7 @@ class ProjectDefinition(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     coverage_threshold: float = Field(default=80.0, ge=0, le=100)
+    compliance_target: ComplianceTarget = DEFAULT_COMPLIANCE_TARGET
 
 
 class ProjectCreate(ProjectDefinition):
@@ -34,6 +55,7 @@ class ProjectSettingsUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
     coverage_threshold: float | None = Field(default=None, ge=0, le=100)
+    compliance_target: ComplianceTarget | None = None
     rules_config: dict[str, Any] | None = None
     exception_warning_days: int | None = Field(default=None, ge=0, le=90)
     sprint_ending_days: int | None = Field(default=None, ge=0, le=30)
@@ -48,6 +70,7 @@ class ProjectPublic(BaseModel):
     description: str
     is_active: bool
     coverage_threshold: float
+    compliance_target: float
     rules_config: dict[str, Any]
     exception_warning_days: int
     sprint_ending_days: int
@@ -71,6 +94,7 @@ def create_project(data: ProjectCreate, actor: Actor) -> Project:
             name=data.name.strip(),
             description=data.description,
             coverage_threshold=data.coverage_threshold,
+            compliance_target=data.compliance_target,
         )
         session.add(project)
         try:

@@ -47,11 +47,12 @@ from services.dashboards.compliance_flags import RESOLVER_ROLES, can_resolve, ge
 from services.dashboards.cycle_time import CyclePoint, CycleTimeScatter, cycle_time_scatter
 from services.dashboards.dashboard_charts import (
     COMPLIANCE_TARGET,
-    COMPLIANCE_WARNING,
+    COMPLIANCE_WARNING_BAND,
     ComplianceGauge,
     DashboardCharts,
     SprintBurndown,
     compliance_status,
+    compliance_warning,
     dashboard_charts,
 )
 from services.dashboards.developer_stats import developer_detail, developer_options, developers, me
@@ -99,7 +100,7 @@ from services.dashboards.velocity import throughput_series, velocity_series
 
 __all__ = [
     "COMPLIANCE_TARGET",
-    "COMPLIANCE_WARNING",
+    "COMPLIANCE_WARNING_BAND",
     "DRILL_METRICS",
     "FORECAST_KINDS",
     "HISTORY_SPRINTS",
@@ -159,6 +160,7 @@ __all__ = [
     "compliance_heatmap",
     "compliance_overview",
     "compliance_status",
+    "compliance_warning",
     "cycle_time_scatter",
     "dashboard_charts",
     "developer_comparison",

@@ -1,7 +1,8 @@
 """The company dashboard's charts: ComplianceGauge, PredictionCard and the current sprint's burndown.
 
 The gauge shows the same figure as the dashboard's "DMT compliance" card (the
-current sprint's compliance rate, `etl.metrics`), against the DMT target; the
+current sprint's compliance rate, `etl.metrics`), against the project's own
+compliance target (`Project.compliance_target`, set in the admin portal); the
 prediction card reads the stored forecasts (`services.dashboards.forecasts`);
 the burndown is the one the sprint's own page shows (`team.sprint_burn`).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from models.db import tenant_session
+from models.public import DEFAULT_COMPLIANCE_TARGET
 from services.auth import CurrentUser
 from services.dashboards.common import TREND_WINDOW, _iso, require_project
 from services.dashboards.forecasts import ForecastCard, forecast_card
@@ -19,10 +21,16 @@ from services.dashboards.shapes import BurnPoint
 from services.dashboards.sprint_rows import _current_index, _sprint_rows
 from services.dashboards.team import sprint_burn
 
-#: The DMT compliance rate a team aims for (percent of judged done items): green at or above it.
-COMPLIANCE_TARGET = 90.0
-#: Below the target but at or above this: yellow; below: red.
-COMPLIANCE_WARNING = 75.0
+#: The target of a gauge that has no project behind it; a project's own is `Project.compliance_target`.
+COMPLIANCE_TARGET = DEFAULT_COMPLIANCE_TARGET
+#: The yellow band's width in percentage points: below the target but within it, yellow; further below, red.
+#: A fixed width (not a share of the target) keeps "how far off" the same on every project: 90 -> 75 as before.
+COMPLIANCE_WARNING_BAND = 15.0
+
+
+def compliance_warning(target: float) -> float:
+    """Where the yellow band of a `target` ends: target - 15 percentage points, never below 0."""
+    return max(0.0, round(target - COMPLIANCE_WARNING_BAND, 1))
 
 
 class ComplianceGauge(BaseModel):
@@ -33,8 +41,8 @@ class ComplianceGauge(BaseModel):
     value: float | None = None  # percent, one decimal (the KPI card's figure)
     previous: float | None = None  # average of up to three sprints before, percent
     delta: float | None = None  # value - that average, in percentage points (the KPI card's change)
-    target: float = COMPLIANCE_TARGET
-    warning: float = COMPLIANCE_WARNING
+    target: float = COMPLIANCE_TARGET  # the project's compliance target, percent
+    warning: float = Field(default_factory=lambda: compliance_warning(COMPLIANCE_TARGET))
     status: str = "none"  # green, yellow, red, none
     label: str = ""
 
@@ -60,13 +68,16 @@ class DashboardCharts(BaseModel):
     burndown: SprintBurndown = Field(default_factory=SprintBurndown)
 
 
-def compliance_status(value: float | None, target: float = COMPLIANCE_TARGET, warning: float = COMPLIANCE_WARNING) -> str:
-    """green at or above the target, yellow at or above the warning level, red below; none without a value."""
+def compliance_status(value: float | None, target: float = COMPLIANCE_TARGET, warning: float | None = None) -> str:
+    """green at or above the target, yellow at or above the warning level (default: the target's), red below.
+
+    none without a value.
+    """
     if value is None:
         return "none"
     if value >= target:
         return "green"
-    return "yellow" if value >= warning else "red"
+    return "yellow" if value >= (compliance_warning(target) if warning is None else warning) else "red"
 
 
 def _gauge_label(status: str, value: float | None, target: float) -> str:
@@ -80,8 +91,9 @@ def _gauge_label(status: str, value: float | None, target: float) -> str:
 
 def dashboard_charts(user: CurrentUser, project_id: int) -> DashboardCharts:
     """Gauge, prediction card and burndown of the project's current sprint (active, else the latest started)."""
-    require_project(user, project_id)
-    gauge, burndown = ComplianceGauge(), SprintBurndown()
+    project = require_project(user, project_id)
+    target = project.compliance_target
+    gauge, burndown = ComplianceGauge(target=target, warning=compliance_warning(target)), SprintBurndown()
     with tenant_session(user.tenant_slug or "") as session:
         points = _sprint_rows(session, project_id)
         idx = _current_index(points)
@@ -89,15 +101,17 @@ def dashboard_charts(user: CurrentUser, project_id: int) -> DashboardCharts:
             burndown.empty_message = "No sprints yet: ask your admin to add a data source and run a sync."
         else:
             cur = points[idx]
-            previous = [p.compliance_rate for p in points[max(0, idx - TREND_WINDOW) : idx] if p.compliance_rate is not None]
-            status = compliance_status(cur.compliance_rate)
+            previous = [
+                p.compliance_rate for p in points[max(0, idx - TREND_WINDOW) : idx] if p.compliance_rate is not None
+            ]
+            status = compliance_status(cur.compliance_rate, target)
             average = sum(previous) / len(previous) if previous else None
             delta = (round(cur.compliance_rate - average, 1) + 0.0
                      if cur.compliance_rate is not None and average is not None else None)  # fmt: skip
             gauge = ComplianceGauge(
                 sprint_id=cur.sprint_id, sprint_name=cur.sprint_name, value=cur.compliance_rate,
                 previous=round(average, 1) if average is not None else None, delta=delta, status=status,
-                label=_gauge_label(status, cur.compliance_rate, COMPLIANCE_TARGET),
+                target=target, warning=compliance_warning(target), label=_gauge_label(status, cur.compliance_rate, target),
             )  # fmt: skip
             sprint = _get_sprint(session, project_id, cur.sprint_id)
             burn, items = sprint_burn(session, project_id, sprint)

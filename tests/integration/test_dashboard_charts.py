@@ -36,11 +36,36 @@ def test_gauge_shows_the_compliance_cards_figure_against_the_target(world) -> No
     gauge = charts.gauge
     assert gauge.sprint_name == "S3" and gauge.value == card.value == 50.0
     assert gauge.previous == card.previous == 87.5 and gauge.delta == card.delta == -37.5
-    assert (gauge.target, gauge.status) == (dash.COMPLIANCE_TARGET, "red")
+    assert (gauge.target, gauge.warning, gauge.status) == (dash.COMPLIANCE_TARGET, 75.0, "red")  # a new project's
     assert gauge.label == "40 pp below the 90% target"  # rounded as the figure: one decimal, none when whole
     assert [dash.compliance_status(v) for v in (95.0, 90.0, 80.0, 74.9, None)] == [
         "green", "green", "yellow", "red", "none"
     ]  # fmt: skip
+
+
+def test_gauge_bands_follow_the_projects_own_target(world) -> None:
+    from services.audit import Actor
+    from services.projects import ProjectSettingsUpdate, update_project_settings
+
+    a, _ = world
+    viewer, system = a.user("viewer"), Actor.system("test")
+    seen = {}
+    try:
+        for target in (50, 60, 70, 62.5):  # the sprint's rate is 50 %
+            update_project_settings(a.project_id, ProjectSettingsUpdate(compliance_target=target), system)
+            g = dash.dashboard_charts(viewer, a.project_id).gauge
+            seen[target] = (g.target, g.warning, g.status, g.label)
+    finally:
+        update_project_settings(a.project_id, ProjectSettingsUpdate(compliance_target=90), system)
+    assert seen == {
+        50: (50.0, 35.0, "green", "On target"),
+        60: (60.0, 45.0, "yellow", "10 pp below the 60% target"),
+        70: (70.0, 55.0, "red", "20 pp below the 70% target"),
+        62.5: (62.5, 47.5, "yellow", "12.5 pp below the 62.5% target"),
+    }
+    # The yellow band is 15 points wide and never reaches below 0.
+    assert [dash.compliance_warning(t) for t in (100, 90, 15, 10)] == [85.0, 75.0, 0.0, 0.0]
+    assert [dash.compliance_status(v, 10) for v in (10.0, 0.0)] == ["green", "yellow"]
 
 
 def test_dashboard_burndown_is_the_active_sprints(world) -> None:

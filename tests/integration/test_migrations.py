@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
@@ -104,3 +105,58 @@ def test_raw_payloads_use_lz4_where_the_server_has_it(database_url: str) -> None
         ).all()
     assert {name for name, _ in methods} == {"work_items", "pull_requests", "deployments"}
     assert all(method == ("l" if has_lz4 else "") for _, method in methods), (has_lz4, methods)
+
+
+def test_compliance_target_reaches_existing_projects_with_the_old_target(database_url: str) -> None:
+    """A control plane at p0004 with a project gets compliance_target 90 (p0005), and the range is enforced."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    from models.migrate import alembic_config, script_directory
+    from tests.databases import new_database
+
+    def upgrade_to(conn: sa.Connection, revision: str) -> None:
+        script = script_directory("public")
+        with EnvironmentContext(
+            alembic_config("public"),
+            script,
+            fn=lambda rev, _context: script._upgrade_revs(revision, rev),
+            destination_rev=revision,
+        ) as env:
+            env.configure(connection=conn, version_table_schema="public", transactional_ddl=True)
+            env.run_migrations()
+
+    with new_database(database_url, "dmt_p0005_") as url:
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as conn:
+                upgrade_to(conn, "p0004_deployment_source_types")
+                tenant_id = conn.execute(
+                    sa.text(
+                        "INSERT INTO public.tenants (name, slug, status, retention_days, ai_provider) "
+                        "VALUES ('Old', 'old', 'active', 730, 'local') RETURNING id"
+                    )
+                ).scalar()
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO public.projects (tenant_id, key, name, description, is_active, "
+                        "coverage_threshold, exception_warning_days, sprint_ending_days) "
+                        "VALUES (:t, 'OLD', 'Old project', '', true, 80, 7, 2)"
+                    ),
+                    {"t": tenant_id},
+                )
+            upgrade_public(engine)
+            with engine.connect() as conn:
+                assert conn.execute(
+                    sa.text("SELECT version_num FROM public.alembic_version")
+                ).scalar() == head_revision("public")
+                assert conn.execute(sa.text("SELECT compliance_target FROM public.projects")).scalar() == 90.0
+            for refused in (0, -1, 100.5):
+                with (
+                    pytest.raises(sa.exc.IntegrityError, match="ck_projects_compliance_target"),
+                    engine.begin() as conn,
+                ):
+                    conn.execute(sa.text("UPDATE public.projects SET compliance_target = :v"), {"v": refused})
+            with engine.begin() as conn:
+                conn.execute(sa.text("UPDATE public.projects SET compliance_target = 100"))
+        finally:
+            engine.dispose()
