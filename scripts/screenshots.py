@@ -19,8 +19,10 @@ import argparse
 import json
 import os
 import sys
+import time
 import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -31,8 +33,12 @@ VIEWPORT = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 COMPANY_USER = "lead@acme.example"
 ADMIN_USER = "admin@dmt.local"
-#: Recharts animates for 1.5 s after data arrives; wait past it, then for the page to be still.
-ANIMATION_MS = 1800
+#: A chart counts as drawn when its SVG has not changed for this many animation frames in a row
+#: (recharts animates its entry for 1.5 s; plotly draws once).
+STILL_FRAMES = 20
+#: The longest a page may take to settle, and an archive to be verified, before the script gives up.
+SETTLE_TIMEOUT_MS = 30_000
+VERIFY_TIMEOUT_S = 180
 
 #: Company pages: (file name, route, a text the page shows once it is there).
 COMPANY_PAGES = [
@@ -100,18 +106,67 @@ def admin_pages(admin_url: str, password: str) -> list[tuple[str, str, str]]:
             sources = _api(admin_url, f"/api/admin/projects/{pid}/sources", token)
             sources = sources.get("items", sources) if isinstance(sources, dict) else sources
             if sources:
-                pages.append(("source-detail", f"/dashboard/sources/{sources[0]['id']}", sources[0]["name"]))
+                sid = sources[0]["id"]
+                pages.append(("source-detail", f"/dashboard/sources/{sid}", sources[0]["name"]))
+                pages.append(("source-checks", f"/dashboard/sources/{sid}/test", "Test connection"))
+        job = _verified_retention_job(admin_url, token, tid)
+        pages.append(("retention-delete", f"/dashboard/data-retention#delete-{job}", "Data retention"))
     return pages
 
 
+def _verified_retention_job(admin_url: str, token: str, tenant_id: int) -> int:
+    """A verified retention job of the demo tenant (for the typed-confirmation picture), made if there is none.
+
+    Archiving and verifying copy a quarter out and compare it; nothing is deleted (that needs the typed phrase).
+    """
+    jobs = _api(admin_url, f"/api/admin/data-retention?tenant_id={tenant_id}", token)
+    job = next((j for j in jobs if j["status"] == "verified"), None)
+    if job is None:
+        today = datetime.now(UTC).date()
+        back = today.year * 4 + (today.month - 1) // 3 - 2  # two quarters ago: the demo has data there
+        quarter = f"{back // 4}Q{back % 4 + 1}"
+        job = next((j for j in jobs if j["quarter"] == quarter), None) or _api(
+            admin_url, "/api/admin/data-retention", token, {"tenant_id": tenant_id, "quarter": quarter}
+        )
+        if job["status"] != "verified":
+            _api(admin_url, f"/api/admin/data-retention/{job['id']}/archive?then_verify=true", token, {})
+        deadline = time.monotonic() + VERIFY_TIMEOUT_S
+        while job["status"] != "verified":
+            if time.monotonic() > deadline or job["status"] == "failed":
+                raise SystemExit(f"retention job {job['id']} did not verify: {job.get('error') or job['status']}")
+            time.sleep(1)  # polling the worker's progress (a script, not a test)
+            job = next(j for j in _api(admin_url, "/api/admin/data-retention", token) if j["id"] == job["id"])
+    return int(job["id"])
+
+
+def _open_delete_dialog(page: Any, route: str) -> None:
+    """`...#delete-<id>`: open that job's hard-delete dialog (the typed confirmation), type nothing."""
+    job = route.rsplit("#delete-", 1)[1]
+    page.locator(f"#delete-{job}").click()
+    page.locator("#delete-confirmation").wait_for(timeout=30_000)
+
+
+#: Polled on every animation frame: true once every chart's SVG (recharts and plotly) has stayed the same
+#: for `frames` frames in a row, i.e. the entry animations are over and nothing is being redrawn.
+_CHARTS_STILL = """
+(frames) => {
+  const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  if (!plots.every(p => p.querySelector('.main-svg'))) return false;
+  const now = [...document.querySelectorAll('.recharts-surface, .js-plotly-plot .main-svg')]
+    .map(svg => svg.innerHTML).join('|');
+  const w = window.__dmtStill || (window.__dmtStill = {last: null, same: 0});
+  w.same = now === w.last ? w.same + 1 : 0;
+  w.last = now;
+  return w.same >= frames;
+}
+"""
+
+
 def _settle(page: Any) -> None:
-    """Wait until the charts are drawn: recharts' entry animation is over and plotly has rendered."""
+    """Wait until the page is still: no requests in flight, every chart drawn and no longer animating."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(ANIMATION_MS)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.js-plotly-plot')].every(p => p.querySelector('.main-svg'))",
-        timeout=15_000,
-    )
+    page.evaluate("() => { window.__dmtStill = null; }")
+    page.wait_for_function(_CHARTS_STILL, arg=STILL_FRAMES, polling="raf", timeout=SETTLE_TIMEOUT_MS)
     page.evaluate("() => document.fonts.ready")
 
 
@@ -171,6 +226,8 @@ def _company_ready(page: Any, route: str, text: str) -> None:
 
 def _admin_ready(page: Any, route: str, text: str) -> None:
     page.get_by_role("heading", name=text).first.wait_for(timeout=60_000)
+    if "#delete-" in route:
+        _open_delete_dialog(page, route)
 
 
 def main(argv: list[str] | None = None) -> int:
