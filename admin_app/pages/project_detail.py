@@ -20,6 +20,7 @@ from portal_common.components import (
     status_badge,
     tab_links,
 )
+from services.dashboards.dashboard_charts import COMPLIANCE_WARNING_BAND
 
 
 def rule_row(r: RuleRow) -> rx.Component:
@@ -68,6 +69,19 @@ def settings_form() -> rx.Component:
                         default_value=ProjectDetailState.coverage_threshold,
                     ),
                     "Items under this coverage get a low_coverage flag.",
+                ),
+                field(
+                    "Compliance target (%)",
+                    text_input(
+                        "compliance_target",
+                        type="number",
+                        step="0.1",
+                        min=0,
+                        max=100,
+                        default_value=ProjectDetailState.compliance_target,
+                    ),
+                    "The company dashboard's compliance gauge is green at or above it, yellow within "
+                    f"{COMPLIANCE_WARNING_BAND:g} points below it, red further below.",
                 ),
                 field(
                     "Exception warning (days)",

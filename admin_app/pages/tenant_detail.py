@@ -9,6 +9,7 @@ from admin_app.components.forms import ai_settings_fields, dialog, form_buttons,
 from admin_app.components.notification_delivery import chat_channels_section
 from admin_app.routes import project_url, tenant_url
 from admin_app.state.tenant_detail import ProjectRow, TenantDetailState, TokenRow, UserRow
+from models.public import DEFAULT_COMPLIANCE_TARGET
 from portal_common import page, styles
 from portal_common.components import (
     data_table,
@@ -53,6 +54,7 @@ def project_row(p: ProjectRow) -> rx.Component:
         rx.table.cell(rx.link(rx.code(p["key"]), href=project_url(p["id"]))),
         rx.table.cell(rx.link(p["name"], href=project_url(p["id"]))),
         rx.table.cell(p["coverage_threshold"].to(str) + " %"),
+        rx.table.cell(p["compliance_target"].to(str) + " %"),
         rx.table.cell(status_badge(rx.cond(p["is_active"], "active", "inactive"))),
     )
 
@@ -88,11 +90,11 @@ def projects_section() -> rx.Component:
     return section(
         "Projects",
         data_table(
-            ["Key", "Name", "Coverage threshold", "Status"],
+            ["Key", "Name", "Coverage threshold", "Compliance target", "Status"],
             rx.cond(
                 TenantDetailState.project_rows.length() > 0,
                 rx.foreach(TenantDetailState.project_rows, project_row),
-                empty_row(4, "No projects yet: create the first one below."),
+                empty_row(5, "No projects yet: create the first one below."),
             ),
         ),
         rx.form(
@@ -106,7 +108,18 @@ def projects_section() -> rx.Component:
                         "Coverage threshold (%)",
                         text_input("coverage_threshold", type="number", default_value="80", min=0, max=100),
                     ),
-                    columns=rx.breakpoints(initial="1", sm="3"),
+                    field(
+                        "Compliance target (%)",
+                        text_input(
+                            "compliance_target",
+                            type="number",
+                            step="0.1",
+                            default_value=f"{DEFAULT_COMPLIANCE_TARGET:g}",
+                            min=0,
+                            max=100,
+                        ),
+                    ),
+                    columns=rx.breakpoints(initial="1", sm="4"),
                     spacing="3",
                     width="100%",
                 ),

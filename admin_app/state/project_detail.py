@@ -1,4 +1,4 @@
-"""Project detail: DMT settings (coverage threshold, rule switches and severities) and its sources."""
+"""Project detail: DMT settings (coverage threshold, compliance target, rule switches and severities) and its sources."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ class ProjectDetailState(AdminState):
     name: str = ""
     description: str = ""
     coverage_threshold: str = "80"
+    compliance_target: str = "90"
     exception_warning_days: str = "7"
     sprint_ending_days: str = "2"
     is_active: bool = True
@@ -84,6 +85,7 @@ class ProjectDetailState(AdminState):
         self.tenant_id, self.tenant_name = tenant.id, tenant.name
         self.key, self.name, self.description = project.key, project.name, project.description
         self.coverage_threshold = f"{project.coverage_threshold:g}"
+        self.compliance_target = f"{project.compliance_target:g}"
         self.exception_warning_days = str(project.exception_warning_days)
         self.sprint_ending_days = str(project.sprint_ending_days)
         self.is_active = project.is_active
@@ -125,6 +127,8 @@ class ProjectDetailState(AdminState):
                 name=form_str(form, "name") or None,
                 description=form_str(form, "description"),
                 coverage_threshold=float(form_str(form, "coverage_threshold") or 0),
+                # An emptied field is refused by the service's range check (0 is not a target).
+                compliance_target=float(form_str(form, "compliance_target") or 0),
                 exception_warning_days=form_int(form, "exception_warning_days", 7),
                 sprint_ending_days=form_int(form, "sprint_ending_days", 2),
                 is_active=bool(form.get("is_active")),

@@ -9,6 +9,7 @@ import reflex as rx
 from admin_app.state.base import AdminState, error_message, form_int, form_str, int_param, portal_base_url
 from admin_app.state.tenants import ai_fields
 from models.enums import ProjectRole, UserRole
+from models.public import DEFAULT_COMPLIANCE_TARGET
 from services import admin_queries, api_tokens, projects, tenants, users
 from services.tenants import TenantPublic
 
@@ -19,6 +20,7 @@ class ProjectRow(TypedDict):
     name: str
     is_active: bool
     coverage_threshold: float
+    compliance_target: float
 
 
 class UserRow(TypedDict):
@@ -112,7 +114,14 @@ class TenantDetailState(AdminState):
     async def _reload(self) -> None:
         plist = await self.call(admin_queries.tenant_projects, self.tenant_id)
         self.project_rows = [
-            ProjectRow(id=p.id, key=p.key, name=p.name, is_active=p.is_active, coverage_threshold=p.coverage_threshold)
+            ProjectRow(
+                id=p.id,
+                key=p.key,
+                name=p.name,
+                is_active=p.is_active,
+                coverage_threshold=p.coverage_threshold,
+                compliance_target=p.compliance_target,
+            )
             for p in plist
         ]
         ulist = await self.call(admin_queries.tenant_users, self.tenant_id)
@@ -140,6 +149,7 @@ class TenantDetailState(AdminState):
                 name=form_str(form, "name"),
                 description=form_str(form, "description"),
                 coverage_threshold=float(form_str(form, "coverage_threshold") or 80),
+                compliance_target=float(form_str(form, "compliance_target") or DEFAULT_COMPLIANCE_TARGET),
             )
             project = await self.call(projects.create_project, data, self.actor_of(user))
         except ValueError as exc:

@@ -121,6 +121,14 @@ def test_admin_edits_a_tenant_and_tunes_project_rules(page, admin_portal: Portal
 
     page.goto(f"{admin_portal.url}/dashboard/projects/{seed.project_id}")
     expect(page.locator("input[name='name']")).to_have_value("Web shop")  # loaded
+    target = page.get_by_label("Compliance target (%)")  # the field's own label names it
+    expect(target).to_have_value("90")
+    # 0 passes the browser's min=0 but is no target: the server refuses it in words, and nothing is saved.
+    target.fill("0")
+    page.locator("#save-settings").click()
+    expect(page.get_by_role("alert")).to_contain_text("the compliance target is a percentage above 0 and at most 100")
+    assert get_project(seed.project_id).compliance_target == 90
+    page.get_by_label("Compliance target (%)").fill("85")
     page.locator("input[name='coverage_threshold']").fill("90")
     page.get_by_role("row").filter(has_text="low_coverage").get_by_role("checkbox").click()
     page.locator("select[name='rule_missing_ci_evidence_severity']").select_option("critical")
@@ -131,5 +139,7 @@ def test_admin_edits_a_tenant_and_tunes_project_rules(page, admin_portal: Portal
         assert get_tenant(session, seed.tenant_id).retention_days == 1000
     project = get_project(seed.project_id)
     assert project.coverage_threshold == 90
+    assert project.compliance_target == 85
+    expect(page.get_by_label("Compliance target (%)")).to_have_value("85")  # reloaded from the service
     assert project.rules_config["low_coverage"]["enabled"] is False
     assert project.rules_config["missing_ci_evidence"] == {"enabled": True, "severity": "critical"}
