@@ -15,6 +15,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from portal_common import styles
+from portal_common.formatting import PERCENT, PP
 
 FONT = "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 #: Passed to rx.plotly(config=...): no plotly logo and tool bar on a dashboard card.
@@ -68,8 +69,8 @@ def gauge_figure(
     indicator = go.Indicator(
         mode="gauge+number+delta" if reference is not None else "gauge+number",
         value=value,
-        number={"suffix": "%", "valueformat": ".1~f", "font": {"size": 34}},
-        delta={"reference": reference, "valueformat": ".1~f", "suffix": " pp",
+        number={"suffix": PERCENT, "valueformat": ".1~f", "font": {"size": 34}},
+        delta={"reference": reference, "valueformat": ".1~f", "suffix": PP,
                "increasing": {"color": styles.CHART_COLORS["good"]},
                "decreasing": {"color": styles.CHART_COLORS["bad"]}}
         if reference is not None else None,

@@ -57,6 +57,17 @@ CLICK_ON_ENTER_OR_SPACE: dict[str, rx.Var] = {
     )
 }
 
+#: `custom_attrs` of an `rx.dialog.content` opened from the server (an `open` var, no `rx.dialog.trigger`): on
+#: close, the focus goes back to the element that had it when the dialog opened (WCAG 2.4.3), not to the page's
+#: top. (Radix returns it only to a dialog trigger.)
+RESTORE_FOCUS_ON_CLOSE: dict[str, rx.Var] = {
+    "onOpenAutoFocus": rx.Var(_js_expr="((e) => { window.__dmtDialogOpener = document.activeElement; })"),
+    "onCloseAutoFocus": rx.Var(
+        _js_expr="((e) => { const el = window.__dmtDialogOpener; window.__dmtDialogOpener = null; "
+        "if (el && el.isConnected && el !== document.body) { e.preventDefault(); el.focus(); } })"
+    ),
+}
+
 #: Components that render a labelable form element carrying their `id` (a <label for=id> names them).
 _LABELABLE = frozenset({"TextFieldRoot", "TextArea", "Select", "Input", "Textarea"})
 

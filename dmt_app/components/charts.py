@@ -14,9 +14,11 @@ from typing import Any
 import reflex as rx
 
 from dmt_app import routes
+from dmt_app.state.charts import CYCLE_ROWS
+from dmt_app.state.drill import DrillState
 from portal_common import styles
 from portal_common.charts import PLOT_CONFIG
-from portal_common.components import section
+from portal_common.components import data_table, section
 
 #: Plotly figures keep their own height; the box only stops the page from jumping while they load.
 _GAUGE_HEIGHT = "220px"
@@ -57,9 +59,16 @@ def compliance_gauge(gauge: rx.Var, figure: rx.Var) -> rx.Component:
                     width="100%",
                 ),
                 _muted(
-                    "Sprint ", gauge.sprint_name, ": done items that meet Done Means Tested. Target ",
-                    gauge.target.to_string(), "%, red below ", gauge.warning.to_string(), "%",
-                    rx.cond(gauge.previous.is_not_none(), "; the change is against the previous sprints' average.", "."),
+                    "Sprint ",
+                    gauge.sprint_name,
+                    ": done items that meet Done Means Tested. Target ",
+                    gauge.target.to_string(),
+                    "%, red below ",
+                    gauge.warning.to_string(),
+                    "%",
+                    rx.cond(
+                        gauge.previous.is_not_none(), "; the change is against the previous sprints' average.", "."
+                    ),
                     text_align="center",
                 ),
                 spacing="2",
@@ -89,15 +98,23 @@ def prediction_card(card: rx.Var) -> rx.Component:
                     spacing="2",
                 ),
                 rx.text(
-                    "At least ", _nowrap(card.next_p85.to_string() + " " + card.unit), " in 85 % of simulations (P85): "
-                    "the safer commitment.",
+                    "At least ",
+                    _nowrap(card.next_p85.to_string() + " " + card.unit),
+                    " in 85% of simulations (P85): the safer commitment.",
                     size="2",
                 ),
                 rx.cond(
                     card.finish_p50 != "",
                     rx.text(
-                        "Backlog of ", card.remaining.to_string(), " ", card.unit, ": done by ",
-                        _nowrap(card.finish_p50), " (P50), ", _nowrap(card.finish_p85), " (P85).",
+                        "Backlog of ",
+                        card.remaining.to_string(),
+                        " ",
+                        card.unit,
+                        ": done by ",
+                        _nowrap(card.finish_p50),
+                        " (P50), ",
+                        _nowrap(card.finish_p85),
+                        " (P85).",
                         size="2",
                     ),
                 ),
@@ -114,7 +131,9 @@ def prediction_card(card: rx.Var) -> rx.Component:
                     card.source == "live",
                     _muted("Computed now from the closed sprints; the stored forecast follows the next rebuild."),
                     _muted(
-                        "Monte Carlo over the last ", card.history.length().to_string(), " closed sprints · ",
+                        "Monte Carlo over the last ",
+                        card.history.length().to_string(),
+                        " closed sprints · ",
                         rx.text.span(card.made_on, white_space="nowrap"),
                     ),
                 ),
@@ -143,10 +162,21 @@ def sprint_burndown(
                     rx.recharts.y_axis(tick_line=False, font_size=12, width=36),
                     rx.recharts.graphing_tooltip(),
                     rx.recharts.legend(),
-                    rx.recharts.line(data_key="ideal", name="Ideal", stroke=colors["secondary"],
-                                     stroke_dasharray="5 5", dot=False, is_animation_active=False),
-                    rx.recharts.line(data_key="remaining", name="Remaining", stroke=colors["primary"],
-                                     stroke_width=2, is_animation_active=False),
+                    rx.recharts.line(
+                        data_key="ideal",
+                        name="Ideal",
+                        stroke=colors["secondary"],
+                        stroke_dasharray="5 5",
+                        dot=False,
+                        is_animation_active=False,
+                    ),
+                    rx.recharts.line(
+                        data_key="remaining",
+                        name="Remaining",
+                        stroke=colors["primary"],
+                        stroke_width=2,
+                        is_animation_active=False,
+                    ),
                     data=burn,
                     height=height,
                     width="100%",
@@ -165,20 +195,41 @@ def sprint_burndown(
     )
 
 
-def cycle_time_scatter(data: rx.Var, figure: rx.Var, on_click: Any, period_picker: rx.Component) -> rx.Component:
-    """ScatterPlot: every item done in the period by done date and cycle days, with the 50th/85th percentiles."""
+def cycle_time_scatter(
+    data: rx.Var,
+    figure: rx.Var,
+    on_click: Any,
+    period_picker: rx.Component,
+    rows: rx.Var,
+    all_rows: rx.Var,
+    toggle_rows: Any,
+) -> rx.Component:
+    """ScatterPlot: every item done in the period by done date and cycle days, with the 50th/85th percentiles.
+
+    Under the chart, its points in a table, slowest first (`rows`, the same read model): each item key is a
+    button that opens the item as a click on its point does, so a keyboard reaches every point (WCAG 2.1.1).
+    """
     return section(
         "Cycle time of done items",
         rx.cond(
             data.total > 0,
             rx.vstack(
-                plot(figure, "340px", "Cycle time scatter plot", on_click=on_click),
+                plot(figure, "340px", "Cycle time scatter plot; its points are listed in the table below", on_click=on_click),
                 _muted(
                     data.total.to_string(), " items finished since ", rx.text.span(data.since, white_space="nowrap"),
-                    ": half took at most ", data.p50.to_string(), " days (P50), 85 % at most ", data.p85.to_string(),
-                    " days (P85). Click a point to open the item.",
+                    ": half took at most ", data.p50.to_string(), " days (P50), 85% at most ", data.p85.to_string(),
+                    " days (P85). Click a point, or an item in the table, to open it.",
                     rx.cond(data.without_start > 0,
                             " " + data.without_start.to_string() + " done items without a start time are left out.", ""),
+                ),
+                _cycle_table(rows),
+                rx.cond(
+                    data.total > CYCLE_ROWS,
+                    rx.button(
+                        rx.cond(all_rows, "Show the " + str(CYCLE_ROWS) + " slowest only",
+                                "Show all " + data.total.to_string() + " items"),
+                        variant="soft", size="1", on_click=toggle_rows, id="cycle-rows-toggle",
+                    ),
                 ),
                 spacing="2",
                 width="100%",
@@ -187,6 +238,40 @@ def cycle_time_scatter(data: rx.Var, figure: rx.Var, on_click: Any, period_picke
         ),
         actions=period_picker,
         id="cycle-time-scatter",
+    )  # fmt: skip
+
+
+def _cycle_table(rows: rx.Var) -> rx.Component:
+    """The scatter's points, slowest first; the key opens the item (the drill-down dialog)."""
+    return data_table(
+        ["Item", "Title", "Type", "Cycle time", "Done"],
+        rx.foreach(
+            rows,
+            lambda p: rx.table.row(
+                rx.table.cell(
+                    rx.button(
+                        p.key,
+                        variant="ghost",
+                        size="1",
+                        on_click=DrillState.show_item(p.item_id),
+                        class_name="cycle-item",
+                        cursor="pointer",
+                        white_space="nowrap",
+                        aria_label="Open " + p.key + ": " + p.title,
+                        custom_attrs={"data-item-id": p.item_id},
+                    )
+                ),
+                rx.table.cell(rx.text(p.title, max_width="420px", trim="both")),
+                rx.table.cell(p.item_type),
+                rx.table.cell(
+                    rx.text(p.cycle_days.to_string(), rx.cond(p.cycle_days == 1, " day", " days"), white_space="nowrap")
+                ),
+                rx.table.cell(rx.text(p.done_day, white_space="nowrap")),
+            ),
+        ),
+        size="1",
+        id="cycle-time-items",
+        aria_label="Items of the cycle-time chart, slowest first",
     )
 
 

@@ -14,7 +14,7 @@ from dmt_app.routes import NOTIFICATIONS
 from dmt_app.state.base import CompanyState
 from dmt_app.state.drill import DrillState
 from portal_common import styles
-from portal_common.components import CLICK_ON_ENTER_OR_SPACE, data_table, empty_row
+from portal_common.components import CLICK_ON_ENTER_OR_SPACE, RESTORE_FOCUS_ON_CLOSE, data_table, empty_row
 
 # One chart style for every page.
 COLORS = {
@@ -291,8 +291,9 @@ def drill_dialog() -> rx.Component:
             rx.flex(rx.dialog.close(rx.button("Close", variant="soft")), justify="end", margin_top="12px"),
             max_width="1100px",
             id="drill-dialog",
+            custom_attrs=RESTORE_FOCUS_ON_CLOSE,
         ),
-        open=DrillState.drill_open,
+        open=DrillState.drill_shown,
         on_open_change=DrillState.set_drill_open,
     )
 

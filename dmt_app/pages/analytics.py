@@ -26,6 +26,7 @@ from dmt_app.state.dashboards import (
 )
 from portal_common import page, styles
 from portal_common.components import data_table, section, stat
+from portal_common.formatting import PERCENT, percent_var
 
 NO_SPRINTS = "No sprints yet for this project: ask your admin to add a data source and run a sync."
 
@@ -192,6 +193,9 @@ def velocity() -> rx.Component:
                             on_change=s.pick_period,
                             size="1",
                         ),
+                        s.cycle_rows,
+                        s.cycle_rows_all,
+                        s.toggle_cycle_rows,
                     ),
                     section(
                         "Per sprint (click a number to see the items)",
@@ -209,7 +213,9 @@ def velocity() -> rx.Component:
 
 
 def _stat(label: str, value: rx.Var, unit: str) -> rx.Component:
-    suffix = unit if unit in ("", "%") else " " + unit  # "68.9%", "12 points", as the KPI cards write them
+    if unit == PERCENT:
+        return stat(label, percent_var(value))  # "68.9%", as the KPI cards write it
+    suffix = " " + unit if unit else ""  # "12 points"
     return stat(label, rx.cond(value.is_not_none(), value.to_string() + suffix, "-"))
 
 
@@ -394,15 +400,17 @@ def quality() -> rx.Component:
                             s.heatmap,
                             s.heatmap_figure,
                             "Heatmap of DMT compliance by developer and sprint",
-                            hint("Percent of each developer's judged done items that meet DMT; "
-                                 "hover a cell for the items behind it."),
+                            hint(
+                                "Percent of each developer's judged done items that meet DMT; "
+                                "hover a cell for the items behind it."
+                            ),
                         ),
                         id="compliance-heatmap",
                     ),
                     section(
                         "Per sprint (click a number to see the items)",
                         data_table(
-                            ["Sprint", "Defects", "Defect density", "Compliance %", "Open flags"],
+                            ["Sprint", "Defects", "Defect density", "DMT compliance", "Open flags"],
                             rx.foreach(
                                 s.data.series,
                                 lambda q: rx.table.row(
@@ -411,9 +419,7 @@ def quality() -> rx.Component:
                                     rx.table.cell(_num(q.defect_density)),
                                     rx.table.cell(
                                         drill_button(
-                                            rx.cond(
-                                                q.compliance_rate.is_not_none(), q.compliance_rate.to_string(), "-"
-                                            ),
+                                            percent_var(q.compliance_rate),
                                             q.sprint_id,
                                             "noncompliant",
                                         )
@@ -512,8 +518,10 @@ def pr_health() -> rx.Component:
                             s.heatmap,
                             s.heatmap_figure,
                             "Heatmap of review wait by weekday and hour",
-                            hint("Median hours from opening to the first review, by weekday and hour (UTC) "
-                                 "the PR was opened; hover a cell for the number of PRs."),
+                            hint(
+                                "Median hours from opening to the first review, by weekday and hour (UTC) "
+                                "the PR was opened; hover a cell for the number of PRs."
+                            ),
                         ),
                         id="review-wait-heatmap",
                     ),
@@ -525,7 +533,7 @@ def pr_health() -> rx.Component:
                                 "PRs",
                                 "Merged",
                                 "Open",
-                                "Reviewed %",
+                                "Reviewed",
                                 "Avg first review (h)",
                                 "Median first review (h)",
                                 "Avg merge (h)",
@@ -537,7 +545,7 @@ def pr_health() -> rx.Component:
                                     rx.table.cell(r.prs),
                                     rx.table.cell(r.merged),
                                     rx.table.cell(r.open),
-                                    rx.table.cell(_num(r.reviewed_share)),
+                                    rx.table.cell(percent_var(r.reviewed_share)),
                                     rx.table.cell(_num(r.avg_first_review_hours)),
                                     rx.table.cell(_num(r.median_first_review_hours)),
                                     rx.table.cell(_num(r.avg_merge_hours)),

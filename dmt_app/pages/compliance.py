@@ -10,6 +10,7 @@ from dmt_app.components.ui import COLORS, empty, hint, item_link, page_body, sev
 from dmt_app.state.compliance import ALL, ComplianceState, FlagsState
 from portal_common import page, styles
 from portal_common.components import data_table, empty_row, section, stat
+from portal_common.formatting import percent_var
 
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 
@@ -163,7 +164,7 @@ def compliance() -> rx.Component:
             rx.grid(
                 stat(
                     "DMT compliance",
-                    rx.cond(o.compliance_rate.is_not_none(), o.compliance_rate.to_string() + " %", "-"),
+                    percent_var(o.compliance_rate),
                     o.compliant_items.to_string() + " of " + o.judged_items.to_string() + " evaluated done items",
                 ),
                 *[
@@ -191,9 +192,7 @@ def compliance() -> rx.Component:
                         rx.recharts.bar_chart(
                             rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
                             rx.recharts.x_axis(type_="number", font_size=12),
-                            rx.recharts.y_axis(
-                                data_key="rule", type_="category", width=200, font_size=12, interval=0
-                            ),
+                            rx.recharts.y_axis(data_key="rule", type_="category", width=200, font_size=12, interval=0),
                             rx.recharts.graphing_tooltip(),
                             rx.recharts.bar(data_key="open", name="Open", fill=COLORS["bad"]),
                             data=s.rules_chart,

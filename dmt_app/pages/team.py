@@ -19,6 +19,7 @@ from dmt_app.components.ui import (
 from dmt_app.state.dashboards import DevelopersState, DeveloperState, MeState, SprintState, TeamState
 from portal_common import page, styles
 from portal_common.components import data_table, section
+from portal_common.formatting import percent_var
 
 
 def _val(value: rx.Var, suffix: str = "") -> rx.Component:
@@ -57,7 +58,7 @@ def _sprint_figures(d: rx.Var) -> rx.Component:
         ),
         _figure("Blocked", drill_button(d.sprint.blocked_items.to_string(), d.sprint.sprint_id, "blocked")),
         _figure("Open flags", drill_button(d.sprint.open_flags.to_string(), d.sprint.sprint_id, "flags")),
-        _figure("DMT compliance", _val(d.sprint.compliance_rate, " %")),
+        _figure("DMT compliance", percent_var(d.sprint.compliance_rate)),
         _figure("Avg cycle time", _val(d.sprint.avg_cycle_time_days, " days")),
         wrap="wrap",
         gap="20px",
@@ -66,7 +67,7 @@ def _sprint_figures(d: rx.Var) -> rx.Component:
 
 def _sprints_table(rows: rx.Var) -> rx.Component:
     return data_table(
-        ["Sprint", "State", "Committed", "Completed", "Items done", "Blocked", "DMT %", "Open flags"],
+        ["Sprint", "State", "Committed", "Completed", "Items done", "Blocked", "DMT compliance", "Open flags"],
         rx.foreach(
             rows,
             lambda p: rx.table.row(
@@ -76,7 +77,7 @@ def _sprints_table(rows: rx.Var) -> rx.Component:
                 rx.table.cell(p["completed_points"]),
                 rx.table.cell(p["completed_items"], " / ", p["committed_items"]),
                 rx.table.cell(p["blocked_items"]),
-                rx.table.cell(_val(p["compliance_rate"])),
+                rx.table.cell(percent_var(p["compliance_rate"])),
                 rx.table.cell(p["open_flags"]),
             ),
         ),
@@ -333,7 +334,7 @@ def developers() -> rx.Component:
                                 "Items",
                                 "Points",
                                 "Avg cycle (days)",
-                                "DMT %",
+                                "DMT compliance",
                                 "Defects",
                                 "PRs merged",
                             ],
@@ -366,7 +367,7 @@ def _developer_row(d: rx.Var, project_id: rx.Var) -> rx.Component:
         rx.table.cell(d.items_completed),
         rx.table.cell(d.points_completed),
         rx.table.cell(_val(d.avg_cycle_time_days)),
-        rx.table.cell(_val(d.compliance_rate)),
+        rx.table.cell(percent_var(d.compliance_rate)),
         rx.table.cell(d.defects_completed),
         rx.table.cell(d.prs_merged),
         on_click=rx.redirect(href),
@@ -383,7 +384,7 @@ def _totals_card(title: rx.Var, t: rx.Var) -> rx.Component:
             _figure("Items done", t.items_completed.to_string()),
             _figure("Points done", t.points_completed.to_string()),
             _figure("Avg cycle time", _val(t.avg_cycle_time_days, " days")),
-            _figure("DMT compliance", _val(t.compliance_rate, " %")),
+            _figure("DMT compliance", percent_var(t.compliance_rate)),
             _figure("PRs merged", t.prs_merged.to_string()),
             wrap="wrap",
             gap="20px",

@@ -13,12 +13,16 @@ from services import dashboards as dash
 
 #: Item types in the scatter, in legend order, with their names.
 SCATTER_TYPES = (("story", "Stories"), ("bug", "Bugs"), ("task", "Tasks"), ("other", "Other"))
+#: How many of the scatter's points its table lists before "Show all".
+CYCLE_ROWS = 10
 
 
 def compliance_gauge_figure(gauge: dash.ComplianceGauge) -> go.Figure:
     """The ComplianceGauge of a read model; its change is the KPI card's (against the unrounded average)."""
     reference = gauge.value - gauge.delta if gauge.value is not None and gauge.delta is not None else None
-    return gauge_figure(gauge.value, target=gauge.target, warning=gauge.warning, status=gauge.status, reference=reference)
+    return gauge_figure(
+        gauge.value, target=gauge.target, warning=gauge.warning, status=gauge.status, reference=reference
+    )
 
 
 def _hover(p: dash.CyclePoint) -> str:
@@ -39,6 +43,12 @@ def cycle_time_figure(data: dash.CycleTimeScatter) -> tuple[go.Figure, list[list
         ids.append([p.item_id for p in points])
     lines = [(f"P50 {data.p50:g} days", data.p50), (f"P85 {data.p85:g} days", data.p85)] if data.total else []
     return scatter_figure(groups, lines=lines, y_title="cycle time (days)"), ids
+
+
+def slowest_first(data: dash.CycleTimeScatter, limit: int | None = CYCLE_ROWS) -> list[dash.CyclePoint]:
+    """The scatter's points by cycle time, slowest first (then the latest done), at most `limit` (None: all)."""
+    ordered = sorted(data.points, key=lambda p: (p.cycle_days, p.done_at, p.item_id), reverse=True)
+    return ordered if limit is None else ordered[:limit]
 
 
 def item_at(ids: list[list[int]], points: list[dict]) -> int | None:

@@ -67,6 +67,8 @@ class VelocityState(ProjectPageEvents, CompanyState):
     scatter: dash.CycleTimeScatter = dash.CycleTimeScatter(project_id=0)
     scatter_figure: go.Figure = empty_figure()
     _scatter_ids: list[list[int]] = []
+    #: The table under the scatter lists all its points, not only the slowest `CYCLE_ROWS`.
+    cycle_rows_all: bool = False
 
     def _inputs(self) -> dict[str, Any]:
         return {"days": int(self.period) if self.period.isdigit() else 90}
@@ -84,6 +86,16 @@ class VelocityState(ProjectPageEvents, CompanyState):
         """The scatter's period (days)."""
         self.period = value
         await self._refresh()
+
+    @rx.var
+    def cycle_rows(self) -> list[dash.CyclePoint]:
+        """The scatter's own points, slowest first: the keyboard route to each point (the table under the chart)."""
+        return charts.slowest_first(self.scatter, None if self.cycle_rows_all else charts.CYCLE_ROWS)
+
+    @rx.event
+    def toggle_cycle_rows(self):
+        """Show every point of the scatter in its table, or only the slowest again."""
+        self.cycle_rows_all = not self.cycle_rows_all
 
     @rx.event
     def open_point(self, points: list[dict[str, Any]]):

@@ -16,17 +16,26 @@ class DrillState(CompanyState):
     drill_error: str = ""
     drill_total: int = 0
     drill_items: list[dash.ItemRow] = []
+    #: The event socket the dialog was opened on. A reload (F5) or a new tab connects a new socket, so the
+    #: page shows without the dialog although `drill_open` is still set in the stored state.
+    _drill_sid: str = ""
+
+    @rx.var(cache=False)
+    def drill_shown(self) -> bool:
+        """The dialog is open, on the page view that opened it."""
+        return self.drill_open and self._drill_sid == self.router.session.session_id
+
+    def _opening(self) -> None:
+        self.drill_open, self.drill_loading, self.drill_error = True, True, ""
+        self.drill_items, self.drill_title = [], "Loading…"
+        self._drill_sid = self.router.session.session_id
 
     @rx.event
     async def show(self, sprint_id: int, metric: str, item_type: str = ""):
         """Open the dialog and load the items behind the point."""
         if not sprint_id or not metric:
             return  # a figure with no sprint behind it (no sprints yet)
-        self.drill_open = True
-        self.drill_loading = True
-        self.drill_error = ""
-        self.drill_items = []
-        self.drill_title = "Loading…"
+        self._opening()
         yield
         user = await self.require_user()
         try:
@@ -43,8 +52,7 @@ class DrillState(CompanyState):
     @rx.event
     async def show_item(self, item_id: int):
         """Open the dialog on one work item (a chart point that is an item)."""
-        self.drill_open, self.drill_loading, self.drill_error = True, True, ""
-        self.drill_items, self.drill_title = [], "Loading…"
+        self._opening()
         yield
         user = await self.require_user()
         try:

@@ -271,7 +271,7 @@ def _keys(total: dora.KeyFigures) -> list[DoraKey]:
         key("lead_time", total.lead_time_median_hours, _hours(total.lead_time_median_hours), "hours",
             f"P85 {_hours(total.lead_time_p85_hours)} · {total.changes} PRs",
             "Median time from a PR's first commit to the deployment that shipped it"),
-        key("change_failure_rate", cfr, f"{cfr:.0f} %" if cfr is not None else "-", "%",
+        key("change_failure_rate", cfr, f"{cfr:.0f}%" if cfr is not None else "-", "%",
             f"{total.failed_deployments} of {total.deployments} deployments",
             "Deployments followed by an incident or a revert/hotfix within the failure window"),
         key("time_to_restore", total.restore_median_hours, _hours(total.restore_median_hours), "hours",

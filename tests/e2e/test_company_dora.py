@@ -62,7 +62,7 @@ def test_dora_page_shows_the_keys_the_failures_and_what_shipped(
     expect(page.locator("#signed-in-user")).to_have_text(deployed.company_name)
     open_page(page, company_portal, f"/dashboard/dora?project={deployed.project_id}&period=30d")
     expect(page.locator("[data-dora-key=deployment_frequency]")).to_contain_text("3 deployments")
-    expect(page.locator("[data-dora-key=change_failure_rate]")).to_contain_text("33 %")
+    expect(page.locator("[data-dora-key=change_failure_rate]")).to_contain_text("33%")
     expect(page.locator("[data-dora-key=change_failure_rate]")).to_contain_text("Low")
     expect(page.locator("[data-dora-key=lead_time]")).to_contain_text("2 PRs")
     expect(page.locator("[data-dora-key=time_to_restore]")).to_contain_text("no incident in the period")

@@ -116,6 +116,26 @@ def test_drill_down_lists_the_items_behind_a_sprint_figure(page: Page, company_p
     expect(dialog).to_contain_text("Items blocked during the sprint")
 
 
+def test_a_reload_shows_the_page_without_the_drill_down(page: Page, company_portal: Portal, demo: Seed) -> None:
+    """The dialog's open flag belongs to the page view that opened it: F5 shows the page, not the dialog."""
+    sign_in(page, company_portal, demo.company_email, demo.company_password)
+    open_page(page, company_portal, "/dashboard/velocity")
+    dialog = page.locator("#drill-dialog")
+    page.locator(".drill").nth(1).click()
+    expect(dialog.locator("tbody tr").first).to_be_visible()
+
+    page.reload()
+    wait_for_company_data(page, "/dashboard/velocity")  # the restored state has arrived
+    expect(page.locator(".drill").nth(1)).to_be_visible()  # and the page's own data
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+    page.locator(".drill").nth(1).click()  # the page works: the drill-down opens again, Escape closes it
+    expect(dialog.locator("tbody tr").first).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+
+
 def test_tech_lead_resolves_a_flag_with_a_note(page: Page, company_portal: Portal, demo: Seed) -> None:
     sign_in(page, company_portal, demo.company_email, demo.company_password)
     open_page(page, company_portal, "/compliance/flags")
