@@ -7,38 +7,58 @@ Settings:
 - ``config_json``: ``project`` (or ``SourceSettings.project_key``), ``repositories``
   (names or ids; empty: every repository of the project), ``signoff_marker``
   (default ``"DMT-OK"``), ``project_keys`` / ``clickup_hash_ids`` (see `linking`),
-  ``page_size`` (``$top``, <= 100 here), ``fetch_commits`` (``"auto"``, the
+  ``page_size`` (``$top``, default and at most 1,000), ``fetch_commits`` (``"auto"``, the
   default: only for PRs whose title, branch, description and linked work items
   name no work item or whose author has no e-mail; ``true``: always, which
-  DORA's lead time wants (a PR's ``first_commit_at`` comes from its commits; without
-  them the lead time starts at the PR's creation); ``false``: never), ``workers`` (PRs enriched at once, default 20), ``ci``
+  DORA's lead time wants (see "first_commit_at" below); ``false``: never),
+  ``workers`` (PRs enriched at once, default 32), ``ci``
   (where CI evidence comes from: ``"auto"``, the default, the repository's
   pull request builds in bulk and, for a PR without one, its statuses;
   ``"builds"``; ``"statuses"``: every PR's status list, as external CI posts it).
 
 How a sync reads the tool: ``GET {project}/_apis/git/repositories/{repo}/pullrequests``
-with ``searchCriteria.status=all`` paged by ``$top``/``$skip``. Pull requests
+with ``searchCriteria.status=all`` paged by ``$top``/``$skip`` (1,000 a page; the
+service may answer fewer than asked, so a short page ends the list only after a full
+one or when under 100 PRs, else the next page is asked). Pull requests
 carry no "updated" time, so an incremental run (start given) asks three
 questions and merges the answers by id: every *active* PR (votes and comments
 can change any time), PRs *created* since the cursor and PRs *closed* since
 the cursor (``searchCriteria.queryTimeRangeType`` + ``minTime``).
 
-Each PR that changed since the cursor (every PR of a full sync; a PR created or
-closed since the cursor; an active one whose threads moved since: every vote,
-comment, push and reviewer change writes a thread) is enriched with its threads
-(first review, sign-off marker, vote times), its statuses when no build
+Only PRs that changed since the cursor are enriched (every PR of a full sync; a PR
+created or closed since the cursor; an active one whose threads moved since: every
+vote, comment, push and reviewer change writes a thread, so an incremental run reads
+the threads of the other active PRs first, concurrently, and leaves out those that did
+not move: their stored rows are current). A changed PR gets its linked work items, its
+threads (first review, sign-off marker, vote times), its statuses when no build
 answers for it (CI evidence, see ``ci``), and commits when ``fetch_commits``
 asks for them, several PRs at once (``workers``)
 inside the source's request budget and Azure DevOps' rate-limit headers
-(`AzureThrottle`). An active PR whose threads did not move is not yielded: its
-stored row is current. Linked work items come for several pages of PRs in one
-``POST {project}/_apis/wit/artifacturiquery`` (the artifact URIs of up to 500 PRs); where
-that is refused (a token without the work item scope, an old Server), per PR
-from ``pullRequests/{id}/workitems``. CI evidence comes, for a whole repository
+(`AzureThrottle`). Linked work items come for the changed PRs of a list page in
+``POST {project}/_apis/wit/artifacturiquery`` (the artifact URIs of up to 500 PRs a
+query); where that is refused (a token without the work item scope, an old Server),
+per PR from ``pullRequests/{id}/workitems``. CI evidence comes, for a whole repository
 at once, from its pull request validation builds (``GET {project}/_apis/build/builds``
 with ``reasonFilter=pullRequest``, 1,000 a request, paged by the
 ``x-ms-continuationtoken`` header; a build names its PR in ``triggerInfo["pr.number"]``
 or its ``refs/pull/{id}/merge`` branch), each turned into a status entry.
+
+Requests of a full sync: one threads list per PR (no bulk thread read exists), one
+commits list per PR ``fetch_commits`` asks for, and per repository one list page per
+1,000 PRs, one builds page per 1,000 builds and one work item query per 500 PRs.
+
+first_commit_at (DORA's lead time) comes only from a PR's commits, so with
+``fetch_commits: auto`` the PRs whose commits are not read (those naming a work item,
+with an author e-mail) have none and their lead time starts at the PR's creation. It
+cannot be had without a request per PR: the list element names three commits by id
+only (``lastMergeSourceCommit``, ``lastMergeTargetCommit``, ``lastMergeCommit``, no
+dates); threads record the pushes made after the PR was opened (``RefUpdate``: push
+time and new commit ids, nothing for the commits it was opened with, no author
+dates); builds carry their source commit id and queue times. Bulk commit reads
+(``commitsbatch``) take either commit ids, which would give the head commit's date
+(the last commit, not the first), or one ``itemVersion``/``compareVersion`` range,
+i.e. one request per PR again. ``fetch_commits: true`` gives every PR its
+first_commit_at for one commits request per PR.
 
 The raw record is the pullrequests list element exactly as returned, plus a
 ``"_dmt"`` key the connector adds::
@@ -61,6 +81,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -93,12 +114,17 @@ _CI_STATES = {
 }
 _FAR_FUTURE = datetime(9998, 1, 1, tzinfo=UTC)
 #: Pull requests enriched at once (config workers); every request still passes the source's budget.
-DEFAULT_WORKERS = 20
+DEFAULT_WORKERS = 32
+MAX_WORKERS = 64
+#: ``$top`` of a pull request list page (config page_size, at most this): the most the service answers at once.
+MAX_PAGE_SIZE = 1000
+#: A page shorter than asked but at least this long may be the service capping ``$top``, not the end.
+TRUSTED_SHORT_PAGE = 100
 CI_SOURCES = ("auto", "builds", "statuses")
 BUILDS_PAGE_SIZE = 1000
 #: List pages read ahead while the workers enrich the earlier ones.
 PAGES_AHEAD = 2
-#: PRs whose linked work items one artifact URI query asks for (several list pages).
+#: PRs whose linked work items one artifact URI query asks for.
 ARTIFACT_QUERY_PULLS = 500
 #: An incremental sync reads the builds of this many days before its start (PRs older than that: statuses).
 BUILD_LOOKBACK_DAYS = 30
@@ -409,10 +435,10 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         config = settings.config_json or {}
         repos = config.get("repositories") or config.get("repository") or []
         self.repository_names = [r for r in re.split(r"[,\s]+", repos) if r] if isinstance(repos, str) else list(repos)
-        self.page_size = max(1, min(100, int(config.get("page_size") or 100)))
+        self.page_size = max(1, min(MAX_PAGE_SIZE, int(config.get("page_size") or MAX_PAGE_SIZE)))
         commits = config.get("fetch_commits", "auto")
         self.fetch_commits: bool | None = None if str(commits).lower() == "auto" else bool(commits)
-        self.workers = max(1, min(32, int(config.get("workers") or DEFAULT_WORKERS)))
+        self.workers = max(1, min(MAX_WORKERS, int(config.get("workers") or DEFAULT_WORKERS)))
         self.ci = str(config.get("ci") or "auto").strip().lower()
         if self.ci not in CI_SOURCES:
             raise SourceConfigError(f"Azure DevOps Git ci must be one of {', '.join(CI_SOURCES)}, not {self.ci!r}")
@@ -464,7 +490,14 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
 
     # -- extraction -----------------------------------------------------------
     def _list(self, repo_id: str, criteria: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a pull request query, ``$top``/``$skip``.
+
+        The service may answer fewer than ``$top`` (it caps what it returns): a short page ends
+        the list when a full page was seen before or when it is shorter than TRUSTED_SHORT_PAGE;
+        otherwise the next page is asked (an empty page ends it).
+        """
         skip = 0
+        full_seen = False
         cursors = CursorGuard(f"pull requests of repository {repo_id}")
         while True:
             params = {**criteria, "$top": self.page_size, "$skip": skip}
@@ -474,7 +507,8 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
                     raise SourceDataError("Azure DevOps returned a pull request without pullRequestId")
             if page:
                 yield page
-            if len(page) < self.page_size:
+            full_seen = full_seen or len(page) >= self.page_size
+            if not page or (len(page) < self.page_size and (full_seen or len(page) < TRUSTED_SHORT_PAGE)):
                 return
             # a site ignoring $skip repeats its page
             cursors.advance((page[0]["pullRequestId"], page[-1]["pullRequestId"]))
@@ -485,16 +519,30 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         return self._values(self._get(self._git(f"{base}/{tail}"), params or None), what)
 
     def linked_work_items(self, pulls: list[dict[str, Any]]) -> dict[int, list[Any]] | None:
-        """{PR id: work item refs} for a page of PRs in one artifact URI query; None when refused."""
+        """{PR id: work item refs} for PRs, ARTIFACT_QUERY_PULLS a query; None when refused.
+
+        A PR without an artifact URI (no project or repository id) is left out: it is asked on its own.
+        """
         uris = {uri: pull["pullRequestId"] for pull in pulls if (uri := pull_request_artifact(pull))}
-        if not self.bulk_work_items or not uris:
+        if not self.bulk_work_items:
             return None
+        found: dict[int, list[Any]] = {}
+        listed = list(uris)
+        for chunk in (listed[i : i + ARTIFACT_QUERY_PULLS] for i in range(0, len(listed), ARTIFACT_QUERY_PULLS)):
+            refs = self._artifact_query(chunk)
+            if refs is None:
+                return None
+            found.update({uris[uri]: value for uri, value in refs.items()})
+        return found
+
+    def _artifact_query(self, uris: list[str]) -> dict[str, list[Any]] | None:
+        """{artifact URI: work item refs} in one ``artifacturiquery``; None when refused."""
         try:
             data, _ = self._azure_json(
                 "POST",
                 f"{quote(self.project)}/_apis/wit/artifacturiquery",
                 params={"api-version": API_VERSION},
-                json_body={"artifactUris": list(uris)},
+                json_body={"artifactUris": uris},
             )
         except (SourceAuthError, SourcePermissionError, SourceNotFound, SourceConfigError):
             # A token without the work item scope (401/403) or a Server without the API: per PR from now on.
@@ -507,12 +555,12 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         by_uri = {str(uri).lower(): refs for uri, refs in found.items()}
         # WorkItemReference {"id": 12, "url"} -> the ResourceRef shape pullRequests/{id}/workitems gives ({"id": "12"}).
         return {
-            pr_id: [
+            uri: [
                 {"id": str(ref.get("id")), "url": ref.get("url")}
                 for ref in by_uri.get(uri.lower()) or []
                 if isinstance(ref, Mapping) and ref.get("id") is not None
             ]
-            for uri, pr_id in uris.items()
+            for uri in uris
         }
 
     def pull_request_builds(self, repo_id: str, since: datetime | None) -> dict[int, list[dict[str, Any]]] | None:
@@ -579,7 +627,7 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
     ) -> dict[str, Any]:
         """The PR with its threads, work items, statuses and (when wanted) commits under "_dmt"."""
         if threads is None:
-            threads = self._pr_values(repo_id, pull, "threads", "threads")
+            threads = self._threads(repo_id, pull)
         if work_items is None:
             work_items = self._pr_values(repo_id, pull, "workitems", "work items")
         extras: dict[str, Any] = {
@@ -593,21 +641,29 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         pull["_dmt"] = extras
         return pull
 
-    def _changed(
-        self,
-        repo_id: str,
-        pull: dict[str, Any],
-        since: datetime | None,
-        work_items: list[Any] | None,
-        builds: dict[int, list[dict[str, Any]]] | None,
-    ) -> dict[str, Any] | None:
-        """The enriched PR when it changed since `since` (always without `since`), else None."""
-        threads = None
-        if since is not None and not _new_since(pull, since):
-            threads = self._pr_values(repo_id, pull, "threads", "threads")
-            if not _thread_moved_since(threads, since):
-                return None  # an active PR nobody touched: its stored row is current
-        return self._enrich(repo_id, pull, work_items, threads, builds)
+    def _threads(self, repo_id: str, pull: Mapping[str, Any]) -> list[Any]:
+        return self._pr_values(repo_id, pull, "threads", "threads")
+
+    def _changed_pages(
+        self, repo_id: str, pages: list[list[dict[str, Any]]], since: datetime, pool: ThreadPoolExecutor
+    ) -> tuple[list[list[dict[str, Any]]], dict[int, list[Any]]]:
+        """(the pages' PRs that changed since `since`, {PR id: threads} already read).
+
+        A PR created or closed since then changed; for any other (an active one) its threads,
+        read concurrently, tell: every vote, comment, push and reviewer change writes one.
+        """
+        older = [pull for page in pages for pull in page if not _new_since(pull, since)]
+        read = pool.map(partial(self._threads, repo_id), older)
+        threads = dict(zip((pull["pullRequestId"] for pull in older), read, strict=True))
+        kept = [
+            [
+                pull
+                for pull in page
+                if pull["pullRequestId"] not in threads or _thread_moved_since(threads[pull["pullRequestId"]], since)
+            ]
+            for page in pages
+        ]
+        return kept, threads
 
     def _submit_pages(
         self,
@@ -616,13 +672,25 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         since: datetime | None,
         pool: ThreadPoolExecutor,
         builds: dict[int, list[dict[str, Any]]] | None,
-    ) -> list[list[Future[dict[str, Any] | None]]]:
-        """Start enriching some pages of PRs, their linked work items asked first in one request."""
+    ) -> list[list[Future[dict[str, Any]]]]:
+        """Start enriching some pages of PRs that changed, their linked work items asked first in bulk.
+
+        Without `since` every PR changed; with it, an active PR whose threads did not move is
+        left out (its stored row is current) and costs its threads alone.
+        """
+        threads: dict[int, list[Any]] = {}
+        if since is not None:
+            pages, threads = self._changed_pages(repo_id, pages, since, pool)
         refs = self.linked_work_items([pull for page in pages for pull in page])
         return [
             [
                 pool.submit(
-                    self._changed, repo_id, pull, since, refs.get(pull["pullRequestId"]) if refs else None, builds
+                    self._enrich,
+                    repo_id,
+                    pull,
+                    refs.get(pull["pullRequestId"]) if refs is not None else None,
+                    threads.get(pull["pullRequestId"]),
+                    builds,
                 )
                 for pull in page
             ]
@@ -668,10 +736,10 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         List pages are read in groups of ARTIFACT_QUERY_PULLS PRs (one work item query per
         group) while the workers enrich the pages before them; pages come out in list order.
         """
-        pending: collections.deque[list[Future[dict[str, Any] | None]]] = collections.deque()
+        pending: collections.deque[list[Future[dict[str, Any]]]] = collections.deque()
 
-        def finished(futures: list[Future[dict[str, Any] | None]]) -> list[dict[str, Any]]:
-            return [pull for future in futures if (pull := future.result()) is not None]
+        def finished(futures: list[Future[dict[str, Any]]]) -> list[dict[str, Any]]:
+            return [future.result() for future in futures]
 
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ado-git-pr") as pool:
             try:

@@ -3,7 +3,8 @@
 Shapes follow Microsoft's published examples (fixtures/public-api-samples/azure_devops_git):
 repository refs with project, identity refs, reviewers with votes, system threads recording
 votes (CodeReviewThreadType=VoteUpdate) and text comment threads, work item refs, statuses.
-Behaviour: PAT basic auth (401 TF400813), api-version required, ``$top``/``$skip`` paging,
+Behaviour: PAT basic auth (401 TF400813), api-version required, ``$top``/``$skip`` paging
+(101 a page without ``$top``, at most 1,000; ``dataset["pulls_top_cap"]`` answers fewer than asked),
 ``searchCriteria.status`` and the time range criteria (``queryTimeRangeType`` created/closed
 with ``minTime``/``maxTime``), routes case-insensitive like the real service
 (``pullrequests`` / ``pullRequests``). Works mounted under a prefix.
@@ -481,6 +482,7 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
                 "UnauthorizedRequestException",
             )
         uris = (await request.json()).get("artifactUris") or []
+        dataset.setdefault("artifact_uris_asked", []).append(list(uris))  # what each query asked, for tests
         base = org_url(request)
         result: dict[str, list[dict[str, Any]]] = {}
         for uri in uris:
@@ -537,7 +539,9 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
             selected.append(pull)
         selected.sort(key=lambda p: p["pullRequestId"], reverse=True)
         skip = int(q.get("$skip", 0))
-        top = min(int(q.get("$top", 101)), 1000)
+        # 101 without $top, at most 1,000; ``dataset["pulls_top_cap"]`` answers fewer than asked, as a busy
+        # service may (a short page is then not the end of the list).
+        top = min(int(q.get("$top", 101)), 1000, dataset.get("pulls_top_cap", 1000))
         base = org_url(request)
         return page(request, [pull_json(p, base) for p in selected[skip : skip + top]])
 

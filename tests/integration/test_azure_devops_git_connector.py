@@ -263,3 +263,67 @@ def test_without_the_build_scope_ci_comes_from_each_pr_statuses(fake) -> None:
     normalised = by_id(connector(url))
     assert all(n["ci_status"] and n["ci_url"] for n in normalised.values())
     assert sum(p.endswith("/statuses") for p in controls.paths_seen) == len(dataset["pulls"])
+
+
+# --------------------------------------------------------------------------- where the requests go
+def kinds(paths: list[str]) -> dict[str, int]:
+    """Requests by endpoint: the last path segment, pull request sub-resources by name."""
+    counted: dict[str, int] = {}
+    for path in paths:
+        kind = path.rsplit("/", 1)[1].lower()
+        counted[kind] = counted.get(kind, 0) + 1
+    return counted
+
+
+def test_a_full_sync_reads_threads_per_pr_and_everything_else_in_bulk(fake) -> None:
+    url, dataset, controls = fake
+    controls.paths_seen.clear()
+    raw = pulls(connector(url, page_size=None))  # the default page: 1,000 PRs
+    keyless = sum(1 for p in dataset["pulls"].values() if p["title"].startswith("Chore:"))
+    assert len(raw) == 23
+    # Per repository: one list page (12 and 11 PRs, under 100: the end), one builds page, one work item query.
+    assert kinds(controls.paths_seen) == {
+        "repositories": 1,
+        "builds": 2,
+        "pullrequests": 2,
+        "artifacturiquery": 2,
+        "threads": 23,
+        "commits": keyless,
+    }
+
+
+def test_a_short_page_is_the_end_only_when_the_service_honoured_top() -> None:
+    dataset = generate_dataset(seed=5, size=250, repositories=["shop"])
+    controls = FaultControls()
+    with serve(create_app(dataset, controls)) as served:
+        base = f"{served}/{dataset['organization']}"
+        controls.paths_seen.clear()
+        assert len(pulls(connector(base, page_size=None, fetch_commits=False))) == 250
+        # 250 < 1,000 asked but >= 100: maybe capped, so one more (empty) page says it is the end.
+        assert kinds(controls.paths_seen)["pullrequests"] == 2
+        dataset["pulls_top_cap"] = 100  # the service answers 100 however many are asked
+        controls.paths_seen.clear()
+        assert len(pulls(connector(base, page_size=None, fetch_commits=False))) == 250
+        assert kinds(controls.paths_seen)["pullrequests"] == 3  # 100, 100, then 50: under 100 is the end
+        controls.paths_seen.clear()
+        assert len(pulls(connector(base, page_size=120, fetch_commits=False))) == 250
+        assert kinds(controls.paths_seen)["pullrequests"] == 3
+
+
+def test_incremental_reads_work_items_only_for_pull_requests_that_changed(fake) -> None:
+    url, dataset, controls = fake
+    conn = connector(url)
+    cursor = datetime.now(UTC)
+    active = sorted(i for i, p in dataset["pulls"].items() if p["status"] == "active")
+    closed_id, touched_id, *untouched = active
+    complete_pull(dataset, closed_id, when=cursor + timedelta(seconds=2))
+    add_vote(dataset, touched_id, dataset["people"][3], 10, when=cursor + timedelta(seconds=3))
+    dataset["artifact_uris_asked"] = []
+    controls.paths_seen.clear()
+    got = {p["pullRequestId"] for p in pulls(conn, start=cursor)}
+    assert got == {closed_id, touched_id} and untouched
+    asked = [uri.rsplit("%2F", 1)[1] for query in dataset["artifact_uris_asked"] for uri in query]
+    assert sorted(asked) == sorted(str(i) for i in got)
+    threads = {p.split("/pullRequests/")[1].split("/")[0] for p in controls.paths_seen if p.endswith("/threads")}
+    assert threads == {str(i) for i in active}  # the closed one's threads once, with its enrichment
+    assert sum(p.endswith("/threads") for p in controls.paths_seen) == len(active)
