@@ -290,7 +290,7 @@ class SourceDetailState(AdminState):
         result = await self.call(sources.test_connection, source_id)
         async with self:
             self.testing, self.test_done = False, True
-            self.test_ok, self.test_message = result.ok, result.message
+            self.test_ok, self.test_message = result.ok, _without_identity(result.message, result.identity)
             self.test_identity = result.identity
             self.test_details = display_fields(result.details, "; ")
 
@@ -434,3 +434,12 @@ class SourceDetailState(AdminState):
 
 def _mappable() -> tuple[str, ...]:
     return MAPPABLE_FIELDS
+
+
+def _without_identity(message: str, identity: str | None) -> str:
+    """The connectors' message without its leading "Connected as <identity>;", which the page shows in bold."""
+    prefix = f"Connected as {identity}" if identity else None
+    if not prefix or not message.startswith(prefix):
+        return message
+    rest = message[len(prefix) :].lstrip(";,. ").strip()
+    return rest[:1].upper() + rest[1:]
