@@ -58,7 +58,9 @@ dates); builds carry their source commit id and queue times. Bulk commit reads
 (``commitsbatch``) take either commit ids, which would give the head commit's date
 (the last commit, not the first), or one ``itemVersion``/``compareVersion`` range,
 i.e. one request per PR again. ``fetch_commits: true`` gives every PR its
-first_commit_at for one commits request per PR.
+first_commit_at for one commits request per PR. A PR's commits are read to the end
+(250 a request, ``x-ms-continuationtoken``): the service lists them newest first, so a
+first page alone would miss the oldest, the one first_commit_at is about.
 
 The raw record is the pullrequests list element exactly as returned, plus a
 ``"_dmt"`` key the connector adds::
@@ -122,6 +124,8 @@ MAX_PAGE_SIZE = 1000
 TRUSTED_SHORT_PAGE = 100
 CI_SOURCES = ("auto", "builds", "statuses")
 BUILDS_PAGE_SIZE = 1000
+#: ``$top`` of a pull request's commits page (more come by x-ms-continuationtoken).
+COMMITS_PAGE_SIZE = 250
 #: List pages read ahead while the workers enrich the earlier ones.
 PAGES_AHEAD = 2
 #: PRs whose linked work items one artifact URI query asks for.
@@ -607,6 +611,24 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         )
         return not (named or work_items) or "@" not in author
 
+    def _commits(self, repo_id: str, pull: Mapping[str, Any]) -> list[Any]:
+        """Every commit of the PR (newest first), COMMITS_PAGE_SIZE a request, paged by x-ms-continuationtoken.
+
+        The last page holds the oldest commits, where first_commit_at and often the work item key are.
+        """
+        path = self._git(f"repositories/{repo_id}/pullRequests/{pull['pullRequestId']}/commits")
+        params: dict[str, Any] = {"api-version": API_VERSION, "$top": COMMITS_PAGE_SIZE}
+        commits: list[Any] = []
+        cursors = CursorGuard(f"commits of pull request {pull['pullRequestId']}")
+        while True:
+            data, response = self._azure_json_response("GET", path, params)
+            commits.extend(self._values(data if isinstance(data, dict) else {}, "commits"))
+            token = response.headers.get("x-ms-continuationtoken")
+            if not token:
+                return commits
+            cursors.advance(token)
+            params["continuationToken"] = token
+
     def _statuses(
         self, repo_id: str, pull: Mapping[str, Any], builds: dict[int, list[dict[str, Any]]] | None
     ) -> list[Any]:
@@ -637,7 +659,7 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
             "commits": None,
         }
         if self._wants_commits(pull, work_items):
-            extras["commits"] = self._pr_values(repo_id, pull, "commits", "commits", **{"$top": 250})
+            extras["commits"] = self._commits(repo_id, pull)
         pull["_dmt"] = extras
         return pull
 

@@ -567,9 +567,13 @@ def create_app(dataset: dict[str, Any], controls: FaultControls | None = None) -
             base = org_url(request)
             if kind == "work_items":
                 values = [{**v, "url": f"{base}/_apis/wit/workItems/{v['id']}"} for v in values]
-            if kind == "commits":
+            if kind == "commits":  # paged by $top and the x-ms-continuationtoken header, newest first
                 top = int(request.query_params.get("$top", 100))
-                values = values[:top]
+                start = int(request.query_params.get("continuationToken") or 0)
+                response = page(request, values[start : start + top])
+                if start + top < len(values):
+                    response.headers["x-ms-continuationtoken"] = str(start + top)
+                return response
             return page(request, values)
 
         return handler

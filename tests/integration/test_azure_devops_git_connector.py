@@ -327,3 +327,22 @@ def test_incremental_reads_work_items_only_for_pull_requests_that_changed(fake) 
     threads = {p.split("/pullRequests/")[1].split("/")[0] for p in controls.paths_seen if p.endswith("/threads")}
     assert threads == {str(i) for i in active}  # the closed one's threads once, with its enrichment
     assert sum(p.endswith("/threads") for p in controls.paths_seen) == len(active)
+
+
+def test_every_commit_of_a_long_pull_request_is_read_oldest_included(fake) -> None:
+    url, dataset, controls = fake
+    pr_id = next(i for i, p in dataset["pulls"].items() if p["title"].startswith("Chore:"))
+    commits = dataset["extras"][pr_id]["commits"]
+    newest = commits[0]
+    for n in range(300 - len(commits)):  # older and older commits, newest first as the service lists them
+        when = datetime.fromisoformat(commits[-1]["author"]["date"].replace("Z", "+00:00")) - timedelta(minutes=n + 1)
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        commits.append(
+            {**newest, "commitId": f"{n:040x}", "comment": "wip", "author": {**newest["author"], "date": stamp}}
+        )
+    commits[-1]["comment"] = "ACME-77 first step"
+    controls.paths_seen.clear()
+    pr = by_id(connector(url))[str(pr_id)]
+    assert pr["commits_count"] == 300 and "ACME-77" in pr["linked_keys"]
+    assert pr["first_commit_at"] == datetime.fromisoformat(commits[-1]["author"]["date"].replace("Z", "+00:00"))
+    assert sum(p.endswith(f"/pullRequests/{pr_id}/commits") for p in controls.paths_seen) == 2  # 250 + 50
