@@ -193,7 +193,9 @@ def make_connector(tool: str, url: str, secrets: dict[str, Any], args: argparse.
     elif tool == "github":
         config = {"repositories": secrets["repositories"], "api": args.api, "project_keys": ["ACME"]}
     elif tool == "azure_devops_git":
-        config = {"project": secrets["project"], **({"workers": args.workers} if args.workers else {})}
+        commits = {"auto": "auto", "true": True, "false": False}[getattr(args, "fetch_commits", "auto")]
+        config = {"project": secrets["project"], "fetch_commits": commits}
+        config |= {"workers": args.workers} if args.workers else {}
     settings = SourceSettings(
         source_type=tool,
         base_url=base_url,
@@ -287,7 +289,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "benchmark": "backfill",
         "tool": args.tool,
-        "path": {"github": f"api={args.api}", "azure_boards": f"history={args.history}"}.get(args.tool, "default"),
+        "path": {
+            "github": f"api={args.api}",
+            "azure_boards": f"history={args.history}",
+            "azure_devops_git": f"fetch_commits={getattr(args, 'fetch_commits', 'auto')}",
+        }.get(args.tool, "default"),
         "size": args.size,
         "latency_seconds": args.latency,
         "graphql_latency_seconds": args.graphql_latency if args.tool == "github" else None,
@@ -323,6 +329,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--workers", type=int, default=None, help="Azure DevOps Git PRs enriched at once (default: the product's)"
     )
+    parser.add_argument("--fetch-commits", choices=("auto", "true", "false"), default="auto",
+                        help="Azure DevOps Git's fetch_commits (auto: only PRs naming no work item)")  # fmt: skip
     parser.add_argument("--tstu-per-request", type=float, default=0.01, help="Azure DevOps cost model (assumed)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)

@@ -441,7 +441,15 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         self.repository_names = [r for r in re.split(r"[,\s]+", repos) if r] if isinstance(repos, str) else list(repos)
         self.page_size = max(1, min(MAX_PAGE_SIZE, int(config.get("page_size") or MAX_PAGE_SIZE)))
         commits = config.get("fetch_commits", "auto")
-        self.fetch_commits: bool | None = None if str(commits).lower() == "auto" else bool(commits)
+        text = str(commits).strip().lower()
+        #: None: auto; a string from a form ("false") is read as a word, not as a truthy string.
+        self.fetch_commits: bool | None = (
+            None
+            if text == "auto"
+            else text in ("true", "1", "yes", "on")
+            if isinstance(commits, str)
+            else bool(commits)
+        )
         self.workers = max(1, min(MAX_WORKERS, int(config.get("workers") or DEFAULT_WORKERS)))
         self.ci = str(config.get("ci") or "auto").strip().lower()
         if self.ci not in CI_SOURCES:

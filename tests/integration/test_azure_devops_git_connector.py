@@ -181,6 +181,7 @@ def test_commits_only_for_pull_requests_that_name_no_work_item(fake) -> None:
     assert sum(p.endswith("/commits") for p in controls.paths_seen) == len(keyless)
     assert all(p["_dmt"]["commits"] is not None for p in pulls(connector(url, fetch_commits=True)))
     assert all(p["_dmt"]["commits"] is None for p in pulls(connector(url, fetch_commits=False)))
+    assert all(p["_dmt"]["commits"] is None for p in pulls(connector(url, fetch_commits="false")))  # from a form
 
 
 def test_votes_named_by_identity_or_by_tf_id_both_give_review_and_approval_times(fake) -> None:
