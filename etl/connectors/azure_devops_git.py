@@ -441,15 +441,7 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
         self.repository_names = [r for r in re.split(r"[,\s]+", repos) if r] if isinstance(repos, str) else list(repos)
         self.page_size = max(1, min(MAX_PAGE_SIZE, int(config.get("page_size") or MAX_PAGE_SIZE)))
         commits = config.get("fetch_commits", "auto")
-        text = str(commits).strip().lower()
-        #: None: auto; a string from a form ("false") is read as a word, not as a truthy string.
-        self.fetch_commits: bool | None = (
-            None
-            if text == "auto"
-            else text in ("true", "1", "yes", "on")
-            if isinstance(commits, str)
-            else bool(commits)
-        )
+        self.fetch_commits = _fetch_commits_setting(commits)
         self.workers = max(1, min(MAX_WORKERS, int(config.get("workers") or DEFAULT_WORKERS)))
         self.ci = str(config.get("ci") or "auto").strip().lower()
         if self.ci not in CI_SOURCES:
@@ -807,6 +799,14 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
 
     def normalize_pull_request(self, raw: dict[str, Any]) -> NormalizedPullRequest:
         return normalize_azure_devops_pull(raw, self.options)
+
+
+def _fetch_commits_setting(value: Any) -> bool | None:
+    """config fetch_commits: None for "auto"; a word from a form ("false", "no") read as such, not as a truthy string."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return None
+    return text in ("true", "1", "yes", "on") if isinstance(value, str) else bool(value)
 
 
 def _new_since(pull: Mapping[str, Any], since: datetime) -> bool:
