@@ -103,7 +103,7 @@ from etl.connectors.base import (
 from etl.connectors.http import CursorGuard
 from etl.connectors.linking import azure_work_item_key, find_work_item_keys
 from etl.connectors.registry import register_connector
-from etl.connectors.values import identity_parts, parse_datetime
+from etl.connectors.values import count_of, identity_parts, parse_datetime
 
 VOTE_STATES = {10: "APPROVED", 5: "APPROVED_WITH_SUGGESTIONS", 0: "NO_VOTE", -5: "WAITING_FOR_AUTHOR", -10: "REJECTED"}
 _STATE = {"active": "open", "completed": "merged", "abandoned": "closed"}
@@ -485,7 +485,7 @@ class AzureDevOpsGitConnector(AzureDevOpsConnector):
             ok=True,
             identity=identity,
             details={"project": self.project, "repositories": repos},
-            message=f"Connected as {identity}; {len(repos)} repositories in {self.project}",
+            message=f"Connected as {identity}; {count_of(len(repos), 'repository', 'repositories')} in {self.project}",
         )
 
     def discover_fields(self) -> list[DiscoveredField]:

@@ -64,7 +64,7 @@ from etl.connectors.deployment_chain import (
 )
 from etl.connectors.http import CursorGuard
 from etl.connectors.registry import register_connector
-from etl.connectors.values import identity_parts, parse_datetime
+from etl.connectors.values import count_of, identity_parts, parse_datetime
 
 MODES = ("runs", "environments")
 DEFAULT_ENVIRONMENT = "production"
@@ -263,7 +263,7 @@ class AzurePipelinesConnector(AzureDevOpsConnector):
             ok=True,
             identity=identity,
             details=details,
-            message=f"Connected as {identity}; project {self.project} has {len(pipelines)} pipelines",
+            message=f"Connected as {identity}; project {self.project} has {count_of(len(pipelines), 'pipeline', 'pipelines')}",
         )
 
     def discover_fields(self) -> list[DiscoveredField]:

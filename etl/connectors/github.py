@@ -81,7 +81,7 @@ from etl.connectors.github_graphql import GitHubGraphQL, graphql_endpoint
 from etl.connectors.http import CursorGuard, parse_link_header
 from etl.connectors.linking import find_work_item_keys
 from etl.connectors.registry import register_connector
-from etl.connectors.values import parse_datetime, to_int
+from etl.connectors.values import count_of, parse_datetime, to_int
 
 DEFAULT_BASE_URL = "https://api.github.com"
 #: The ways to read pull requests (config_json.api); the first is the default.
@@ -383,7 +383,7 @@ class GitHubConnector(BaseConnector):
             }
         identity = f"{user.get('name')} ({login})" if user.get("name") else str(login)
         details: dict[str, Any] = {"repositories": repos, "api": self.api}
-        message = f"Connected as {identity}; {len(repos)} repositories visible"
+        message = f"Connected as {identity}; {count_of(len(repos), 'repository', 'repositories')} visible"
         if self.api == "graphql":
             budget = self.graphql.rate_limit()
             details["graphql"] = budget

@@ -73,7 +73,7 @@ from etl.connectors.deployment_chain import (
 from etl.connectors.github import API_HEADERS, DEFAULT_BASE_URL, _repositories
 from etl.connectors.http import CursorGuard, parse_link_header
 from etl.connectors.registry import register_connector
-from etl.connectors.values import parse_datetime, to_int
+from etl.connectors.values import count_of, parse_datetime, to_int
 
 MODES = ("deployments", "workflow_runs")
 DEFAULT_ENVIRONMENT = "production"
@@ -322,7 +322,7 @@ class GitHubDeploymentsConnector(BaseConnector):
             ok=True,
             identity=identity,
             details={"repositories": repos, "mode": self.mode},
-            message=f"Connected as {identity}; {len(repos)} repositories visible; reading {self.mode.replace('_', ' ')}",
+            message=f"Connected as {identity}; {count_of(len(repos), 'repository', 'repositories')} visible; reading {self.mode.replace('_', ' ')}",
         )
 
     def _get_object_list(self, path: str, params: Mapping[str, Any]) -> list[Any]:

@@ -282,3 +282,8 @@ def propose_from_name(name: Any, field_type: str | None) -> str | None:
         if pattern.search(lowered):
             return target
     return None
+
+
+def count_of(n: int, singular: str, plural: str) -> str:
+    """ "1 repository", "3 repositories": a count with its noun, for messages people read."""
+    return f"{n:,} {singular if n == 1 else plural}"
