@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import select
 
 from core.realtime import publish_event
+from etl.project_figures import refresh_compliance_counts
 from etl.rules import EXCUSABLE_RULES, RULES, effective_rules, failing_rules_array_sql
 from models.base import utcnow
 from models.db import get_tenant_by_slug, public_session, tenant_schema_of, tenant_session
@@ -386,6 +387,14 @@ def evaluate_compliance(tenant_slug: str, work_item_ids: list[int] | None = None
             "GROUP BY a.project_id, a.assignee_identity_id"
         )).all()
         assignee_users = _identity_users(conn, schema, {r[1] for r in critical if r[1] is not None})
+        if scoped:
+            touched_projects = [int(p) for (p,) in conn.execute(sa.text(
+                f'SELECT DISTINCT w.project_id FROM "{schema}".work_items w JOIN _dmt_scope sc ON sc.id = w.id'
+            )).all()]  # fmt: skip
+        else:
+            touched_projects = [p.project_id for p in projects]
+        refresh_compliance_counts(conn, schema, touched_projects, now)
+        step("project_figures")
         session.commit()
         step("commit")
     log.info("compliance %s steps: %s", tenant_slug, steps)

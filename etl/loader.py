@@ -41,6 +41,7 @@ from sqlmodel import Session
 
 from etl.connectors.base import NormalizedPullRequest, NormalizedWorkItem
 from etl.identity import PersonRef, person, resolve_identities
+from etl.project_figures import invalidate
 from models.db import tenant_schema_of
 from models.tenant import PullRequest, WorkItem
 
@@ -706,6 +707,7 @@ def load_work_items(
     result.touched_sprint_ids = sorted({r.sprint_id for r in returned if r.sprint_id is not None})
     if returned:
         result.links_created = _link_items_to_prs(session, returned, project_id)
+        invalidate(session.connection(), tenant_schema_of(session), project_id, "work_items")
     return result
 
 
@@ -840,6 +842,7 @@ def load_pull_requests(
     result.updated = len(returned) - inserted
     result.unchanged = distinct - len(returned)
     if returned:
+        invalidate(session.connection(), tenant_schema_of(session), project_id, "pull_requests")
         links, item_ids, sprint_ids = _link_prs_to_items(session, returned)
         result.links_created = links
         result.touched_work_item_ids = item_ids

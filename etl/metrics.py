@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from core.realtime import publish_event
+from etl.project_figures import pr_projects, refresh_pr_health
 from models.base import utcnow
 from models.db import tenant_schema_of, tenant_session
 
@@ -378,6 +379,8 @@ def rebuild_metrics(tenant_slug: str, sprint_ids: list[int] | None = None) -> Me
             f'DELETE FROM "{schema}".developer_metrics d USING _m_sprints s '
             "WHERE d.sprint_id = s.id AND d.computed_at <> :now"
         ), {"now": now})
+        if sprint_ids is None:  # the full (nightly) rebuild also moves the stored PR health's window on
+            refresh_pr_health(conn, schema, pr_projects(conn, schema), now)
         session.commit()
     log.info("metrics %s steps: %s", tenant_slug, conn.steps)
     result = MetricsResult(int(sprints), int(developers), round(time.perf_counter() - started, 3))

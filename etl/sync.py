@@ -47,6 +47,7 @@ from etl.connectors.registry import get_connector
 from etl.deployment_loader import load_deployments
 from etl.loader import DimensionCache, LoadResult, _dumps, load_batch
 from etl.metrics import rebuild_metrics
+from etl.project_figures import invalidate, refresh_pr_health
 from models import tenant as tenant_models
 from models.base import utcnow
 from models.db import public_session, tenant_schema_of, tenant_session
@@ -354,6 +355,7 @@ def _run_locked(
                 if provided[stream]:
                     _sync_stream(ctx, connector, stream)
             _rebuild_metrics(ctx)
+            _refresh_pr_health(ctx, connector)
     except Exception as exc:
         _fail(ctx, exc, count_failure(exc) if callable(count_failure) else count_failure)
         raise
@@ -800,6 +802,8 @@ def _reconcile(ctx: _Context, connector: BaseConnector) -> None:
                 {"s": ctx.source.id},
             ).scalars().all()
             deleted_total += len(gone)
+            if (gone or back) and table in ("work_items", "pull_requests"):
+                invalidate(session.connection(), schema, ctx.source.project_id, table)
             if table == "work_items":
                 touched_items = list(gone) + list(back)
                 if touched_items:
@@ -821,6 +825,7 @@ def _reconcile(ctx: _Context, connector: BaseConnector) -> None:
     if touched_items:
         call_quietly(ctx.compliance, ctx.tenant_slug, touched_items)
     _rebuild_metrics(ctx)
+    _refresh_pr_health(ctx, connector)
 
 
 # --------------------------------------------------------------------------- after load
@@ -830,6 +835,18 @@ def call_quietly(fn: Callable[..., Any], *args: Any) -> None:
         fn(*args)
     except Exception:
         log.exception("post-load step %s failed", getattr(fn, "__name__", fn))
+
+
+def _refresh_pr_health(ctx: _Context, connector: BaseConnector) -> None:
+    """A PR source was synced or reconciled: its project's stored PR health is computed again."""
+    if connector.provides_pull_requests:
+        call_quietly(_store_pr_health, ctx.tenant_slug, ctx.source.project_id)
+
+
+def _store_pr_health(tenant_slug: str, project_id: int) -> None:
+    with tenant_session(tenant_slug) as session:
+        refresh_pr_health(session.connection(), tenant_schema_of(session), [project_id], utcnow())
+        session.commit()
 
 
 def _rebuild_metrics(ctx: _Context) -> None:

@@ -554,3 +554,26 @@ class CoverageEvidence(SQLModel, table=True):
     commit_sha: str | None = Field(default=None, max_length=64)
     posted_by: str | None = Field(default=None, max_length=200)
     created_at: datetime = tz_field(nullable=False, default_now=True)
+
+
+class ProjectFigures(SQLModel, table=True):
+    """Whole-project figures kept by the pipeline, so a dashboard's first read after a change is a row read.
+
+    Written by `etl.project_figures`: the done items' compliance counts after every
+    compliance evaluation, the PR health rollup of the default window after every
+    PR load, reconcile and full metrics rebuild (nightly). The dashboards read a
+    project's row and compute live only when it has none (migration t0011).
+    """
+
+    __tablename__ = "project_figures"
+    __table_args__ = {"schema": TENANT}
+
+    project_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    done_items: int = 0
+    compliant_items: int = 0
+    judged_items: int = 0
+    compliance_at: datetime | None = tz_field()
+    # The PR health rollup (one row per repository and a total row) of the `pr_window_days` before `pr_health_at`.
+    pr_health: list[dict[str, Any]] | None = json_field(None)
+    pr_window_days: int | None = None
+    pr_health_at: datetime | None = tz_field()

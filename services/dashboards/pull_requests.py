@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import sqlalchemy as sa
-
-from models.db import tenant_session
+from etl.project_figures import REVIEW_BUCKETS, pr_health_rows, stored_pr_health
+from models.db import tenant_schema_of, tenant_session
 from services.auth import CurrentUser
-from services.dashboards.common import HISTORY_SPRINTS, _now, _pct, _round, _tables, require_project
+from services.dashboards.common import HISTORY_SPRINTS, _now, _pct, _round, require_project
 from services.dashboards.shapes import PrHealth, PrSprintPoint, RepoHealth, ReviewBucket
 from services.dashboards.sprint_rows import _sprint_rows
-
-REVIEW_BUCKETS = [("< 1 h", 0, 1), ("1-4 h", 1, 4), ("4-24 h", 4, 24), ("1-3 days", 24, 72), ("> 3 days", 72, None)]
 
 
 def pr_health(user: CurrentUser, project_id: int, days: int = 180) -> PrHealth:
@@ -20,44 +17,10 @@ def pr_health(user: CurrentUser, project_id: int, days: int = 180) -> PrHealth:
     require_project(user, project_id)
     since = _now() - timedelta(days=days)
     with tenant_session(user.tenant_slug or "") as session:
-        t = _tables(session)
-        params = {"p": project_id, "since": since}
-        bucket_sql = ", ".join(
-            f"count(*) FILTER (WHERE fr_h >= {lo}" + (f" AND fr_h < {hi}" if hi is not None else "") + f") AS b{i}"
-            for i, (_label, lo, hi) in enumerate(REVIEW_BUCKETS)
-        )
-        per_repo = (
-            session.execute(
-                sa.text(
-                    f"""
-                WITH pr AS (
-                    SELECT repository, state,
-                           (first_review_at IS NOT NULL OR review_count > 0) AS reviewed,
-                           extract(epoch FROM (first_review_at - created_at_source)) / 3600.0 AS fr_h,
-                           extract(epoch FROM (merged_at - created_at_source)) / 3600.0 AS merge_h
-                    FROM {t["pull_requests"]}
-                    WHERE project_id = :p AND NOT is_deleted AND created_at_source >= :since
-                )
-                SELECT GROUPING(repository) AS total_row, repository,
-                       count(*) AS prs,
-                       count(*) FILTER (WHERE state = 'merged') AS merged,
-                       count(*) FILTER (WHERE state = 'open') AS open,
-                       count(*) FILTER (WHERE state = 'merged' AND reviewed) AS merged_reviewed,
-                       avg(fr_h) AS avg_fr,
-                       percentile_cont(0.5) WITHIN GROUP (ORDER BY fr_h) AS med_fr,
-                       avg(merge_h) FILTER (WHERE state = 'merged') AS avg_merge,
-                       count(*) FILTER (WHERE fr_h IS NULL) AS never,
-                       {bucket_sql}
-                FROM pr
-                GROUP BY ROLLUP (repository)
-                ORDER BY GROUPING(repository), count(*) DESC
-                """
-                ),
-                params,
-            )
-            .mappings()
-            .all()
-        )
+        conn, schema = session.connection(), tenant_schema_of(session)
+        per_repo = stored_pr_health(conn, schema, project_id, days)
+        if per_repo is None:  # no stored rollup for this window (another window, or PRs written since)
+            per_repo = pr_health_rows(conn, schema, project_id, since)
         points = _sprint_rows(session, project_id)[-HISTORY_SPRINTS:]
     result = PrHealth(project_id=project_id)
     for r in per_repo:

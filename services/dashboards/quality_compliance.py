@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from etl.project_figures import compliance_counts, stored_compliance_counts
 from etl.rules import rule_title
-from models.db import tenant_session
+from models.db import tenant_schema_of, tenant_session
 from models.tenant import ComplianceFlag
 from services.auth import CurrentUser
-from services.dashboards.common import HISTORY_SPRINTS, SEVERITY_ORDER, _pct, _tables, require_project
+from services.dashboards.common import HISTORY_SPRINTS, SEVERITY_ORDER, _pct, require_project
 from services.dashboards.shapes import ComplianceOverview, Quality, QualityPoint, RuleCount
 from services.dashboards.sprint_rows import _sprint_rows
 
@@ -32,20 +33,10 @@ def _flags_by_rule(session: Session, project_id: int) -> list[RuleCount]:
 
 
 def _done_compliance(session: Session, project_id: int) -> tuple[int, int, int]:
-    t = _tables(session)
-    row = session.execute(
-        sa.text(
-            f"""
-            SELECT count(*) AS done,
-                   count(*) FILTER (WHERE dmt_compliant) AS compliant,
-                   count(*) FILTER (WHERE dmt_compliant IS NOT NULL) AS judged
-            FROM {t["work_items"]}
-            WHERE project_id = :p AND status_category = 'done' AND NOT is_deleted
-            """
-        ),
-        {"p": project_id},
-    ).one()
-    return int(row[0]), int(row[1]), int(row[2])
+    """(done, compliant, judged) items of the project: the pipeline's stored counts, else counted now."""
+    conn, schema = session.connection(), tenant_schema_of(session)
+    stored = stored_compliance_counts(conn, schema, project_id)
+    return stored if stored is not None else compliance_counts(conn, schema, [project_id])[project_id]
 
 
 def quality(user: CurrentUser, project_id: int) -> Quality:
