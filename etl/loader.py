@@ -842,11 +842,12 @@ def load_pull_requests(
     result.updated = len(returned) - inserted
     result.unchanged = distinct - len(returned)
     if returned:
-        invalidate(session.connection(), tenant_schema_of(session), project_id, "pull_requests")
         links, item_ids, sprint_ids = _link_prs_to_items(session, returned)
         result.links_created = links
         result.touched_work_item_ids = item_ids
         result.touched_sprint_ids = sprint_ids
+        # Last, so the figures row is locked after the rows (the compliance evaluation's order too).
+        invalidate(session.connection(), tenant_schema_of(session), project_id, "pull_requests")
     return result
 
 

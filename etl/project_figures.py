@@ -17,9 +17,15 @@ read after every data change. The pipeline keeps both per project instead:
 
 A stored figure is only used while nothing it depends on was written since: the
 loader and the reconcile `invalidate` a project's figures in the same transaction
-as the rows they write, and the dashboards then compute live (with the same SQL,
-`compliance_counts` and `pr_health_rows`) until the next refresh. So a read never
-shows figures older than the data, whichever path wrote it.
+as the rows they write (after the rows, the order the evaluation locks in too),
+and the dashboards then compute live (with the same SQL, `compliance_counts` and
+`pr_health_rows`) until the next refresh.
+
+One window is left, and closed by the pipeline itself: a refresh that counted
+just before another sync's batch of the same project committed can store its
+figure after that batch cleared the old one. It is stale only until that sync's
+own next step refreshes it again (every loaded item is evaluated, which
+recounts; every PR sync ends with a PR refresh), so it can outlive no sync.
 """
 
 from __future__ import annotations
