@@ -16,6 +16,11 @@ def text_input(name: str, **props: Any) -> rx.Component:
     return rx.input(name=name, id=props.pop("id", name), width="100%", **props)
 
 
+def percent_input(name: str, default_value: Any, **props: Any) -> rx.Component:
+    """A percentage field (0-100, one decimal); the server checks the range again."""
+    return text_input(name, type="number", step="0.1", min=0, max=100, default_value=default_value, **props)
+
+
 def select_input(name: str, options: list[tuple[str, str]] | list[str], **props: Any) -> rx.Component:
     """A native <select> (always submitted with its form)."""
     pairs = [(o, o) if isinstance(o, str) else o for o in options]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from admin_app import routes
-from admin_app.components.forms import text_input
+from admin_app.components.forms import percent_input, text_input
 from admin_app.routes import project_url, source_url, tenant_url
 from admin_app.state.project_detail import PointsRow, ProjectDetailState, RuleRow, SourceRow
 from etl.rules import SEVERITIES
@@ -72,14 +72,7 @@ def settings_form() -> rx.Component:
                 ),
                 field(
                     "Compliance target (%)",
-                    text_input(
-                        "compliance_target",
-                        type="number",
-                        step="0.1",
-                        min=0,
-                        max=100,
-                        default_value=ProjectDetailState.compliance_target,
-                    ),
+                    percent_input("compliance_target", ProjectDetailState.compliance_target),
                     "The company dashboard's compliance gauge is green at or above it, yellow within "
                     f"{COMPLIANCE_WARNING_BAND:g} points below it, red further below.",
                 ),

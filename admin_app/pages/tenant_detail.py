@@ -5,7 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from admin_app import routes
-from admin_app.components.forms import ai_settings_fields, dialog, form_buttons, select_input, text_input
+from admin_app.components.forms import (
+    ai_settings_fields,
+    dialog,
+    form_buttons,
+    percent_input,
+    select_input,
+    text_input,
+)
 from admin_app.components.notification_delivery import chat_channels_section
 from admin_app.routes import project_url, tenant_url
 from admin_app.state.tenant_detail import ProjectRow, TenantDetailState, TokenRow, UserRow
@@ -110,14 +117,7 @@ def projects_section() -> rx.Component:
                     ),
                     field(
                         "Compliance target (%)",
-                        text_input(
-                            "compliance_target",
-                            type="number",
-                            step="0.1",
-                            default_value=f"{DEFAULT_COMPLIANCE_TARGET:g}",
-                            min=0,
-                            max=100,
-                        ),
+                        percent_input("compliance_target", f"{DEFAULT_COMPLIANCE_TARGET:g}"),
                     ),
                     columns=rx.breakpoints(initial="1", sm="4"),
                     spacing="3",
