@@ -8,19 +8,33 @@ body, so a lookup is one MGET of (version, entry): an entry written at an
 older version is a miss, and a change makes every older entry stale at once.
 Entries also expire after TTL_SECONDS as a backstop.
 
-Keys include the user id: what a user may see (anonymised names) depends on
-their project role, so one user's answer is never served to another.
+Two stores, one invalidation:
 
-The API serves it from its event loop: a hit is one round trip to Redis and
-never waits for a worker thread; only a miss runs the SQL, in a thread.
+- `cached_json_async` (the REST API): JSON in Redis, keyed per user (and role),
+  served from the event loop: a hit is one round trip to Redis and never waits
+  for a worker thread; only a miss runs the SQL, in a thread.
+- `cached_page_data` (the portals' page loads): the answer pickled in the
+  memory of the portal process, keyed by the caller's *scope*, which names
+  everything the answer depends on: the page, the project, its inputs, and
+  what the user may see there (`services.dashboards.view_of`: the role, and
+  the user only where names are anonymised), not who the user is. So every
+  tech lead of a project shares one entry, while authorisation (session,
+  membership, role) is still checked per user before each lookup. A hit is
+  one GET of the data version and an unpickle (each caller gets its own copy);
+  concurrent misses of one entry compute it once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
+import threading
+import time
 import weakref
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from typing import TypeVar
 
 import redis
@@ -28,12 +42,13 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from core.realtime import data_version_key
+from core.realtime import data_version_key, redis_client
 from core.settings import get_settings
 
 TTL_SECONDS = 60
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 _SEPARATOR = "\n"
 
 
@@ -88,3 +103,59 @@ async def cached_json_async(
     except (redis.RedisError, OSError) as exc:
         log.warning("read cache not written: %s", exc)
     return body
+
+
+# --------------------------------------------------------------------------- the portals' page data
+#: Entries kept per portal process (each a page's data for one scope and data version).
+PAGE_ENTRIES = 512
+
+_page_lock = threading.Lock()
+#: (tenant, data version, *scope) -> (expires at on the monotonic clock, pickled answer); least recently used first.
+_page_entries: OrderedDict[tuple[Hashable, ...], tuple[float, bytes]] = OrderedDict()
+#: Misses being computed now: later callers of the same entry wait for the first one's answer.
+_page_computing: dict[tuple[Hashable, ...], Future[bytes]] = {}
+
+
+def cached_page_data(tenant_slug: str, scope: tuple[Hashable, ...], produce: Callable[[], T]) -> T:
+    """A copy of `produce()`'s answer for `scope` at the tenant's current data version (blocking: run it in a thread).
+
+    `scope` must name everything the answer depends on, what the user may see
+    included; the caller checks the user's right to it before calling.
+    """
+    try:
+        version = redis_client().get(data_version_key(tenant_slug)) or "0"
+    except (redis.RedisError, OSError) as exc:  # no cache is slower, never wrong
+        log.warning("page cache unavailable: %s", exc)
+        return produce()
+    key = (tenant_slug, version, *scope)
+    with _page_lock:
+        entry = _page_entries.get(key)
+        if entry is not None and entry[0] > time.monotonic():
+            _page_entries.move_to_end(key)
+            return pickle.loads(entry[1])
+        computing = _page_computing.get(key)
+        first = computing is None
+        if computing is None:
+            computing = _page_computing[key] = Future()
+    if not first:
+        return pickle.loads(computing.result())
+    try:
+        body = pickle.dumps(produce())
+    except BaseException as exc:
+        with _page_lock:
+            del _page_computing[key]
+        computing.set_exception(exc)  # the same scope gets the same answer: the same error
+        raise
+    with _page_lock:
+        _page_entries[key] = (time.monotonic() + TTL_SECONDS, body)
+        while len(_page_entries) > PAGE_ENTRIES:
+            _page_entries.popitem(last=False)
+        del _page_computing[key]
+    computing.set_result(body)
+    return pickle.loads(body)
+
+
+def clear_page_cache() -> None:
+    """Forget every page entry of this process (tests)."""
+    with _page_lock:
+        _page_entries.clear()

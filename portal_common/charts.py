@@ -9,6 +9,7 @@ it finished.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,21 @@ from portal_common.formatting import PERCENT, PP
 FONT = "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 #: Passed to rx.plotly(config=...): no plotly logo and tool bar on a dashboard card.
 PLOT_CONFIG: dict[str, Any] = {"displayModeBar": False, "responsive": True}
+
+#: A figure as the browser gets it: plotly's JSON as plain data (what Reflex sends for a go.Figure var).
+FigureJson = dict[str, Any]
+
+
+def figure_json(fig: go.Figure) -> FigureJson:
+    """The figure as plain data for a page state's var (shown with `rx.plotly(data=var.to(go.Figure))`).
+
+    Reflex pickles every state it loads for an event to Redis and back, and
+    deep-copies a new tab's defaults. A go.Figure var is rebuilt from its dict
+    with full validation each time, the whole default template included (about
+    10 ms per figure, for every figure of every state loaded); plain data costs
+    next to nothing, and the browser gets the same JSON.
+    """
+    return json.loads(fig.to_json())
 
 
 def base_layout(height: int, **overrides: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 from sqlmodel import Session, select
 
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.realtime import bump_data_version
 from etl.rules import RULES_BY_ID
 from models.base import utcnow
 from models.db import public_session
@@ -159,4 +160,7 @@ def update_project_settings(project_id: int, data: ProjectSettingsUpdate, actor:
             tenant_id=project.tenant_id,
         )
         session.commit()
-        return project
+        tenant = session.get(Tenant, project.tenant_id)
+    if tenant is not None:  # the dashboards show the settings (the gauge's target): cached page data is stale
+        bump_data_version(tenant.slug)
+    return project

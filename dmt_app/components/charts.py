@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import plotly.graph_objects as go
 import reflex as rx
 
 from dmt_app import routes
@@ -33,9 +34,12 @@ def _nowrap(value: rx.Var | str) -> rx.Component:
 
 
 def plot(figure: rx.Var, min_height: str, label: str, **props: Any) -> rx.Component:
-    """A plotly figure (its height is the figure's) in a box that holds its place while it loads."""
+    """A plotly figure (its height is the figure's) in a box that holds its place while it loads.
+
+    `figure` is a var of plotly JSON (`portal_common.charts.figure_json`), given to rx.plotly as the figure it is.
+    """
     return rx.box(
-        rx.plotly(data=figure, config=PLOT_CONFIG, width="100%", **props),
+        rx.plotly(data=figure.to(go.Figure), config=PLOT_CONFIG, width="100%", **props),
         width="100%",
         min_height=min_height,
         role="img",

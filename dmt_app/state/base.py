@@ -5,18 +5,26 @@ Page states subclass it and keep their own handlers thin: each `load`,
 session, picks the project, runs the page's `_compute` (a blocking service
 call) in a thread and hands the result to `_apply`. No SQL here: the states
 only call services.
+
+A page whose `_compute` depends on the user only through their view of the
+project (`services.dashboards.view_of`: role, and the user where names are
+anonymised) sets `SHARED_DATA = True`: its data then comes from the portal's
+page cache (`core.read_cache.cached_page_data`), shared by every tab with the
+same view of the project until the tenant's data changes. The session and the
+user's role on the project are checked for every event before the lookup.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypedDict, TypeVar
+from typing import Any, ClassVar, TypedDict, TypeVar
 from urllib.parse import parse_qs, unquote
 
 import reflex as rx
 
 from core.errors import ServiceError
+from core.read_cache import cached_page_data
 from portal_common import AuthState
 from services import dashboards as dash
 from services import notifications
@@ -61,6 +69,9 @@ class CompanyState(AuthState):
     error: str = ""
     unread: int = 0
 
+    #: The page's data depends on the user only through `dash.view_of`: served from the shared page cache.
+    SHARED_DATA: ClassVar[bool] = False
+
     @staticmethod
     async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking service function off the event loop."""
@@ -89,6 +100,13 @@ class CompanyState(AuthState):
         """Values the page's `_compute` needs from its vars, copied before the thread starts."""
         return {}
 
+    def _page_data(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
+        """`_compute`'s answer, from the shared page cache when the page declares it shared (runs in a thread)."""
+        if not self.SHARED_DATA:
+            return self._compute(user, project_id, inputs)
+        scope = (self.get_full_name(), project_id, *dash.view_of(user, project_id), *sorted(inputs.items()))
+        return cached_page_data(user.tenant_slug or "", scope, lambda: self._compute(user, project_id, inputs))
+
     async def _refresh(self, project: str | None = None) -> None:
         user = await self.require_user()
         self.error = ""
@@ -109,7 +127,7 @@ class CompanyState(AuthState):
             if not self.project_id:
                 self.error = "You have no project yet: ask your company admin to give you a role on a project."
                 return
-            data = await self.call(self._compute, user, self.pid, self._inputs())
+            data = await self.call(self._page_data, user, self.pid, self._inputs())
             self._apply(data)
             self.loaded = True
             self.loaded_for = unquote(self.router.url.path)

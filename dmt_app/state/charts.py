@@ -1,14 +1,13 @@
 """Plotly figures of the company pages, from read models (`services.dashboards`): gauge, scatter, heatmaps.
 
-Pure functions: the page states call them in `_apply` and keep the figure in a var.
+Pure functions: the page states call them in `_apply` and keep the figure in a var, as plain
+plotly JSON (`portal_common.charts.figure_json`: cheap in a state that round-trips through Redis).
 """
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
-
 from portal_common import styles
-from portal_common.charts import gauge_figure, heatmap_figure, scatter_figure
+from portal_common.charts import FigureJson, figure_json, gauge_figure, heatmap_figure, scatter_figure
 from services import dashboards as dash
 
 #: Item types in the scatter, in legend order, with their names.
@@ -17,11 +16,11 @@ SCATTER_TYPES = (("story", "Stories"), ("bug", "Bugs"), ("task", "Tasks"), ("oth
 CYCLE_ROWS = 10
 
 
-def compliance_gauge_figure(gauge: dash.ComplianceGauge) -> go.Figure:
+def compliance_gauge_figure(gauge: dash.ComplianceGauge) -> FigureJson:
     """The ComplianceGauge of a read model; its change is the KPI card's (against the unrounded average)."""
     reference = gauge.value - gauge.delta if gauge.value is not None and gauge.delta is not None else None
-    return gauge_figure(
-        gauge.value, target=gauge.target, warning=gauge.warning, status=gauge.status, reference=reference
+    return figure_json(
+        gauge_figure(gauge.value, target=gauge.target, warning=gauge.warning, status=gauge.status, reference=reference)
     )
 
 
@@ -31,7 +30,7 @@ def _hover(p: dash.CyclePoint) -> str:
     return f"<b>{p.key}</b> {title}<br>{days} · done {p.done_day}<br>{p.assignee}"
 
 
-def cycle_time_figure(data: dash.CycleTimeScatter) -> tuple[go.Figure, list[list[int]]]:
+def cycle_time_figure(data: dash.CycleTimeScatter) -> tuple[FigureJson, list[list[int]]]:
     """The cycle-time ScatterPlot (one trace per item type) and the item ids by trace and point index."""
     groups, ids = [], []
     for bucket, name in SCATTER_TYPES:
@@ -42,7 +41,7 @@ def cycle_time_figure(data: dash.CycleTimeScatter) -> tuple[go.Figure, list[list
                        [p.cycle_days for p in points], [_hover(p) for p in points]))  # fmt: skip
         ids.append([p.item_id for p in points])
     lines = [(f"P50 {data.p50:g} days", data.p50), (f"P85 {data.p85:g} days", data.p85)] if data.total else []
-    return scatter_figure(groups, lines=lines, y_title="cycle time (days)"), ids
+    return figure_json(scatter_figure(groups, lines=lines, y_title="cycle time (days)")), ids
 
 
 def slowest_first(data: dash.CycleTimeScatter, limit: int | None = CYCLE_ROWS) -> list[dash.CyclePoint]:
@@ -60,17 +59,17 @@ def item_at(ids: list[list[int]], points: list[dict]) -> int | None:
     return None
 
 
-def review_wait_figure(data: dash.Heatmap) -> go.Figure:
+def review_wait_figure(data: dash.Heatmap) -> FigureJson:
     """The review-wait Heatmap: weekdays x hours, median hours to the first review."""
-    return heatmap_figure(
+    return figure_json(heatmap_figure(
         data.x_labels, data.y_labels, data.values, data.counts, value_label=data.value_label,
         count_label=data.count_label, value_suffix=" h", height=320,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
-def compliance_heatmap_figure(data: dash.Heatmap) -> go.Figure:
+def compliance_heatmap_figure(data: dash.Heatmap) -> FigureJson:
     """The compliance Heatmap: developers x sprints, percent compliant (red low, green high)."""
-    return heatmap_figure(
+    return figure_json(heatmap_figure(
         data.x_labels, data.y_labels, data.values, data.counts, value_label=data.value_label,
         count_label=data.count_label, value_suffix="%", colorscale=styles.GOOD_BAD_SCALE, zmin=0, zmax=100,
-    )  # fmt: skip
+    ))  # fmt: skip

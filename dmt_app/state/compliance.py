@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, ClassVar, TypedDict
 
 import reflex as rx
 
@@ -27,6 +27,8 @@ FILTER_PARAMS = {"rule": "f_rule", "severity": "f_severity", "status": "f_status
 class ComplianceState(ProjectPageEvents, CompanyState):
     """Compliance overview: the DMT rate, open flags by severity and by rule (each linking to the flags)."""
 
+    SHARED_DATA: ClassVar[bool] = True  # no names on it
+
     overview: dash.ComplianceOverview = dash.ComplianceOverview(project_id=0)
     rules_chart: list[dict[str, Any]] = []
 
@@ -40,6 +42,8 @@ class ComplianceState(ProjectPageEvents, CompanyState):
 
 class FlagsState(ProjectPageEvents, CompanyState):
     """The flags table: filters (also from the URL), sort, pages, and resolving with a note."""
+
+    SHARED_DATA: ClassVar[bool] = True  # assignees named per `view_of`; whether the user may resolve follows their role
 
     flags: dash.FlagPage = dash.FlagPage()
     flag_rows: list[dash.FlagRow] = []

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, ClassVar, TypedDict
 
-import plotly.graph_objects as go
 import reflex as rx
 
 from core.errors import NotFound
@@ -12,7 +11,7 @@ from dmt_app.routes import sprint_url
 from dmt_app.state import charts
 from dmt_app.state.base import CompanyState, ProjectPageEvents, rule_totals
 from dmt_app.state.drill import DrillState
-from portal_common.charts import empty_figure
+from portal_common.charts import FigureJson, empty_figure, figure_json
 from services import dashboards as dash
 from services.auth import CurrentUser
 
@@ -22,11 +21,13 @@ def _dump(rows: list[Any]) -> list[dict[str, Any]]:
 
 
 class DashboardState(ProjectPageEvents, CompanyState):
+    SHARED_DATA: ClassVar[bool] = True  # KPIs, velocity, gauge, forecast, burndown: the same for every user of the project
+
     kpi: dash.Kpis = dash.Kpis(project_id=0)
     velocity_chart: list[dict[str, Any]] = []
     forecast: dash.Forecast = dash.Forecast()
     charts: dash.DashboardCharts = dash.DashboardCharts(project_id=0, forecast=dash.ForecastCard(project_id=0))
-    gauge_figure: go.Figure = empty_figure()
+    gauge_figure: FigureJson = figure_json(empty_figure())
     burn: list[dict[str, Any]] = []
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
@@ -65,7 +66,7 @@ class VelocityState(ProjectPageEvents, CompanyState):
     #: The cycle-time scatter of the last `period` days, its figure and the item id behind each point.
     period: str = "90"
     scatter: dash.CycleTimeScatter = dash.CycleTimeScatter(project_id=0)
-    scatter_figure: go.Figure = empty_figure()
+    scatter_figure: FigureJson = figure_json(empty_figure())
     _scatter_ids: list[list[int]] = []
     #: The table under the scatter lists all its points, not only the slowest `CYCLE_ROWS`.
     cycle_rows_all: bool = False
@@ -123,7 +124,7 @@ class QualityState(ProjectPageEvents, CompanyState):
     rules_chart: list[dict[str, Any]] = []
     #: Compliance by developer x sprint (rows only for roles allowed to see names).
     heatmap: dash.Heatmap = dash.Heatmap()
-    heatmap_figure: go.Figure = empty_figure()
+    heatmap_figure: FigureJson = figure_json(empty_figure())
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
         return dash.quality(user, project_id), dash.compliance_heatmap(user, project_id)
@@ -141,7 +142,7 @@ class PrHealthState(ProjectPageEvents, CompanyState):
     series: list[dict[str, Any]] = []
     #: Review wait by the weekday and hour a PR was opened.
     heatmap: dash.Heatmap = dash.Heatmap()
-    heatmap_figure: go.Figure = empty_figure()
+    heatmap_figure: FigureJson = figure_json(empty_figure())
 
     def _compute(self, user: CurrentUser, project_id: int, inputs: dict[str, Any]) -> Any:
         return dash.pr_health(user, project_id), dash.review_wait_heatmap(user, project_id)

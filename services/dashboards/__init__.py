@@ -36,6 +36,7 @@ from services.dashboards.common import (
     _require_company,
     require_project,
     user_projects,
+    view_of,
 )
 from services.dashboards.comparison import (
     DeveloperComparison,
@@ -188,4 +189,5 @@ __all__ = [
     "throughput_series",
     "user_projects",
     "velocity_series",
+    "view_of",
 ]

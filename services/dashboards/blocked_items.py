@@ -75,6 +75,7 @@ def blocked_items(
             {k: v for k, v in params.items() if k not in ("lim", "off")},
         ).scalar_one()
         namer = _Namer(session, user, project_id)
+        namer.prefetch(r["assignee_identity_id"] for r in rows)
         now = _now()
         items = [
             BlockedItem(

@@ -11,6 +11,7 @@ else sees "Developer N" (N is the identity's stable id) except themselves.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,6 +78,22 @@ def require_project(user: CurrentUser, project_id: int) -> Project:
     return project
 
 
+def view_of(user: CurrentUser, project_id: int) -> tuple[str, ...]:
+    """What decides a project read's answer for this user besides the project and the request: the view they get.
+
+    Their role on the project (it decides what they may do and whether names are
+    shown) and, where names are anonymised, the user themselves (they still see
+    their own name). Users with the same view of a project get the same answers,
+    so a cache keyed on it may share them (the portals' page cache); raises
+    NotFound without a role on the project. The project reads whose answers
+    depend on the user only through this are the ones a page may share.
+    """
+    role = user.role_in(project_id)
+    if role is None:
+        raise NotFound(f"project {project_id} not found")
+    return (role,) if user.can_see_names(project_id) else (role, f"user {user.id}")
+
+
 def _tables(session: Session) -> dict[str, str]:
     schema = tenant_schema_of(session)
     names = ("work_items", "sprints", "pull_requests", "compliance_flags", "developer_identities", "dmt_exceptions")
@@ -112,6 +129,10 @@ class _Namer:
         if missing:
             for ident in self._session.exec(select(DeveloperIdentity).where(col(DeveloperIdentity.id).in_(missing))):
                 self._names[ident.id or 0] = ident.display_name
+
+    def prefetch(self, ids: Iterable[int | None]) -> None:
+        """Load at once the names among `ids` this user is shown (else `name` reads them one query each)."""
+        self.load({i for i in ids if i is not None and (self.named or i in self.mine)})
 
     def name(self, identity_id: int | None, fallback: str | None = None) -> str:
         if identity_id is None:

@@ -95,6 +95,7 @@ def list_flags(user: CurrentUser, filters: FlagFilters | None = None) -> FlagPag
             pid = int(r["project_id"])
             if pid not in namers:
                 namers[pid] = _Namer(session, user, pid)
+                namers[pid].prefetch(x["assignee_identity_id"] for x in rows if int(x["project_id"]) == pid)
             namer = namers[pid]
             items.append(
                 FlagRow(

@@ -103,6 +103,7 @@ def cycle_time_scatter(user: CurrentUser, project_id: int, days: int = 90) -> Cy
             params,
         ).mappings().all()
         namer = _Namer(session, user, project_id)
+        namer.prefetch(r["assignee_identity_id"] for r in rows)
         points = [_point(r, namer) for r in rows]
     result.points = list(reversed(points))  # oldest first
     result.total, result.without_start = int(summary["total"]), int(summary["without_start"])

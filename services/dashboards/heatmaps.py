@@ -90,7 +90,9 @@ def compliance_heatmap(user: CurrentUser, project_id: int) -> Heatmap:
         sprint_ids = {p.sprint_id for p in sprints}
         figures = [f for f in _developer_sprint_figures(session, project_id) if f["sprint_id"] in sprint_ids]
         namer = _Namer(session, user, project_id)
-        names = {i: namer.name(i) for i in {f["identity_id"] for f in figures}}
+        ids = {f["identity_id"] for f in figures}
+        namer.prefetch(ids)
+        names = {i: namer.name(i) for i in ids}
     columns = [p.sprint_id for p in sprints]
     people = sorted(names, key=lambda i: names[i].lower())
     cells = {(f["identity_id"], f["sprint_id"]): f for f in figures}

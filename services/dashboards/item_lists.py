@@ -27,6 +27,7 @@ _ITEM_COLUMNS = """
 
 
 def _item_rows(rows: Any, namer: _Namer) -> list[ItemRow]:
+    namer.prefetch(r["assignee_identity_id"] for r in rows)
     out = []
     for r in rows:
         out.append(

@@ -67,6 +67,16 @@ def test_changing_the_target_is_audited_like_the_other_settings(make_tenant) -> 
     assert "compliance_target" not in (entries[0].new_values or {})  # the audit keeps what changed only
 
 
+def test_changing_the_settings_makes_the_cached_dashboards_stale(make_tenant, redis_url: str) -> None:
+    from core.realtime import data_version_key, redis_client
+
+    tenant = make_tenant("pv")
+    project = create_project(ProjectCreate(tenant_id=tenant.id, key="VER", name="Versioned"), Actor.system("test"))
+    before = int(redis_client().get(data_version_key(tenant.slug)) or 0)
+    update_project_settings(project.id, ProjectSettingsUpdate(compliance_target=75), Actor.system("test"))
+    assert int(redis_client().get(data_version_key(tenant.slug)) or 0) == before + 1  # the gauge shows the target
+
+
 def test_the_admin_api_reads_and_writes_the_target(make_tenant) -> None:
     from api.app import create_api
 

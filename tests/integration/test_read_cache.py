@@ -1,16 +1,21 @@
-"""The dashboard read cache: one MGET per hit, stale as soon as the tenant's data changes, per user, never required."""
+"""The read caches: the API's (one MGET per hit, per user) and the portals' page cache (shared per view), both stale
+as soon as the tenant's data changes, never required."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 
 from core import read_cache, realtime
+from core.errors import NotFound
+from tests.waiting import wait_until
 
 
 class Answer(BaseModel):
@@ -62,3 +67,57 @@ def test_a_dead_redis_makes_reads_slower_never_wrong(redis_url: str, monkeypatch
     produce = Producer()
     assert fetch("rc_dead", 1, ("kpis",), produce) == '{"value":1}'
     assert fetch("rc_dead", 1, ("kpis",), produce) == '{"value":2}'  # computed each time, still answered
+
+
+# --------------------------------------------------------------------------- the portals' page cache
+def test_page_data_is_shared_per_scope_until_the_tenant_data_changes(redis_url: str) -> None:
+    tenant, produce = f"pc_{uuid.uuid4().hex[:8]}", Producer()
+    first = read_cache.cached_page_data(tenant, ("Dashboard", 7, "tech_lead"), produce)
+    again = read_cache.cached_page_data(tenant, ("Dashboard", 7, "tech_lead"), produce)
+    assert first == again == Answer(value=1) and produce.calls == 1
+    again.value = 99  # a page changing its copy changes no one else's
+    assert read_cache.cached_page_data(tenant, ("Dashboard", 7, "tech_lead"), produce) == Answer(value=1)
+    read_cache.cached_page_data(tenant, ("Dashboard", 8, "tech_lead"), produce)  # another scope
+    assert produce.calls == 2
+    realtime.bump_data_version(tenant)
+    assert read_cache.cached_page_data(tenant, ("Dashboard", 7, "tech_lead"), produce) == Answer(value=3)
+
+
+def test_concurrent_misses_of_one_page_compute_it_once(redis_url: str) -> None:
+    tenant, calls, release = f"pc_{uuid.uuid4().hex[:8]}", [], threading.Event()
+
+    def slow() -> Answer:
+        calls.append(1)
+        assert release.wait(30), "never released"
+        return Answer(value=len(calls))
+
+    def computing() -> Future | None:
+        return next((f for k, f in read_cache._page_computing.items() if k[0] == tenant), None)
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(read_cache.cached_page_data, tenant, ("Flags", 7), slow)
+        running = wait_until(computing, timeout=30, what="the first miss computing")
+        second = pool.submit(read_cache.cached_page_data, tenant, ("Flags", 7), slow)
+        # The second caller waits on the first one's answer (Future.result waits on the future's condition).
+        wait_until(lambda: running._condition._waiters, timeout=30, what="the second caller waiting")
+        release.set()
+        assert first.result() == second.result() == Answer(value=1)
+    assert len(calls) == 1
+
+
+def test_a_failed_page_computation_is_not_cached(redis_url: str) -> None:
+    tenant, produce = f"pc_{uuid.uuid4().hex[:8]}", Producer()
+
+    def failing() -> Answer:
+        raise NotFound("project 7 not found")
+
+    with pytest.raises(NotFound):
+        read_cache.cached_page_data(tenant, ("Flags", 7), failing)
+    assert read_cache.cached_page_data(tenant, ("Flags", 7), produce) == Answer(value=1)
+
+
+def test_a_dead_redis_makes_page_loads_slower_never_wrong(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(read_cache, "redis_client", lambda: redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1))
+    produce = Producer()
+    assert read_cache.cached_page_data("pc_dead", ("Flags", 7), produce) == Answer(value=1)
+    assert read_cache.cached_page_data("pc_dead", ("Flags", 7), produce) == Answer(value=2)
