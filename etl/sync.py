@@ -47,7 +47,7 @@ from etl.connectors.registry import get_connector
 from etl.deployment_loader import load_deployments
 from etl.loader import DimensionCache, LoadResult, _dumps, load_batch
 from etl.metrics import rebuild_metrics
-from etl.project_figures import invalidate, refresh_pr_health
+from etl.project_figures import compliance_counts_deferred, invalidate, refresh_compliance_counts, refresh_pr_health
 from models import tenant as tenant_models
 from models.base import utcnow
 from models.db import public_session, tenant_schema_of, tenant_session
@@ -241,6 +241,8 @@ class _Context:
     pending_compliance: list[int] = field(default_factory=list)
     #: Runs the evaluations one after the other, beside the loaders (created on first use).
     judge: ThreadPoolExecutor | None = None
+    #: A pass since the stream's last one left the project's compliance counts unstored.
+    counts_deferred: bool = False
     #: Rows inserted per stream, and how many of them the planner's statistics have seen.
     inserted: dict[str, int] = field(default_factory=dict)
     analysed: dict[str, int] = field(default_factory=dict)
@@ -719,13 +721,35 @@ def _flush_compliance(ctx: _Context, *, wait: bool = False) -> None:
     """
     with ctx.lock:
         ids, ctx.pending_compliance = ctx.pending_compliance, []
-        if ids:
+        if ids or (wait and ctx.counts_deferred):
             if ctx.judge is None:
                 ctx.judge = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-judge")
-            ctx.judge.submit(call_quietly, ctx.compliance, ctx.tenant_slug, ids)
+            if wait:  # the stream's last pass stores the project's compliance counts
+                ctx.counts_deferred = False
+                ctx.judge.submit(call_quietly, _judge_last, ctx, ids)
+            else:
+                ctx.counts_deferred = True
+                ctx.judge.submit(call_quietly, _judge_while_loading, ctx, ids)
         judge = ctx.judge
     if wait and judge is not None:
         judge.submit(lambda: None).result()  # one worker, first in first out: every earlier pass is done
+
+
+def _judge_while_loading(ctx: _Context, ids: list[int]) -> None:
+    """A pass made while the stream still loads: the next batch clears the project's figure again, so the
+    pass does not recount it (a whole-project count per pass grew the sync quadratically)."""
+    with compliance_counts_deferred():
+        ctx.compliance(ctx.tenant_slug, ids)
+
+
+def _judge_last(ctx: _Context, ids: list[int]) -> None:
+    """The stream's last pass: it stores the compliance counts, also when it has no items left to judge."""
+    if ids:
+        ctx.compliance(ctx.tenant_slug, ids)
+        return
+    with tenant_session(ctx.tenant_slug) as session:
+        refresh_compliance_counts(session.connection(), tenant_schema_of(session), [ctx.source.project_id], utcnow())
+        session.commit()
 
 
 def _advance_cursor(ctx: _Context, stream: str, newest: datetime | None) -> None:

@@ -900,52 +900,95 @@ class JiraConnector(BaseConnector):
         return isinstance(total, int) and total > len(changelog.get("histories") or [])
 
     def _with_complete_changelogs(self, pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
-        """Yield search pages with complete changelogs, completing one page's while the next page is fetched.
+        """Yield search pages with complete changelogs, completing the truncated ones while later pages are fetched.
 
         Busy issues (a few percent) need more of their changelog. On Cloud the
         truncated changelogs of up to BULK_CHANGELOG_HOLD_PAGES pages come in
         one bulk request (`/rest/api/3/changelog/bulkfetch`, up to 1,000
-        issues), the pages held until it answers while the next ones are
-        fetched; elsewhere, or on a site without that API, one request (or
-        more) per issue. At a
-        real tool's latency, waiting for them before asking for the next page
-        would dominate a backfill, so they go to a bounded shared pool; every
-        request still passes the source's request budget, and a failure is
-        raised here.
+        issues); elsewhere, or on a site without that API, one request (or
+        more) per issue. At a real tool's latency, waiting for them before
+        asking for the next page would dominate a backfill, so they go to a
+        bounded shared pool; every request still passes the source's request
+        budget, and a failure is raised here.
+
+        Only the truncated issues wait for their completion: a page's other
+        issues go on with the page, and completed ones join a later page. So
+        what a window holds in memory is a few percent of its issues, not its
+        last pages (holding eight pages of decoded issues and changelogs per
+        window made a sync's peak memory grow with its number of windows).
+        Each search page still gives exactly one yielded page (one page is
+        kept in hand, so the last completions join the last page). An issue
+        that a later page returns again (updated meanwhile) replaces its older
+        version still waiting, so an older version never follows a newer one.
         """
-        pending: collections.deque[tuple[list[list[dict[str, Any]]], list[Future[Any]]]] = collections.deque()
-        held: list[list[dict[str, Any]]] = []  # Cloud: pages whose truncated changelogs go in one bulk request
-        held_truncated: list[dict[str, Any]] = []
+        groups: collections.deque[tuple[list[dict[str, Any]], list[Future[Any]]]] = collections.deque()
+        held: list[dict[str, Any]] = []  # Cloud: truncated issues waiting for their bulk request
+        held_pages = 0
+        waiting: dict[str, dict[str, Any]] = {}  # issue id -> its version waiting for its changelog
+        replaced: set[int] = set()  # id() of waiting versions a later page returned again
+        ready: list[dict[str, Any]] = []  # completed, for the next page out
+        in_hand: list[dict[str, Any]] | None = None
 
         def submit_held() -> None:
+            nonlocal held_pages
             futures = [
-                self._changelog_executor().submit(
-                    self._complete_changelogs, held_truncated[i : i + BULK_CHANGELOG_ISSUES]
-                )
-                for i in range(0, len(held_truncated), BULK_CHANGELOG_ISSUES)
+                self._changelog_executor().submit(self._complete_changelogs, held[i : i + BULK_CHANGELOG_ISSUES])
+                for i in range(0, len(held), BULK_CHANGELOG_ISSUES)
             ]
-            pending.append((list(held), futures))
+            groups.append((list(held), futures))
             held.clear()
-            held_truncated.clear()
+            held_pages = 0
+
+        def finish_oldest() -> None:
+            issues, futures = groups.popleft()
+            for future in futures:
+                future.result()  # re-raises the request's failure
+            for issue in issues:
+                if id(issue) in replaced:
+                    replaced.discard(id(issue))
+                    continue
+                waiting.pop(self._issue_id(issue), None)
+                ready.append(issue)
 
         for page in pages:
-            truncated = [issue for issue in page if self._changelog_truncated(issue)]
+            complete: list[dict[str, Any]] = []
+            truncated: list[dict[str, Any]] = []
+            for issue in page:
+                older = waiting.pop(self._issue_id(issue), None)
+                if older is not None:
+                    replaced.add(id(older))
+                if self._changelog_truncated(issue):
+                    waiting[self._issue_id(issue)] = issue
+                    truncated.append(issue)
+                else:
+                    complete.append(issue)
             if self.deployment == "cloud" and self._bulk_changelog is not False:
-                held.append(page)
-                held_truncated.extend(truncated)
-                if len(held) >= BULK_CHANGELOG_HOLD_PAGES or len(held_truncated) >= BULK_CHANGELOG_ISSUES:
+                held.extend(truncated)
+                held_pages += 1
+                if held_pages >= BULK_CHANGELOG_HOLD_PAGES or len(held) >= BULK_CHANGELOG_ISSUES:
                     submit_held()
             else:
                 if held:
                     submit_held()
-                futures = [self._changelog_executor().submit(self._complete_changelog, i) for i in truncated]
-                pending.append(([page], futures))
-            while len(pending) > 1:
-                yield from self._finished(*pending.popleft())
+                if truncated:
+                    groups.append(
+                        (truncated, [self._changelog_executor().submit(self._complete_changelog, i) for i in truncated])
+                    )
+            while len(groups) > 1:
+                finish_oldest()
+            if in_hand is not None:
+                yield in_hand
+            in_hand, ready = ready + complete, []
         if held:
             submit_held()
-        while pending:
-            yield from self._finished(*pending.popleft())
+        while groups:
+            finish_oldest()
+        if in_hand is not None:
+            yield in_hand + ready
+
+    @staticmethod
+    def _issue_id(issue: dict[str, Any]) -> str:
+        return str(issue.get("id") or issue.get("key"))
 
     def _complete_changelogs(self, issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Complete several truncated changelogs with Cloud's bulk API (per issue when the site lacks it)."""
@@ -1009,12 +1052,6 @@ class JiraConnector(BaseConnector):
             "total": len(histories),
             "histories": histories,
         }
-
-    @staticmethod
-    def _finished(pages: list[list[dict[str, Any]]], futures: list[Future[Any]]) -> list[list[dict[str, Any]]]:
-        for future in futures:
-            future.result()  # re-raises the request's failure
-        return pages
 
     def _changelog_executor(self) -> ThreadPoolExecutor:
         with self._runtime_lock:

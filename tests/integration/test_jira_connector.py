@@ -182,6 +182,52 @@ class _BulkAnswerAfterNextSearch:
         return send_and_mark
 
 
+@CLOUD_ONLY
+def test_pages_go_on_while_their_truncated_changelogs_wait_for_the_bulk_request(site: Site) -> None:
+    """Only the truncated issues wait for their changelogs: holding whole pages for the bulk request made a
+    sync's peak memory grow with its windows. Each search page still gives one page, every issue once."""
+    connector = site.connector(config_json={"deployment": "auto", "max_workers": 1})  # one window, in this thread
+    site.controls.paths_seen.clear()
+    bulk_requests_seen_at_each_page = []
+    issues = []
+    for page in connector.extract_work_items(None, None):
+        bulk_requests_seen_at_each_page.append(sum(p.endswith("/changelog/bulkfetch") for p in site.controls.paths_seen))
+        issues.extend(page)
+    pages = -(-site.dataset.live_count() // connector.page_size)
+    assert len(bulk_requests_seen_at_each_page) == pages  # one page out per search page
+    assert pages > 2 and bulk_requests_seen_at_each_page[:-1] == [0] * (pages - 1)  # the bulk comes last
+    assert sorted(i["id"] for i in issues) == sorted({i["id"] for i in issues})
+    assert len(issues) == site.dataset.live_count()
+    for index in _long_changelogs(site):
+        full = site.dataset.issue(index)
+        got = next(i for i in issues if i["id"] == full["id"])["changelog"]
+        assert got["total"] == len(got["histories"]) == len(full["changelog"]["histories"])
+
+
+@pytest.mark.parametrize("newer_is_truncated", [False, True])
+def test_an_issue_returned_again_replaces_its_older_version_still_waiting(site: Site, newer_is_truncated: bool) -> None:
+    """An issue updated during the sync can come back on a later page: its older version, still waiting for
+    its changelog, must not be yielded after (and so be loaded over) the newer one."""
+    connector = site.connector()
+
+    def issue(issue_id: str, version: int, truncated: bool) -> dict[str, Any]:
+        return {"id": issue_id, "version": version, "changelog": {"total": 3 if truncated else 1, "histories": [{}]}}
+
+    def complete(issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i in issues:
+            i["changelog"] = {"total": 3, "histories": [{}, {}, {}]}
+        return issues
+
+    connector._complete_changelogs = complete  # type: ignore[method-assign]
+    connector._complete_changelog = lambda i: complete([i])[0]  # type: ignore[method-assign]
+    pages = [[issue("A", 1, True), issue("B", 1, False)], [issue("C", 1, False)], [issue("A", 2, newer_is_truncated)]]
+    out = list(connector._with_complete_changelogs(iter(pages)))
+    assert len(out) == 3
+    seen = [(i["id"], i["version"]) for page in out for i in page]
+    assert sorted(seen) == [("A", 2), ("B", 1), ("C", 1)]
+    assert all(i["changelog"]["total"] == len(i["changelog"]["histories"]) for page in out for i in page)
+
+
 def test_a_cloud_site_without_the_bulk_api_gets_one_bulk_request_and_changelogs_per_issue() -> None:
     """The first bulk request learns the site has no bulk API (404); no second one is sent, even when the
     next search page is fetched before that answer arrives, and every changelog is completed per issue."""
