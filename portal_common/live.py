@@ -4,7 +4,7 @@ Each portal backend process (granian worker) runs one reader task that follows
 the `core.realtime` stream (XREAD from its own last id, so every process sees
 every event) and copies each event into the in-memory queue of every open tab
 connected to that process. A tab's queue is drained by its state's background
-`live_loop` (portal_common.state.AuthState), which filters by tenant and calls
+`live_loop` (portal_common.state.LiveEvents), which filters by tenant and calls
 the page's `on_live` handler. Why not rx.SharedState/app.modify_state: this needs
 no Redis round trip per tab, no shared-state link names, and works the same with
 disk state (one worker) and Redis state (several workers).

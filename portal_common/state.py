@@ -119,8 +119,19 @@ class AuthState(rx.State):
         spec = PAGES.get(route)
         events: list[Any] = list(spec.on_load) if spec else []
         if self.router.session.client_token not in _LIVE_TOKENS:
-            events.append(AuthState.live_loop)
+            events.append(LiveEvents.live_loop)
         return events
+
+
+class LiveEvents(AuthState):
+    """The tab's live-event loop, on a state of its own with no substates.
+
+    A background event's `async with self` loads its state with every substate
+    and its parents from Redis (and writes them back). On AuthState that was
+    every page state the tab ever had, on every batch of live events for every
+    open tab; here it is the root, AuthState and this one. AuthState's vars
+    (`_user`, `_route`, `live_seq`) are read and set through the parent.
+    """
 
     @rx.event(background=True)
     async def live_loop(self):

@@ -45,5 +45,5 @@ def resolve_flag(tenant_slug: str, flag_id: int, actor: Actor, note: str) -> Com
             # The audit row must exist before the flag change is visible.
             ps.commit()
             session.commit()
-    publish_event("compliance.flag_resolved", tenant_slug, flag_id=flag_id, by=actor.email)
+    publish_event("compliance.flag_resolved", tenant_slug, flag_id=flag_id, project_id=flag.project_id, by=actor.email)
     return flag

@@ -139,18 +139,26 @@ class CompanyState(AuthState):
             self.loading = False
 
     @staticmethod
-    def relevant(events: list[dict[str, Any]], user_id: int | None = None) -> tuple[bool, bool]:
-        """(data changed, a notification for this user arrived)."""
-        data = any(e.get("type") in DATA_EVENTS for e in events)
+    def relevant(
+        events: list[dict[str, Any]], user_id: int | None = None, project_id: int | None = None
+    ) -> tuple[bool, bool]:
+        """(data of the page's project changed, a notification for this user arrived).
+
+        An event naming a project (`project_id`, e.g. a resolved flag) changes only that project's pages.
+        """
+        data = any(
+            e.get("type") in DATA_EVENTS and (project_id is None or e.get("project_id") in (None, project_id))
+            for e in events
+        )
         bell = any(
             e.get("type") == "notification.created" and (user_id is None or e.get("user_id") == user_id) for e in events
         )
         return data, bell
 
     async def _live(self, events: list[dict[str, Any]]) -> None:
-        """Refresh when data of the tenant changed; only the bell when a notification arrived."""
+        """Refresh when data of the page's project changed; only the bell when a notification arrived."""
         user = self._user
-        data, bell = self.relevant(events, user.id if user else None)
+        data, bell = self.relevant(events, user.id if user else None, self.pid or None)
         if data:
             await self._refresh()
         elif bell and user is not None:

@@ -6,6 +6,9 @@ plotly JSON (`portal_common.charts.figure_json`: cheap in a state that round-tri
 
 from __future__ import annotations
 
+import functools
+import json
+
 from portal_common import styles
 from portal_common.charts import FigureJson, figure_json, gauge_figure, heatmap_figure, scatter_figure
 from services import dashboards as dash
@@ -19,9 +22,13 @@ CYCLE_ROWS = 10
 def compliance_gauge_figure(gauge: dash.ComplianceGauge) -> FigureJson:
     """The ComplianceGauge of a read model; its change is the KPI card's (against the unrounded average)."""
     reference = gauge.value - gauge.delta if gauge.value is not None and gauge.delta is not None else None
-    return figure_json(
-        gauge_figure(gauge.value, target=gauge.target, warning=gauge.warning, status=gauge.status, reference=reference)
-    )
+    return json.loads(_gauge_json(gauge.value, gauge.target, gauge.warning, gauge.status, reference))
+
+
+@functools.lru_cache(maxsize=256)
+def _gauge_json(value: float | None, target: float, warning: float, status: str, reference: float | None) -> str:
+    """A gauge's JSON, a pure function of five numbers: built and validated once, not on every dashboard load (~4 ms)."""
+    return json.dumps(figure_json(gauge_figure(value, target=target, warning=warning, status=status, reference=reference)))
 
 
 def _hover(p: dash.CyclePoint) -> str:

@@ -138,6 +138,7 @@ def test_a_flag_resolved_through_the_api_reaches_the_tenants_dashboard_channel(s
         assert answer.status_code == 200, answer.text
         message = wait_for(ws, "metrics_update", cause="compliance.flag_resolved")
     assert message["tenant"] == acme.slug and message["flag_id"] == acme.flags["critical"]
+    assert message["project_id"] == acme.project_id  # portal pages of other projects need not re-read
     assert message["at"].endswith("+00:00")
 
 

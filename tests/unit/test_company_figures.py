@@ -35,3 +35,15 @@ def test_no_company_page_keeps_a_plotly_object_in_its_state() -> None:
         if isinstance(var._var_type, type) and issubclass(var._var_type, go.Figure)
     ]
     assert len(states(CompanyState)) > 10 and figures == []
+
+
+def test_the_dashboard_gauge_is_the_figure_its_numbers_give_each_time() -> None:
+    from dmt_app.state.charts import compliance_gauge_figure
+    from services import dashboards as dash
+
+    gauge = dash.ComplianceGauge(value=72.5, delta=2.5, target=90, warning=80, status="red")
+    expected = figure_json(gauge_figure(72.5, target=90, warning=80, status="red", reference=70.0))
+    first = compliance_gauge_figure(gauge)
+    assert first == expected
+    first["layout"]["height"] = 1  # a page's copy is its own
+    assert compliance_gauge_figure(gauge) == expected
