@@ -28,9 +28,10 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import repeat
 from operator import attrgetter
 from typing import Any, Literal
 
@@ -259,21 +260,38 @@ def _json_column(values: list[Any]) -> list[str | None]:
     return texts
 
 
-def _columns(spec: _TableSpec, records: Iterable[dict[str, Any]], json_text: bool = True) -> list[list[Any]]:
-    """The batch as one list per data column: one row per key (the last wins), defaults filled, values typed."""
-    by_key: dict[str, dict[str, Any]] = {}
-    for record in records:
-        key = record.get(spec.key)
-        if not key:
-            raise ValueError(f"record without {spec.key}")
-        by_key[_text(key, spec.lengths.get(spec.key))] = record
+def _columns(
+    spec: _TableSpec,
+    records: Sequence[dict[str, Any]],
+    json_text: bool = True,
+    fixed: dict[str, Any] | None = None,
+    derived: dict[str, Callable[[dict[str, Any]], Any]] | None = None,
+) -> list[list[Any]]:
+    """The batch as one list per data column: one row per key (the last wins), defaults filled, values typed.
+
+    `fixed` columns hold one value for the whole batch (source, project); `derived` ones are computed from
+    each kept record (its sprint id, its assignee's identity): neither needs a copy of every record.
+    """
+    key_limit = spec.lengths.get(spec.key)
+    keys = list(map(dict.get, records, repeat(spec.key)))
+    if not all(keys):
+        raise ValueError(f"record without {spec.key}")
+    if not _already_clean("text", keys, key_limit):
+        keys = [_text(key, key_limit) for key in keys]
+    by_key = dict(zip(keys, records, strict=True))
     unique = list(by_key.values())
+    fixed, derived = fixed or {}, derived or {}
     columns: list[list[Any]] = []
     for column in spec.data_columns:
         if column == spec.key:
             columns.append(list(by_key))
             continue
-        values = [record.get(column) for record in unique]
+        if column in fixed:
+            values = [fixed[column]] * len(unique)
+        elif column in derived:
+            values = list(map(derived[column], unique))
+        else:
+            values = list(map(dict.get, unique, repeat(column)))
         default = spec.defaults.get(column)
         if default is not None and None in values:
             values = [default if v is None else v for v in values]
@@ -281,9 +299,9 @@ def _columns(spec: _TableSpec, records: Iterable[dict[str, Any]], json_text: boo
     return columns
 
 
-def _rows(spec: _TableSpec, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The batch as one dict per row (see `_columns`), for the json and copy strategies."""
-    columns = _columns(spec, records, json_text=False)
+def _rows(spec: _TableSpec, records: Sequence[dict[str, Any]], **derived: Any) -> list[dict[str, Any]]:
+    """The batch as one dict per row (see `_columns`), for the json strategy."""
+    columns = _columns(spec, records, json_text=False, **derived)
     names = spec.data_columns
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
@@ -335,26 +353,33 @@ def _staged_upsert_sql(schema: str, spec: _TableSpec) -> str:
 
 
 def _upsert(
-    session: Session, spec: _TableSpec, records: Sequence[dict[str, Any]], strategy: Strategy, returning_extra: str = ""
+    session: Session,
+    spec: _TableSpec,
+    records: Sequence[dict[str, Any]],
+    strategy: Strategy,
+    returning_extra: str = "",
+    **derived: Any,
 ) -> tuple[int, list[Any]]:
-    """Upsert the batch; return (distinct records, the rows inserted or changed)."""
+    """Upsert the batch; return (distinct records, the rows inserted or changed).
+
+    `derived`: the `fixed` and `derived` columns of `_columns`."""
     schema = tenant_schema_of(session)
     if strategy == "arrays":
-        columns = _columns(spec, records)
+        columns = _columns(spec, records, **derived)
         raw = session.connection().connection.driver_connection
         with raw.cursor(row_factory=namedtuple_row) as cur:
             cur.execute(_arrays_sql(schema, spec) + returning_extra, columns)
             return len(columns[0]), cur.fetchall()
     if strategy == "json":
-        rows = _rows(spec, records)
+        rows = _rows(spec, records, **derived)
         sql = _upsert_sql(schema, spec, _recordset(spec)) + returning_extra
         return len(rows), list(session.execute(sa.text(sql), {"rows": _dumps(rows)}).all())
     if strategy == "copy":
-        columns = _columns(spec, records)
+        columns = _columns(spec, records, **derived)
         raw = session.connection().connection.driver_connection
         with raw.cursor(row_factory=namedtuple_row) as cur:
-            cur.execute(_stage_sql(spec))
-            cur.execute(f"DELETE FROM _stage_{spec.table}")  # an earlier batch of this transaction (free when empty)
+            # One round trip; the DELETE empties what an earlier batch of this transaction staged (free when empty).
+            cur.execute(f"{_stage_sql(spec)}; DELETE FROM _stage_{spec.table}")
             with cur.copy(f"COPY _stage_{spec.table} FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(_wire_types(spec))
                 for row in zip(*columns, strict=True):
@@ -396,20 +421,32 @@ def _driver(session: Session) -> Any:
 
 
 # --------------------------------------------------------------------------- sprints
+_SPRINT_DETAILS = (("source_sprint_id", "sprint_source_id"), ("state", "sprint_state"), ("start_date", "sprint_start"), ("end_date", "sprint_end"), ("complete_date", "sprint_complete"))  # fmt: skip
+_SPRINT_FIELDS = ("sprint_name", *(theirs for _, theirs in _SPRINT_DETAILS))
+
+
 def _batch_sprints(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The sprints a batch names (current sprint and history), with what the batch says about each."""
+    """The sprints a batch names (current sprint and history), with what the batch says about each.
+
+    A detail comes from the last record that states it. A batch of 1,000 items names a few sprints, so each
+    distinct (sprint, details) is read once, in the order of its last record (which keeps that rule)."""
     sprints: dict[str, dict[str, Any]] = {}
-    for record in records:
-        for name in record.get("sprint_history") or []:
-            if name:
-                sprints.setdefault(str(name)[:200], {"name": str(name)[:200]})
-        name = record.get("sprint_name")
+    histories = [tuple(map(str, filter(None, h))) for h in map(dict.get, records, repeat("sprint_history")) if h]
+    for history in dict.fromkeys(histories):
+        for name in history:
+            sprints.setdefault(name[:200], {"name": name[:200]})
+    stated = [tuple(map(record.get, _SPRINT_FIELDS)) for record in records]
+    try:
+        distinct: Iterable[tuple[Any, ...]] = reversed(dict.fromkeys(reversed(stated)))
+    except TypeError:  # a detail that cannot be hashed (a malformed record): every record, in order
+        distinct = stated
+    for name, *details in distinct:
         if name:
             name = str(name)[:200]
             info = sprints.setdefault(name, {"name": name})
-            for ours, theirs in (("source_sprint_id", "sprint_source_id"), ("state", "sprint_state"), ("start_date", "sprint_start"), ("end_date", "sprint_end"), ("complete_date", "sprint_complete")):
-                if record.get(theirs) is not None:
-                    info[ours] = record[theirs]
+            for (ours, _), value in zip(_SPRINT_DETAILS, details, strict=True):
+                if value is not None:
+                    info[ours] = value
     return sprints
 
 
@@ -685,19 +722,16 @@ def load_work_items(
     sprint_ids, identities = dimensions.sprint_ids, dimensions.identities
     assignees = dimensions.assignees or _assignees(source_type, records)  # resolve_dimensions computed them
     assignee_ids = {fields: identities.get(ref.key) if ref and ref.key else None for fields, ref in assignees.items()}
-    enriched: list[dict[str, Any]] = []
-    for record in records:
-        row: dict[str, Any] = dict(record)
-        row["source_id"] = source_id
-        row["project_id"] = project_id
-        row["source_type"] = source_type
-        sprint_name = (row.get("sprint_name") or "")[:200]
-        row["sprint_id"] = sprint_ids.get(sprint_name) if sprint_name else None
-        row["assignee_identity_id"] = assignee_ids[_assignee_fields(record)]
-        enriched.append(row)
+
+    def sprint_id(record: dict[str, Any]) -> int | None:
+        sprint_name = (record.get("sprint_name") or "")[:200]
+        return sprint_ids.get(sprint_name) if sprint_name else None
+
     distinct, returned = _upsert(
-        session, WORK_ITEMS, enriched, strategy,
+        session, WORK_ITEMS, records, strategy,  # type: ignore[arg-type]
         returning_extra=", t.sprint_id, t.item_key, NULLIF(t.pr_links, '[]'::jsonb) AS pr_links",  # [] is not parsed
+        fixed={"source_id": source_id, "project_id": project_id, "source_type": source_type},
+        derived={"sprint_id": sprint_id, "assignee_identity_id": lambda record: assignee_ids[_assignee_fields(record)]},
     )  # fmt: skip
     inserted = sum(1 for r in returned if r.inserted)
     result.inserted = inserted
@@ -818,24 +852,26 @@ def load_pull_requests(
             session, "pull_requests", records, source_id=source_id, project_id=project_id, source_type=source_type  # type: ignore[arg-type]
         )
     identities = dimensions.identities
-    enriched: list[dict[str, Any]] = []
-    for record in records:
-        row: dict[str, Any] = dict(record)
-        row["source_id"] = source_id
-        row["project_id"] = project_id
-        row["source_type"] = source_type
-        ref = person(source_type, record.get("author_login"), record.get("author_email"), record.get("author_name"))
-        row["author_identity_id"] = identities.get(ref.key) if ref and ref.key else None
-        reviewers = []
-        for reviewer in record.get("reviewers") or []:
-            ref = person(source_type, reviewer.get("login"), reviewer.get("email"), reviewer.get("name"))
-            reviewers.append({**reviewer, "identity_id": identities.get(ref.key) if ref and ref.key else None})
-        row["reviewers"] = reviewers
-        row["linked_keys"] = sorted({str(k) for k in record.get("linked_keys") or [] if k})
-        enriched.append(row)
+
+    def identity_id(login: Any, email: Any, name: Any) -> int | None:
+        ref = person(source_type, login, email, name)
+        return identities.get(ref.key) if ref and ref.key else None
+
+    def reviewers(record: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {**r, "identity_id": identity_id(r.get("login"), r.get("email"), r.get("name"))}
+            for r in record.get("reviewers") or []
+        ]
+
     distinct, returned = _upsert(
-        session, PULL_REQUESTS, enriched, strategy,
+        session, PULL_REQUESTS, records, strategy,  # type: ignore[arg-type]
         returning_extra=", t.url, NULLIF(t.linked_keys, '[]'::jsonb) AS linked_keys",  # [] is not parsed
+        fixed={"source_id": source_id, "project_id": project_id, "source_type": source_type},
+        derived={
+            "author_identity_id": lambda r: identity_id(r.get("author_login"), r.get("author_email"), r.get("author_name")),
+            "reviewers": reviewers,
+            "linked_keys": lambda r: sorted({str(k) for k in r.get("linked_keys") or [] if k}),
+        },
     )  # fmt: skip
     inserted = sum(1 for r in returned if r.inserted)
     result.inserted = inserted

@@ -365,3 +365,22 @@ def test_loads_leave_no_dangling_sprint_or_person_reference(make_tenant) -> None
                            + (SELECT count(*) FROM S.pull_requests p WHERE p.author_identity_id IS NULL
                                OR NOT EXISTS (SELECT 1 FROM S.developer_identities d WHERE d.id = p.author_identity_id))"""
         assert count(s, dangling) == 0
+
+
+def test_a_batch_s_sprint_details_come_from_the_last_record_that_states_each() -> None:
+    """Each distinct (sprint, details) is read once: the last record stating a detail still wins, also when an
+    earlier combination comes back after another (A, B, A), and unhashable details take the per-record way."""
+    from etl.loader import _batch_sprints
+
+    a = {"sprint_name": "S1", "sprint_state": "active", "sprint_source_id": "1"}
+    b = {"sprint_name": "S1", "sprint_state": "closed", "sprint_source_id": None}
+    history = {"sprint_name": None, "sprint_history": ["S0", "", "S1"]}
+    assert _batch_sprints([a, b, history, a]) == {
+        "S0": {"name": "S0"},
+        "S1": {"name": "S1", "state": "active", "source_sprint_id": "1"},
+    }
+    assert _batch_sprints([a, b])["S1"] == {"name": "S1", "state": "closed", "source_sprint_id": "1"}
+    odd = {"sprint_name": "S2", "sprint_state": ["not", "a", "state"]}
+    assert _batch_sprints([odd, {"sprint_name": "S2", "sprint_end": "x"}])["S2"] == {
+        "name": "S2", "state": ["not", "a", "state"], "end_date": "x",
+    }  # fmt: skip
