@@ -23,7 +23,7 @@ from core.errors import AuthenticationFailed, Conflict, PermissionDenied
 from core.settings import get_settings
 from models.base import utcnow
 from models.db import public_session
-from models.enums import NAMED_VIEW_ROLES, ProjectRole, UserRole
+from models.enums import NAMED_VIEW_ROLES, ProjectRole, TenantStatus, UserRole
 from models.public import LoginAttempt, PortalSession, RefreshToken, Tenant, User, UserProjectRole
 from services.audit import Actor
 from services.security import (
@@ -321,17 +321,48 @@ def create_portal_session(user: CurrentUser, portal: str, ip: str | None = None,
 
 
 def user_from_portal_session(secret: str | None, portal: str) -> CurrentUser | None:
-    """The signed-in user of a portal cookie, or None when missing, expired, revoked or wrong portal."""
+    """The signed-in user of a portal cookie, or None when missing, expired, revoked or wrong portal.
+
+    Asked on every page and event of both portals, so one statement: the
+    session (this portal's, not revoked, not expired), its user (active), the
+    user's tenant (active, for a company user) and the user's project roles.
+    """
     if not secret:
         return None
+    roles = (
+        sa.select(sa.func.json_object_agg(UserProjectRole.project_id, UserProjectRole.role))
+        .where(UserProjectRole.user_id == User.id)
+        .scalar_subquery()
+    )
+    stmt = (
+        sa.select(User.id, User.email, User.full_name, User.role, User.tenant_id, Tenant.slug, Tenant.name,
+                  roles.label("roles"))  # fmt: skip
+        .select_from(PortalSession)
+        .join(User, User.id == PortalSession.user_id)
+        .outerjoin(Tenant, Tenant.id == User.tenant_id)
+        .where(
+            PortalSession.token_hash == hash_secret(secret),
+            PortalSession.portal == portal,
+            PortalSession.revoked_at.is_(None),
+            PortalSession.expires_at > utcnow(),
+            User.is_active.is_(True),
+            sa.or_(User.tenant_id.is_(None), Tenant.status == TenantStatus.ACTIVE),
+        )
+    )
     with public_session() as session:
-        row = session.exec(select(PortalSession).where(PortalSession.token_hash == hash_secret(secret))).first()
-        if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or row.portal != portal:
-            return None
-        user = session.get(User, row.user_id)
-        if not _usable(session, user):
-            return None
-        return _current_user(session, user)
+        row = session.execute(stmt).first()
+    if row is None:
+        return None
+    return CurrentUser(
+        id=row.id,
+        email=row.email,
+        full_name=row.full_name,
+        role=row.role,
+        tenant_id=row.tenant_id,
+        tenant_slug=row.slug,
+        tenant_name=row.name,
+        project_roles={int(project): role for project, role in (row.roles or {}).items()},
+    )
 
 
 # --------------------------------------------------------------------------- first admin

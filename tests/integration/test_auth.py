@@ -106,6 +106,47 @@ def test_deactivated_user_cannot_sign_in_and_sessions_end(company_user) -> None:
         auth.authenticate(email, PASSWORD)
 
 
+def test_a_portal_session_gives_the_user_with_their_roles_until_it_ends(company_user) -> None:
+    import sqlalchemy as sa
+
+    from models.db import public_session
+    from models.enums import ProjectRole, TenantStatus
+    from models.public import PortalSession
+    from services.projects import ProjectCreate, create_project
+    from services.security import hash_secret
+    from services.sessions import revoke_all_sessions
+    from services.tenants import set_tenant_status
+    from services.users import set_project_role
+
+    email, tenant = company_user
+    system = Actor.system("test")
+    lead_on, viewer_on = (create_project(ProjectCreate(tenant_id=tenant.id, key=k, name=k), system) for k in ("SA", "SB"))
+    user = auth.authenticate(email, PASSWORD)
+    set_project_role(user.id, lead_on.id, ProjectRole.TECH_LEAD, system)
+    set_project_role(user.id, viewer_on.id, ProjectRole.VIEWER, system)
+    cookie = auth.create_portal_session(user, auth.PORTAL_COMPANY)
+    seen = auth.user_from_portal_session(cookie, auth.PORTAL_COMPANY)
+    assert seen == auth.authenticate(email, PASSWORD)  # what a fresh sign-in gives: tenant, names, roles
+    assert seen.tenant_slug == tenant.slug and seen.full_name == "Ada"
+    assert seen.project_roles == {lead_on.id: "tech_lead", viewer_on.id: "viewer"}
+
+    def ended(**values: object) -> bool:
+        with public_session() as session:
+            session.execute(sa.update(PortalSession).where(PortalSession.token_hash == hash_secret(cookie)).values(**values))
+            session.commit()
+        return auth.user_from_portal_session(cookie, auth.PORTAL_COMPANY) is None
+
+    assert ended(expires_at=utcnow() - timedelta(seconds=1))
+    assert not ended(expires_at=utcnow() + timedelta(hours=1))
+    set_tenant_status(tenant.id, TenantStatus.INACTIVE, system)
+    assert auth.user_from_portal_session(cookie, auth.PORTAL_COMPANY) is None  # a suspended company
+    set_tenant_status(tenant.id, TenantStatus.ACTIVE, system)
+    assert auth.user_from_portal_session(cookie, auth.PORTAL_COMPANY) is not None
+    assert auth.user_from_portal_session(cookie + "x", auth.PORTAL_COMPANY) is None
+    revoke_all_sessions(user.id)  # signed out everywhere
+    assert auth.user_from_portal_session(cookie, auth.PORTAL_COMPANY) is None
+
+
 def test_portals_refuse_the_wrong_kind_of_user(company_user) -> None:
     email, _ = company_user
     user = auth.authenticate(email, PASSWORD)
